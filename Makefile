@@ -1,0 +1,85 @@
+# ngx_spiffe: build, test, demo, benchmarks and fuzzing.
+#
+#   make deps    install the Debian packages needed to build and test
+#   make         build/ngx_http_spiffe_module.so against Debian's nginx-dev
+#   make test    deps, build, unit tests, then the Test::Nginx suites
+
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX       ?= /usr/sbin/nginx
+BUILD       := build
+NGX_BUILD   := $(BUILD)/nginx
+MODULES     := $(BUILD)/ngx_http_spiffe_module.so
+PYTHON      := /usr/bin/python3
+
+CC          ?= cc
+CFLAGS      ?= -g -O1
+UNIT_CFLAGS := $(CFLAGS) -Wall -Wextra -Werror -Iinclude
+UNIT_LIBS   := -lcmocka -lssl -lcrypto -ljansson -lcurl
+
+CORE_SRCS   := $(wildcard module/spiffe_*.c)
+CORE_HDRS   := $(wildcard include/*.h)
+GLUE_SRCS   := $(wildcard module/ngx_*.c)
+UNIT_SRCS   := $(wildcard t/unit/test_*.c)
+UNIT_BINS   := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/unit/%)
+
+DEBS := build-essential nginx nginx-dev libnginx-mod-stream \
+        libssl-dev libpcre2-dev zlib1g-dev libjansson-dev \
+        libcurl4-openssl-dev libcmocka-dev libtest-base-perl \
+        python3 python3-grpcio python3-grpc-tools python3-protobuf \
+        python3-cryptography openssl curl valgrind procps
+
+export TEST_NGINX_BINARY        ?= $(NGINX)
+export TEST_NGINX_LOAD_MODULES  ?= $(CURDIR)/$(BUILD)/ngx_http_spiffe_module.so
+
+.PHONY: all deps modules unit test clean
+
+all: modules
+
+deps:
+	@missing=$$(for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then \
+	    echo "deps: all Debian packages are installed"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	    echo "deps: run as root:"; \
+	    echo "  apt-get update && apt-get install -y" $$missing; \
+	    exit 1; \
+	else \
+	    echo "deps: installing" $$missing; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $$missing >/dev/null; \
+	fi
+
+modules: $(MODULES)
+
+$(NGX_BUILD)/objs/Makefile: config
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && bash -c '. ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-stream=dynamic --with-stream_ssl_module \
+	        --add-dynamic-module=$(CURDIR)' > ../configure.log \
+	    || { cat ../configure.log; exit 1; }
+
+$(MODULES): $(NGX_BUILD)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
+	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile \
+	    objs/ngx_http_spiffe_module.so
+	cp $(NGX_BUILD)/objs/ngx_http_spiffe_module.so $(BUILD)/
+
+$(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
+
+test: deps
+	$(MAKE) modules
+	$(MAKE) unit
+	prove -r t
+
+clean:
+	rm -rf $(BUILD) t/servroot*

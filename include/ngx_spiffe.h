@@ -1,0 +1,103 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#ifndef _NGX_SPIFFE_H_INCLUDED_
+#define _NGX_SPIFFE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <curl/curl.h>
+
+#include <spiffe_snapshot.h>
+
+
+#define NGX_SPIFFE_CURL_MAX_POLL  16
+
+
+/* libcurl on nginx events: ngx_spiffe_curl.c */
+
+typedef void (*ngx_spiffe_curl_done_pt)(void *data, CURL *easy,
+    CURLcode result);
+typedef int (*ngx_spiffe_curl_ready_pt)(void *data);
+
+typedef struct {
+    ngx_queue_t                 queue;
+    ngx_connection_t           *connection;
+    curl_socket_t               fd;
+    int                         what;
+} ngx_spiffe_curl_sock_t;
+
+typedef struct {
+    CURLM                      *multi;
+    ngx_event_t                 timer;
+    ngx_queue_t                 sockets;
+    ngx_log_t                  *log;
+} ngx_spiffe_curl_t;
+
+
+ngx_int_t ngx_spiffe_curl_init(ngx_spiffe_curl_t *cm, ngx_log_t *log);
+ngx_int_t ngx_spiffe_curl_add(ngx_spiffe_curl_t *cm, CURL *easy,
+    ngx_spiffe_curl_done_pt handler, void *data);
+void ngx_spiffe_curl_remove(ngx_spiffe_curl_t *cm, CURL *easy);
+void ngx_spiffe_curl_run(ngx_spiffe_curl_t *cm, ngx_msec_t timeout,
+    ngx_event_t *retry, ngx_spiffe_curl_ready_pt ready, void *data);
+void ngx_spiffe_curl_cleanup(ngx_spiffe_curl_t *cm);
+
+
+/* main-context configuration: ngx_spiffe_module.c */
+
+typedef struct {
+    ngx_str_t                   address;
+    ngx_str_t                   hint;
+    ngx_msec_t                  startup_timeout;
+    u_char                     *file;
+    ngx_uint_t                  line;
+} ngx_spiffe_conf_t;
+
+
+ngx_spiffe_conf_t *ngx_spiffe_get_conf(ngx_cycle_t *cycle);
+
+/* the Workload API stream of this worker: ngx_spiffe_source.c */
+
+ngx_int_t ngx_spiffe_source_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf);
+void ngx_spiffe_source_stop(void);
+spiffe_snapshot_t *ngx_spiffe_snapshot(void);
+
+
+/* TLS hooks: ngx_spiffe_ssl.c */
+
+#define NGX_SPIFFE_VERIFY_OFF       0
+#define NGX_SPIFFE_VERIFY_ON        1
+#define NGX_SPIFFE_VERIFY_OPTIONAL  2
+
+#define NGX_SPIFFE_PLACEHOLDER_CN   "ngx_spiffe placeholder, never served"
+
+
+/* a TLS peer, found once per connection */
+
+typedef struct {
+    ngx_str_t                   id;         /* empty when not verified */
+    ngx_str_t                   td;
+    ngx_str_t                   path;
+    ngx_str_t                   verify;     /* SUCCESS, NONE, FAILED:... */
+} ngx_spiffe_peer_t;
+
+
+ngx_int_t ngx_spiffe_ssl_init(ngx_conf_t *cf);
+ngx_int_t ngx_spiffe_ssl_placeholder(ngx_conf_t *cf, ngx_array_t **certs,
+    ngx_array_t **keys);
+ngx_int_t ngx_spiffe_ssl_only_placeholder(ngx_array_t *certs);
+ngx_int_t ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
+    ngx_flag_t svid, ngx_uint_t verify);
+ngx_spiffe_peer_t *ngx_spiffe_ssl_peer(ngx_connection_t *c);
+
+
+extern ngx_module_t  ngx_spiffe_module;
+
+
+#endif /* _NGX_SPIFFE_H_INCLUDED_ */

@@ -1,0 +1,42 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#ifndef _SPIFFE_ID_H_INCLUDED_
+#define _SPIFFE_ID_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+#define SPIFFE_ID_MAX_LEN      2048
+#define SPIFFE_TD_MAX_LEN      255
+#define SPIFFE_SCHEME          "spiffe://"
+#define SPIFFE_SCHEME_LEN      (sizeof(SPIFFE_SCHEME) - 1)
+
+
+/* a parsed SPIFFE ID; both parts point into the parsed string */
+
+typedef struct {
+    const char  *td;
+    size_t       td_len;
+    const char  *path;        /* "" for the root ID, else "/a/b" */
+    size_t       path_len;
+} spiffe_id_t;
+
+
+/*
+ * All functions return 0 on success and -1 on failure; on failure *err
+ * points to a static reason that reads after "SPIFFE ID ...", e.g.
+ * "has a query".
+ */
+
+int spiffe_id_parse(const char *s, size_t len, spiffe_id_t *id,
+    const char **err);
+int spiffe_td_parse(const char *s, size_t len, const char **err);
+int spiffe_path_segment_valid(const char *s, size_t len, const char **err);
+
+
+#endif /* _SPIFFE_ID_H_INCLUDED_ */

@@ -1,0 +1,57 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#ifndef _SPIFFE_RULES_H_INCLUDED_
+#define _SPIFFE_RULES_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+/*
+ * An ordered list of allow/deny rules on SPIFFE IDs; the first rule that
+ * matches decides.  Exact IDs are found through a hash, so the cost of a
+ * decision does not grow with their number; only patterns ("*", trailing
+ * "**", "all", and external matchers such as regexes) are tried in order.
+ */
+
+#define SPIFFE_RULES_NONE   0
+#define SPIFFE_RULES_ALLOW  1
+#define SPIFFE_RULES_DENY   2
+
+
+typedef struct spiffe_rules_s  spiffe_rules_t;
+
+/* returns 1 on a match, 0 otherwise */
+typedef int (*spiffe_rules_match_pt)(void *data, const char *id, size_t len);
+
+
+spiffe_rules_t *spiffe_rules_create(void);
+void spiffe_rules_free(spiffe_rules_t *rules);
+
+/*
+ * Adds "all", an exact ID, or a pattern with "*" segments and an optional
+ * trailing "**" segment.  Returns 0, or -1 with *err set (NULL *err: no memory).
+ */
+int spiffe_rules_add(spiffe_rules_t *rules, int action, const char *pattern,
+    size_t len, const char **err);
+int spiffe_rules_add_matcher(spiffe_rules_t *rules, int action,
+    spiffe_rules_match_pt match, void *data);
+
+/* SPIFFE_RULES_ALLOW, SPIFFE_RULES_DENY, or SPIFFE_RULES_NONE */
+int spiffe_rules_decide(const spiffe_rules_t *rules, const char *id,
+    size_t len);
+size_t spiffe_rules_count(const spiffe_rules_t *rules);
+
+/* checks a pattern without adding it */
+int spiffe_pattern_valid(const char *pattern, size_t len, int *exact,
+    const char **err);
+
+int spiffe_pattern_match(const char *pattern, size_t plen, const char *id,
+    size_t len);
+
+
+#endif /* _SPIFFE_RULES_H_INCLUDED_ */

@@ -1,0 +1,120 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#ifndef _SPIFFE_SNAPSHOT_H_INCLUDED_
+#define _SPIFFE_SNAPSHOT_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <spiffe_pb.h>
+
+
+/*
+ * An identity snapshot: our SVID, the X.509 bundles by trust domain (one
+ * X509_STORE each) and the CRLs.  It is immutable once created and freed
+ * when its last reference goes; the counter is not atomic, a snapshot
+ * belongs to one thread.
+ */
+
+#define SPIFFE_DIGEST_LEN  32
+
+
+typedef struct spiffe_snapshot_s  spiffe_snapshot_t;
+
+
+typedef struct {
+    const char                      *td;        /* without "spiffe://" */
+    size_t                           td_len;
+    STACK_OF(X509)                  *certs;     /* non-CAs are skipped */
+} spiffe_snapshot_bundle_t;
+
+
+/* what a snapshot is made of; create() takes its own references */
+
+typedef struct {
+    X509                            *leaf;
+    STACK_OF(X509)                  *chain;     /* intermediates, or NULL */
+    EVP_PKEY                        *key;
+    const char                      *hint;
+    size_t                           hint_len;
+    const spiffe_snapshot_bundle_t  *bundles;
+    size_t                           nbundles;
+    STACK_OF(X509_CRL)              *crls;      /* or NULL */
+    uint64_t                         version;
+} spiffe_snapshot_parts_t;
+
+
+/* the snapshot's SVID, valid as long as the snapshot */
+
+typedef struct {
+    const char                      *id;        /* NUL-terminated */
+    size_t                           id_len;
+    X509                            *leaf;
+    STACK_OF(X509)                  *chain;     /* without the leaf */
+    EVP_PKEY                        *key;
+    time_t                           not_after;
+    const char                      *serial;    /* lowercase hex */
+    const char                      *hint;      /* NUL-terminated */
+    size_t                           hint_len;
+} spiffe_snapshot_svid_t;
+
+
+/*
+ * Constructors return NULL with *err set to a short static reason; the
+ * own SVID is checked with spiffe_x509_svid_check() against the bundle of
+ * its trust domain when there is one.
+ */
+
+spiffe_snapshot_t *spiffe_snapshot_create(
+    const spiffe_snapshot_parts_t *parts, time_t now, const char **err);
+
+/*
+ * The first SVID, or the one whose hint is hint when hint_len is not 0;
+ * its bundle is the bundle of its trust domain, federated bundles are
+ * keyed "spiffe://td" or "td".
+ */
+spiffe_snapshot_t *spiffe_snapshot_from_x509_svid_resp(
+    const spiffe_pb_x509_svid_resp_t *resp, const char *hint,
+    size_t hint_len, uint64_t version, time_t now, const char **err);
+
+spiffe_snapshot_t *spiffe_snapshot_ref(spiffe_snapshot_t *snap);
+void spiffe_snapshot_unref(spiffe_snapshot_t *snap);
+
+const spiffe_snapshot_svid_t *spiffe_snapshot_svid(
+    const spiffe_snapshot_t *snap);
+uint64_t spiffe_snapshot_version(const spiffe_snapshot_t *snap);
+
+/* the store of a trust domain, or NULL; td is without "spiffe://" */
+X509_STORE *spiffe_snapshot_store(const spiffe_snapshot_t *snap,
+    const char *td, size_t td_len);
+
+/*
+ * A peer's X.509-SVID: the leaf rules, the chain against the bundle of
+ * the peer's own trust domain at the time now, then the CRLs.  untrusted
+ * is the chain the peer sent, with or without the leaf.  Returns 0 with
+ * the peer's ID in id_buf (SPIFFE_ID_MAX_LEN + 1 bytes), or -1 with
+ * *reason set and *id_len 0.
+ */
+int spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap, X509 *leaf,
+    STACK_OF(X509) *untrusted, time_t now, char *id_buf, size_t *id_len,
+    const char **reason);
+
+/*
+ * A SHA-256 of what a trust domain trusts (its CAs and the CRLs), into
+ * digest (SPIFFE_DIGEST_LEN bytes): equal digests, equal trust.  -1 when
+ * the trust domain has no bundle.
+ */
+int spiffe_snapshot_td_digest(const spiffe_snapshot_t *snap, const char *td,
+    size_t td_len, unsigned char *digest);
+
+
+#endif /* _SPIFFE_SNAPSHOT_H_INCLUDED_ */

@@ -1,0 +1,615 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <ngx_spiffe.h>
+#include <spiffe_rules.h>
+
+
+typedef struct {
+    ngx_flag_t           svid;
+    ngx_uint_t           verify;
+} ngx_http_spiffe_srv_conf_t;
+
+
+typedef struct {
+    spiffe_rules_t      *rules;
+} ngx_http_spiffe_loc_conf_t;
+
+
+typedef ngx_int_t (*ngx_http_spiffe_peer_var_pt)(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_spiffe_peer_t *peer);
+
+
+static ngx_int_t ngx_http_spiffe_access_handler(ngx_http_request_t *r);
+static ngx_spiffe_peer_t *ngx_http_spiffe_peer(ngx_http_request_t *r);
+static ngx_int_t ngx_http_spiffe_peer_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_spiffe_xfcc_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_spiffe_add_variables(ngx_conf_t *cf);
+static void *ngx_http_spiffe_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static void *ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_spiffe_init(ngx_conf_t *cf);
+static char *ngx_http_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static int ngx_http_spiffe_regex_match(void *data, const char *id,
+    size_t len);
+static void ngx_http_spiffe_rules_cleanup(void *data);
+
+
+static ngx_conf_enum_t  ngx_http_spiffe_verify[] = {
+    { ngx_string("off"), NGX_SPIFFE_VERIFY_OFF },
+    { ngx_string("on"), NGX_SPIFFE_VERIFY_ON },
+    { ngx_string("optional"), NGX_SPIFFE_VERIFY_OPTIONAL },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_spiffe_commands[] = {
+
+    { ngx_string("spiffe_svid"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
+      ngx_http_spiffe_svid,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_srv_conf_t, svid),
+      NULL },
+
+    { ngx_string("spiffe_verify_client"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_srv_conf_t, verify),
+      &ngx_http_spiffe_verify },
+
+    { ngx_string("spiffe_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_spiffe_rule,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, rules),
+      (void *) SPIFFE_RULES_ALLOW },
+
+    { ngx_string("spiffe_deny"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_spiffe_rule,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, rules),
+      (void *) SPIFFE_RULES_DENY },
+
+      ngx_null_command
+};
+
+
+static ngx_str_t  ngx_http_spiffe_none = ngx_string("NONE");
+
+
+static ngx_http_variable_t  ngx_http_spiffe_vars[] = {
+
+    { ngx_string("spiffe_id"), NULL, ngx_http_spiffe_peer_variable,
+      offsetof(ngx_spiffe_peer_t, id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_trust_domain"), NULL, ngx_http_spiffe_peer_variable,
+      offsetof(ngx_spiffe_peer_t, td), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_path"), NULL, ngx_http_spiffe_peer_variable,
+      offsetof(ngx_spiffe_peer_t, path), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_verify"), NULL, ngx_http_spiffe_peer_variable,
+      offsetof(ngx_spiffe_peer_t, verify), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_xfcc"), NULL, ngx_http_spiffe_xfcc_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_svid_id"), NULL, ngx_http_spiffe_svid_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_svid_expires"), NULL, ngx_http_spiffe_svid_variable,
+      1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_http_module_t  ngx_http_spiffe_module_ctx = {
+    ngx_http_spiffe_add_variables,         /* preconfiguration */
+    ngx_http_spiffe_init,                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_spiffe_create_srv_conf,       /* create server configuration */
+    ngx_http_spiffe_merge_srv_conf,        /* merge server configuration */
+
+    ngx_http_spiffe_create_loc_conf,       /* create location configuration */
+    ngx_http_spiffe_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_spiffe_module = {
+    NGX_MODULE_V1,
+    &ngx_http_spiffe_module_ctx,           /* module context */
+    ngx_http_spiffe_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_spiffe_access_handler(ngx_http_request_t *r)
+{
+    ngx_spiffe_peer_t           *peer;
+    ngx_http_spiffe_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_spiffe_module);
+
+    if (slcf->rules == NULL) {
+        return NGX_DECLINED;
+    }
+
+    peer = ngx_http_spiffe_peer(r);
+
+    if (peer == NULL || peer->id.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "spiffe: access forbidden: no verified SPIFFE ID (%V)",
+                      peer ? &peer->verify : &ngx_http_spiffe_none);
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    switch (spiffe_rules_decide(slcf->rules, (char *) peer->id.data,
+                                peer->id.len))
+    {
+    case SPIFFE_RULES_ALLOW:
+        return NGX_OK;
+
+    case SPIFFE_RULES_DENY:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "spiffe: access forbidden by rule for \"%V\"",
+                      &peer->id);
+        return NGX_HTTP_FORBIDDEN;
+
+    default: /* SPIFFE_RULES_NONE */
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "spiffe: access forbidden: no rule allows \"%V\"",
+                      &peer->id);
+        return NGX_HTTP_FORBIDDEN;
+    }
+}
+
+
+static ngx_spiffe_peer_t *
+ngx_http_spiffe_peer(ngx_http_request_t *r)
+{
+    if (r->connection->ssl == NULL) {
+        return NULL;
+    }
+
+    return ngx_spiffe_ssl_peer(r->connection);
+}
+
+
+static ngx_int_t
+ngx_http_spiffe_peer_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t          *s;
+    ngx_spiffe_peer_t  *peer;
+
+    peer = ngx_http_spiffe_peer(r);
+
+    if (peer == NULL) {
+        s = (data == offsetof(ngx_spiffe_peer_t, verify))
+            ? &ngx_http_spiffe_none : NULL;
+
+    } else {
+        s = (ngx_str_t *) ((char *) peer + data);
+    }
+
+    if (s == NULL || s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* By=<our ID>;Hash=<sha256 of the peer's leaf>;URI=<peer ID>, as Envoy */
+
+static ngx_int_t
+ngx_http_spiffe_xfcc_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    X509                          *leaf;
+    u_char                        *p;
+    unsigned int                   n;
+    ngx_spiffe_peer_t             *peer;
+    spiffe_snapshot_t             *snap;
+    const spiffe_snapshot_svid_t  *svid;
+    u_char                         md[EVP_MAX_MD_SIZE];
+
+    peer = ngx_http_spiffe_peer(r);
+    snap = ngx_spiffe_snapshot();
+
+    if (peer == NULL || peer->id.len == 0 || snap == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    leaf = SSL_get0_peer_certificate(r->connection->ssl->connection);
+
+    if (leaf == NULL || X509_digest(leaf, EVP_sha256(), md, &n) != 1) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    svid = spiffe_snapshot_svid(snap);
+
+    p = ngx_pnalloc(r->pool, sizeof("By=;Hash=;URI=") - 1 + svid->id_len
+                             + 2 * n + peer->id.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    p = ngx_sprintf(p, "By=%s;Hash=", svid->id);
+    p = ngx_hex_dump(p, md, n);
+    p = ngx_sprintf(p, ";URI=%V", &peer->id);
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                        *p;
+    spiffe_snapshot_t             *snap;
+    const spiffe_snapshot_svid_t  *svid;
+
+    snap = ngx_spiffe_snapshot();
+
+    if (snap == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    svid = spiffe_snapshot_svid(snap);
+
+    if (data == 0) {
+        v->len = svid->id_len;
+        v->data = (u_char *) svid->id;
+
+    } else {
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->len = ngx_sprintf(p, "%T", svid->not_after) - p;
+        v->data = p;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_spiffe_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_spiffe_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_spiffe_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_spiffe_srv_conf_t  *sscf;
+
+    sscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_spiffe_srv_conf_t));
+    if (sscf == NULL) {
+        return NULL;
+    }
+
+    sscf->svid = NGX_CONF_UNSET;
+    sscf->verify = NGX_CONF_UNSET_UINT;
+
+    return sscf;
+}
+
+
+static char *
+ngx_http_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_spiffe_srv_conf_t *prev = parent;
+    ngx_http_spiffe_srv_conf_t *conf = child;
+
+    ngx_http_ssl_srv_conf_t    *ssl;
+    ngx_http_core_srv_conf_t   *cscf;
+
+    ngx_conf_merge_value(conf->svid, prev->svid, 0);
+    ngx_conf_merge_uint_value(conf->verify, prev->verify,
+                              NGX_SPIFFE_VERIFY_OFF);
+
+    if (!conf->svid && conf->verify == NGX_SPIFFE_VERIFY_OFF) {
+        return NGX_CONF_OK;
+    }
+
+    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+    ssl = ngx_http_conf_get_module_srv_conf(cf, ngx_http_ssl_module);
+
+    if (ngx_spiffe_get_conf(cf->cycle)->address.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" in %s:%ui needs an identity source: "
+                      "\"spiffe_workload_api\" or SPIFFE_ENDPOINT_SOCKET",
+                      conf->svid ? "spiffe_svid" : "spiffe_verify_client",
+                      cscf->file_name, cscf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->svid && !ngx_spiffe_ssl_only_placeholder(ssl->certificates)) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"spiffe_svid on\" cannot be combined with "
+                      "\"ssl_certificate\" in the server in %s:%ui",
+                      cscf->file_name, cscf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->verify != NGX_SPIFFE_VERIFY_OFF && ssl->verify) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"spiffe_verify_client\" cannot be combined with "
+                      "\"ssl_verify_client\" in the server in %s:%ui",
+                      cscf->file_name, cscf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ssl->ssl.ctx == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"spiffe_verify_client\" needs TLS in the server in "
+                      "%s:%ui: add \"ssl\" to \"listen\" and "
+                      "\"spiffe_svid on\" or \"ssl_certificate\"",
+                      cscf->file_name, cscf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_spiffe_ssl_server(cf, &ssl->ssl, conf->svid, conf->verify)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_spiffe_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_spiffe_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->rules = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_spiffe_loc_conf_t  *prev = parent;
+    ngx_http_spiffe_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_spiffe_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_spiffe_access_handler;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_spiffe_srv_conf_t *sscf = conf;
+
+    char                     *rv;
+    ngx_http_ssl_srv_conf_t  *ssl;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK || !sscf->svid) {
+        return rv;
+    }
+
+    /* the ssl module merges before us: the placeholder must be there now */
+
+    ssl = ngx_http_conf_get_module_srv_conf(cf, ngx_http_ssl_module);
+
+    if (ngx_spiffe_ssl_init(cf) != NGX_OK
+        || ngx_spiffe_ssl_placeholder(cf, &ssl->certificates,
+                                      &ssl->certificate_keys)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    int                   action;
+    ngx_str_t            *value;
+    const char           *err;
+    spiffe_rules_t      **rules;
+    ngx_regex_elt_t      *re;
+    ngx_pool_cleanup_t   *cln;
+    ngx_regex_compile_t   rc;
+    u_char                errstr[NGX_MAX_CONF_ERRSTR];
+
+    value = cf->args->elts;
+    action = (int) (intptr_t) cmd->post;
+    rules = (spiffe_rules_t **) (p + cmd->offset);
+
+    if (*rules == NGX_CONF_UNSET_PTR) {
+        *rules = spiffe_rules_create();
+        if (*rules == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            spiffe_rules_free(*rules);
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_spiffe_rules_cleanup;
+        cln->data = *rules;
+    }
+
+    if (value[1].len > 1 && value[1].data[0] == '~') {
+
+        ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+        rc.pattern.len = value[1].len - 1;
+        rc.pattern.data = value[1].data + 1;
+        rc.pool = cf->pool;
+        rc.err.len = NGX_MAX_CONF_ERRSTR;
+        rc.err.data = errstr;
+
+        if (ngx_regex_compile(&rc) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid regex \"%V\" in \"%V\": %V",
+                               &value[1], &cmd->name, &rc.err);
+            return NGX_CONF_ERROR;
+        }
+
+        re = ngx_palloc(cf->pool, sizeof(ngx_regex_elt_t));
+        if (re == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        re->regex = rc.regex;
+        re->name = value[1].data;
+
+        if (spiffe_rules_add_matcher(*rules, action,
+                                     ngx_http_spiffe_regex_match, re)
+            != 0)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (spiffe_rules_add(*rules, action, (char *) value[1].data,
+                         value[1].len, &err)
+        != 0)
+    {
+        if (err == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid SPIFFE ID pattern \"%V\" in \"%V\": "
+                           "it %s", &value[1], &cmd->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static int
+ngx_http_spiffe_regex_match(void *data, const char *id, size_t len)
+{
+    ngx_regex_elt_t  *re = data;
+
+    ngx_str_t  s;
+
+    s.len = len;
+    s.data = (u_char *) id;
+
+    return ngx_regex_exec(re->regex, &s, NULL, 0) >= 0;
+}
+
+
+static void
+ngx_http_spiffe_rules_cleanup(void *data)
+{
+    spiffe_rules_free(data);
+}

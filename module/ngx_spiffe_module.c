@@ -1,0 +1,223 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include <ngx_spiffe.h>
+#include <spiffe_grpc.h>
+
+
+static void *ngx_spiffe_create_conf(ngx_cycle_t *cycle);
+static char *ngx_spiffe_init_conf(ngx_cycle_t *cycle, void *conf);
+static ngx_int_t ngx_spiffe_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_spiffe_init_process(ngx_cycle_t *cycle);
+static void ngx_spiffe_exit_process(ngx_cycle_t *cycle);
+static char *ngx_spiffe_workload_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_spiffe_commands[] = {
+
+    { ngx_string("spiffe_workload_api"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_spiffe_workload_api,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("spiffe_svid_hint"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_spiffe_conf_t, hint),
+      NULL },
+
+    { ngx_string("spiffe_startup_timeout"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_spiffe_conf_t, startup_timeout),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_core_module_t  ngx_spiffe_module_ctx = {
+    ngx_string("spiffe"),
+    ngx_spiffe_create_conf,
+    ngx_spiffe_init_conf
+};
+
+
+ngx_module_t  ngx_spiffe_module = {
+    NGX_MODULE_V1,
+    &ngx_spiffe_module_ctx,                /* module context */
+    ngx_spiffe_commands,                   /* module directives */
+    NGX_CORE_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_spiffe_init_module,                /* init module */
+    ngx_spiffe_init_process,               /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_spiffe_exit_process,               /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+ngx_spiffe_conf_t *
+ngx_spiffe_get_conf(ngx_cycle_t *cycle)
+{
+    return (ngx_spiffe_conf_t *) ngx_get_conf(cycle->conf_ctx,
+                                              ngx_spiffe_module);
+}
+
+
+static ngx_int_t
+ngx_spiffe_init_module(ngx_cycle_t *cycle)
+{
+    CURLcode  rc;
+
+    /* once, in the master: libcurl's global init is not thread-safe */
+
+    rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "spiffe: curl_global_init() failed: %s",
+                      curl_easy_strerror(rc));
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_spiffe_init_process(ngx_cycle_t *cycle)
+{
+    ngx_spiffe_conf_t  *scf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    scf = ngx_spiffe_get_conf(cycle);
+
+    if (scf->address.len == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_spiffe_source_start(cycle, scf);
+}
+
+
+static void
+ngx_spiffe_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_spiffe_source_stop();
+}
+
+
+static void *
+ngx_spiffe_create_conf(ngx_cycle_t *cycle)
+{
+    ngx_spiffe_conf_t  *scf;
+
+    scf = ngx_pcalloc(cycle->pool, sizeof(ngx_spiffe_conf_t));
+    if (scf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     scf->address = { 0, NULL };
+     *     scf->hint = { 0, NULL };
+     *     scf->file = NULL;
+     *     scf->line = 0;
+     */
+
+    scf->startup_timeout = NGX_CONF_UNSET_MSEC;
+
+    return scf;
+}
+
+
+static char *
+ngx_spiffe_init_conf(ngx_cycle_t *cycle, void *conf)
+{
+    ngx_spiffe_conf_t  *scf = conf;
+
+    char         *env;
+    size_t        len;
+    const char   *err;
+
+    ngx_conf_init_msec_value(scf->startup_timeout, 5000);
+
+    if (scf->address.data != NULL) {
+        return NGX_CONF_OK;
+    }
+
+    env = getenv("SPIFFE_ENDPOINT_SOCKET");
+    if (env == NULL || env[0] == '\0') {
+        return NGX_CONF_OK;
+    }
+
+    len = ngx_strlen(env);
+
+    if (spiffe_grpc_parse_address(env, len, NULL, &err) != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "invalid SPIFFE_ENDPOINT_SOCKET \"%s\": %s", env, err);
+        return NGX_CONF_ERROR;
+    }
+
+    scf->address.data = ngx_pnalloc(cycle->pool, len);
+    if (scf->address.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(scf->address.data, env, len);
+    scf->address.len = len;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_spiffe_workload_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_spiffe_conf_t  *scf = conf;
+
+    ngx_str_t   *value;
+    const char  *err;
+
+    if (scf->address.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (spiffe_grpc_parse_address((char *) value[1].data, value[1].len, NULL,
+                                  &err)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid Workload API address \"%V\" in "
+                           "\"spiffe_workload_api\": %s", &value[1], err);
+        return NGX_CONF_ERROR;
+    }
+
+    scf->address = value[1];
+    scf->file = cf->conf_file->file.name.data;
+    scf->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}

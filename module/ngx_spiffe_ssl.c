@@ -1,0 +1,613 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include <openssl/pem.h>
+
+#include <ngx_spiffe.h>
+#include <spiffe_id.h>
+
+
+/*
+ * TLS hooks shared by the http and stream modules: the certificate
+ * callback serves the worker's current SVID, the verify callback checks a
+ * peer against the bundle of its own trust domain, and a resumed session
+ * is accepted only while the bundle it was verified under is unchanged.
+ */
+
+
+#define NGX_SPIFFE_SESSION_TAG  1
+#define NGX_SPIFFE_SESSION_HDR  (1 + SPIFFE_DIGEST_LEN)
+
+
+static int ngx_spiffe_ssl_certificate(ngx_ssl_conn_t *ssl_conn, void *arg);
+static int ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg);
+static SSL_TICKET_RETURN ngx_spiffe_ssl_ticket(ngx_ssl_conn_t *ssl_conn,
+    SSL_SESSION *sess, const unsigned char *keyname, size_t keyname_len,
+    SSL_TICKET_STATUS status, void *arg);
+static SSL_SESSION *ngx_spiffe_ssl_cached_session(ngx_ssl_conn_t *ssl_conn,
+    const u_char *id, int len, int *copy);
+static int ngx_spiffe_ssl_session_new(SSL_SESSION *sess, ngx_str_t *id,
+    ngx_str_t *td, u_char *digest);
+static const char *ngx_spiffe_ssl_session_check(SSL_SESSION *sess,
+    spiffe_snapshot_t *snap, ngx_str_t *id);
+static ngx_spiffe_peer_t *ngx_spiffe_ssl_peer_create(ngx_connection_t *c,
+    const char *id, size_t len, const char *reason);
+static ngx_int_t ngx_spiffe_ssl_make_placeholder(ngx_conf_t *cf,
+    ngx_str_t *cert, ngx_str_t *key);
+static ngx_int_t ngx_spiffe_ssl_pem(ngx_conf_t *cf, BIO *bio, ngx_str_t *s);
+
+
+static int  ngx_spiffe_ssl_peer_index = -1;
+static int  ngx_spiffe_ssl_ctx_index = -1;
+
+static ngx_cycle_t  *ngx_spiffe_placeholder_cycle;
+static ngx_str_t     ngx_spiffe_placeholder_cert;
+static ngx_str_t     ngx_spiffe_placeholder_key;
+
+static ngx_str_t  ngx_spiffe_verify_success = ngx_string("SUCCESS");
+static ngx_str_t  ngx_spiffe_verify_none = ngx_string("NONE");
+
+
+ngx_int_t
+ngx_spiffe_ssl_init(ngx_conf_t *cf)
+{
+    if (ngx_spiffe_ssl_peer_index == -1) {
+        ngx_spiffe_ssl_peer_index = SSL_get_ex_new_index(0, NULL, NULL,
+                                                         NULL, NULL);
+        ngx_spiffe_ssl_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL,
+                                                            NULL, NULL);
+
+        if (ngx_spiffe_ssl_peer_index == -1
+            || ngx_spiffe_ssl_ctx_index == -1)
+        {
+            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                          "spiffe: SSL_get_ex_new_index() failed");
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx creates no SSL context for an ssl server without a certificate;
+ * a throwaway self-signed one, never served, stands in for the SVID that
+ * the certificate callback sets on every handshake.
+ */
+
+ngx_int_t
+ngx_spiffe_ssl_placeholder(ngx_conf_t *cf, ngx_array_t **certs,
+    ngx_array_t **keys)
+{
+    ngx_str_t  *s;
+
+    if (ngx_spiffe_placeholder_cycle != cf->cycle) {
+        if (ngx_spiffe_ssl_make_placeholder(cf, &ngx_spiffe_placeholder_cert,
+                                            &ngx_spiffe_placeholder_key)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_spiffe_placeholder_cycle = cf->cycle;
+    }
+
+    if (*certs == NGX_CONF_UNSET_PTR || *certs == NULL) {
+        *certs = ngx_array_create(cf->pool, 1, sizeof(ngx_str_t));
+        if (*certs == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (*keys == NGX_CONF_UNSET_PTR || *keys == NULL) {
+        *keys = ngx_array_create(cf->pool, 1, sizeof(ngx_str_t));
+        if (*keys == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    s = ngx_array_push(*certs);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    *s = ngx_spiffe_placeholder_cert;
+
+    s = ngx_array_push(*keys);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    *s = ngx_spiffe_placeholder_key;
+
+    return NGX_OK;
+}
+
+
+/* whether the placeholder is the only certificate */
+
+ngx_int_t
+ngx_spiffe_ssl_only_placeholder(ngx_array_t *certs)
+{
+    ngx_str_t  *cert;
+
+    if (certs == NULL || certs->nelts != 1) {
+        return 0;
+    }
+
+    cert = certs->elts;
+
+    return cert->data == ngx_spiffe_placeholder_cert.data;
+}
+
+
+ngx_int_t
+ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
+    ngx_uint_t verify)
+{
+    int  mode;
+
+    if (svid) {
+        SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, NULL);
+    }
+
+    if (verify == NGX_SPIFFE_VERIFY_OFF) {
+        return NGX_OK;
+    }
+
+    mode = SSL_VERIFY_PEER;
+
+    if (verify == NGX_SPIFFE_VERIFY_ON) {
+        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    }
+
+    SSL_CTX_set_verify(ssl->ctx, mode, NULL);
+    SSL_CTX_set_cert_verify_callback(ssl->ctx, ngx_spiffe_ssl_verify,
+                                     (void *) verify);
+
+    /*
+     * a session is resumed only while the peer's bundle is the one it was
+     * verified under: tickets through the ticket callback, the shared
+     * cache through its lookup; OpenSSL's own cache cannot be checked
+     */
+
+    SSL_CTX_set_session_ticket_cb(ssl->ctx, NULL, ngx_spiffe_ssl_ticket,
+                                  NULL);
+
+    if (SSL_CTX_sess_get_get_cb(ssl->ctx)) {
+
+        if (SSL_CTX_set_ex_data(ssl->ctx, ngx_spiffe_ssl_ctx_index,
+                                SSL_CTX_sess_get_get_cb(ssl->ctx))
+            == 0)
+        {
+            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                          "SSL_CTX_set_ex_data() failed");
+            return NGX_ERROR;
+        }
+
+        SSL_CTX_sess_set_get_cb(ssl->ctx, ngx_spiffe_ssl_cached_session);
+    }
+
+    SSL_CTX_set_session_cache_mode(ssl->ctx,
+                                   SSL_CTX_get_session_cache_mode(ssl->ctx)
+                                   | SSL_SESS_CACHE_NO_INTERNAL_LOOKUP);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The peer of a connection, found once: by the verify callback on a full
+ * handshake, from the session on a resumed one.
+ */
+
+ngx_spiffe_peer_t *
+ngx_spiffe_ssl_peer(ngx_connection_t *c)
+{
+    ngx_str_t           id;
+    const char         *reason;
+    SSL_SESSION        *sess;
+    ngx_connection_t   *owner;
+    ngx_spiffe_peer_t  *peer;
+
+    if (c->ssl == NULL) {
+        return NULL;
+    }
+
+    peer = SSL_get_ex_data(c->ssl->connection, ngx_spiffe_ssl_peer_index);
+    if (peer) {
+        return peer;
+    }
+
+    /* an HTTP/2 stream has a connection of its own; the pool is the TLS one */
+
+    owner = ngx_ssl_get_connection(c->ssl->connection);
+
+    sess = SSL_get0_session(c->ssl->connection);
+
+    if (!SSL_session_reused(c->ssl->connection) || sess == NULL
+        || SSL_SESSION_get0_peer(sess) == NULL)
+    {
+        return ngx_spiffe_ssl_peer_create(owner, NULL, 0, NULL);
+    }
+
+    reason = ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id);
+
+    return ngx_spiffe_ssl_peer_create(owner, (char *) id.data, id.len,
+                                      reason);
+}
+
+
+static int
+ngx_spiffe_ssl_certificate(ngx_ssl_conn_t *ssl_conn, void *arg)
+{
+    ngx_connection_t              *c;
+    spiffe_snapshot_t             *snap;
+    const spiffe_snapshot_svid_t  *svid;
+
+    c = ngx_ssl_get_connection(ssl_conn);
+
+    snap = ngx_spiffe_snapshot();
+
+    if (snap == NULL) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "spiffe: no SVID to serve yet");
+        return 0;
+    }
+
+    svid = spiffe_snapshot_svid(snap);
+
+    if (svid->not_after <= ngx_time()) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "spiffe: SVID \"%s\" has expired and no new one came",
+                      svid->id);
+        return 0;
+    }
+
+    if (SSL_use_cert_and_key(ssl_conn, svid->leaf, svid->key, svid->chain, 1)
+        != 1)
+    {
+        ngx_ssl_error(NGX_LOG_ERR, c->log, 0,
+                      "spiffe: SSL_use_cert_and_key() failed");
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
+{
+    ngx_uint_t  verify = (ngx_uint_t) arg;
+
+    int                 ok;
+    size_t              len;
+    ngx_str_t           id, td;
+    const char         *reason;
+    ngx_ssl_conn_t     *ssl_conn;
+    ngx_connection_t   *c;
+    spiffe_snapshot_t  *snap;
+    u_char              digest[SPIFFE_DIGEST_LEN];
+    char                buf[SPIFFE_ID_MAX_LEN + 1];
+
+    ssl_conn = X509_STORE_CTX_get_ex_data(x509_store,
+                                        SSL_get_ex_data_X509_STORE_CTX_idx());
+    c = ngx_ssl_get_connection(ssl_conn);
+
+    snap = ngx_spiffe_snapshot();
+    len = 0;
+
+    if (snap == NULL) {
+        ok = 0;
+        reason = "no trust bundle yet";
+
+    } else {
+        ok = spiffe_snapshot_verify_peer(snap,
+                                         X509_STORE_CTX_get0_cert(x509_store),
+                                         X509_STORE_CTX_get0_untrusted(
+                                                                  x509_store),
+                                         ngx_time(), buf, &len, &reason)
+             == 0;
+    }
+
+    if (ngx_spiffe_ssl_peer_create(c, buf, len, ok ? NULL : reason) == NULL)
+    {
+        return 0;
+    }
+
+    if (!ok) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "spiffe: peer X.509-SVID refused: %s", reason);
+
+        X509_STORE_CTX_set_error(x509_store,
+                                 X509_V_ERR_APPLICATION_VERIFICATION);
+
+        return verify == NGX_SPIFFE_VERIFY_OPTIONAL;
+    }
+
+    X509_STORE_CTX_set_error(x509_store, X509_V_OK);
+
+    /* bind the session to the bundle the peer was verified under */
+
+    id.data = (u_char *) buf;
+    id.len = len;
+    td.data = id.data + SPIFFE_SCHEME_LEN;
+    td.len = ngx_strlchr(td.data, id.data + len, '/') - td.data;
+
+    if (spiffe_snapshot_td_digest(snap, (char *) td.data, td.len, digest)
+        == 0)
+    {
+        (void) ngx_spiffe_ssl_session_new(SSL_get_session(ssl_conn), &id,
+                                          &td, digest);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                   "spiffe: peer \"%V\" verified", &id);
+
+    return 1;
+}
+
+
+static SSL_TICKET_RETURN
+ngx_spiffe_ssl_ticket(ngx_ssl_conn_t *ssl_conn, SSL_SESSION *sess,
+    const unsigned char *keyname, size_t keyname_len,
+    SSL_TICKET_STATUS status, void *arg)
+{
+    ngx_str_t          id;
+    ngx_connection_t  *c;
+
+    if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW) {
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    }
+
+    if (SSL_SESSION_get0_peer(sess) != NULL
+        && ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id))
+    {
+        c = ngx_ssl_get_connection(ssl_conn);
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                       "spiffe: stale session ticket, full handshake");
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    }
+
+    return (status == SSL_TICKET_SUCCESS) ? SSL_TICKET_RETURN_USE
+                                          : SSL_TICKET_RETURN_USE_RENEW;
+}
+
+
+static SSL_SESSION *
+ngx_spiffe_ssl_cached_session(ngx_ssl_conn_t *ssl_conn, const u_char *id,
+    int len, int *copy)
+{
+    ngx_str_t      peer;
+    SSL_CTX       *ctx;
+    SSL_SESSION   *sess;
+    SSL_SESSION *(*get)(ngx_ssl_conn_t *, const u_char *, int, int *);
+
+    ctx = SSL_get_SSL_CTX(ssl_conn);
+    get = SSL_CTX_get_ex_data(ctx, ngx_spiffe_ssl_ctx_index);
+
+    sess = get(ssl_conn, id, len, copy);
+
+    if (sess && SSL_SESSION_get0_peer(sess) != NULL
+        && ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &peer))
+    {
+        SSL_SESSION_free(sess);
+        return NULL;
+    }
+
+    return sess;
+}
+
+
+static int
+ngx_spiffe_ssl_session_new(SSL_SESSION *sess, ngx_str_t *id, ngx_str_t *td,
+    u_char *digest)
+{
+    u_char  buf[NGX_SPIFFE_SESSION_HDR + SPIFFE_ID_MAX_LEN];
+
+    if (sess == NULL) {
+        return 0;
+    }
+
+    buf[0] = NGX_SPIFFE_SESSION_TAG;
+    ngx_memcpy(buf + 1, digest, SPIFFE_DIGEST_LEN);
+    ngx_memcpy(buf + NGX_SPIFFE_SESSION_HDR, id->data, id->len);
+
+    return SSL_SESSION_set1_ticket_appdata(sess, buf,
+                                           NGX_SPIFFE_SESSION_HDR + id->len);
+}
+
+
+/* NULL when the session's peer still stands, else the reason */
+
+static const char *
+ngx_spiffe_ssl_session_check(SSL_SESSION *sess, spiffe_snapshot_t *snap,
+    ngx_str_t *id)
+{
+    void         *data;
+    size_t        len;
+    const char   *err;
+    spiffe_id_t   parsed;
+    u_char        digest[SPIFFE_DIGEST_LEN];
+
+    ngx_str_null(id);
+
+    if (SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1
+        || len <= NGX_SPIFFE_SESSION_HDR
+        || ((u_char *) data)[0] != NGX_SPIFFE_SESSION_TAG)
+    {
+        return "resumed session has no verified SPIFFE ID";
+    }
+
+    if (X509_cmp_time(X509_get0_notAfter(SSL_SESSION_get0_peer(sess)), NULL)
+        <= 0)
+    {
+        return "certificate has expired";
+    }
+
+    id->data = (u_char *) data + NGX_SPIFFE_SESSION_HDR;
+    id->len = len - NGX_SPIFFE_SESSION_HDR;
+
+    if (snap == NULL
+        || spiffe_id_parse((char *) id->data, id->len, &parsed, &err) != 0
+        || spiffe_snapshot_td_digest(snap, parsed.td, parsed.td_len, digest)
+           != 0
+        || ngx_memcmp(digest, (u_char *) data + 1, SPIFFE_DIGEST_LEN) != 0)
+    {
+        ngx_str_null(id);
+        return "resumed session predates a bundle change";
+    }
+
+    return NULL;
+}
+
+
+static ngx_spiffe_peer_t *
+ngx_spiffe_ssl_peer_create(ngx_connection_t *c, const char *id, size_t len,
+    const char *reason)
+{
+    u_char             *p;
+    ngx_spiffe_peer_t  *peer;
+
+    peer = ngx_pcalloc(c->pool, sizeof(ngx_spiffe_peer_t));
+    if (peer == NULL) {
+        return NULL;
+    }
+
+    if (reason) {
+        len = sizeof("FAILED:") - 1 + ngx_strlen(reason);
+
+        p = ngx_pnalloc(c->pool, len);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        peer->verify.len = ngx_sprintf(p, "FAILED:%s", reason) - p;
+        peer->verify.data = p;
+
+    } else if (len == 0) {
+        peer->verify = ngx_spiffe_verify_none;
+
+    } else {
+        peer->id.data = ngx_pstrdup(c->pool,
+                                    &(ngx_str_t) { len, (u_char *) id });
+        if (peer->id.data == NULL) {
+            return NULL;
+        }
+
+        peer->id.len = len;
+        peer->td.data = peer->id.data + SPIFFE_SCHEME_LEN;
+        peer->path.data = ngx_strlchr(peer->td.data, peer->id.data + len,
+                                      '/');
+        peer->td.len = peer->path.data - peer->td.data;
+        peer->path.len = peer->id.data + len - peer->path.data;
+        peer->verify = ngx_spiffe_verify_success;
+    }
+
+    if (SSL_set_ex_data(c->ssl->connection, ngx_spiffe_ssl_peer_index, peer)
+        == 0)
+    {
+        return NULL;
+    }
+
+    return peer;
+}
+
+
+static ngx_int_t
+ngx_spiffe_ssl_make_placeholder(ngx_conf_t *cf, ngx_str_t *cert,
+    ngx_str_t *key)
+{
+    BIO        *bio;
+    X509       *x509;
+    EVP_PKEY   *pkey;
+    ngx_int_t   rc;
+    X509_NAME  *name;
+
+    rc = NGX_ERROR;
+    bio = NULL;
+    x509 = NULL;
+
+    pkey = EVP_EC_gen("P-256");
+    if (pkey == NULL) {
+        goto failed;
+    }
+
+    x509 = X509_new();
+    bio = BIO_new(BIO_s_mem());
+
+    if (x509 == NULL || bio == NULL) {
+        goto failed;
+    }
+
+    name = X509_get_subject_name(x509);
+
+    if (X509_set_version(x509, 2) != 1
+        || ASN1_INTEGER_set(X509_get_serialNumber(x509), 1) != 1
+        || X509_gmtime_adj(X509_getm_notBefore(x509), 0) == NULL
+        || X509_gmtime_adj(X509_getm_notAfter(x509), 60) == NULL
+        || X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                      (u_char *) NGX_SPIFFE_PLACEHOLDER_CN,
+                                      -1, -1, 0)
+           != 1
+        || X509_set_issuer_name(x509, name) != 1
+        || X509_set_pubkey(x509, pkey) != 1
+        || X509_sign(x509, pkey, EVP_sha256()) == 0
+        || PEM_write_bio_X509(bio, x509) != 1
+        || ngx_spiffe_ssl_pem(cf, bio, cert) != NGX_OK
+        || PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL)
+           != 1
+        || ngx_spiffe_ssl_pem(cf, bio, key) != NGX_OK)
+    {
+        goto failed;
+    }
+
+    rc = NGX_OK;
+
+failed:
+
+    if (rc != NGX_OK) {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "spiffe: cannot make the placeholder certificate");
+    }
+
+    BIO_free(bio);
+    X509_free(x509);
+    EVP_PKEY_free(pkey);
+
+    return rc;
+}
+
+
+/* moves what the BIO holds into a "data:" string, and empties the BIO */
+
+static ngx_int_t
+ngx_spiffe_ssl_pem(ngx_conf_t *cf, BIO *bio, ngx_str_t *s)
+{
+    long     len;
+    char    *pem;
+
+    len = BIO_get_mem_data(bio, &pem);
+    if (len <= 0) {
+        return NGX_ERROR;
+    }
+
+    s->len = sizeof("data:") - 1 + len;
+    s->data = ngx_pnalloc(cf->cycle->pool, s->len + 1);
+    if (s->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(s->data, "data:%*s%Z", (size_t) len, pem);
+
+    return (BIO_reset(bio) == 1) ? NGX_OK : NGX_ERROR;
+}

@@ -1,0 +1,927 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+
+#include <spiffe_id.h>
+#include <spiffe_x509.h>
+#include <spiffe_snapshot.h>
+
+
+typedef struct {
+    char                    *name;
+    size_t                   len;
+    STACK_OF(X509)          *cas;
+    X509_STORE              *store;
+    unsigned char            digest[SPIFFE_DIGEST_LEN];
+} spiffe_snapshot_td_t;
+
+
+typedef struct {
+    X509_CRL                *crl;
+    X509                    *ca;        /* the bundle CA that signed it */
+} spiffe_snapshot_crl_t;
+
+
+struct spiffe_snapshot_s {
+    unsigned                 refs;
+    uint64_t                 version;
+    spiffe_snapshot_svid_t   svid;
+    char                    *id;
+    char                    *serial;
+    char                    *hint;
+    spiffe_snapshot_td_t    *tds;       /* sorted by name */
+    size_t                   ntds;
+    spiffe_snapshot_crl_t   *crls;
+    size_t                   ncrls;
+};
+
+
+static int spiffe_snapshot_add_bundles(spiffe_snapshot_t *snap,
+    const spiffe_snapshot_bundle_t *bundles, size_t n, const char **err);
+static int spiffe_snapshot_add_crls(spiffe_snapshot_t *snap,
+    STACK_OF(X509_CRL) *crls, const char **err);
+static int spiffe_snapshot_add_svid(spiffe_snapshot_t *snap,
+    const spiffe_snapshot_parts_t *parts, time_t now, const char **err);
+static int spiffe_snapshot_digests(spiffe_snapshot_t *snap,
+    const char **err);
+static int spiffe_snapshot_digest_der(EVP_MD_CTX *md, void *obj,
+    int (*i2d)(void *, unsigned char **));
+static char *spiffe_snapshot_serial(X509 *x);
+static int spiffe_snapshot_time(const ASN1_TIME *t, time_t *out);
+static int spiffe_snapshot_check_crls(const spiffe_snapshot_t *snap,
+    STACK_OF(X509) *chain, const char **reason);
+static const spiffe_snapshot_td_t *spiffe_snapshot_find(
+    const spiffe_snapshot_t *snap, const char *name, size_t len);
+static int spiffe_snapshot_name_cmp(const char *a, size_t alen,
+    const char *b, size_t blen);
+static int spiffe_snapshot_td_cmp(const void *a, const void *b);
+static size_t spiffe_snapshot_id_td(const char *id, size_t len);
+static int spiffe_snapshot_td_key(const spiffe_bytes_t *key, const char **td,
+    size_t *len);
+static void spiffe_snapshot_free(spiffe_snapshot_t *snap);
+
+
+spiffe_snapshot_t *
+spiffe_snapshot_create(const spiffe_snapshot_parts_t *parts, time_t now,
+    const char **err)
+{
+    spiffe_snapshot_t  *snap;
+
+    if (parts->leaf == NULL || parts->key == NULL) {
+        *err = "no SVID";
+        return NULL;
+    }
+
+    snap = calloc(1, sizeof(spiffe_snapshot_t));
+    if (snap == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+
+    snap->refs = 1;
+    snap->version = parts->version;
+
+    ERR_set_mark();
+
+    /* the SVID last: it is checked against the bundle of its domain */
+
+    if (spiffe_snapshot_add_bundles(snap, parts->bundles, parts->nbundles,
+                                    err)
+        != 0
+        || spiffe_snapshot_add_crls(snap, parts->crls, err) != 0
+        || spiffe_snapshot_digests(snap, err) != 0
+        || spiffe_snapshot_add_svid(snap, parts, now, err) != 0)
+    {
+        ERR_pop_to_mark();
+        spiffe_snapshot_free(snap);
+        return NULL;
+    }
+
+    ERR_pop_to_mark();
+
+    return snap;
+}
+
+
+spiffe_snapshot_t *
+spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
+    const char *hint, size_t hint_len, uint64_t version, time_t now,
+    const char **err)
+{
+    char                          id[SPIFFE_ID_MAX_LEN + 1];
+    size_t                        i, len;
+    X509_CRL                     *crl;
+    const char                   *reason;
+    STACK_OF(X509)               *certs;
+    spiffe_snapshot_t            *snap;
+    spiffe_snapshot_parts_t       parts;
+    spiffe_snapshot_bundle_t     *bundles, *b;
+    const spiffe_pb_x509_svid_t  *svid;
+
+    if (resp->nsvids == 0) {
+        *err = "no SVIDs";
+        return NULL;
+    }
+
+    svid = &resp->svids[0];
+
+    if (hint_len != 0) {
+        for (i = 0; i < resp->nsvids; i++) {
+            svid = &resp->svids[i];
+
+            if (svid->hint.len == hint_len
+                && memcmp(svid->hint.data, hint, hint_len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == resp->nsvids) {
+            *err = "no SVID with the requested hint";
+            return NULL;
+        }
+    }
+
+    if (svid->x509_svid.len == 0) {
+        *err = "SVID has no certificate";
+        return NULL;
+    }
+
+    if (svid->x509_svid_key.len == 0) {
+        *err = "SVID has no private key";
+        return NULL;
+    }
+
+    if (svid->bundle.len == 0) {
+        *err = "SVID has no bundle";
+        return NULL;
+    }
+
+    snap = NULL;
+    memset(&parts, 0, sizeof(spiffe_snapshot_parts_t));
+
+    bundles = calloc(resp->nbundles + 1, sizeof(spiffe_snapshot_bundle_t));
+    if (bundles == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+
+    certs = spiffe_x509_parse_der_certs(svid->x509_svid.data,
+                                        svid->x509_svid.len, &reason);
+    if (certs == NULL) {
+        *err = "bad SVID certificate";
+        goto done;
+    }
+
+    parts.leaf = sk_X509_shift(certs);
+    parts.chain = certs;
+
+    parts.key = spiffe_x509_parse_der_key(svid->x509_svid_key.data,
+                                          svid->x509_svid_key.len, &reason);
+    if (parts.key == NULL) {
+        *err = "bad SVID private key";
+        goto done;
+    }
+
+    if (spiffe_x509_peer_id(parts.leaf, id, &len, err) != 0) {
+        goto done;
+    }
+
+    if (svid->spiffe_id.len != len
+        || memcmp(svid->spiffe_id.data, id, len) != 0)
+    {
+        *err = "SVID spiffe_id does not match its certificate";
+        goto done;
+    }
+
+    bundles[0].td = id + SPIFFE_SCHEME_LEN;
+    bundles[0].td_len = spiffe_snapshot_id_td(id, len);
+    bundles[0].certs = spiffe_x509_parse_der_certs(svid->bundle.data,
+                                                   svid->bundle.len, &reason);
+    if (bundles[0].certs == NULL) {
+        *err = "bad SVID bundle";
+        goto done;
+    }
+
+    parts.nbundles = 1;
+
+    for (i = 0; i < resp->nbundles; i++) {
+        b = &bundles[parts.nbundles];
+
+        if (spiffe_snapshot_td_key(&resp->bundles[i].key, &b->td, &b->td_len)
+            != 0)
+        {
+            *err = "bad trust domain in federated bundles";
+            goto done;
+        }
+
+        b->certs = spiffe_x509_parse_der_certs(resp->bundles[i].value.data,
+                                               resp->bundles[i].value.len,
+                                               &reason);
+        if (b->certs == NULL) {
+            *err = "bad federated bundle";
+            goto done;
+        }
+
+        parts.nbundles++;
+    }
+
+    if (resp->ncrls != 0) {
+        parts.crls = sk_X509_CRL_new_null();
+        if (parts.crls == NULL) {
+            *err = "out of memory";
+            goto done;
+        }
+
+        for (i = 0; i < resp->ncrls; i++) {
+            crl = spiffe_x509_parse_der_crl(resp->crls[i].data,
+                                            resp->crls[i].len, err);
+            if (crl == NULL) {
+                goto done;
+            }
+
+            if (sk_X509_CRL_push(parts.crls, crl) == 0) {
+                X509_CRL_free(crl);
+                *err = "out of memory";
+                goto done;
+            }
+        }
+    }
+
+    parts.hint = (const char *) svid->hint.data;
+    parts.hint_len = svid->hint.len;
+    parts.bundles = bundles;
+    parts.version = version;
+
+    snap = spiffe_snapshot_create(&parts, now, err);
+
+done:
+
+    for (i = 0; i < resp->nbundles + 1; i++) {
+        spiffe_x509_free_certs(bundles[i].certs);
+    }
+
+    free(bundles);
+
+    X509_free(parts.leaf);
+    spiffe_x509_free_certs(parts.chain);
+    EVP_PKEY_free(parts.key);
+    sk_X509_CRL_pop_free(parts.crls, X509_CRL_free);
+
+    return snap;
+}
+
+
+spiffe_snapshot_t *
+spiffe_snapshot_ref(spiffe_snapshot_t *snap)
+{
+    snap->refs++;
+
+    return snap;
+}
+
+
+void
+spiffe_snapshot_unref(spiffe_snapshot_t *snap)
+{
+    if (snap == NULL) {
+        return;
+    }
+
+    if (--snap->refs == 0) {
+        spiffe_snapshot_free(snap);
+    }
+}
+
+
+const spiffe_snapshot_svid_t *
+spiffe_snapshot_svid(const spiffe_snapshot_t *snap)
+{
+    return &snap->svid;
+}
+
+
+uint64_t
+spiffe_snapshot_version(const spiffe_snapshot_t *snap)
+{
+    return snap->version;
+}
+
+
+X509_STORE *
+spiffe_snapshot_store(const spiffe_snapshot_t *snap, const char *td,
+    size_t td_len)
+{
+    const spiffe_snapshot_td_t  *t;
+
+    t = spiffe_snapshot_find(snap, td, td_len);
+
+    return (t != NULL) ? t->store : NULL;
+}
+
+
+int
+spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap, X509 *leaf,
+    STACK_OF(X509) *untrusted, time_t now, char *id_buf, size_t *id_len,
+    const char **reason)
+{
+    int                          rc;
+    size_t                       len;
+    STACK_OF(X509)              *chain;
+    const spiffe_snapshot_td_t  *td;
+
+    *id_len = 0;
+
+    if (spiffe_x509_peer_id(leaf, id_buf, &len, reason) != 0) {
+        return -1;
+    }
+
+    rc = -1;
+
+    td = spiffe_snapshot_find(snap, id_buf + SPIFFE_SCHEME_LEN,
+                              spiffe_snapshot_id_td(id_buf, len));
+    if (td == NULL) {
+        *reason = "no bundle for trust domain";
+        goto done;
+    }
+
+    if (spiffe_x509_verify_chain(td->store, leaf, untrusted, now, &chain,
+                                 reason)
+        != 0)
+    {
+        goto done;
+    }
+
+    rc = spiffe_snapshot_check_crls(snap, chain, reason);
+
+    spiffe_x509_free_certs(chain);
+
+done:
+
+    if (rc != 0) {
+        id_buf[0] = '\0';
+        return -1;
+    }
+
+    *id_len = len;
+
+    return 0;
+}
+
+
+int
+spiffe_snapshot_td_digest(const spiffe_snapshot_t *snap, const char *td,
+    size_t td_len, unsigned char *digest)
+{
+    const spiffe_snapshot_td_t  *t;
+
+    t = spiffe_snapshot_find(snap, td, td_len);
+    if (t == NULL) {
+        return -1;
+    }
+
+    memcpy(digest, t->digest, SPIFFE_DIGEST_LEN);
+
+    return 0;
+}
+
+
+static int
+spiffe_snapshot_add_bundles(spiffe_snapshot_t *snap,
+    const spiffe_snapshot_bundle_t *bundles, size_t n, const char **err)
+{
+    int                    i;
+    X509                  *x;
+    size_t                 k;
+    const char            *reason;
+    spiffe_snapshot_td_t  *td;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    snap->tds = calloc(n, sizeof(spiffe_snapshot_td_t));
+    if (snap->tds == NULL) {
+        *err = "out of memory";
+        return -1;
+    }
+
+    for (k = 0; k < n; k++) {
+        if (spiffe_td_parse(bundles[k].td, bundles[k].td_len, &reason) != 0) {
+            *err = "bad trust domain name";
+            return -1;
+        }
+
+        td = &snap->tds[snap->ntds++];
+
+        td->name = malloc(bundles[k].td_len + 1);
+        td->cas = sk_X509_new_null();
+        td->store = X509_STORE_new();
+
+        if (td->name == NULL || td->cas == NULL || td->store == NULL) {
+            *err = "out of memory";
+            return -1;
+        }
+
+        memcpy(td->name, bundles[k].td, bundles[k].td_len);
+        td->name[bundles[k].td_len] = '\0';
+        td->len = bundles[k].td_len;
+
+        for (i = 0; i < sk_X509_num(bundles[k].certs); i++) {
+            x = sk_X509_value(bundles[k].certs, i);
+
+            if (!spiffe_x509_is_ca(x)) {
+                continue;
+            }
+
+            if (sk_X509_push(td->cas, x) == 0) {
+                *err = "out of memory";
+                return -1;
+            }
+
+            X509_up_ref(x);
+
+            if (X509_STORE_add_cert(td->store, x) != 1) {
+                *err = "out of memory";
+                return -1;
+            }
+        }
+
+        if (sk_X509_num(td->cas) == 0) {
+            *err = "bundle has no CA certificate";
+            return -1;
+        }
+    }
+
+    qsort(snap->tds, snap->ntds, sizeof(spiffe_snapshot_td_t),
+          spiffe_snapshot_td_cmp);
+
+    for (k = 1; k < snap->ntds; k++) {
+        if (spiffe_snapshot_td_cmp(&snap->tds[k - 1], &snap->tds[k]) == 0) {
+            *err = "duplicate trust domain";
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+spiffe_snapshot_add_crls(spiffe_snapshot_t *snap, STACK_OF(X509_CRL) *crls,
+    const char **err)
+{
+    int                     i, j, n;
+    X509                   *ca;
+    size_t                  k;
+    EVP_PKEY               *pub;
+    X509_CRL               *crl;
+    spiffe_snapshot_crl_t  *c;
+
+    n = sk_X509_CRL_num(crls);
+    if (n <= 0) {
+        return 0;
+    }
+
+    snap->crls = calloc(n, sizeof(spiffe_snapshot_crl_t));
+    if (snap->crls == NULL) {
+        *err = "out of memory";
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        crl = sk_X509_CRL_value(crls, i);
+
+        X509_CRL_up_ref(crl);
+
+        c = &snap->crls[snap->ncrls++];
+        c->crl = crl;
+
+        /*
+         * A CRL signed by a bundle CA is checked once here; others are
+         * checked against the issuer found in the peer's chain.
+         */
+
+        for (k = 0; k < snap->ntds && c->ca == NULL; k++) {
+            for (j = 0; j < sk_X509_num(snap->tds[k].cas); j++) {
+                ca = sk_X509_value(snap->tds[k].cas, j);
+                pub = X509_get0_pubkey(ca);
+
+                if (pub != NULL
+                    && X509_NAME_cmp(X509_CRL_get_issuer(crl),
+                                     X509_get_subject_name(ca))
+                       == 0
+                    && X509_CRL_verify(crl, pub) == 1)
+                {
+                    c->ca = ca;
+                    break;
+                }
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * What a trust domain trusts, as one value that is the same in every
+ * worker: its CAs and all CRLs (a CRL of an intermediate may concern it).
+ */
+
+static int
+spiffe_snapshot_digests(spiffe_snapshot_t *snap, const char **err)
+{
+    int            i, rc;
+    size_t         k, c;
+    EVP_MD_CTX    *md;
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL) {
+        *err = "out of memory";
+        return -1;
+    }
+
+    rc = 0;
+
+    for (k = 0; k < snap->ntds && rc == 0; k++) {
+        rc = (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) ? 0 : -1;
+
+        for (i = 0; i < sk_X509_num(snap->tds[k].cas) && rc == 0; i++) {
+            rc = spiffe_snapshot_digest_der(md,
+                                            sk_X509_value(snap->tds[k].cas, i),
+                                            (int (*)(void *, unsigned char **))
+                                            i2d_X509);
+        }
+
+        for (c = 0; c < snap->ncrls && rc == 0; c++) {
+            rc = spiffe_snapshot_digest_der(md, snap->crls[c].crl,
+                                            (int (*)(void *, unsigned char **))
+                                            i2d_X509_CRL);
+        }
+
+        if (rc == 0
+            && EVP_DigestFinal_ex(md, snap->tds[k].digest, NULL) != 1)
+        {
+            rc = -1;
+        }
+    }
+
+    EVP_MD_CTX_free(md);
+
+    if (rc != 0) {
+        *err = "cannot digest the bundles";
+    }
+
+    return rc;
+}
+
+
+static int
+spiffe_snapshot_digest_der(EVP_MD_CTX *md, void *obj,
+    int (*i2d)(void *, unsigned char **))
+{
+    int             len, rc;
+    unsigned char  *der;
+
+    der = NULL;
+
+    len = i2d(obj, &der);
+    if (len <= 0) {
+        return -1;
+    }
+
+    rc = (EVP_DigestUpdate(md, der, len) == 1) ? 0 : -1;
+
+    OPENSSL_free(der);
+
+    return rc;
+}
+
+
+static int
+spiffe_snapshot_add_svid(spiffe_snapshot_t *snap,
+    const spiffe_snapshot_parts_t *parts, time_t now, const char **err)
+{
+    char         id[SPIFFE_ID_MAX_LEN + 1];
+    size_t       len;
+    X509_STORE  *store;
+
+    if (spiffe_x509_peer_id(parts->leaf, id, &len, err) != 0) {
+        return -1;
+    }
+
+    store = spiffe_snapshot_store(snap, id + SPIFFE_SCHEME_LEN,
+                                  spiffe_snapshot_id_td(id, len));
+
+    if (spiffe_x509_svid_check(parts->leaf, parts->chain, parts->key, store,
+                               now, err)
+        != 0)
+    {
+        return -1;
+    }
+
+    if (spiffe_snapshot_time(X509_get0_notAfter(parts->leaf),
+                             &snap->svid.not_after)
+        != 0)
+    {
+        *err = "bad certificate validity";
+        return -1;
+    }
+
+    snap->id = malloc(len + 1);
+    snap->hint = malloc(parts->hint_len + 1);
+    snap->serial = spiffe_snapshot_serial(parts->leaf);
+    snap->svid.chain = (parts->chain != NULL) ? X509_chain_up_ref(parts->chain)
+                                              : sk_X509_new_null();
+
+    if (snap->id == NULL || snap->hint == NULL || snap->serial == NULL
+        || snap->svid.chain == NULL)
+    {
+        *err = "out of memory";
+        return -1;
+    }
+
+    memcpy(snap->id, id, len + 1);
+
+    if (parts->hint_len != 0) {
+        memcpy(snap->hint, parts->hint, parts->hint_len);
+    }
+
+    snap->hint[parts->hint_len] = '\0';
+
+    X509_up_ref(parts->leaf);
+    EVP_PKEY_up_ref(parts->key);
+
+    snap->svid.id = snap->id;
+    snap->svid.id_len = len;
+    snap->svid.leaf = parts->leaf;
+    snap->svid.key = parts->key;
+    snap->svid.serial = snap->serial;
+    snap->svid.hint = snap->hint;
+    snap->svid.hint_len = parts->hint_len;
+
+    return 0;
+}
+
+
+static char *
+spiffe_snapshot_serial(X509 *x)
+{
+    char    *hex, *p, *s;
+    size_t   len;
+    BIGNUM  *bn;
+
+    s = NULL;
+
+    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    if (bn == NULL) {
+        return NULL;
+    }
+
+    hex = BN_bn2hex(bn);
+    BN_free(bn);
+
+    if (hex == NULL) {
+        return NULL;
+    }
+
+    len = strlen(hex);
+
+    s = malloc(len + 1);
+    if (s != NULL) {
+        for (p = hex; *p != '\0'; p++) {
+            s[p - hex] = (*p >= 'A' && *p <= 'F') ? *p - 'A' + 'a' : *p;
+        }
+
+        s[len] = '\0';
+    }
+
+    OPENSSL_free(hex);
+
+    return s;
+}
+
+
+static int
+spiffe_snapshot_time(const ASN1_TIME *t, time_t *out)
+{
+    int         rc, days, secs;
+    ASN1_TIME  *epoch;
+
+    epoch = ASN1_TIME_set(NULL, 0);
+    if (epoch == NULL) {
+        return -1;
+    }
+
+    rc = ASN1_TIME_diff(&days, &secs, epoch, t);
+
+    ASN1_TIME_free(epoch);
+
+    if (rc != 1) {
+        return -1;
+    }
+
+    *out = (time_t) days * 86400 + secs;
+
+    return 0;
+}
+
+
+/*
+ * Revocation is checked only where there is a CRL for the issuer, and a
+ * CRL counts only if the issuer in the verified chain signed it: the
+ * OpenSSL CRL flags would refuse every issuer without a CRL.
+ */
+
+static int
+spiffe_snapshot_check_crls(const spiffe_snapshot_t *snap,
+    STACK_OF(X509) *chain, const char **reason)
+{
+    int                           i, n, rc;
+    X509                         *x, *issuer;
+    size_t                        k;
+    EVP_PKEY                     *pub;
+    X509_REVOKED                 *rev;
+    const spiffe_snapshot_crl_t  *c;
+
+    if (snap->ncrls == 0) {
+        return 0;
+    }
+
+    ERR_set_mark();
+
+    rc = 0;
+    n = sk_X509_num(chain);
+
+    for (i = 0; i + 1 < n; i++) {
+        x = sk_X509_value(chain, i);
+        issuer = sk_X509_value(chain, i + 1);
+
+        for (k = 0; k < snap->ncrls; k++) {
+            c = &snap->crls[k];
+
+            if (X509_NAME_cmp(X509_CRL_get_issuer(c->crl),
+                              X509_get_issuer_name(x))
+                != 0)
+            {
+                continue;
+            }
+
+            if (c->ca == NULL || X509_cmp(c->ca, issuer) != 0) {
+                pub = X509_get0_pubkey(issuer);
+
+                if (pub == NULL || X509_CRL_verify(c->crl, pub) != 1) {
+                    continue;
+                }
+            }
+
+            if (X509_CRL_get0_by_cert(c->crl, &rev, x) == 1) {
+                *reason = "revoked";
+                rc = -1;
+                goto done;
+            }
+        }
+    }
+
+done:
+
+    ERR_pop_to_mark();
+
+    return rc;
+}
+
+
+static const spiffe_snapshot_td_t *
+spiffe_snapshot_find(const spiffe_snapshot_t *snap, const char *name,
+    size_t len)
+{
+    int     rc;
+    size_t  lo, hi, mid;
+
+    lo = 0;
+    hi = snap->ntds;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        rc = spiffe_snapshot_name_cmp(name, len, snap->tds[mid].name,
+                                      snap->tds[mid].len);
+        if (rc == 0) {
+            return &snap->tds[mid];
+        }
+
+        if (rc < 0) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* by length first: most names differ there, and it is cheaper */
+
+static int
+spiffe_snapshot_name_cmp(const char *a, size_t alen, const char *b,
+    size_t blen)
+{
+    if (alen != blen) {
+        return (alen < blen) ? -1 : 1;
+    }
+
+    return memcmp(a, b, alen);
+}
+
+
+static int
+spiffe_snapshot_td_cmp(const void *a, const void *b)
+{
+    const spiffe_snapshot_td_t  *ta, *tb;
+
+    ta = a;
+    tb = b;
+
+    return spiffe_snapshot_name_cmp(ta->name, ta->len, tb->name, tb->len);
+}
+
+
+/* the trust domain length of an ID that has a path */
+
+static size_t
+spiffe_snapshot_id_td(const char *id, size_t len)
+{
+    const char  *td, *slash;
+
+    td = id + SPIFFE_SCHEME_LEN;
+    slash = memchr(td, '/', len - SPIFFE_SCHEME_LEN);
+
+    return (slash != NULL) ? (size_t) (slash - td) : len - SPIFFE_SCHEME_LEN;
+}
+
+
+static int
+spiffe_snapshot_td_key(const spiffe_bytes_t *key, const char **td,
+    size_t *len)
+{
+    size_t       n;
+    const char  *p, *reason;
+
+    p = (const char *) key->data;
+    n = key->len;
+
+    if (n >= SPIFFE_SCHEME_LEN && memcmp(p, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN)
+                                  == 0)
+    {
+        p += SPIFFE_SCHEME_LEN;
+        n -= SPIFFE_SCHEME_LEN;
+    }
+
+    if (spiffe_td_parse(p, n, &reason) != 0) {
+        return -1;
+    }
+
+    *td = p;
+    *len = n;
+
+    return 0;
+}
+
+
+static void
+spiffe_snapshot_free(spiffe_snapshot_t *snap)
+{
+    size_t  k;
+
+    for (k = 0; k < snap->ncrls; k++) {
+        X509_CRL_free(snap->crls[k].crl);
+    }
+
+    for (k = 0; k < snap->ntds; k++) {
+        free(snap->tds[k].name);
+        spiffe_x509_free_certs(snap->tds[k].cas);
+        X509_STORE_free(snap->tds[k].store);
+    }
+
+    free(snap->crls);
+    free(snap->tds);
+
+    X509_free(snap->svid.leaf);
+    spiffe_x509_free_certs(snap->svid.chain);
+    EVP_PKEY_free(snap->svid.key);
+
+    free(snap->id);
+    free(snap->serial);
+    free(snap->hint);
+    free(snap);
+}

@@ -1,0 +1,732 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <spiffe_x509.h>
+
+
+typedef struct {
+    const char  *id;
+    const char  *san;
+} spiffe_x509_reason_t;
+
+
+static const char *spiffe_x509_id_reason(const char *reason);
+static int spiffe_x509_check_time(X509 *x, time_t now, const char *expired,
+    const char *not_yet, const char **err);
+static int spiffe_x509_pem_next(BIO *bio, char **name, char **header,
+    unsigned char **data, long *len, const char **err);
+static void spiffe_x509_pem_free(char *name, char *header,
+    unsigned char *data, long len);
+
+
+/* spiffe_id_parse() reasons, as they read after "URI SAN" */
+
+static const spiffe_x509_reason_t  spiffe_x509_id_reasons[] = {
+    { "is longer than 2048 bytes",
+      "URI SAN is longer than 2048 bytes" },
+    { "does not start with \"spiffe://\"",
+      "URI SAN does not start with \"spiffe://\"" },
+    { "has an empty trust domain",
+      "URI SAN has an empty trust domain" },
+    { "has a trust domain longer than 255 bytes",
+      "URI SAN has a trust domain longer than 255 bytes" },
+    { "has a port in the trust domain",
+      "URI SAN has a port in the trust domain" },
+    { "has userinfo in the trust domain",
+      "URI SAN has userinfo in the trust domain" },
+    { "has percent-encoding in the trust domain",
+      "URI SAN has percent-encoding in the trust domain" },
+    { "has uppercase letters in the trust domain",
+      "URI SAN has uppercase letters in the trust domain" },
+    { "has a character not allowed in a trust domain",
+      "URI SAN has a character not allowed in a trust domain" },
+    { "has a query",
+      "URI SAN has a query" },
+    { "has a fragment",
+      "URI SAN has a fragment" },
+    { "has an empty path segment or a trailing \"/\"",
+      "URI SAN has an empty path segment or a trailing \"/\"" },
+    { "has a \".\" or \"..\" path segment",
+      "URI SAN has a \".\" or \"..\" path segment" },
+    { "has percent-encoding in the path",
+      "URI SAN has percent-encoding in the path" },
+    { "has a character not allowed in a path segment",
+      "URI SAN has a character not allowed in a path segment" },
+};
+
+
+int
+spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len, const char **err)
+{
+    int                    i, n, crit, rc;
+    uint32_t               flags, ku;
+    const char            *reason;
+    spiffe_id_t            id;
+    GENERAL_NAME          *gn;
+    GENERAL_NAMES         *names;
+    const ASN1_IA5STRING  *uri;
+
+    ERR_set_mark();
+
+    flags = X509_get_extension_flags(leaf);
+
+    if (flags & EXFLAG_INVALID) {
+        ERR_pop_to_mark();
+        *err = "bad certificate extensions";
+        return -1;
+    }
+
+    names = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
+
+    ERR_pop_to_mark();
+
+    if (names == NULL && crit != -1) {
+        *err = "bad subjectAltName";
+        return -1;
+    }
+
+    uri = NULL;
+    n = 0;
+
+    for (i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+        gn = sk_GENERAL_NAME_value(names, i);
+
+        if (gn->type == GEN_URI) {
+            uri = gn->d.uniformResourceIdentifier;
+            n++;
+        }
+    }
+
+    rc = -1;
+
+    if (n == 0) {
+        *err = "no URI SAN";
+        goto done;
+    }
+
+    if (n > 1) {
+        *err = (n == 2) ? "2 URI SANs" : "more than 2 URI SANs";
+        goto done;
+    }
+
+    if (spiffe_id_parse((const char *) ASN1_STRING_get0_data(uri),
+                        ASN1_STRING_length(uri), &id, &reason)
+        != 0)
+    {
+        *err = spiffe_x509_id_reason(reason);
+        goto done;
+    }
+
+    if (id.path_len == 0) {
+        *err = "SPIFFE ID has no path";
+        goto done;
+    }
+
+    if (flags & EXFLAG_CA) {
+        *err = "leaf is a CA";
+        goto done;
+    }
+
+    if (!(flags & EXFLAG_KUSAGE)) {
+        *err = "no keyUsage";
+        goto done;
+    }
+
+    ku = X509_get_key_usage(leaf);
+
+    if (ku & KU_KEY_CERT_SIGN) {
+        *err = "leaf has keyCertSign";
+        goto done;
+    }
+
+    if (ku & KU_CRL_SIGN) {
+        *err = "leaf has cRLSign";
+        goto done;
+    }
+
+    if (!(ku & KU_DIGITAL_SIGNATURE)) {
+        *err = "no digitalSignature";
+        goto done;
+    }
+
+    /* spiffe_id_parse() has bounded the length */
+
+    *len = ASN1_STRING_length(uri);
+    memcpy(buf, ASN1_STRING_get0_data(uri), *len);
+    buf[*len] = '\0';
+
+    rc = 0;
+
+done:
+
+    GENERAL_NAMES_free(names);
+
+    return rc;
+}
+
+
+int
+spiffe_x509_verify_chain(X509_STORE *store, X509 *leaf,
+    STACK_OF(X509) *untrusted, time_t now, STACK_OF(X509) **chain,
+    const char **err)
+{
+    int                 rc, e;
+    X509_STORE_CTX     *ctx;
+    X509_VERIFY_PARAM  *param;
+
+    ERR_set_mark();
+
+    rc = -1;
+
+    ctx = X509_STORE_CTX_new();
+    if (ctx == NULL || X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+        *err = "out of memory";
+        goto done;
+    }
+
+    /*
+     * SPIFFE requires no extended key usage, so no purpose but "any";
+     * CA certificates are still checked to be CAs.  A bundle is a set of
+     * trust anchors, self-signed or not, as in go-spiffe.
+     */
+
+    param = X509_STORE_CTX_get0_param(ctx);
+
+    if (X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_ANY) != 1
+        || X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN) != 1)
+    {
+        *err = "out of memory";
+        goto done;
+    }
+
+    X509_VERIFY_PARAM_set_depth(param, SPIFFE_X509_MAX_DEPTH);
+    X509_VERIFY_PARAM_set_time(param, now);
+
+    if (X509_verify_cert(ctx) != 1) {
+        e = X509_STORE_CTX_get_error(ctx);
+        *err = (e != X509_V_OK) ? X509_verify_cert_error_string(e)
+                                : "certificate verification failed";
+        goto done;
+    }
+
+    if (chain != NULL) {
+        *chain = X509_STORE_CTX_get1_chain(ctx);
+        if (*chain == NULL) {
+            *err = "out of memory";
+            goto done;
+        }
+    }
+
+    rc = 0;
+
+done:
+
+    X509_STORE_CTX_free(ctx);
+    ERR_pop_to_mark();
+
+    return rc;
+}
+
+
+int
+spiffe_x509_svid_check(X509 *leaf, STACK_OF(X509) *chain, EVP_PKEY *key,
+    X509_STORE *store, time_t now, const char **err)
+{
+    int        i, match;
+    char       id[SPIFFE_ID_MAX_LEN + 1];
+    X509      *x;
+    size_t     len;
+    uint32_t   flags;
+    EVP_PKEY  *pub;
+
+    if (spiffe_x509_peer_id(leaf, id, &len, err) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < sk_X509_num(chain); i++) {
+        x = sk_X509_value(chain, i);
+        flags = X509_get_extension_flags(x);
+
+        if ((flags & EXFLAG_INVALID) || !(flags & EXFLAG_CA)) {
+            *err = "chain certificate is not a CA";
+            return -1;
+        }
+
+        if (!(flags & EXFLAG_KUSAGE)
+            || !(X509_get_key_usage(x) & KU_KEY_CERT_SIGN))
+        {
+            *err = "chain certificate has no keyCertSign";
+            return -1;
+        }
+    }
+
+    ERR_set_mark();
+
+    pub = X509_get0_pubkey(leaf);
+    match = (pub != NULL && key != NULL && EVP_PKEY_eq(pub, key) == 1);
+
+    ERR_pop_to_mark();
+
+    if (!match) {
+        *err = "private key does not match the certificate";
+        return -1;
+    }
+
+    if (spiffe_x509_check_time(leaf, now, "certificate has expired",
+                               "certificate is not yet valid", err)
+        != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < sk_X509_num(chain); i++) {
+        if (spiffe_x509_check_time(sk_X509_value(chain, i), now,
+                                   "chain certificate has expired",
+                                   "chain certificate is not yet valid", err)
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    if (store == NULL) {
+        return 0;
+    }
+
+    return spiffe_x509_verify_chain(store, leaf, chain, now, NULL, err);
+}
+
+
+int
+spiffe_x509_is_ca(X509 *x)
+{
+    int  rc;
+
+    ERR_set_mark();
+    rc = (X509_check_ca(x) == 1);
+    ERR_pop_to_mark();
+
+    return rc;
+}
+
+
+STACK_OF(X509) *
+spiffe_x509_parse_der_certs(const unsigned char *der, size_t len,
+    const char **err)
+{
+    X509                 *x;
+    const unsigned char  *p, *end;
+    STACK_OF(X509)       *certs;
+
+    if (len == 0) {
+        *err = "no certificate";
+        return NULL;
+    }
+
+    if (len > LONG_MAX) {
+        *err = "certificates too long";
+        return NULL;
+    }
+
+    ERR_set_mark();
+
+    certs = sk_X509_new_null();
+    if (certs == NULL) {
+        *err = "out of memory";
+        goto failed;
+    }
+
+    p = der;
+    end = der + len;
+
+    while (p < end) {
+        x = d2i_X509(NULL, &p, end - p);
+        if (x == NULL) {
+            *err = (sk_X509_num(certs) == 0) ? "bad certificate"
+                                             : "trailing data after "
+                                               "certificates";
+            goto failed;
+        }
+
+        if (sk_X509_push(certs, x) == 0) {
+            X509_free(x);
+            *err = "out of memory";
+            goto failed;
+        }
+    }
+
+    ERR_pop_to_mark();
+
+    return certs;
+
+failed:
+
+    sk_X509_pop_free(certs, X509_free);
+    ERR_pop_to_mark();
+
+    return NULL;
+}
+
+
+STACK_OF(X509) *
+spiffe_x509_parse_pem_certs(const char *pem, size_t len, const char **err)
+{
+    int                   rc;
+    BIO                  *bio;
+    X509                 *x;
+    long                  dlen;
+    char                 *name, *header;
+    unsigned char        *data;
+    const unsigned char  *p;
+    STACK_OF(X509)       *certs;
+
+    if (len > INT_MAX) {
+        *err = "PEM too long";
+        return NULL;
+    }
+
+    ERR_set_mark();
+
+    certs = sk_X509_new_null();
+    bio = BIO_new_mem_buf(pem, (int) len);
+
+    if (certs == NULL || bio == NULL) {
+        *err = "out of memory";
+        goto failed;
+    }
+
+    for ( ;; ) {
+        rc = spiffe_x509_pem_next(bio, &name, &header, &data, &dlen, err);
+
+        if (rc == 0) {
+            break;
+        }
+
+        if (rc == -1) {
+            goto failed;
+        }
+
+        /* other blocks, such as a key in the same file, are not ours */
+
+        if (strcmp(name, "CERTIFICATE") != 0) {
+            spiffe_x509_pem_free(name, header, data, dlen);
+            continue;
+        }
+
+        p = data;
+        x = d2i_X509(NULL, &p, dlen);
+
+        if (x != NULL && p != data + dlen) {
+            X509_free(x);
+            x = NULL;
+        }
+
+        spiffe_x509_pem_free(name, header, data, dlen);
+
+        if (x == NULL) {
+            *err = "bad certificate";
+            goto failed;
+        }
+
+        if (sk_X509_push(certs, x) == 0) {
+            X509_free(x);
+            *err = "out of memory";
+            goto failed;
+        }
+    }
+
+    if (sk_X509_num(certs) == 0) {
+        *err = "no certificate";
+        goto failed;
+    }
+
+    BIO_free(bio);
+    ERR_pop_to_mark();
+
+    return certs;
+
+failed:
+
+    BIO_free(bio);
+    sk_X509_pop_free(certs, X509_free);
+    ERR_pop_to_mark();
+
+    return NULL;
+}
+
+
+void
+spiffe_x509_free_certs(STACK_OF(X509) *certs)
+{
+    sk_X509_pop_free(certs, X509_free);
+}
+
+
+EVP_PKEY *
+spiffe_x509_parse_der_key(const unsigned char *der, size_t len,
+    const char **err)
+{
+    EVP_PKEY             *pkey;
+    const unsigned char  *p;
+    PKCS8_PRIV_KEY_INFO  *p8;
+
+    if (len == 0) {
+        *err = "no private key";
+        return NULL;
+    }
+
+    if (len > LONG_MAX) {
+        *err = "private key too long";
+        return NULL;
+    }
+
+    ERR_set_mark();
+
+    p = der;
+    p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long) len);
+
+    if (p8 == NULL) {
+        ERR_pop_to_mark();
+        *err = "bad PKCS#8 private key";
+        return NULL;
+    }
+
+    if (p != der + len) {
+        PKCS8_PRIV_KEY_INFO_free(p8);
+        ERR_pop_to_mark();
+        *err = "trailing data after private key";
+        return NULL;
+    }
+
+    pkey = EVP_PKCS82PKEY(p8);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+
+    ERR_pop_to_mark();
+
+    if (pkey == NULL) {
+        *err = "unsupported private key";
+        return NULL;
+    }
+
+    return pkey;
+}
+
+
+EVP_PKEY *
+spiffe_x509_parse_pem_key(const char *pem, size_t len, const char **err)
+{
+    int             rc;
+    BIO            *bio;
+    long            dlen;
+    char           *name, *header;
+    size_t          nlen;
+    EVP_PKEY       *pkey;
+    const char     *reason;
+    unsigned char  *data;
+
+    if (len > INT_MAX) {
+        *err = "PEM too long";
+        return NULL;
+    }
+
+    ERR_set_mark();
+
+    pkey = NULL;
+
+    bio = BIO_new_mem_buf(pem, (int) len);
+    if (bio == NULL) {
+        *err = "out of memory";
+        goto failed;
+    }
+
+    for ( ;; ) {
+        rc = spiffe_x509_pem_next(bio, &name, &header, &data, &dlen, err);
+
+        if (rc == 0) {
+            break;
+        }
+
+        if (rc == -1) {
+            goto failed;
+        }
+
+        nlen = strlen(name);
+
+        if (nlen < sizeof("PRIVATE KEY") - 1
+            || strcmp(name + nlen - (sizeof("PRIVATE KEY") - 1),
+                      "PRIVATE KEY") != 0)
+        {
+            spiffe_x509_pem_free(name, header, data, dlen);
+            continue;
+        }
+
+        reason = NULL;
+
+        if (pkey != NULL) {
+            reason = "more than one private key";
+
+        } else if (strcmp(name, "ENCRYPTED PRIVATE KEY") == 0
+                   || header[0] != '\0')
+        {
+            reason = "private key is encrypted";
+
+        } else if (strcmp(name, "PRIVATE KEY") != 0) {
+            reason = "private key is not PKCS#8";
+
+        } else {
+            pkey = spiffe_x509_parse_der_key(data, dlen, &reason);
+        }
+
+        spiffe_x509_pem_free(name, header, data, dlen);
+
+        if (reason != NULL) {
+            *err = reason;
+            goto failed;
+        }
+    }
+
+    if (pkey == NULL) {
+        *err = "no private key";
+        goto failed;
+    }
+
+    BIO_free(bio);
+    ERR_pop_to_mark();
+
+    return pkey;
+
+failed:
+
+    EVP_PKEY_free(pkey);
+    BIO_free(bio);
+    ERR_pop_to_mark();
+
+    return NULL;
+}
+
+
+X509_CRL *
+spiffe_x509_parse_der_crl(const unsigned char *der, size_t len,
+    const char **err)
+{
+    X509_CRL             *crl;
+    const unsigned char  *p;
+
+    if (len == 0 || len > LONG_MAX) {
+        *err = "bad CRL";
+        return NULL;
+    }
+
+    ERR_set_mark();
+
+    p = der;
+    crl = d2i_X509_CRL(NULL, &p, (long) len);
+
+    ERR_pop_to_mark();
+
+    if (crl == NULL) {
+        *err = "bad CRL";
+        return NULL;
+    }
+
+    if (p != der + len) {
+        X509_CRL_free(crl);
+        *err = "trailing data after CRL";
+        return NULL;
+    }
+
+    return crl;
+}
+
+
+static const char *
+spiffe_x509_id_reason(const char *reason)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(spiffe_x509_id_reasons)
+                    / sizeof(spiffe_x509_id_reasons[0]); i++)
+    {
+        if (strcmp(reason, spiffe_x509_id_reasons[i].id) == 0) {
+            return spiffe_x509_id_reasons[i].san;
+        }
+    }
+
+    return "URI SAN is not a SPIFFE ID";
+}
+
+
+static int
+spiffe_x509_check_time(X509 *x, time_t now, const char *expired,
+    const char *not_yet, const char **err)
+{
+    int  before, after;
+
+    ERR_set_mark();
+    before = X509_cmp_time(X509_get0_notBefore(x), &now);
+    after = X509_cmp_time(X509_get0_notAfter(x), &now);
+    ERR_pop_to_mark();
+
+    if (before == 0 || after == 0) {
+        *err = "bad certificate validity";
+        return -1;
+    }
+
+    if (before > 0) {
+        *err = not_yet;
+        return -1;
+    }
+
+    if (after < 0) {
+        *err = expired;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* returns 1 with a block, 0 at the end of the input, -1 on bad PEM */
+
+static int
+spiffe_x509_pem_next(BIO *bio, char **name, char **header,
+    unsigned char **data, long *len, const char **err)
+{
+    unsigned long  e;
+
+    if (PEM_read_bio(bio, name, header, data, len) == 1) {
+        return 1;
+    }
+
+    e = ERR_peek_last_error();
+
+    if (ERR_GET_LIB(e) == ERR_LIB_PEM
+        && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+    {
+        return 0;
+    }
+
+    *err = "bad PEM";
+
+    return -1;
+}
+
+
+static void
+spiffe_x509_pem_free(char *name, char *header, unsigned char *data, long len)
+{
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_clear_free(data, len);
+}

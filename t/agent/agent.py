@@ -1,0 +1,1039 @@
+#!/usr/bin/python3
+"""A SPIFFE Workload API server for tests.
+
+Serves X.509-SVIDs and bundles over gRPC (HTTP/2) on a unix socket, the way
+a SPIRE agent or tbot does, and lets a test suite drive rotations and faults
+through a line-based control socket.  Run it with Debian's interpreter
+(/usr/bin/python3), which has grpcio, grpc_tools, protobuf and cryptography.
+
+    /usr/bin/python3 t/agent/agent.py --state DIR [--socket PATH]
+        [--control PATH] [--tcp 127.0.0.1:PORT] [--trust-domain TD]
+        [--spiffe-id ID[,hint=H]] [--svid ID[,hint=H]]... [--ttl SECONDS]
+        [--intermediate] [--auto-rotate] [--pidfile FILE] [--log FILE]
+
+Ready when the pidfile exists (it is written last, after both sockets are
+listening); "READY ..." is also printed on stdout.
+
+State directory layout (PEM; rewritten, atomically per file, on changes):
+
+    ca.pem, ca.key           current root CA of the own trust domain
+    intermediate.pem/.key    issuing intermediate CA (--intermediate only)
+    bundle.pem               own trust bundle: current root (+ the previous
+                             one after "rotate-ca keep-old")
+    svid.pem                 default SVID: leaf, then intermediate if any
+    svid_key.pem             its key, PKCS#8 (svid.pem, svid_key.pem and
+    svid_bundle.pem          svid_bundle.pem are tbot's file names)
+    svid<N>.pem, svid<N>_key.pem   the N-th further SVID (N = 1, 2, ...)
+    crl.pem                  the CRLs served, when "crl on" or "revoke"
+    federated/<TD>.pem       each federated bundle as served
+    <TD>/ca.pem, <TD>/ca.key CA of another trust domain made by "new-td TD"
+    agent.sock, control.sock default socket paths
+    gen/                     protobuf/gRPC stubs generated from workload.proto
+
+Keys are written world-readable on purpose: they are throwaway test keys and
+nginx workers may run as another user.
+
+Control socket: one command per line, one reply line each ("OK ..." or
+"ERR ..."); several lines may share a connection.  Commands:
+
+    rotate-svid                 new keys and certs for all SVIDs, same CA;
+                                replies OK serial=<default SVID serial, hex>
+    rotate-ca [keep-old]        new CA (and intermediate), new SVIDs; the
+                                bundle holds the new CA (and the old one)
+    new-td TD                   new CA for trust domain TD in DIR/TD/ (not
+                                federated yet)
+    federate TD [PEMFILE]       add/replace TD's federated bundle from a PEM
+                                file of CA certs (default DIR/TD/ca.pem)
+    unfederate TD               remove it
+    mint ID OUTPREFIX [ca=own|TD] [ttl=S]
+                                write OUTPREFIX.pem (leaf+chain) and
+                                OUTPREFIX.key (PKCS#8); a relative OUTPREFIX
+                                is taken from DIR; the ID is not checked
+    add-svid ID[,hint=H]        serve one more SVID;  drop-svid ID
+    crl on|off                  serve CRLs (signed by the issuing CA, and by
+                                the root too with --intermediate)
+    revoke SERIALHEX            add a serial to the issuing CA's CRL
+    fail permission_denied|unavailable|invalid_argument|off
+                                answer every call with that status; end the
+                                open streams with it
+    end-stream                  end open streams with status OK
+    stall on|off                accept calls but send nothing until off
+    send garbage|oversized|expired|mismatched|missing-fields|empty
+                                one bad X509SVIDResponse on each open
+                                FetchX509SVID stream (the stream stays open
+                                and serves normally after); replies sent=N
+    status                      serial, CA fingerprint, streams, calls
+    ttl SECONDS                 lifetime of SVIDs minted from now on
+    quit                        stop the agent
+
+Serials are printed as lowercase hex, whole bytes, no separators.
+"""
+
+import argparse
+import collections
+import datetime
+import hashlib
+import importlib
+import inspect
+import logging
+import os
+import shlex
+import signal
+import socketserver
+import sys
+import tempfile
+import threading
+from concurrent import futures
+
+import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVICE = "SpiffeWorkloadAPI"
+MAX_SEND = 16 * 1024 * 1024
+OVERSIZE = 4 * 1024 * 1024 + 1024
+
+log = logging.getLogger("agent")
+
+
+# ---------------------------------------------------------------- stubs
+
+def load_stubs(proto, gen_root):
+    """Generate workload_pb2 (and _grpc) into gen_root/<hash>/, import it."""
+    with open(proto, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    out = os.path.join(gen_root, digest)
+    if not os.path.exists(os.path.join(out, "workload_pb2.py")):
+        from grpc_tools import protoc
+        os.makedirs(gen_root, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=gen_root, prefix=".gen-")
+        rc = protoc.main(["protoc", "-I", os.path.dirname(proto),
+                          "--python_out=" + tmp,
+                          "--grpc_python_out=" + tmp, proto])
+        if rc != 0:
+            raise SystemExit("protoc failed on %s" % proto)
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            pass    # another agent generated it first
+    sys.path.insert(0, out)
+    return importlib.import_module("workload_pb2")
+
+
+# ---------------------------------------------------------------- X.509
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def new_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def serial_hex(cert):
+    n = cert.serial_number
+    return n.to_bytes((n.bit_length() + 7) // 8 or 1, "big").hex()
+
+
+def fingerprint(cert):
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def der(cert):
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def key_der(key):
+    return key.private_bytes(serialization.Encoding.DER,
+                             serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+class CA:
+    """A signing CA: key, cert, and the chain sent after a leaf it signs."""
+
+    def __init__(self, key, cert, chain=()):
+        self.key = key
+        self.cert = cert
+        self.chain = list(chain)
+
+    @classmethod
+    def root(cls, td, lifetime, label="root"):
+        key = new_key()
+        name = x509.Name([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ngx_spiffe test"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "%s %s CA %s" % (
+                td, label, os.urandom(4).hex())),
+        ])
+        cert = cls._ca_cert(name, name, key, key, td, lifetime)
+        return cls(key, cert)
+
+    def intermediate(self, td, lifetime):
+        key = new_key()
+        name = x509.Name([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ngx_spiffe test"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "%s intermediate CA %s" % (
+                td, os.urandom(4).hex())),
+        ])
+        cert = self._ca_cert(name, self.cert.subject, key, self.key, td,
+                             lifetime, issuer_cert=self.cert)
+        return CA(key, cert, [cert] + self.chain)
+
+    @staticmethod
+    def _ca_cert(subject, issuer, key, signer, td, lifetime,
+                 issuer_cert=None):
+        now = utcnow()
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        if issuer_cert is None:
+            aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                key.public_key())
+        else:
+            aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                issuer_cert.public_key())
+        b = (x509.CertificateBuilder()
+             .subject_name(subject).issuer_name(issuer)
+             .public_key(key.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(minutes=5))
+             .not_valid_after(now + datetime.timedelta(seconds=lifetime))
+             .add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                            critical=True)
+             .add_extension(x509.KeyUsage(
+                 digital_signature=False, content_commitment=False,
+                 key_encipherment=False, data_encipherment=False,
+                 key_agreement=False, key_cert_sign=True, crl_sign=True,
+                 encipher_only=False, decipher_only=False), critical=True)
+             .add_extension(ski, critical=False)
+             .add_extension(aki, critical=False)
+             .add_extension(x509.SubjectAlternativeName([
+                 x509.UniformResourceIdentifier("spiffe://" + td)]),
+                 critical=False))
+        return b.sign(signer, hashes.SHA256())
+
+    def leaf(self, spiffe_id, ttl, key=None, not_before=None):
+        """An X.509-SVID for spiffe_id valid ttl seconds from now (or from
+        not_before); returns (key, cert)."""
+        key = key or new_key()
+        now = utcnow()
+        if not_before:
+            nb, na = not_before, not_before + datetime.timedelta(seconds=ttl)
+        else:
+            # backdated a little for clock skew, as SPIRE does
+            nb = now - datetime.timedelta(seconds=30)
+            na = now + datetime.timedelta(seconds=ttl)
+        b = (x509.CertificateBuilder()
+             .subject_name(x509.Name([
+                 x509.NameAttribute(NameOID.ORGANIZATION_NAME,
+                                    "ngx_spiffe test"),
+                 x509.NameAttribute(NameOID.X500_UNIQUE_IDENTIFIER,
+                                    os.urandom(8).hex())]))
+             .issuer_name(self.cert.subject)
+             .public_key(key.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(nb)
+             .not_valid_after(na)
+             .add_extension(x509.BasicConstraints(ca=False, path_length=None),
+                            critical=True)
+             .add_extension(x509.KeyUsage(
+                 digital_signature=True, content_commitment=False,
+                 key_encipherment=False, data_encipherment=False,
+                 key_agreement=True, key_cert_sign=False, crl_sign=False,
+                 encipher_only=False, decipher_only=False), critical=True)
+             .add_extension(x509.ExtendedKeyUsage([
+                 ExtendedKeyUsageOID.SERVER_AUTH,
+                 ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+             .add_extension(x509.SubjectKeyIdentifier.from_public_key(
+                 key.public_key()), critical=False)
+             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                 self.cert.public_key()), critical=False)
+             .add_extension(x509.SubjectAlternativeName([
+                 x509.UniformResourceIdentifier(spiffe_id)]), critical=False))
+        return key, b.sign(self.key, hashes.SHA256())
+
+    def crl(self, serials, lifetime):
+        now = utcnow()
+        b = (x509.CertificateRevocationListBuilder()
+             .issuer_name(self.cert.subject)
+             .last_update(now - datetime.timedelta(minutes=1))
+             .next_update(now + datetime.timedelta(seconds=lifetime)))
+        for s in sorted(serials):
+            b = b.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(s)
+                .revocation_date(now).build())
+        return b.sign(self.key, hashes.SHA256())
+
+
+class SVID:
+    def __init__(self, spiffe_id, hint, key, cert, chain):
+        self.spiffe_id = spiffe_id
+        self.hint = hint
+        self.key = key
+        self.cert = cert
+        self.chain = chain
+        self.minted = datetime.datetime.utcnow()
+
+
+def parse_id_hint(text):
+    """'ID[,hint=H]' -> (ID, H)."""
+    parts = text.split(",")
+    hint = ""
+    for p in parts[1:]:
+        if p.startswith("hint="):
+            hint = p[5:]
+        else:
+            raise ValueError("unknown SVID option %r" % p)
+    return parts[0], hint
+
+
+def trust_domain_of(spiffe_id):
+    if not spiffe_id.startswith("spiffe://"):
+        raise ValueError("not a SPIFFE ID: %r" % spiffe_id)
+    return spiffe_id[9:].split("/", 1)[0]
+
+
+def td_key(td):
+    return td if td.startswith("spiffe://") else "spiffe://" + td
+
+
+def td_name(td):
+    return td[9:] if td.startswith("spiffe://") else td
+
+
+def load_pem_certs(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    certs = x509.load_pem_x509_certificates(data) \
+        if hasattr(x509, "load_pem_x509_certificates") else None
+    if certs is None:
+        certs = []
+        marker = b"-----END CERTIFICATE-----"
+        for chunk in data.split(marker)[:-1]:
+            certs.append(x509.load_pem_x509_certificate(chunk + marker))
+    if not certs:
+        raise ValueError("no certificate in %s" % path)
+    return certs
+
+
+def write_file(path, data, mode=0o644):
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.rename(tmp, path)
+
+
+# ---------------------------------------------------------------- state
+
+FAULTS = {
+    "permission_denied": (grpc.StatusCode.PERMISSION_DENIED,
+                          "no identity issued"),
+    "unavailable": (grpc.StatusCode.UNAVAILABLE,
+                    "agent unavailable (test fault)"),
+    "invalid_argument": (grpc.StatusCode.INVALID_ARGUMENT,
+                         "invalid argument (test fault)"),
+}
+
+STATE = object()        # queue marker: send the current state
+
+
+class Stream:
+    def __init__(self, kind):
+        self.kind = kind        # "x509svid" or "x509bundles"
+        self.queue = collections.deque()
+        self.last = None        # last state sent (bundles: skip repeats)
+        self.end = None         # (StatusCode, details) to finish with
+        self.cancelled = False
+
+
+class Agent:
+    CA_LIFETIME = 10 * 365 * 86400
+
+    def __init__(self, pb, args):
+        self.pb = pb
+        self.dir = args.state
+        self.td = args.trust_domain
+        self.ttl = args.ttl
+        self.use_intermediate = args.intermediate
+        self.cond = threading.Condition(threading.RLock())
+        self.streams = set()
+        self.calls = 0
+        self.fail = None
+        self.stalled = False
+        self.crl_on = False
+        self.revoked = set()
+        self.crl_key = None
+        self.crl_cache = []
+        self.federated = {}     # "spiffe://td" -> [certs]
+        self.other_cas = {}     # "td" -> CA made by new-td
+        self.old_roots = []
+        self.quit = threading.Event()
+
+        self.root = None
+        self.issuer = None
+        self._new_ca()
+        self.svids = []
+        for spiffe_id, hint in args.svids:
+            self.svids.append(self._mint_svid(spiffe_id, hint))
+        self._save()
+
+    # -- minting
+
+    def _ca_lifetime(self):
+        return max(self.CA_LIFETIME, self.ttl + 86400)
+
+    def _new_ca(self):
+        self.root = CA.root(self.td, self._ca_lifetime())
+        self.issuer = self.root
+        if self.use_intermediate:
+            self.issuer = self.root.intermediate(self.td, self._ca_lifetime())
+
+    def _mint_svid(self, spiffe_id, hint):
+        key, cert = self.issuer.leaf(spiffe_id, self.ttl)
+        return SVID(spiffe_id, hint, key, cert, self.issuer.chain)
+
+    def bundle(self):
+        return [self.root.cert] + self.old_roots
+
+    def crls(self):
+        return self.crl_cache
+
+    def _sign_crls(self):
+        """Sign CRLs again only when what they say changes."""
+        key = (self.crl_on, frozenset(self.revoked), self.issuer, self.root,
+               self.ttl)
+        if key == self.crl_key:
+            return
+        self.crl_key = key
+        self.crl_cache = []
+        if self.crl_on:
+            # valid as long as the SVIDs it covers, a day at least
+            life = max(self.ttl, 86400)
+            self.crl_cache.append(self.issuer.crl(self.revoked, life))
+            if self.issuer is not self.root:
+                self.crl_cache.append(self.root.crl((), life))
+
+    # -- files
+
+    def _save(self):
+        self._sign_crls()
+        d = self.dir
+        write_file(os.path.join(d, "ca.pem"), pem(self.root.cert))
+        write_file(os.path.join(d, "ca.key"), key_pem(self.root.key))
+        if self.issuer is not self.root:
+            write_file(os.path.join(d, "intermediate.pem"),
+                       pem(self.issuer.cert))
+            write_file(os.path.join(d, "intermediate.key"),
+                       key_pem(self.issuer.key))
+        bundle = b"".join(pem(c) for c in self.bundle())
+        write_file(os.path.join(d, "bundle.pem"), bundle)
+        for i, s in enumerate(self.svids):
+            base = "svid" if i == 0 else "svid%d" % i
+            write_file(os.path.join(d, base + "_key.pem"), key_pem(s.key))
+            write_file(os.path.join(d, base + ".pem"),
+                       b"".join(pem(c) for c in [s.cert] + s.chain))
+        write_file(os.path.join(d, "svid_bundle.pem"), bundle)
+        crl_path = os.path.join(d, "crl.pem")
+        crls = self.crls()
+        if crls:
+            write_file(crl_path, b"".join(
+                c.public_bytes(serialization.Encoding.PEM) for c in crls))
+        elif os.path.exists(crl_path):
+            os.unlink(crl_path)
+        fed = os.path.join(d, "federated")
+        os.makedirs(fed, exist_ok=True)
+        for name in os.listdir(fed):
+            if td_key(name[:-4]) not in self.federated:
+                os.unlink(os.path.join(fed, name))
+        for k, certs in self.federated.items():
+            write_file(os.path.join(fed, td_name(k) + ".pem"),
+                       b"".join(pem(c) for c in certs))
+
+    # -- messages
+
+    def x509svid_response(self, svids=None):
+        pb = self.pb
+        m = pb.X509SVIDResponse()
+        bundle = b"".join(der(c) for c in self.bundle())
+        for s in self.svids if svids is None else svids:
+            m.svids.add(spiffe_id=s.spiffe_id,
+                        x509_svid=b"".join(der(c) for c in [s.cert] + s.chain),
+                        x509_svid_key=key_der(s.key),
+                        bundle=bundle, hint=s.hint)
+        for c in self.crls():
+            m.crl.append(c.public_bytes(serialization.Encoding.DER))
+        for k, certs in self.federated.items():
+            m.federated_bundles[k] = b"".join(der(c) for c in certs)
+        return m.SerializeToString()
+
+    def x509bundles_response(self):
+        m = self.pb.X509BundlesResponse()
+        for c in self.crls():
+            m.crl.append(c.public_bytes(serialization.Encoding.DER))
+        m.bundles[td_key(self.td)] = b"".join(der(c) for c in self.bundle())
+        for k, certs in self.federated.items():
+            m.bundles[k] = b"".join(der(c) for c in certs)
+        return m.SerializeToString()
+
+    def render(self, kind):
+        if kind == "x509svid":
+            return self.x509svid_response()
+        return self.x509bundles_response()
+
+    def bad_message(self, what):
+        if what == "garbage":
+            # field 1, length-delimited, claims 127 bytes but has 7
+            return b"\x0a\x7fgarbage"
+        if what == "oversized":
+            # a valid message plus an unknown bytes field (15) of 4 MiB
+            pad = OVERSIZE
+            n, varint = pad, b""
+            while True:
+                b = n & 0x7f
+                n >>= 7
+                if n:
+                    varint += bytes([b | 0x80])
+                else:
+                    varint += bytes([b])
+                    break
+            return self.x509svid_response() + b"\x7a" + varint + b"\0" * pad
+        if what == "empty":
+            return self.x509svid_response(svids=[])
+        d = self.svids[0]
+        if what == "expired":
+            now = utcnow()
+            key, cert = self.issuer.leaf(
+                d.spiffe_id, 3600,
+                not_before=now - datetime.timedelta(seconds=3660))
+            bad = SVID(d.spiffe_id, d.hint, key, cert, d.chain)
+        elif what == "mismatched":
+            bad = SVID(d.spiffe_id, d.hint, new_key(), d.cert, d.chain)
+        elif what == "missing-fields":
+            m = self.pb.X509SVIDResponse()
+            m.ParseFromString(self.x509svid_response())
+            for s in m.svids:
+                s.x509_svid = b""
+            return m.SerializeToString()
+        else:
+            raise ValueError("unknown message %r" % what)
+        return self.x509svid_response(svids=[bad] + self.svids[1:])
+
+    # -- streams
+
+    def changed(self):
+        """State changed: save files, queue a full message on every stream."""
+        self._save()
+        for s in self.streams:
+            if not s.queue or s.queue[-1] is not STATE:
+                s.queue.append(STATE)
+        self.cond.notify_all()
+
+    def end_streams(self, status):
+        for s in self.streams:
+            s.end = status
+        self.cond.notify_all()
+
+    def gate(self, context, method):
+        """Common checks for every call; returns an error status or None."""
+        with self.cond:
+            self.calls += 1
+        md = dict(context.invocation_metadata())
+        if md.get("workload.spiffe.io") != "true":
+            log.info("%s: security header missing", method)
+            return (grpc.StatusCode.INVALID_ARGUMENT,
+                    "security header missing from request")
+        with self.cond:
+            if self.fail:
+                log.info("%s: answering %s", method, self.fail)
+                return FAULTS[self.fail]
+        return None
+
+    def serve_stream(self, kind, method, reqcls, request, context):
+        err = self.gate(context, method) or self.check_request(reqcls,
+                                                                request)
+        if err:
+            context.set_code(err[0])
+            context.set_details(err[1])
+            return
+        s = Stream(kind)
+
+        def gone():
+            with self.cond:
+                s.cancelled = True
+                self.cond.notify_all()
+
+        context.add_callback(gone)
+        with self.cond:
+            s.queue.append(STATE)
+            self.streams.add(s)
+        log.info("%s: stream opened (%d open)", method, len(self.streams))
+        try:
+            while True:
+                with self.cond:
+                    while not (s.cancelled or s.end or
+                               (s.queue and not self.stalled)):
+                        self.cond.wait(1.0)
+                        if not context.is_active():
+                            s.cancelled = True
+                    if s.cancelled:
+                        return
+                    if s.end:
+                        code, details = s.end
+                        if code != grpc.StatusCode.OK:
+                            context.set_code(code)
+                            context.set_details(details)
+                        log.info("%s: stream ended with %s", method,
+                                 code.name)
+                        return
+                    item = s.queue.popleft()
+                    if item is STATE:
+                        payload = self.render(kind)
+                        if kind == "x509bundles" and payload == s.last:
+                            continue
+                        s.last = payload
+                    else:
+                        payload = item
+                yield payload
+        finally:
+            with self.cond:
+                self.streams.discard(s)
+            log.info("%s: stream closed", method)
+
+    def unimplemented(self, method, context):
+        err = self.gate(context, method)
+        if err is None:
+            with self.cond:
+                while self.stalled and context.is_active():
+                    self.cond.wait(1.0)
+            # JWT-SVIDs: a later issue adds a JWT authority here.
+            err = (grpc.StatusCode.UNIMPLEMENTED,
+                   "%s is not implemented by the test agent" % method)
+        context.set_code(err[0])
+        context.set_details(err[1])
+
+    def check_request(self, cls, request):
+        try:
+            cls().ParseFromString(request)
+        except Exception:
+            return (grpc.StatusCode.INVALID_ARGUMENT, "malformed request")
+        return None
+
+    # -- gRPC handlers (raw bytes in and out)
+
+    def fetch_x509_svid(self, request, context):
+        return self.serve_stream("x509svid", "FetchX509SVID",
+                                 self.pb.X509SVIDRequest, request, context)
+
+    def fetch_x509_bundles(self, request, context):
+        return self.serve_stream("x509bundles", "FetchX509Bundles",
+                                 self.pb.X509BundlesRequest, request, context)
+
+    def fetch_jwt_bundles(self, request, context):
+        self.unimplemented("FetchJWTBundles", context)
+        return
+        yield
+
+    def fetch_jwt_svid(self, request, context):
+        self.unimplemented("FetchJWTSVID", context)
+
+    def validate_jwt_svid(self, request, context):
+        self.unimplemented("ValidateJWTSVID", context)
+
+    def handler(self):
+        us = grpc.unary_stream_rpc_method_handler
+        uu = grpc.unary_unary_rpc_method_handler
+        return grpc.method_handlers_generic_handler(SERVICE, {
+            "FetchX509SVID": us(self.fetch_x509_svid),
+            "FetchX509Bundles": us(self.fetch_x509_bundles),
+            "FetchJWTBundles": us(self.fetch_jwt_bundles),
+            "FetchJWTSVID": uu(self.fetch_jwt_svid),
+            "ValidateJWTSVID": uu(self.validate_jwt_svid),
+        })
+
+    # -- control commands
+
+    def command(self, line):
+        try:
+            argv = shlex.split(line)
+        except ValueError as e:
+            return "ERR %s" % e
+        if not argv:
+            return "ERR empty command"
+        fn = getattr(self, "cmd_" + argv[0].replace("-", "_"), None)
+        if fn is None:
+            return "ERR unknown command %s" % argv[0]
+        try:
+            inspect.signature(fn).bind(*argv[1:])
+        except TypeError:
+            return "ERR usage: %s" % fn.__doc__
+        try:
+            with self.cond:
+                reply = fn(*argv[1:])
+        except (ValueError, OSError) as e:
+            return "ERR %s" % e
+        except Exception as e:
+            log.exception("control: %s failed", argv[0])
+            return "ERR internal error: %s" % e
+        log.info("control: %s -> %s", argv[0], reply)
+        return reply
+
+    def cmd_rotate_svid(self):
+        """rotate-svid"""
+        self.svids = [self._mint_svid(s.spiffe_id, s.hint)
+                      for s in self.svids]
+        self.changed()
+        return "OK serial=%s" % serial_hex(self.svids[0].cert)
+
+    def cmd_rotate_ca(self, *opts):
+        """rotate-ca [keep-old]"""
+        if any(o != "keep-old" for o in opts):
+            raise ValueError("usage: rotate-ca [keep-old]")
+        old = self.root.cert
+        self._new_ca()
+        self.old_roots = [old] if opts else []
+        self.svids = [self._mint_svid(s.spiffe_id, s.hint)
+                      for s in self.svids]
+        self.changed()
+        return "OK serial=%s ca=%s" % (serial_hex(self.svids[0].cert),
+                                       fingerprint(self.root.cert))
+
+    def cmd_new_td(self, td):
+        """new-td TD"""
+        td = td_name(td)
+        if td == self.td or not td or "/" in td:
+            raise ValueError("bad trust domain %r" % td)
+        ca = CA.root(td, self._ca_lifetime())
+        self.other_cas[td] = ca
+        d = os.path.join(self.dir, td)
+        os.makedirs(d, exist_ok=True)
+        write_file(os.path.join(d, "ca.pem"), pem(ca.cert))
+        write_file(os.path.join(d, "ca.key"), key_pem(ca.key))
+        return "OK ca=%s path=%s" % (fingerprint(ca.cert),
+                                     os.path.join(d, "ca.pem"))
+
+    def cmd_federate(self, td, path=None):
+        """federate TD [PEMFILE]"""
+        if path is None:
+            path = os.path.join(self.dir, td_name(td), "ca.pem")
+        certs = load_pem_certs(path)
+        self.federated[td_key(td)] = certs
+        self.changed()
+        return "OK td=%s certs=%d" % (td_key(td), len(certs))
+
+    def cmd_unfederate(self, td):
+        """unfederate TD"""
+        if self.federated.pop(td_key(td), None) is None:
+            raise ValueError("%s is not federated" % td_key(td))
+        self.changed()
+        return "OK td=%s" % td_key(td)
+
+    def cmd_mint(self, spiffe_id, prefix, *opts):
+        """mint ID OUTPREFIX [ca=own|TD] [ttl=S]"""
+        ca, ttl = self.issuer, self.ttl
+        for o in opts:
+            k, _, v = o.partition("=")
+            if k == "ca" and v == "own":
+                ca = self.issuer
+            elif k == "ca":
+                ca = self.other_cas.get(td_name(v))
+                if ca is None:
+                    raise ValueError("no CA for %s (use new-td)" % v)
+            elif k == "ttl":
+                ttl = int(v)
+            else:
+                raise ValueError("unknown option %r" % o)
+        key, cert = ca.leaf(spiffe_id, ttl)
+        prefix = os.path.join(self.dir, prefix)
+        write_file(prefix + ".key", key_pem(key))
+        write_file(prefix + ".pem",
+                   b"".join(pem(c) for c in [cert] + ca.chain))
+        return "OK serial=%s cert=%s.pem key=%s.key" % (
+            serial_hex(cert), prefix, prefix)
+
+    def cmd_add_svid(self, spec):
+        """add-svid ID[,hint=H]"""
+        spiffe_id, hint = parse_id_hint(spec)
+        self.svids.append(self._mint_svid(spiffe_id, hint))
+        self.changed()
+        return "OK serial=%s svids=%d" % (serial_hex(self.svids[-1].cert),
+                                          len(self.svids))
+
+    def cmd_drop_svid(self, spiffe_id):
+        """drop-svid ID"""
+        keep = [s for s in self.svids if s.spiffe_id != spiffe_id]
+        if len(keep) == len(self.svids):
+            raise ValueError("no SVID %s" % spiffe_id)
+        if not keep:
+            raise ValueError("cannot drop the last SVID (use send empty)")
+        old = len(self.svids)
+        self.svids = keep
+        for i in range(len(keep), old):
+            base = os.path.join(self.dir, "svid%d" % i)
+            for f in (base + ".pem", base + "_key.pem"):
+                if os.path.exists(f):
+                    os.unlink(f)
+        self.changed()
+        return "OK svids=%d" % len(self.svids)
+
+    def cmd_crl(self, onoff):
+        """crl on|off"""
+        if onoff not in ("on", "off"):
+            raise ValueError("usage: crl on|off")
+        self.crl_on = onoff == "on"
+        self.changed()
+        return "OK crl=%s" % onoff
+
+    def cmd_revoke(self, serial):
+        """revoke SERIALHEX"""
+        self.revoked.add(int(serial.replace(":", ""), 16))
+        self.crl_on = True
+        self.changed()
+        return "OK revoked=%d" % len(self.revoked)
+
+    def cmd_fail(self, mode):
+        """fail permission_denied|unavailable|invalid_argument|off"""
+        if mode == "off":
+            self.fail = None
+            return "OK fail=off"
+        if mode not in FAULTS:
+            raise ValueError("usage: fail %s|off" % "|".join(FAULTS))
+        self.fail = mode
+        n = len(self.streams)
+        self.end_streams(FAULTS[mode])
+        return "OK fail=%s ended=%d" % (mode, n)
+
+    def cmd_end_stream(self):
+        """end-stream"""
+        n = len(self.streams)
+        self.end_streams((grpc.StatusCode.OK, ""))
+        return "OK ended=%d" % n
+
+    def cmd_stall(self, onoff):
+        """stall on|off"""
+        if onoff not in ("on", "off"):
+            raise ValueError("usage: stall on|off")
+        self.stalled = onoff == "on"
+        self.cond.notify_all()
+        return "OK stall=%s" % onoff
+
+    def cmd_send(self, what):
+        """send garbage|oversized|expired|mismatched|missing-fields|empty"""
+        payload = self.bad_message(what)
+        n = 0
+        for s in self.streams:
+            if s.kind == "x509svid" and not s.end:
+                s.queue.append(payload)
+                n += 1
+        self.cond.notify_all()
+        return "OK sent=%d" % n
+
+    def cmd_status(self):
+        """status"""
+        return ("OK serial=%s ca=%s streams=%d calls=%d svids=%d "
+                "federated=%d fail=%s stall=%s ttl=%d" % (
+                    serial_hex(self.svids[0].cert),
+                    fingerprint(self.root.cert), len(self.streams),
+                    self.calls, len(self.svids), len(self.federated),
+                    self.fail or "off", "on" if self.stalled else "off",
+                    self.ttl))
+
+    def cmd_ttl(self, seconds):
+        """ttl SECONDS"""
+        ttl = int(seconds)
+        if ttl <= 0:
+            raise ValueError("ttl must be positive")
+        self.ttl = ttl
+        return "OK ttl=%d" % ttl
+
+    def cmd_help(self):
+        """help"""
+        return "OK " + "; ".join(
+            getattr(self, n).__doc__ for n in sorted(dir(self))
+            if n.startswith("cmd_"))
+
+    def cmd_quit(self):
+        """quit"""
+        self.quit.set()
+        return "OK bye"
+
+    # -- optional rotation at half-life, like a real agent
+
+    def auto_rotate(self):
+        while not self.quit.is_set():
+            with self.cond:
+                s = self.svids[0]
+                half = s.minted + (s.cert.not_valid_after - s.minted) / 2
+                wait = (half - datetime.datetime.utcnow()).total_seconds()
+                if wait <= 0:
+                    log.info("auto-rotate: %s", self.cmd_rotate_svid())
+                    continue
+            self.quit.wait(min(max(wait, 0.2), 60))
+
+
+# ---------------------------------------------------------------- control
+
+class ControlHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        for raw in self.rfile:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            reply = self.server.agent.command(line)
+            self.wfile.write(reply.encode() + b"\n")
+            self.wfile.flush()
+
+
+class ControlServer(socketserver.ThreadingMixIn,
+                    socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+# ---------------------------------------------------------------- main
+
+def unlink_quiet(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        description="SPIFFE Workload API test server",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__[__doc__.index("Ready when"):])
+    p.add_argument("--state", help="state directory (default: a temporary "
+                   "directory removed at exit)")
+    p.add_argument("--socket", help="Workload API unix socket "
+                   "(default STATE/agent.sock)")
+    p.add_argument("--tcp", help="also listen on HOST:PORT (port 0: any)")
+    p.add_argument("--control", help="control socket "
+                   "(default STATE/control.sock)")
+    p.add_argument("--trust-domain", help="own trust domain (default: the "
+                   "SVIDs' or example.org)")
+    p.add_argument("--spiffe-id", help="default SVID: ID[,hint=H]")
+    p.add_argument("--svid", action="append", default=[],
+                   help="one more SVID: ID[,hint=H] (repeatable)")
+    p.add_argument("--ttl", type=int, default=3600,
+                   help="SVID lifetime in seconds (default 3600)")
+    p.add_argument("--intermediate", action="store_true",
+                   help="issue SVIDs from an intermediate CA")
+    p.add_argument("--auto-rotate", action="store_true",
+                   help="rotate SVIDs at half their lifetime")
+    p.add_argument("--proto", default=os.path.join(HERE, "workload.proto"),
+                   help=argparse.SUPPRESS)
+    p.add_argument("--pidfile", help="written last, once ready")
+    p.add_argument("--log", help="log file (default stderr)")
+    args = p.parse_args(argv)
+
+    specs = ([args.spiffe_id] if args.spiffe_id else []) + args.svid
+    try:
+        args.svids = [parse_id_hint(s) for s in specs]
+        tds = {trust_domain_of(i) for i, _ in args.svids}
+    except ValueError as e:
+        p.error(str(e))
+    if args.trust_domain is None:
+        args.trust_domain = (trust_domain_of(args.svids[0][0])
+                             if args.svids else "example.org")
+    if tds - {args.trust_domain}:
+        p.error("SVIDs must be in trust domain %s" % args.trust_domain)
+    if not args.svids:
+        args.svids = [("spiffe://%s/nginx" % args.trust_domain, "")]
+    if args.ttl <= 0:
+        p.error("--ttl must be positive")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+
+    handler = (logging.FileHandler(args.log) if args.log
+               else logging.StreamHandler(sys.stderr))
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s agent[%(process)d] %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+    tmp_state = None
+    if not args.state:
+        tmp_state = args.state = tempfile.mkdtemp(prefix="spiffe-agent-")
+    os.makedirs(args.state, exist_ok=True)
+    args.state = os.path.abspath(args.state)
+    sock = os.path.abspath(args.socket or
+                           os.path.join(args.state, "agent.sock"))
+    ctl = os.path.abspath(args.control or
+                          os.path.join(args.state, "control.sock"))
+    for path in (sock, ctl):
+        if len(path.encode()) > 107:
+            raise SystemExit("socket path too long: %s" % path)
+        unlink_quiet(path)
+
+    pb = load_stubs(args.proto, os.path.join(args.state, "gen"))
+    agent = Agent(pb, args)
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=64),
+        handlers=[agent.handler()],
+        options=[("grpc.max_send_message_length", MAX_SEND),
+                 ("grpc.max_receive_message_length", 4 * 1024 * 1024)])
+    server.add_insecure_port("unix:" + sock)
+    tcp_port = None
+    if args.tcp:
+        tcp_port = server.add_insecure_port(args.tcp)
+        if not tcp_port:
+            raise SystemExit("cannot listen on %s" % args.tcp)
+    server.start()
+    os.chmod(sock, 0o666)
+
+    control = ControlServer(ctl, ControlHandler)
+    control.agent = agent
+    os.chmod(ctl, 0o666)
+    threading.Thread(target=control.serve_forever, daemon=True).start()
+    if args.auto_rotate:
+        threading.Thread(target=agent.auto_rotate, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, lambda *_: agent.quit.set())
+    signal.signal(signal.SIGINT, lambda *_: agent.quit.set())
+
+    if args.pidfile:
+        write_file(args.pidfile, b"%d\n" % os.getpid())
+    ready = "READY socket=%s control=%s state=%s" % (sock, ctl, args.state)
+    if tcp_port:
+        ready += " tcp=%s" % tcp_port
+    log.info("%s svid=%s serial=%s", ready, agent.svids[0].spiffe_id,
+             serial_hex(agent.svids[0].cert))
+    print(ready, flush=True)
+
+    while not agent.quit.wait(3600):
+        pass
+
+    log.info("shutting down")
+    control.shutdown()
+    control.server_close()
+    with agent.cond:
+        agent.end_streams((grpc.StatusCode.UNAVAILABLE, "agent stopping"))
+    server.stop(0.5).wait(2)
+    unlink_quiet(sock)
+    unlink_quiet(ctl)
+    if args.pidfile:
+        unlink_quiet(args.pidfile)
+    if tmp_state:
+        import shutil
+        shutil.rmtree(tmp_state, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

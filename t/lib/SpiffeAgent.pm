@@ -1,0 +1,270 @@
+package SpiffeAgent;
+
+# Start and drive t/agent/agent.py, the test SPIFFE Workload API server,
+# from a .t file.  Documentation at the end (perldoc t/lib/SpiffeAgent.pm).
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Spec;
+use File::Temp qw(tempdir);
+use IO::Socket::UNIX;
+use POSIX qw(WNOHANG);
+use Socket qw(SOCK_STREAM);
+use Time::HiRes qw(sleep time);
+
+our $VERSION = '0.01';
+
+our $PYTHON = $ENV{SPIFFE_AGENT_PYTHON} || '/usr/bin/python3';
+our $AGENT = File::Spec->catfile(dirname(abs_path(__FILE__)),
+                                 File::Spec->updir, 'agent', 'agent.py');
+
+my @running;
+
+sub start {
+    my ($class, %opt) = @_;
+
+    my $dir = $opt{state_dir};
+    if (defined $dir) {
+        mkdir $dir unless -d $dir;
+        $dir = abs_path($dir);
+    } else {
+        $dir = tempdir('spiffe-agent-XXXXXX', TMPDIR => 1,
+                       CLEANUP => !$opt{keep});
+    }
+    # nginx workers may run as another user: let them reach the socket
+    chmod 0755, $dir;
+
+    my $self = bless {
+        dir     => $dir,
+        socket  => $opt{socket}  // "$dir/agent.sock",
+        control => $opt{control} // "$dir/control.sock",
+        pidfile => "$dir/agent.pid",
+        log     => $opt{log}     // "$dir/agent.log",
+        owner   => $$,
+    }, $class;
+
+    my @args = ('--state', $dir, '--socket', $self->{socket},
+                '--control', $self->{control},
+                '--pidfile', $self->{pidfile}, '--log', $self->{log});
+    push @args, '--trust-domain', $opt{trust_domain}
+        if defined $opt{trust_domain};
+    push @args, '--spiffe-id', $opt{spiffe_id} if defined $opt{spiffe_id};
+    push @args, map { ('--svid', $_) } @{ $opt{svids} || [] };
+    push @args, '--ttl', $opt{ttl} if defined $opt{ttl};
+    push @args, '--tcp', $opt{tcp} if defined $opt{tcp};
+    push @args, '--intermediate' if $opt{intermediate};
+    push @args, '--auto-rotate' if $opt{auto_rotate};
+    push @args, @{ $opt{args} || [] };
+
+    unlink $self->{pidfile};
+    my $pid = fork;
+    croak "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        exec $PYTHON, $AGENT, @args;
+        warn "exec $PYTHON: $!\n";
+        POSIX::_exit(127);
+    }
+    $self->{pid} = $pid;
+
+    # the agent writes its pidfile last, once both sockets listen
+    my $deadline = time + ($opt{timeout} // 10);
+    until (-s $self->{pidfile}) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            delete $self->{pid};
+            croak "test agent exited with status $? before it was ready"
+                  . $self->_log_tail;
+        }
+        if (time > $deadline) {
+            $self->stop;
+            croak "test agent not ready after "
+                  . ($opt{timeout} // 10) . " s" . $self->_log_tail;
+        }
+        sleep 0.02;
+    }
+
+    $ENV{TEST_NGINX_AGENT_SOCKET} = $self->{socket};
+    $ENV{TEST_NGINX_AGENT_STATE} = $dir;
+    $ENV{TEST_NGINX_AGENT_CONTROL} = $self->{control};
+    push @running, $self;
+    return $self;
+}
+
+sub socket    { $_[0]{socket} }
+sub state_dir { $_[0]{dir} }
+sub pid       { $_[0]{pid} }
+sub log_file  { $_[0]{log} }
+
+sub control {
+    my ($self, $cmd) = @_;
+    my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM,
+                                  Peer => $self->{control})
+        or croak "connect to $self->{control}: $!";
+    print {$s} "$cmd\n";
+    my $reply = <$s>;
+    close $s;
+    croak "no reply from the test agent to '$cmd'" unless defined $reply;
+    $reply =~ s/\r?\n\z//;
+    return $reply;
+}
+
+sub control_ok {
+    my ($self, $cmd) = @_;
+    my $reply = $self->control($cmd);
+    croak "test agent: '$cmd': $reply" unless $reply =~ /^OK\b/;
+    return $reply unless wantarray;
+    return map { /^([^=]+)=(.*)\z/ ? ($1, $2) : () } split ' ', $reply;
+}
+
+sub status {
+    my ($self) = @_;
+    return { $self->control_ok('status') };
+}
+
+sub wait_streams {
+    my ($self, $n, $timeout) = @_;
+    my $deadline = time + ($timeout // 5);
+    while (1) {
+        my $streams = $self->status->{streams};
+        return $streams if $streams >= $n;
+        return 0 if time > $deadline;
+        sleep 0.05;
+    }
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{pid} or return;
+    @running = grep { $_ != $self } @running;
+    kill 'TERM', $pid;
+    my $deadline = time + 5;
+    while (waitpid($pid, WNOHANG) == 0) {
+        if (time > $deadline) {
+            kill 'KILL', $pid;
+            waitpid($pid, 0);
+            last;
+        }
+        sleep 0.02;
+    }
+    for my $var (qw(SOCKET STATE CONTROL)) {
+        my $name = "TEST_NGINX_AGENT_$var";
+        delete $ENV{$name}
+            if defined $ENV{$name}
+               && ($ENV{$name} eq $self->{socket}
+                   || $ENV{$name} eq $self->{dir}
+                   || $ENV{$name} eq $self->{control});
+    }
+    return 1;
+}
+
+sub _log_tail {
+    my ($self) = @_;
+    open my $fh, '<', $self->{log} or return '';
+    my @lines = <$fh>;
+    splice @lines, 0, -10;
+    return @lines ? "; $self->{log} ends with:\n" . join('', @lines) : '';
+}
+
+END {
+    # only the process that started an agent stops it, not a forked child
+    my @agents = reverse @running;
+    $_->{owner} == $$ and $_->stop for @agents;
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+SpiffeAgent - run the test SPIFFE Workload API server from a test file
+
+=head1 SYNOPSIS
+
+    use lib 't/lib';
+    use SpiffeAgent;
+
+    my $agent = SpiffeAgent->start(
+        spiffe_id => 'spiffe://example.org/nginx',
+        ttl       => 3600,
+    );
+
+    # nginx.conf in the test block:
+    #     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+    #     ssl_trusted_certificate $TEST_NGINX_AGENT_STATE/bundle.pem;
+
+    my $reply = $agent->control('rotate-svid');   # "OK serial=..."
+    my %r = $agent->control_ok('mint spiffe://example.org/client client');
+    # $r{cert}, $r{key}, $r{serial}
+
+    $agent->stop;    # also done at END
+
+=head1 DESCRIPTION
+
+Spawns C</usr/bin/python3 t/agent/agent.py> (override with
+C<$SPIFFE_AGENT_PYTHON>) with a state directory, waits until it is ready
+(its pidfile exists, written after both sockets listen) and returns an
+object to drive it.  Agents still running at END are stopped.  It does not
+depend on Test::Nginx.
+
+C<start> sets C<$ENV{TEST_NGINX_AGENT_SOCKET}> (the Workload API socket),
+C<$ENV{TEST_NGINX_AGENT_STATE}> (the state directory: C<ca.pem>,
+C<bundle.pem>, C<svid.pem>, C<svid_key.pem>, ...; see the docstring of
+F<t/agent/agent.py>) and C<$ENV{TEST_NGINX_AGENT_CONTROL>, so that
+Test::Nginx configs can name them.  C<stop> removes them again.
+
+=head1 METHODS
+
+=over 4
+
+=item SpiffeAgent->start(%opts)
+
+Options: C<trust_domain>, C<spiffe_id> (C<ID[,hint=H]>, the default SVID),
+C<svids> (array ref of more C<ID[,hint=H]>), C<ttl> (SVID lifetime, s),
+C<intermediate> (issue from an intermediate CA), C<auto_rotate>, C<tcp>
+(C<127.0.0.1:PORT>), C<state_dir> (default: a new directory under
+C<$TMPDIR>, removed at exit unless C<keep>), C<socket>, C<control>, C<log>
+(default C<STATE/agent.log>), C<args> (array ref of more agent arguments),
+C<timeout> (readiness wait, default 10 s).  Dies, with the end of the agent's
+log, if the agent does not come up.
+
+Unix socket paths are limited to 107 bytes: keep C<state_dir> short.
+
+=item $agent->socket, $agent->state_dir, $agent->pid, $agent->log_file
+
+=item $agent->control($command)
+
+Sends one control command (see F<t/agent/agent.py>: C<rotate-svid>,
+C<rotate-ca [keep-old]>, C<new-td TD>, C<federate TD [PEM]>, C<unfederate TD>,
+C<mint ID PREFIX [ca=own|TD] [ttl=S]>, C<fail MODE>, C<end-stream>,
+C<stall on|off>, C<send KIND>, C<crl on|off>, C<revoke SERIAL>, C<status>,
+C<ttl S>, ...) and returns the reply line, C<OK ...> or C<ERR ...>.
+
+=item $agent->control_ok($command)
+
+The same, but dies unless the reply is C<OK>.  In list context returns the
+reply's C<key=value> pairs (C<serial>, C<cert>, C<ca>, ...).
+
+=item $agent->status
+
+A hash ref of the C<status> reply: C<serial>, C<ca> (SHA-256 fingerprint of
+the current CA), C<streams>, C<calls>, C<svids>, C<federated>, C<fail>,
+C<stall>, C<ttl>.
+
+=item $agent->wait_streams($n [, $timeout])
+
+Waits (default 5 s) until at least C<$n> streams are open, e.g. until nginx's
+workers are connected; returns the count, or 0 on timeout.
+
+=item $agent->stop
+
+Sends SIGTERM (SIGKILL after 5 s) and reaps the agent; the agent removes its
+sockets.
+
+=back
+
+=cut

@@ -1,0 +1,902 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include <spiffe_x509.h>
+
+#include "certs.h"
+
+
+typedef struct {
+    EVP_PKEY    *root_key;
+    EVP_PKEY    *int_key;
+    EVP_PKEY    *leaf_key;
+    EVP_PKEY    *other_key;
+    X509        *root;
+    X509        *inter;
+    X509        *other_root;
+    X509_STORE  *store;            /* root */
+} env_t;
+
+
+typedef struct {
+    test_cert_t  cert;
+    const char  *err;              /* NULL: accepted */
+} peer_case_t;
+
+
+#define LEAF_ID  "spiffe://example.org/ns/prod/sa/web"
+
+
+static const peer_case_t  peer_cases[] = {
+
+    /* accepted */
+    { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_DS, 0, 0, 0, 1 },
+      NULL },
+    { { "a", { LEAF_ID }, "web.example.org", TEST_BC_NONE, TEST_KU_DS,
+        0, 0, 0, 1 },
+      NULL },
+    { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_DS | TEST_KU_KE,
+        NID_server_auth, 0, 0, 1 },
+      NULL },
+
+    /* SANs */
+    { { "a", { NULL }, NULL, TEST_BC_LEAF, TEST_KU_DS, 0, 0, 0, 1 },
+      "no URI SAN" },
+    { { "a", { NULL }, "web.example.org", TEST_BC_LEAF, TEST_KU_DS,
+        0, 0, 0, 1 },
+      "no URI SAN" },
+    { { "a", { LEAF_ID, "spiffe://example.org/other" }, NULL, TEST_BC_LEAF,
+        TEST_KU_DS, 0, 0, 0, 1 },
+      "2 URI SANs" },
+    { { "a", { LEAF_ID, LEAF_ID, LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_DS,
+        0, 0, 0, 1 },
+      "more than 2 URI SANs" },
+
+    /* leaf */
+    { { "a", { LEAF_ID }, NULL, TEST_BC_CA, TEST_KU_DS, 0, 0, 0, 1 },
+      "leaf is a CA" },
+    { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_DS | TEST_KU_CERT,
+        0, 0, 0, 1 },
+      "leaf has keyCertSign" },
+    { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_DS | TEST_KU_CRL,
+        0, 0, 0, 1 },
+      "leaf has cRLSign" },
+    { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_KE, 0, 0, 0, 1 },
+      "no digitalSignature" },
+    { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, 0, 0, 0, 0, 1 },
+      "no keyUsage" },
+
+    /* SPIFFE ID */
+    { { "a", { "https://example.org/w" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
+        0, 0, 0, 1 },
+      "URI SAN does not start with \"spiffe://\"" },
+    { { "a", { "SPIFFE://example.org/w" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
+        0, 0, 0, 1 },
+      "URI SAN does not start with \"spiffe://\"" },
+    { { "a", { "spiffe://Example.org/w" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
+        0, 0, 0, 1 },
+      "URI SAN has uppercase letters in the trust domain" },
+    { { "a", { "spiffe://example.org/a/../b" }, NULL, TEST_BC_LEAF,
+        TEST_KU_DS, 0, 0, 0, 1 },
+      "URI SAN has a \".\" or \"..\" path segment" },
+    { { "a", { "spiffe://example.org/./b" }, NULL, TEST_BC_LEAF,
+        TEST_KU_DS, 0, 0, 0, 1 },
+      "URI SAN has a \".\" or \"..\" path segment" },
+    { { "a", { "spiffe://example.org/a%2Fb" }, NULL, TEST_BC_LEAF,
+        TEST_KU_DS, 0, 0, 0, 1 },
+      "URI SAN has percent-encoding in the path" },
+    { { "a", { "spiffe://example.org:443/w" }, NULL, TEST_BC_LEAF,
+        TEST_KU_DS, 0, 0, 0, 1 },
+      "URI SAN has a port in the trust domain" },
+    { { "a", { "spiffe://example.org/w?x=1" }, NULL, TEST_BC_LEAF,
+        TEST_KU_DS, 0, 0, 0, 1 },
+      "URI SAN has a query" },
+    { { "a", { "spiffe://example.org/w/" }, NULL, TEST_BC_LEAF,
+        TEST_KU_DS, 0, 0, 0, 1 },
+      "URI SAN has an empty path segment or a trailing \"/\"" },
+    { { "a", { "spiffe://example.org" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
+        0, 0, 0, 1 },
+      "SPIFFE ID has no path" },
+};
+
+
+static int
+setup(void **state)
+{
+    env_t  *env;
+
+    env = calloc(1, sizeof(env_t));
+    if (env == NULL) {
+        return -1;
+    }
+
+    env->root_key = test_key();
+    env->int_key = test_key();
+    env->leaf_key = test_key();
+    env->other_key = test_key();
+
+    env->root = test_ca("root", env->root_key, NULL, NULL);
+    env->inter = test_ca("intermediate", env->int_key, env->root,
+                         env->root_key);
+    env->other_root = test_ca("other root", env->other_key, NULL, NULL);
+
+    env->store = X509_STORE_new();
+
+    if (env->root == NULL || env->inter == NULL || env->other_root == NULL
+        || env->store == NULL
+        || X509_STORE_add_cert(env->store, env->root) != 1)
+    {
+        return -1;
+    }
+
+    *state = env;
+
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    env_t  *env;
+
+    env = *state;
+
+    X509_STORE_free(env->store);
+    X509_free(env->root);
+    X509_free(env->inter);
+    X509_free(env->other_root);
+    EVP_PKEY_free(env->root_key);
+    EVP_PKEY_free(env->int_key);
+    EVP_PKEY_free(env->leaf_key);
+    EVP_PKEY_free(env->other_key);
+    free(env);
+
+    return 0;
+}
+
+
+static void
+test_peer_rules(void **state)
+{
+    char         buf[SPIFFE_ID_MAX_LEN + 1];
+    X509        *x;
+    size_t       i, len;
+    const char  *err;
+    env_t       *env;
+
+    env = *state;
+
+    for (i = 0; i < sizeof(peer_cases) / sizeof(peer_cases[0]); i++) {
+        x = test_cert(&peer_cases[i].cert, env->leaf_key, NULL, NULL);
+        assert_non_null(x);
+
+        err = NULL;
+
+        if (peer_cases[i].err == NULL) {
+            assert_int_equal(spiffe_x509_peer_id(x, buf, &len, &err), 0);
+            assert_int_equal(len, strlen(LEAF_ID));
+            assert_string_equal(buf, LEAF_ID);
+
+        } else {
+            if (spiffe_x509_peer_id(x, buf, &len, &err) != -1) {
+                fail_msg("case %zu accepted, want \"%s\"", i,
+                         peer_cases[i].err);
+            }
+
+            assert_string_equal(err, peer_cases[i].err);
+        }
+
+        X509_free(x);
+    }
+}
+
+
+static void
+test_peer_id_length(void **state)
+{
+    char         uri[SPIFFE_ID_MAX_LEN + 2];
+    char         buf[SPIFFE_ID_MAX_LEN + 1];
+    X509        *x;
+    size_t       len;
+    const char  *err;
+    env_t       *env;
+
+    env = *state;
+
+    /* exactly 2048 bytes: accepted */
+
+    strcpy(uri, "spiffe://example.org/");
+    memset(uri + strlen(uri), 'a', SPIFFE_ID_MAX_LEN - strlen(uri));
+    uri[SPIFFE_ID_MAX_LEN] = '\0';
+
+    x = test_leaf(uri, 1, env->leaf_key, NULL, NULL);
+    assert_non_null(x);
+    assert_int_equal(spiffe_x509_peer_id(x, buf, &len, &err), 0);
+    assert_int_equal(len, SPIFFE_ID_MAX_LEN);
+    assert_string_equal(buf, uri);
+    X509_free(x);
+
+    uri[SPIFFE_ID_MAX_LEN] = 'a';
+    uri[SPIFFE_ID_MAX_LEN + 1] = '\0';
+
+    x = test_leaf(uri, 1, env->leaf_key, NULL, NULL);
+    assert_non_null(x);
+    assert_int_equal(spiffe_x509_peer_id(x, buf, &len, &err), -1);
+    assert_string_equal(err, "URI SAN is longer than 2048 bytes");
+    X509_free(x);
+}
+
+
+static void
+test_verify_chain(void **state)
+{
+    X509            *leaf, *x;
+    const char      *err;
+    env_t           *env;
+    test_cert_t      c;
+    X509_STORE      *partial;
+    STACK_OF(X509)  *chain, *untrusted;
+
+    env = *state;
+
+    /* signed by the root, chain returned */
+
+    leaf = test_leaf(LEAF_ID, 2, env->leaf_key, env->root, env->root_key);
+    assert_non_null(leaf);
+
+    chain = NULL;
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
+                                              time(NULL), &chain, &err), 0);
+    assert_int_equal(sk_X509_num(chain), 2);
+    assert_int_equal(X509_cmp(sk_X509_value(chain, 1), env->root), 0);
+    spiffe_x509_free_certs(chain);
+
+    /* the same at a time past notAfter */
+
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
+                                              time(NULL) + 7200, NULL, &err),
+                     -1);
+    assert_string_equal(err, "certificate has expired");
+
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
+                                              time(NULL) - 7200, NULL, &err),
+                     -1);
+    assert_string_equal(err, "certificate is not yet valid");
+    X509_free(leaf);
+
+    /* via the intermediate, the untrusted chain with or without the leaf */
+
+    leaf = test_leaf(LEAF_ID, 3, env->leaf_key, env->inter, env->int_key);
+    assert_non_null(leaf);
+
+    untrusted = sk_X509_new_null();
+    assert_non_null(untrusted);
+
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, untrusted,
+                                              time(NULL), NULL, &err), -1);
+    assert_string_equal(err, X509_verify_cert_error_string(
+                                 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY));
+
+    sk_X509_push(untrusted, env->inter);
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, untrusted,
+                                              time(NULL), NULL, &err), 0);
+
+    sk_X509_unshift(untrusted, leaf);
+    chain = NULL;
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, untrusted,
+                                              time(NULL), &chain, &err), 0);
+    assert_int_equal(sk_X509_num(chain), 3);
+    spiffe_x509_free_certs(chain);
+
+    /* an intermediate in a bundle is a trust anchor, as in go-spiffe */
+
+    partial = X509_STORE_new();
+    assert_non_null(partial);
+    assert_int_equal(X509_STORE_add_cert(partial, env->inter), 1);
+    assert_int_equal(spiffe_x509_verify_chain(partial, leaf, NULL,
+                                              time(NULL), NULL, &err), 0);
+    X509_STORE_free(partial);
+
+    sk_X509_free(untrusted);
+    X509_free(leaf);
+
+    /* another root */
+
+    leaf = test_leaf(LEAF_ID, 4, env->leaf_key, env->other_root,
+                     env->other_key);
+    assert_non_null(leaf);
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
+                                              time(NULL), NULL, &err), -1);
+    assert_string_equal(err, X509_verify_cert_error_string(
+                                 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY));
+    X509_free(leaf);
+
+    /* self-signed */
+
+    leaf = test_leaf(LEAF_ID, 5, env->leaf_key, NULL, NULL);
+    assert_non_null(leaf);
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
+                                              time(NULL), NULL, &err), -1);
+    assert_string_equal(err, X509_verify_cert_error_string(
+                                 X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT));
+    X509_free(leaf);
+
+    /* an intermediate that is not a CA */
+
+    memset(&c, 0, sizeof(test_cert_t));
+    c.cn = "not a CA";
+    c.bc = TEST_BC_LEAF;
+    c.ku = TEST_KU_CERT;
+
+    x = test_cert(&c, env->int_key, env->root, env->root_key);
+    assert_non_null(x);
+
+    leaf = test_leaf(LEAF_ID, 6, env->leaf_key, x, env->int_key);
+    assert_non_null(leaf);
+
+    untrusted = sk_X509_new_null();
+    assert_non_null(untrusted);
+    sk_X509_push(untrusted, x);
+
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, untrusted,
+                                              time(NULL), NULL, &err), -1);
+    assert_string_equal(err, X509_verify_cert_error_string(
+                                 X509_V_ERR_INVALID_CA));
+
+    sk_X509_free(untrusted);
+    X509_free(leaf);
+    X509_free(x);
+}
+
+
+/* SPIFFE requires no EKU: a leaf for servers verifies as a client */
+
+static void
+test_verify_any_eku(void **state)
+{
+    X509         *leaf;
+    const char   *err;
+    env_t        *env;
+    test_cert_t   c;
+
+    env = *state;
+
+    memset(&c, 0, sizeof(test_cert_t));
+    c.cn = "server";
+    c.uris[0] = LEAF_ID;
+    c.bc = TEST_BC_LEAF;
+    c.ku = TEST_KU_DS;
+    c.eku = NID_server_auth;
+
+    leaf = test_cert(&c, env->leaf_key, env->root, env->root_key);
+    assert_non_null(leaf);
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
+                                              time(NULL), NULL, &err), 0);
+    X509_free(leaf);
+
+    c.eku = NID_email_protect;
+
+    leaf = test_cert(&c, env->leaf_key, env->root, env->root_key);
+    assert_non_null(leaf);
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
+                                              time(NULL), NULL, &err), 0);
+    X509_free(leaf);
+}
+
+
+static void
+test_verify_depth(void **state)
+{
+    int              i;
+    char             cn[32];
+    X509            *x, *leaf;
+    EVP_PKEY        *issuer_key;
+    const char      *err;
+    env_t           *env;
+    STACK_OF(X509)  *untrusted;
+
+    env = *state;
+
+    untrusted = sk_X509_new_null();
+    assert_non_null(untrusted);
+
+    x = env->root;
+    issuer_key = env->root_key;
+
+    for (i = 0; i < SPIFFE_X509_MAX_DEPTH + 2; i++) {
+        snprintf(cn, sizeof(cn), "intermediate %d", i);
+        x = test_ca(cn, env->int_key, x, issuer_key);
+        assert_non_null(x);
+        sk_X509_unshift(untrusted, x);
+        issuer_key = env->int_key;
+    }
+
+    leaf = test_leaf(LEAF_ID, 7, env->leaf_key, x, env->int_key);
+    assert_non_null(leaf);
+
+    assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, untrusted,
+                                              time(NULL), NULL, &err), -1);
+    assert_string_equal(err, X509_verify_cert_error_string(
+                                 X509_V_ERR_CERT_CHAIN_TOO_LONG));
+
+    X509_free(leaf);
+    spiffe_x509_free_certs(untrusted);
+}
+
+
+static void
+test_svid_check(void **state)
+{
+    X509            *leaf, *x;
+    const char      *err;
+    env_t           *env;
+    test_cert_t      c;
+    X509_STORE      *other;
+    STACK_OF(X509)  *chain;
+
+    env = *state;
+
+    leaf = test_leaf(LEAF_ID, 8, env->leaf_key, env->inter, env->int_key);
+    assert_non_null(leaf);
+
+    chain = sk_X509_new_null();
+    assert_non_null(chain);
+    sk_X509_push(chain, env->inter);
+
+    assert_int_equal(spiffe_x509_svid_check(leaf, chain, env->leaf_key,
+                                            env->store, time(NULL), &err), 0);
+    assert_int_equal(spiffe_x509_svid_check(leaf, chain, env->leaf_key,
+                                            NULL, time(NULL), &err), 0);
+
+    assert_int_equal(spiffe_x509_svid_check(leaf, chain, env->other_key,
+                                            env->store, time(NULL), &err),
+                     -1);
+    assert_string_equal(err, "private key does not match the certificate");
+
+    assert_int_equal(spiffe_x509_svid_check(leaf, chain, env->leaf_key,
+                                            env->store, time(NULL) + 7200,
+                                            &err),
+                     -1);
+    assert_string_equal(err, "certificate has expired");
+
+    assert_int_equal(spiffe_x509_svid_check(leaf, chain, env->leaf_key,
+                                            NULL, time(NULL) - 7200, &err),
+                     -1);
+    assert_string_equal(err, "certificate is not yet valid");
+
+    /* a bundle of another root */
+
+    other = X509_STORE_new();
+    assert_non_null(other);
+    assert_int_equal(X509_STORE_add_cert(other, env->other_root), 1);
+
+    assert_int_equal(spiffe_x509_svid_check(leaf, chain, env->leaf_key,
+                                            other, time(NULL), &err), -1);
+    assert_string_equal(err, X509_verify_cert_error_string(
+                                 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY));
+    X509_STORE_free(other);
+
+    /* chain certificates */
+
+    memset(&c, 0, sizeof(test_cert_t));
+    c.cn = "intermediate";
+    c.bc = TEST_BC_LEAF;
+    c.ku = TEST_KU_CERT;
+
+    x = test_cert(&c, env->int_key, env->root, env->root_key);
+    assert_non_null(x);
+    sk_X509_set(chain, 0, x);
+
+    assert_int_equal(spiffe_x509_svid_check(leaf, chain, env->leaf_key,
+                                            NULL, time(NULL), &err), -1);
+    assert_string_equal(err, "chain certificate is not a CA");
+    X509_free(x);
+
+    c.bc = TEST_BC_CA;
+    c.ku = TEST_KU_CRL;
+
+    x = test_cert(&c, env->int_key, env->root, env->root_key);
+    assert_non_null(x);
+    sk_X509_set(chain, 0, x);
+
+    assert_int_equal(spiffe_x509_svid_check(leaf, chain, env->leaf_key,
+                                            NULL, time(NULL), &err), -1);
+    assert_string_equal(err, "chain certificate has no keyCertSign");
+    X509_free(x);
+
+    c.ku = 0;
+
+    x = test_cert(&c, env->int_key, env->root, env->root_key);
+    assert_non_null(x);
+    sk_X509_set(chain, 0, x);
+
+    assert_int_equal(spiffe_x509_svid_check(leaf, chain, env->leaf_key,
+                                            NULL, time(NULL), &err), -1);
+    assert_string_equal(err, "chain certificate has no keyCertSign");
+    X509_free(x);
+
+    c.ku = TEST_KU_CERT;
+    c.from = -7200;
+    c.to = -60;
+
+    x = test_cert(&c, env->int_key, env->root, env->root_key);
+    assert_non_null(x);
+    sk_X509_set(chain, 0, x);
+
+    assert_int_equal(spiffe_x509_svid_check(leaf, chain, env->leaf_key,
+                                            NULL, time(NULL), &err), -1);
+    assert_string_equal(err, "chain certificate has expired");
+    X509_free(x);
+
+    sk_X509_free(chain);
+    X509_free(leaf);
+
+    /* the leaf rules apply */
+
+    memset(&c, 0, sizeof(test_cert_t));
+    c.cn = "leaf";
+    c.uris[0] = LEAF_ID;
+    c.bc = TEST_BC_CA;
+    c.ku = TEST_KU_DS;
+
+    leaf = test_cert(&c, env->leaf_key, env->root, env->root_key);
+    assert_non_null(leaf);
+    assert_int_equal(spiffe_x509_svid_check(leaf, NULL, env->leaf_key,
+                                            env->store, time(NULL), &err),
+                     -1);
+    assert_string_equal(err, "leaf is a CA");
+    X509_free(leaf);
+
+    /* an expired own SVID */
+
+    c.bc = TEST_BC_LEAF;
+    c.from = -7200;
+    c.to = -1;
+
+    leaf = test_cert(&c, env->leaf_key, env->root, env->root_key);
+    assert_non_null(leaf);
+    assert_int_equal(spiffe_x509_svid_check(leaf, NULL, env->leaf_key,
+                                            NULL, time(NULL), &err), -1);
+    assert_string_equal(err, "certificate has expired");
+    X509_free(leaf);
+}
+
+
+static void
+test_is_ca(void **state)
+{
+    X509         *x;
+    env_t        *env;
+    test_cert_t   c;
+
+    env = *state;
+
+    assert_true(spiffe_x509_is_ca(env->root));
+    assert_true(spiffe_x509_is_ca(env->inter));
+
+    memset(&c, 0, sizeof(test_cert_t));
+    c.cn = "root without keyUsage";
+    c.bc = TEST_BC_CA;
+
+    x = test_cert(&c, env->root_key, NULL, NULL);
+    assert_non_null(x);
+    assert_true(spiffe_x509_is_ca(x));
+    X509_free(x);
+
+    c.ku = TEST_KU_CRL;
+    x = test_cert(&c, env->root_key, NULL, NULL);
+    assert_non_null(x);
+    assert_false(spiffe_x509_is_ca(x));
+    X509_free(x);
+
+    x = test_leaf(LEAF_ID, 9, env->leaf_key, env->root, env->root_key);
+    assert_non_null(x);
+    assert_false(spiffe_x509_is_ca(x));
+    X509_free(x);
+}
+
+
+static void
+test_parse_der(void **state)
+{
+    X509            *certs[2];
+    size_t           len, klen;
+    EVP_PKEY        *pkey;
+    X509_CRL        *crl;
+    const char      *err;
+    env_t           *env;
+    unsigned char   *der, *kder;
+    STACK_OF(X509)  *sk;
+
+    env = *state;
+
+    certs[0] = env->inter;
+    certs[1] = env->root;
+
+    der = test_der_certs(certs, 2, &len);
+    assert_non_null(der);
+
+    sk = spiffe_x509_parse_der_certs(der, len, &err);
+    assert_non_null(sk);
+    assert_int_equal(sk_X509_num(sk), 2);
+    assert_int_equal(X509_cmp(sk_X509_value(sk, 0), env->inter), 0);
+    assert_int_equal(X509_cmp(sk_X509_value(sk, 1), env->root), 0);
+    spiffe_x509_free_certs(sk);
+
+    der[len] = 0x30;
+    assert_null(spiffe_x509_parse_der_certs(der, len + 1, &err));
+    assert_string_equal(err, "trailing data after certificates");
+
+    assert_null(spiffe_x509_parse_der_certs(der, len - 1, &err));
+    assert_string_equal(err, "trailing data after certificates");
+
+    assert_null(spiffe_x509_parse_der_certs(der + 1, len - 1, &err));
+    assert_string_equal(err, "bad certificate");
+
+    assert_null(spiffe_x509_parse_der_certs(der, 0, &err));
+    assert_string_equal(err, "no certificate");
+
+    free(der);
+
+    /* keys */
+
+    kder = test_der_key(env->leaf_key, &klen);
+    assert_non_null(kder);
+
+    pkey = spiffe_x509_parse_der_key(kder, klen, &err);
+    assert_non_null(pkey);
+    assert_int_equal(EVP_PKEY_eq(pkey, env->leaf_key), 1);
+    EVP_PKEY_free(pkey);
+
+    assert_null(spiffe_x509_parse_der_key(kder, klen - 1, &err));
+    assert_string_equal(err, "bad PKCS#8 private key");
+
+    assert_null(spiffe_x509_parse_der_key(kder, 0, &err));
+    assert_string_equal(err, "no private key");
+
+    der = realloc(kder, klen + 2);
+    assert_non_null(der);
+    der[klen] = 0;
+    der[klen + 1] = 0;
+
+    assert_null(spiffe_x509_parse_der_key(der, klen + 2, &err));
+    assert_string_equal(err, "trailing data after private key");
+
+    /* a certificate is not a key */
+
+    free(der);
+    der = test_der_certs(certs, 1, &len);
+    assert_non_null(der);
+    assert_null(spiffe_x509_parse_der_key(der, len, &err));
+    assert_string_equal(err, "bad PKCS#8 private key");
+    free(der);
+
+    /* CRLs */
+
+    crl = test_crl(env->root, env->root_key, NULL, 0);
+    assert_non_null(crl);
+    der = test_der_crl(crl, &len);
+    assert_non_null(der);
+    X509_CRL_free(crl);
+
+    crl = spiffe_x509_parse_der_crl(der, len, &err);
+    assert_non_null(crl);
+    X509_CRL_free(crl);
+
+    assert_null(spiffe_x509_parse_der_crl(der, len - 1, &err));
+    assert_string_equal(err, "bad CRL");
+
+    der = realloc(der, len + 1);
+    assert_non_null(der);
+    der[len] = 0;
+    assert_null(spiffe_x509_parse_der_crl(der, len + 1, &err));
+    assert_string_equal(err, "trailing data after CRL");
+
+    free(der);
+
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+
+static const char  bad_cert_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MAMCAQE=\n"
+    "-----END CERTIFICATE-----\n";
+
+
+static char *
+pem_of(BIO *bio, size_t *len)
+{
+    char  *data, *copy;
+    long   n;
+
+    *len = 0;
+
+    n = BIO_get_mem_data(bio, &data);
+    copy = malloc(n + 1);
+
+    if (copy != NULL) {
+        memcpy(copy, data, n);
+        copy[n] = '\0';
+        *len = n;
+    }
+
+    BIO_free(bio);
+
+    return copy;
+}
+
+
+static void
+test_parse_pem(void **state)
+{
+    BIO             *bio;
+    char            *pem, *p;
+    size_t           len;
+    EVP_PKEY        *pkey;
+    const char      *err;
+    env_t           *env;
+    STACK_OF(X509)  *sk;
+
+    env = *state;
+
+    /* certificates among text and a key */
+
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    BIO_puts(bio, "subject=intermediate\n");
+    assert_int_equal(PEM_write_bio_X509(bio, env->inter), 1);
+    assert_int_equal(PEM_write_bio_PrivateKey(bio, env->leaf_key, NULL, NULL,
+                                              0, NULL, NULL),
+                     1);
+    assert_int_equal(PEM_write_bio_X509(bio, env->root), 1);
+    pem = pem_of(bio, &len);
+    assert_non_null(pem);
+
+    sk = spiffe_x509_parse_pem_certs(pem, len, &err);
+    assert_non_null(sk);
+    assert_int_equal(sk_X509_num(sk), 2);
+    assert_int_equal(X509_cmp(sk_X509_value(sk, 0), env->inter), 0);
+    assert_int_equal(X509_cmp(sk_X509_value(sk, 1), env->root), 0);
+    spiffe_x509_free_certs(sk);
+
+    /* the key in the same file */
+
+    pkey = spiffe_x509_parse_pem_key(pem, len, &err);
+    assert_non_null(pkey);
+    assert_int_equal(EVP_PKEY_eq(pkey, env->leaf_key), 1);
+    EVP_PKEY_free(pkey);
+
+    /* a broken base64 body */
+
+    p = strstr(pem, "-----BEGIN CERTIFICATE-----\n");
+    assert_non_null(p);
+    p[sizeof("-----BEGIN CERTIFICATE-----\n")] = '*';
+
+    assert_null(spiffe_x509_parse_pem_certs(pem, len, &err));
+    assert_string_equal(err, "bad PEM");
+
+    /* base64 that is not a certificate */
+
+    assert_null(spiffe_x509_parse_pem_certs(bad_cert_pem,
+                                            sizeof(bad_cert_pem) - 1, &err));
+    assert_string_equal(err, "bad certificate");
+
+    assert_null(spiffe_x509_parse_pem_certs("no PEM here\n", 12, &err));
+    assert_string_equal(err, "no certificate");
+
+    assert_null(spiffe_x509_parse_pem_certs("", 0, &err));
+    assert_string_equal(err, "no certificate");
+
+    assert_null(spiffe_x509_parse_pem_key("", 0, &err));
+    assert_string_equal(err, "no private key");
+
+    free(pem);
+
+    /* a certificate only */
+
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_X509(bio, env->root), 1);
+    pem = pem_of(bio, &len);
+    assert_non_null(pem);
+    assert_null(spiffe_x509_parse_pem_key(pem, len, &err));
+    assert_string_equal(err, "no private key");
+    free(pem);
+
+    /* two keys */
+
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_PrivateKey(bio, env->leaf_key, NULL, NULL,
+                                              0, NULL, NULL),
+                     1);
+    assert_int_equal(PEM_write_bio_PrivateKey(bio, env->root_key, NULL, NULL,
+                                              0, NULL, NULL),
+                     1);
+    pem = pem_of(bio, &len);
+    assert_non_null(pem);
+    assert_null(spiffe_x509_parse_pem_key(pem, len, &err));
+    assert_string_equal(err, "more than one private key");
+    free(pem);
+
+    /* encrypted PKCS#8 */
+
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, env->leaf_key,
+                                                   EVP_aes_128_cbc(),
+                                                   "secret", 6, NULL, NULL),
+                     1);
+    pem = pem_of(bio, &len);
+    assert_non_null(pem);
+    assert_non_null(strstr(pem, "ENCRYPTED PRIVATE KEY"));
+    assert_null(spiffe_x509_parse_pem_key(pem, len, &err));
+    assert_string_equal(err, "private key is encrypted");
+    free(pem);
+
+    /* traditional, plain and encrypted */
+
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_PrivateKey_traditional(bio, env->leaf_key,
+                                                          NULL, NULL, 0,
+                                                          NULL, NULL),
+                     1);
+    pem = pem_of(bio, &len);
+    assert_non_null(pem);
+    assert_non_null(strstr(pem, "EC PRIVATE KEY"));
+    assert_null(spiffe_x509_parse_pem_key(pem, len, &err));
+    assert_string_equal(err, "private key is not PKCS#8");
+    free(pem);
+
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_PrivateKey_traditional(
+                         bio, env->leaf_key, EVP_aes_128_cbc(),
+                         (unsigned char *) "secret", 6, NULL, NULL),
+                     1);
+    pem = pem_of(bio, &len);
+    assert_non_null(pem);
+    assert_non_null(strstr(pem, "Proc-Type: 4,ENCRYPTED"));
+    assert_null(spiffe_x509_parse_pem_key(pem, len, &err));
+    assert_string_equal(err, "private key is encrypted");
+    free(pem);
+
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_peer_rules),
+        cmocka_unit_test(test_peer_id_length),
+        cmocka_unit_test(test_verify_chain),
+        cmocka_unit_test(test_verify_any_eku),
+        cmocka_unit_test(test_verify_depth),
+        cmocka_unit_test(test_svid_check),
+        cmocka_unit_test(test_is_ca),
+        cmocka_unit_test(test_parse_der),
+        cmocka_unit_test(test_parse_pem),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
