@@ -584,9 +584,13 @@ ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        /* the log line must keep the reason of an over-long pattern */
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid SPIFFE ID pattern \"%V\" in \"%V\": "
-                           "it %s", &value[1], &cmd->name, err);
+                           "invalid SPIFFE ID pattern \"%*s%s\" in \"%V\": "
+                           "it %s",
+                           ngx_min(value[1].len, 128), value[1].data,
+                           value[1].len > 128 ? "..." : "", &cmd->name, err);
         return NGX_CONF_ERROR;
     }
 

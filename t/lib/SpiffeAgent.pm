@@ -161,6 +161,25 @@ sub stop {
     return 1;
 }
 
+# The peer certificate matrix of t/cert/mkcerts.py, made once per test
+# file; $ENV{TEST_NGINX_CERTS} names its folder.
+
+my $certs_dir;
+
+sub certs {
+    return $certs_dir if defined $certs_dir;
+
+    my $dir = tempdir('spiffe-certs-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $dir;
+    my $mk = File::Spec->catfile(dirname(abs_path(__FILE__)),
+                                 File::Spec->updir, 'cert', 'mkcerts.py');
+    system($PYTHON, $mk, $dir) == 0
+        or croak "$mk failed: exit " . ($? >> 8);
+
+    $ENV{TEST_NGINX_CERTS} = $certs_dir = $dir;
+    return $dir;
+}
+
 sub _log_tail {
     my ($self) = @_;
     open my $fh, '<', $self->{log} or return '';

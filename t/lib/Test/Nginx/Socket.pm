@@ -31,6 +31,7 @@ use Test::Base::Filter ();
 use IO::Socket::INET;
 use IO::Select;
 use POSIX qw(WNOHANG);
+use Fcntl qw(:flock);
 use Time::HiRes qw(time sleep);
 use File::Path qw(make_path remove_tree);
 use File::Spec;
@@ -57,7 +58,7 @@ my $LogLevel = $ENV{TEST_NGINX_LOG_LEVEL} || 'debug';
 my $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 my $NoClean = $ENV{TEST_NGINX_NO_CLEAN};
 my $ValgrindSupp = File::Spec->rel2abs('t/valgrind.supp');
-my (@EnvToNginx, @Preprocessors, $RunningPid, $RunningIsChild);
+my (@EnvToNginx, @Preprocessors, $RunningPid, $RunningIsChild, $Lock);
 
 # sections in which $TEST_NGINX_* variables are replaced
 my @Expanded = qw(
@@ -117,6 +118,17 @@ sub run_tests () {
     if (!defined $bin) {
         fail("nginx binary not found: set TEST_NGINX_BINARY");
         return;
+    }
+
+    # runs sharing a servroot (prove -j) would kill each other's nginx
+    make_path(dirname($ServRoot));
+    if (!open($Lock, '>>', "$ServRoot.lock")) {
+        fail("cannot open $ServRoot.lock: $!");
+        return;
+    }
+    if (!flock($Lock, LOCK_EX | LOCK_NB)) {
+        diag("waiting for another test run using $ServRoot");
+        flock($Lock, LOCK_EX);
     }
 
     # filters run per block, so that a dying "eval" fails its block only
@@ -716,8 +728,11 @@ sub _check_response {
                 next;
             }
 
-            my ($k, $want) = $line =~ /^\s*([^:]+?)\s*:\s*(.*?)\s*$/
-                or fail("$name - bad --- $sec line: $line"), next;
+            my ($k, $want) = $line =~ /^\s*([^:]+?)\s*:\s*(.*?)\s*$/;
+            if (!defined $k) {
+                fail("$name - bad --- $sec line: $line");
+                next;
+            }
             my $got = $res->{headers}{lc $k} // '';
 
             if ($sec eq 'response_headers') {
