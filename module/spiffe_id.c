@@ -11,6 +11,7 @@
 
 static int spiffe_td_char(unsigned char ch);
 static int spiffe_path_char(unsigned char ch);
+static const char *spiffe_char_error(unsigned char ch, int td);
 
 
 int
@@ -80,41 +81,10 @@ spiffe_td_parse(const char *s, size_t len, const char **err)
     }
 
     for (i = 0; i < len; i++) {
-
-        if (spiffe_td_char(s[i])) {
-            continue;
-        }
-
-        switch (s[i]) {
-
-        case ':':
-            *err = "has a port in the trust domain";
-            return -1;
-
-        case '@':
-            *err = "has userinfo in the trust domain";
-            return -1;
-
-        case '%':
-            *err = "has percent-encoding in the trust domain";
-            return -1;
-
-        case '?':
-            *err = "has a query";
-            return -1;
-
-        case '#':
-            *err = "has a fragment";
+        if (!spiffe_td_char(s[i])) {
+            *err = spiffe_char_error(s[i], 1);
             return -1;
         }
-
-        if (s[i] >= 'A' && s[i] <= 'Z') {
-            *err = "has uppercase letters in the trust domain";
-            return -1;
-        }
-
-        *err = "has a character not allowed in a trust domain";
-        return -1;
     }
 
     return 0;
@@ -138,28 +108,10 @@ spiffe_path_segment_valid(const char *s, size_t len, const char **err)
     }
 
     for (i = 0; i < len; i++) {
-
-        if (spiffe_path_char(s[i])) {
-            continue;
-        }
-
-        switch (s[i]) {
-
-        case '%':
-            *err = "has percent-encoding in the path";
-            return -1;
-
-        case '?':
-            *err = "has a query";
-            return -1;
-
-        case '#':
-            *err = "has a fragment";
+        if (!spiffe_path_char(s[i])) {
+            *err = spiffe_char_error(s[i], 0);
             return -1;
         }
-
-        *err = "has a character not allowed in a path segment";
-        return -1;
     }
 
     return 0;
@@ -178,4 +130,40 @@ static int
 spiffe_path_char(unsigned char ch)
 {
     return spiffe_td_char(ch) || (ch >= 'A' && ch <= 'Z');
+}
+
+
+static const char *
+spiffe_char_error(unsigned char ch, int td)
+{
+    switch (ch) {
+
+    case '%':
+        return td ? "has percent-encoding in the trust domain"
+                  : "has percent-encoding in the path";
+
+    case '?':
+        return "has a query";
+
+    case '#':
+        return "has a fragment";
+    }
+
+    if (!td) {
+        return "has a character not allowed in a path segment";
+    }
+
+    if (ch == ':') {
+        return "has a port in the trust domain";
+    }
+
+    if (ch == '@') {
+        return "has userinfo in the trust domain";
+    }
+
+    if (ch >= 'A' && ch <= 'Z') {
+        return "has uppercase letters in the trust domain";
+    }
+
+    return "has a character not allowed in a trust domain";
 }

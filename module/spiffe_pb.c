@@ -48,6 +48,8 @@ static int spiffe_pb_add_bytes(spiffe_pb_field_t *f, spiffe_bytes_t **arr,
     size_t *n, const char **err);
 static int spiffe_pb_decode_x509_svid(const spiffe_bytes_t *msg,
     spiffe_pb_x509_svid_t *svid, const char **err);
+static int spiffe_pb_decode_fields(const spiffe_bytes_t *msg,
+    spiffe_bytes_t **fields, size_t n, const char **err);
 static int spiffe_pb_decode_jwt_svid(const spiffe_bytes_t *msg,
     spiffe_pb_jwt_svid_t *svid, const char **err);
 static size_t spiffe_pb_varint_len(uint64_t v);
@@ -570,38 +572,9 @@ static int
 spiffe_pb_decode_entry(const spiffe_bytes_t *msg, spiffe_pb_entry_t *entry,
     const char **err)
 {
-    spiffe_pb_buf_t    b;
-    spiffe_pb_field_t  f;
+    spiffe_bytes_t  *fields[] = { &entry->key, &entry->value };
 
-    memset(entry, 0, sizeof(*entry));
-
-    spiffe_pb_buf_init(&b, msg->data, msg->len);
-
-    while (b.pos < b.end) {
-
-        if (spiffe_pb_next(&b, &f, err) != 0) {
-            return -1;
-        }
-
-        switch (f.number) {
-
-        case 1:
-            if (spiffe_pb_len(&f, &entry->key, err) != 0) {
-                return -1;
-            }
-
-            break;
-
-        case 2:
-            if (spiffe_pb_len(&f, &entry->value, err) != 0) {
-                return -1;
-            }
-
-            break;
-        }
-    }
-
-    return 0;
+    return spiffe_pb_decode_fields(msg, fields, 2, err);
 }
 
 
@@ -609,52 +582,11 @@ static int
 spiffe_pb_decode_x509_svid(const spiffe_bytes_t *msg,
     spiffe_pb_x509_svid_t *svid, const char **err)
 {
-    spiffe_bytes_t     *dst;
-    spiffe_pb_buf_t     b;
-    spiffe_pb_field_t   f;
+    spiffe_bytes_t  *fields[] = { &svid->spiffe_id, &svid->x509_svid,
+                                  &svid->x509_svid_key, &svid->bundle,
+                                  &svid->hint };
 
-    memset(svid, 0, sizeof(*svid));
-
-    spiffe_pb_buf_init(&b, msg->data, msg->len);
-
-    while (b.pos < b.end) {
-
-        if (spiffe_pb_next(&b, &f, err) != 0) {
-            return -1;
-        }
-
-        switch (f.number) {
-
-        case 1:
-            dst = &svid->spiffe_id;
-            break;
-
-        case 2:
-            dst = &svid->x509_svid;
-            break;
-
-        case 3:
-            dst = &svid->x509_svid_key;
-            break;
-
-        case 4:
-            dst = &svid->bundle;
-            break;
-
-        case 5:
-            dst = &svid->hint;
-            break;
-
-        default:
-            continue;
-        }
-
-        if (spiffe_pb_len(&f, dst, err) != 0) {
-            return -1;
-        }
-    }
-
-    return 0;
+    return spiffe_pb_decode_fields(msg, fields, 5, err);
 }
 
 
@@ -662,11 +594,30 @@ static int
 spiffe_pb_decode_jwt_svid(const spiffe_bytes_t *msg,
     spiffe_pb_jwt_svid_t *svid, const char **err)
 {
-    spiffe_bytes_t     *dst;
+    spiffe_bytes_t  *fields[] = { &svid->spiffe_id, &svid->svid,
+                                  &svid->hint };
+
+    return spiffe_pb_decode_fields(msg, fields, 3, err);
+}
+
+
+/*
+ * A message whose fields 1..n are all length-delimited: field i goes to
+ * *fields[i - 1], other fields are skipped.
+ */
+
+static int
+spiffe_pb_decode_fields(const spiffe_bytes_t *msg, spiffe_bytes_t **fields,
+    size_t n, const char **err)
+{
+    size_t              i;
     spiffe_pb_buf_t     b;
     spiffe_pb_field_t   f;
 
-    memset(svid, 0, sizeof(*svid));
+    for (i = 0; i < n; i++) {
+        fields[i]->data = NULL;
+        fields[i]->len = 0;
+    }
 
     spiffe_pb_buf_init(&b, msg->data, msg->len);
 
@@ -676,25 +627,9 @@ spiffe_pb_decode_jwt_svid(const spiffe_bytes_t *msg,
             return -1;
         }
 
-        switch (f.number) {
-
-        case 1:
-            dst = &svid->spiffe_id;
-            break;
-
-        case 2:
-            dst = &svid->svid;
-            break;
-
-        case 3:
-            dst = &svid->hint;
-            break;
-
-        default:
-            continue;
-        }
-
-        if (spiffe_pb_len(&f, dst, err) != 0) {
+        if (f.number >= 1 && f.number <= n
+            && spiffe_pb_len(&f, fields[f.number - 1], err) != 0)
+        {
             return -1;
         }
     }
