@@ -31,7 +31,7 @@ DEBS := build-essential nginx nginx-dev libnginx-mod-stream \
 export TEST_NGINX_BINARY        ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES  ?= $(CURDIR)/$(BUILD)/ngx_http_spiffe_module.so
 
-.PHONY: all deps modules unit test clean
+.PHONY: all deps modules unit test demo clean
 
 all: modules
 
@@ -81,6 +81,10 @@ test: deps
 	$(MAKE) modules
 	$(MAKE) unit
 	prove -r t
+
+demo: deps
+	$(MAKE) modules
+	@conf-examples/demo.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot*

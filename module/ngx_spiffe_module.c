@@ -129,6 +129,8 @@ ngx_spiffe_exit_process(ngx_cycle_t *cycle)
 static void *
 ngx_spiffe_create_conf(ngx_cycle_t *cycle)
 {
+    char               *env;
+    ngx_str_t           value;
     ngx_spiffe_conf_t  *scf;
 
     scf = ngx_pcalloc(cycle->pool, sizeof(ngx_spiffe_conf_t));
@@ -139,13 +141,31 @@ ngx_spiffe_create_conf(ngx_cycle_t *cycle)
     /*
      * set by ngx_pcalloc():
      *
-     *     scf->address = { 0, NULL };
      *     scf->hint = { 0, NULL };
      *     scf->file = NULL;
      *     scf->line = 0;
      */
 
     scf->startup_timeout = NGX_CONF_UNSET_MSEC;
+
+    /*
+     * the environment is read before the configuration is parsed: the
+     * http and stream blocks need to know the source when they merge
+     */
+
+    env = getenv("SPIFFE_ENDPOINT_SOCKET");
+
+    if (env != NULL && env[0] != '\0') {
+        value.len = ngx_strlen(env);
+        value.data = (u_char *) env;
+
+        scf->address.data = ngx_pstrdup(cycle->pool, &value);
+        if (scf->address.data == NULL) {
+            return NULL;
+        }
+
+        scf->address.len = value.len;
+    }
 
     return scf;
 }
@@ -156,36 +176,23 @@ ngx_spiffe_init_conf(ngx_cycle_t *cycle, void *conf)
 {
     ngx_spiffe_conf_t  *scf = conf;
 
-    char         *env;
-    size_t        len;
-    const char   *err;
+    const char  *err;
 
     ngx_conf_init_msec_value(scf->startup_timeout, 5000);
 
-    if (scf->address.data != NULL) {
+    if (scf->address.len == 0 || scf->file != NULL) {
         return NGX_CONF_OK;
     }
 
-    env = getenv("SPIFFE_ENDPOINT_SOCKET");
-    if (env == NULL || env[0] == '\0') {
-        return NGX_CONF_OK;
-    }
-
-    len = ngx_strlen(env);
-
-    if (spiffe_grpc_parse_address(env, len, NULL, &err) != 0) {
+    if (spiffe_grpc_parse_address((char *) scf->address.data,
+                                  scf->address.len, NULL, &err)
+        != 0)
+    {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "invalid SPIFFE_ENDPOINT_SOCKET \"%s\": %s", env, err);
+                      "invalid SPIFFE_ENDPOINT_SOCKET \"%V\": %s",
+                      &scf->address, err);
         return NGX_CONF_ERROR;
     }
-
-    scf->address.data = ngx_pnalloc(cycle->pool, len);
-    if (scf->address.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memcpy(scf->address.data, env, len);
-    scf->address.len = len;
 
     return NGX_CONF_OK;
 }
@@ -199,7 +206,7 @@ ngx_spiffe_workload_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t   *value;
     const char  *err;
 
-    if (scf->address.data != NULL) {
+    if (scf->file != NULL) {
         return "is duplicate";
     }
 

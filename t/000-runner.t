@@ -286,16 +286,14 @@ port=$TEST_NGINX_SERVER_PORT html=$TEST_NGINX_HTML_DIR
 
 === TEST 19: init and wait
 --- init
-$ENV{TEST_NGINX_RUNNER_MARK} = "set-by-init";
---- config
-    location = /t {
-        return 200 "$TEST_NGINX_RUNNER_MARK\n";
-    }
+open my $fh, '>', "$ENV{TEST_NGINX_HTML_DIR}/init.txt" or die "init: $!";
+print $fh "written by init\n";
+close $fh;
 --- request
-GET /t
+GET /init.txt
 --- wait: 0.1
 --- response_body
-set-by-init
+written by init
 
 
 

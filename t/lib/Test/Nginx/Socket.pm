@@ -187,7 +187,8 @@ sub _run_block {
     remove_tree($ServRoot);
     make_path("$ServRoot/conf", "$ServRoot/logs", html_dir());
 
-    # before the expansion: init may set $ENV{TEST_NGINX_*}
+    # before nginx starts and before the $TEST_NGINX_* expansion (the
+    # real Test::Nginx runs it after the start, before the requests)
     if (defined(my $code = $block->init)) {
         if (!eval "package main; $code; 1") {
             fail("$name - --- init died");
