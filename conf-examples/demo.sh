@@ -17,10 +17,15 @@ mkdir -p "$dir/nginx/logs"
 
 agent_pid=
 cleanup() {
+    local pid
+
     if [ -f "$dir/nginx/logs/nginx.pid" ]; then
-        "$nginx" -p "$dir/nginx/" -c "$top/conf-examples/demo.conf" \
-            -g "load_module $module;" -s stop 2>/dev/null || true
-        sleep 0.3
+        pid=$(cat "$dir/nginx/logs/nginx.pid")
+        kill -QUIT "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
     fi
     [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null || true
     wait 2>/dev/null || true
@@ -109,5 +114,9 @@ proves "with no reload and the same nginx processes"
 curl -sk --cert "$dir/agent/web.pem" --key "$dir/agent/web.key" \
     -w '   HTTP %{http_code}\n' "$url" | sed 's/^hello/   hello/'
 proves "clients keep working across the rotation"
+
+if grep -E '\[(error|crit|alert|emerg)\]' "$dir/nginx/logs/error.log"; then
+    echo "   nginx logged errors"; exit 1
+fi
 
 step "Done: stopping nginx and the agent"

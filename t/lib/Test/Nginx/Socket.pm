@@ -120,10 +120,11 @@ sub run_tests () {
         return;
     }
 
-    # runs sharing a servroot (prove -j) would kill each other's nginx
-    make_path(dirname($ServRoot));
-    if (!open($Lock, '>>', "$ServRoot.lock")) {
-        fail("cannot open $ServRoot.lock: $!");
+    # runs sharing a servroot (prove -j) would kill each other's nginx;
+    # the lock file survives the wipes, which skip dot files
+    make_path($ServRoot);
+    if (!open($Lock, '>>', "$ServRoot/.lock")) {
+        fail("cannot open $ServRoot/.lock: $!");
         return;
     }
     if (!flock($Lock, LOCK_EX | LOCK_NB)) {
@@ -184,7 +185,7 @@ sub _run_block {
              . "refusing to wipe it");
         return;
     }
-    remove_tree($ServRoot);
+    remove_tree(glob("$ServRoot/*"));
     make_path("$ServRoot/conf", "$ServRoot/logs", html_dir());
 
     # before nginx starts and before the $TEST_NGINX_* expansion (the
