@@ -80,7 +80,12 @@ spiffe_snapshot_t *ngx_spiffe_snapshot(void);
 
 /* a TLS peer, found once per connection */
 
+#define NGX_SPIFFE_PEER_NONE        0
+#define NGX_SPIFFE_PEER_VERIFIED    1
+#define NGX_SPIFFE_PEER_FAILED      2
+
 typedef struct {
+    ngx_uint_t                  status;
     ngx_str_t                   id;         /* empty when not verified */
     ngx_str_t                   td;
     ngx_str_t                   path;

@@ -27,6 +27,7 @@ typedef ngx_int_t (*ngx_http_spiffe_peer_var_pt)(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_spiffe_peer_t *peer);
 
 
+static ngx_int_t ngx_http_spiffe_verify_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_spiffe_access_handler(ngx_http_request_t *r);
 static ngx_spiffe_peer_t *ngx_http_spiffe_peer(ngx_http_request_t *r);
 static ngx_int_t ngx_http_spiffe_peer_variable(ngx_http_request_t *r,
@@ -153,6 +154,46 @@ ngx_module_t  ngx_http_spiffe_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/*
+ * spiffe_verify_client on: a connection without a verified peer gets 400
+ * before any other handler runs, as with ssl_verify_client on
+ */
+
+static ngx_int_t
+ngx_http_spiffe_verify_handler(ngx_http_request_t *r)
+{
+    ngx_spiffe_peer_t           *peer;
+    ngx_http_spiffe_srv_conf_t  *sscf;
+
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_spiffe_module);
+
+    if (sscf->verify != NGX_SPIFFE_VERIFY_ON || r->connection->ssl == NULL) {
+        return NGX_DECLINED;
+    }
+
+    peer = ngx_spiffe_ssl_peer(r->connection);
+
+    if (peer == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (peer->status == NGX_SPIFFE_PEER_VERIFIED) {
+        return NGX_DECLINED;
+    }
+
+    if (peer->status == NGX_SPIFFE_PEER_NONE) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "spiffe: client sent no required SPIFFE SVID");
+        return NGX_HTTPS_NO_CERT;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "spiffe: client SVID refused (%V)", &peer->verify);
+
+    return NGX_HTTPS_CERT_ERROR;
+}
 
 
 static ngx_int_t
@@ -473,6 +514,13 @@ ngx_http_spiffe_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_spiffe_access_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_spiffe_verify_handler;
 
     return NGX_OK;
 }

@@ -153,8 +153,6 @@ ngx_int_t
 ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
     ngx_uint_t verify)
 {
-    int  mode;
-
     if (svid) {
         SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, NULL);
     }
@@ -163,15 +161,14 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
         return NGX_OK;
     }
 
-    mode = SSL_VERIFY_PEER;
+    /*
+     * as with ssl_verify_client, the handshake completes whatever the
+     * client sent, and the protocol module refuses the connection before
+     * serving it: a refused handshake would be logged at "crit"
+     */
 
-    if (verify == NGX_SPIFFE_VERIFY_ON) {
-        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    }
-
-    SSL_CTX_set_verify(ssl->ctx, mode, NULL);
-    SSL_CTX_set_cert_verify_callback(ssl->ctx, ngx_spiffe_ssl_verify,
-                                     (void *) verify);
+    SSL_CTX_set_verify(ssl->ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_cert_verify_callback(ssl->ctx, ngx_spiffe_ssl_verify, NULL);
 
     /*
      * a session is resumed only while the peer's bundle is the one it was
@@ -287,8 +284,6 @@ ngx_spiffe_ssl_certificate(ngx_ssl_conn_t *ssl_conn, void *arg)
 static int
 ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
 {
-    ngx_uint_t  verify = (ngx_uint_t) arg;
-
     int                 ok;
     size_t              len;
     ngx_str_t           id, td;
@@ -331,7 +326,7 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
         X509_STORE_CTX_set_error(x509_store,
                                  X509_V_ERR_APPLICATION_VERIFICATION);
 
-        return verify == NGX_SPIFFE_VERIFY_OPTIONAL;
+        return 1;
     }
 
     X509_STORE_CTX_set_error(x509_store, X509_V_OK);
@@ -493,9 +488,11 @@ ngx_spiffe_ssl_peer_create(ngx_connection_t *c, const char *id, size_t len,
 
         peer->verify.len = ngx_sprintf(p, "FAILED:%s", reason) - p;
         peer->verify.data = p;
+        peer->status = NGX_SPIFFE_PEER_FAILED;
 
     } else if (len == 0) {
         peer->verify = ngx_spiffe_verify_none;
+        peer->status = NGX_SPIFFE_PEER_NONE;
 
     } else {
         peer->id.data = ngx_pstrdup(c->pool,
@@ -511,6 +508,7 @@ ngx_spiffe_ssl_peer_create(ngx_connection_t *c, const char *id, size_t len,
         peer->td.len = peer->path.data - peer->td.data;
         peer->path.len = peer->id.data + len - peer->path.data;
         peer->verify = ngx_spiffe_verify_success;
+        peer->status = NGX_SPIFFE_PEER_VERIFIED;
     }
 
     if (SSL_set_ex_data(c->ssl->connection, ngx_spiffe_ssl_peer_index, peer)

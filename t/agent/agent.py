@@ -9,10 +9,12 @@ through a line-based control socket.  Run it with Debian's interpreter
     /usr/bin/python3 t/agent/agent.py --state DIR [--socket PATH]
         [--control PATH] [--tcp 127.0.0.1:PORT] [--trust-domain TD]
         [--spiffe-id ID[,hint=H]] [--svid ID[,hint=H]]... [--ttl SECONDS]
-        [--intermediate] [--auto-rotate] [--pidfile FILE] [--log FILE]
+        [--intermediate] [--auto-rotate] [--down] [--pidfile FILE]
+        [--log FILE]
 
 Ready when the pidfile exists (it is written last, after both sockets are
-listening); "READY ..." is also printed on stdout.
+listening, or only the control socket with --down); "READY ..." is also
+printed on stdout and logged.
 
 State directory layout (PEM; rewritten, atomically per file, on changes):
 
@@ -34,10 +36,33 @@ Keys are written world-readable on purpose: they are throwaway test keys and
 nginx workers may run as another user.
 
 Control socket: one command per line, one reply line each ("OK ..." or
-"ERR ..."); several lines may share a connection.  Commands:
+"ERR ..."); several lines may share a connection.  The same socket also
+answers HTTP/1.0 and HTTP/1.1, one request per connection, so that an
+nginx under test can drive the agent in the middle of a test block:
 
-    rotate-svid                 new keys and certs for all SVIDs, same CA;
+    GET /<word>/<word>...[?wait_ms=N][&arg=VALUE...] HTTP/1.1
+
+runs the command whose words are the path segments, each percent-decoded
+(GET /rotate-svid/spiffe:%2F%2Fexample.org%2Fnginx-2), followed by the
+"arg" query values, in order (query values are form-decoded).  wait_ms
+(0..60000) makes the agent sleep that long after the command and before it
+replies, to give nginx time to take in what the command sent.  The reply
+line is the body (text/plain); the status is 200 for "OK ...", 409 for
+"ERR ...", 400 for a request it cannot read, 405 for a method other than
+GET or HEAD.  The connection is closed after the reply.  nginx decodes
+%2F in the URI before a "proxy_pass" with a URI part sends it on, so
+from nginx pass an argument that holds "/" as "arg":
+
+    location /ctl/ { proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/; }
+    GET /ctl/rotate-svid?arg=spiffe://example.org/nginx-2&wait_ms=300
+
+Commands:
+
+    rotate-svid [ID]            new keys and certs for all SVIDs, same CA;
+                                with ID, the default SVID gets that SPIFFE
+                                ID (in the agent's trust domain) from now on;
                                 replies OK serial=<default SVID serial, hex>
+                                id=<default SVID's ID>
     rotate-ca [keep-old]        new CA (and intermediate), new SVIDs; the
                                 bundle holds the new CA (and the old one)
     new-td TD                   new CA for trust domain TD in DIR/TD/ (not
@@ -64,7 +89,31 @@ Control socket: one command per line, one reply line each ("OK ..." or
                                 and serves normally after); replies sent=N
     status                      serial, CA fingerprint, streams, calls
     ttl SECONDS                 lifetime of SVIDs minted from now on
-    quit                        stop the agent
+    wait-streams N [TIMEOUT_MS] wait (default 5000 ms) until N
+                                FetchX509SVID streams are open and have
+                                each sent all that was queued for them (not
+                                while stalled); replies OK ready=N, or ERR
+                                on timeout
+    down                        stop serving the Workload API: open calls are
+                                cancelled, the listeners closed, new
+                                connections refused (the control socket stays)
+    up                          serve it again (same state)
+    restart [down]              the agent process re-executes itself, as if
+                                killed and started again: every Workload API
+                                connection drops at once, without a status,
+                                and the socket refuses connections until the
+                                new image listens (about 0.2 s; with "down",
+                                until "up").  The control socket is handed
+                                over, so control requests sent meanwhile wait
+                                in its backlog.  The new image starts from
+                                the command line again: new CA and SVIDs,
+                                same IDs, faults and runtime changes gone.
+                                The pid stays the same.
+    signal SIG PIDFILE          send SIGHUP, SIGQUIT, SIGTERM, SIGUSR1,
+                                SIGUSR2 or SIGWINCH (SIG without "SIG") to
+                                the process whose pid PIDFILE holds, e.g.
+                                reload the nginx under test mid-block
+    quit                        stop the agent (after the reply)
 
 Serials are printed as lowercase hex, whole bytes, no separators.
 """
@@ -77,12 +126,16 @@ import importlib
 import inspect
 import logging
 import os
+import re
 import shlex
 import signal
+import socket
 import socketserver
 import sys
 import tempfile
 import threading
+import time
+import urllib.parse
 from concurrent import futures
 
 import grpc
@@ -95,6 +148,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SERVICE = "SpiffeWorkloadAPI"
 MAX_SEND = 16 * 1024 * 1024
 OVERSIZE = 4 * 1024 * 1024 + 1024
+MAX_WAIT_MS = 60000
+SIGNALS = ("HUP", "QUIT", "TERM", "USR1", "USR2", "WINCH")
 
 log = logging.getLogger("agent")
 
@@ -356,6 +411,8 @@ class Stream:
         self.last = None        # last state sent (bundles: skip repeats)
         self.end = None         # (StatusCode, details) to finish with
         self.cancelled = False
+        self.sent = 0           # messages handed to gRPC and written
+        self.sending = False    # one taken from the queue, not written yet
 
 
 class Agent:
@@ -380,6 +437,7 @@ class Agent:
         self.other_cas = {}     # "td" -> CA made by new-td
         self.old_roots = []
         self.quit = threading.Event()
+        self.serving = None     # set by main(): serving(on) starts/stops
 
         self.root = None
         self.issuer = None
@@ -605,7 +663,13 @@ class Agent:
                         s.last = payload
                     else:
                         payload = item
+                    s.sending = True
+                # gRPC asks for the next item once this one is written
                 yield payload
+                with self.cond:
+                    s.sending = False
+                    s.sent += 1
+                    self.cond.notify_all()
         finally:
             with self.cond:
                 self.streams.discard(s)
@@ -665,36 +729,51 @@ class Agent:
     # -- control commands
 
     def command(self, line):
+        """Run one line of the line protocol; returns (reply, after): after
+        is None or what to do once the reply is sent."""
         try:
             argv = shlex.split(line)
         except ValueError as e:
-            return "ERR %s" % e
+            return "ERR %s" % e, None
+        return self.run(argv)
+
+    def run(self, argv):
         if not argv:
-            return "ERR empty command"
+            return "ERR empty command", None
         fn = getattr(self, "cmd_" + argv[0].replace("-", "_"), None)
         if fn is None:
-            return "ERR unknown command %s" % argv[0]
+            return "ERR unknown command %s" % argv[0], None
         try:
             inspect.signature(fn).bind(*argv[1:])
         except TypeError:
-            return "ERR usage: %s" % fn.__doc__
+            return "ERR usage: %s" % fn.__doc__, None
         try:
             with self.cond:
                 reply = fn(*argv[1:])
         except (ValueError, OSError) as e:
-            return "ERR %s" % e
+            reply = "ERR %s" % e
         except Exception as e:
             log.exception("control: %s failed", argv[0])
-            return "ERR internal error: %s" % e
-        log.info("control: %s -> %s", argv[0], reply)
-        return reply
+            return "ERR internal error: %s" % e, None
+        after = None
+        if isinstance(reply, tuple):
+            reply, after = reply
+        log.info("control: %s -> %s", " ".join(argv), reply)
+        return reply, after
 
-    def cmd_rotate_svid(self):
-        """rotate-svid"""
-        self.svids = [self._mint_svid(s.spiffe_id, s.hint)
-                      for s in self.svids]
+    def cmd_rotate_svid(self, spiffe_id=None):
+        """rotate-svid [ID]"""
+        ids = [s.spiffe_id for s in self.svids]
+        if spiffe_id is not None:
+            if trust_domain_of(spiffe_id) != self.td:
+                raise ValueError("%s is not in trust domain %s"
+                                 % (spiffe_id, self.td))
+            ids[0] = spiffe_id
+        self.svids = [self._mint_svid(i, s.hint)
+                      for i, s in zip(ids, self.svids)]
         self.changed()
-        return "OK serial=%s" % serial_hex(self.svids[0].cert)
+        return "OK serial=%s id=%s" % (serial_hex(self.svids[0].cert),
+                                       self.svids[0].spiffe_id)
 
     def cmd_rotate_ca(self, *opts):
         """rotate-ca [keep-old]"""
@@ -863,10 +942,56 @@ class Agent:
             getattr(self, n).__doc__ for n in sorted(dir(self))
             if n.startswith("cmd_"))
 
+    def cmd_wait_streams(self, n, timeout_ms="5000"):
+        """wait-streams N [TIMEOUT_MS]"""
+        want, left = int(n), int(timeout_ms) / 1000.0
+        deadline = time.monotonic() + left
+        while True:
+            ready = sum(1 for s in self.streams
+                        if s.kind == "x509svid" and s.sent and not s.queue
+                        and not s.sending and not s.end and not s.cancelled)
+            if ready >= want:
+                return "OK ready=%d" % ready
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ValueError("timeout: %d of %d FetchX509SVID streams "
+                                 "ready after %s ms" % (ready, want,
+                                                        timeout_ms))
+            self.cond.wait(min(left, 0.5))
+
+    def cmd_down(self):
+        """down"""
+        n = len(self.streams)
+        self.serving(False)
+        return "OK down cancelled=%d" % n
+
+    def cmd_up(self):
+        """up"""
+        self.serving(True)
+        return "OK up"
+
+    def cmd_restart(self, *opts):
+        """restart [down]"""
+        if any(o != "down" for o in opts):
+            raise ValueError("usage: restart [down]")
+        return "OK restarting", lambda: self.reexec(bool(opts))
+
+    def cmd_signal(self, sig, pidfile):
+        """signal SIG PIDFILE"""
+        sig = sig.upper()
+        sig = sig[3:] if sig.startswith("SIG") else sig
+        if sig not in SIGNALS:
+            raise ValueError("usage: signal %s PIDFILE" % "|".join(SIGNALS))
+        with open(pidfile) as f:
+            text = f.read().strip()
+        if not text.isdigit():
+            raise ValueError("no pid in %s" % pidfile)
+        os.kill(int(text), getattr(signal, "SIG" + sig))
+        return "OK pid=%s signal=%s" % (text, sig)
+
     def cmd_quit(self):
         """quit"""
-        self.quit.set()
-        return "OK bye"
+        return "OK bye", self.quit.set
 
     # -- optional rotation at half-life, like a real agent
 
@@ -884,15 +1009,110 @@ class Agent:
 
 # ---------------------------------------------------------------- control
 
+HTTP_REQUEST = re.compile(r"([A-Z]+) (\S+) HTTP/1\.[01]\Z")
+HTTP_REASON = {200: "OK", 400: "Bad Request", 405: "Method Not Allowed",
+               409: "Conflict"}
+MAX_LINE = 8192
+
+
+class BadRequest(Exception):
+    pass
+
+
 class ControlHandler(socketserver.StreamRequestHandler):
+    """The line protocol, or one HTTP request if the first line is an
+    HTTP request line (no command starts with an upper-case word)."""
+
     def handle(self):
-        for raw in self.rfile:
+        first = True
+        while True:
+            raw = self.rfile.readline(MAX_LINE)
+            if not raw:
+                return
             line = raw.decode("utf-8", "replace").strip()
             if not line:
                 continue
-            reply = self.server.agent.command(line)
+            if first:
+                first = False
+                m = HTTP_REQUEST.match(line)
+                if m:
+                    self.http(m.group(1), m.group(2))
+                    return
+            reply, after = self.server.agent.command(line)
             self.wfile.write(reply.encode() + b"\n")
             self.wfile.flush()
+            if after:
+                after()
+                return
+
+    def http(self, method, target):
+        try:
+            argv, wait_ms = self.http_request(method, target)
+        except BadRequest as e:
+            code = 405 if method not in ("GET", "HEAD") else 400
+            self.http_reply(method, code, "ERR %s" % e)
+            return
+        reply, after = self.server.agent.run(argv)
+        if wait_ms:
+            time.sleep(wait_ms / 1000.0)
+        self.http_reply(method, 200 if reply.startswith("OK") else 409,
+                        reply)
+        if after:
+            after()
+
+    def http_request(self, method, target):
+        """Reads the rest of the request; returns (argv, wait_ms)."""
+        length = 0
+        for _ in range(100):
+            raw = self.rfile.readline(MAX_LINE)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = raw.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                try:
+                    length = int(value.strip())
+                except ValueError:
+                    raise BadRequest("bad Content-Length")
+        else:
+            raise BadRequest("too many header lines")
+        if length > 65536:
+            raise BadRequest("request body too large")
+        if length:
+            self.rfile.read(length)
+        if method not in ("GET", "HEAD"):
+            raise BadRequest("method %s not allowed, use GET" % method)
+
+        url = urllib.parse.urlsplit(target)
+        if not url.path.startswith("/"):
+            raise BadRequest("bad request target %s" % target)
+        try:
+            argv = [urllib.parse.unquote(w, errors="strict")
+                    for w in url.path.split("/") if w]
+            query = urllib.parse.parse_qsl(url.query, keep_blank_values=True,
+                                           errors="strict")
+        except (UnicodeDecodeError, ValueError) as e:
+            raise BadRequest("bad percent-encoding: %s" % e)
+        wait_ms = 0
+        for k, v in query:
+            if k == "arg":
+                argv.append(v)
+            elif k == "wait_ms":
+                if not v.isdigit() or int(v) > MAX_WAIT_MS:
+                    raise BadRequest("wait_ms must be 0..%d" % MAX_WAIT_MS)
+                wait_ms = int(v)
+            else:
+                raise BadRequest("unknown query parameter %s" % k)
+        if not argv:
+            raise BadRequest("no command in the path")
+        return argv, wait_ms
+
+    def http_reply(self, method, code, reply):
+        body = reply.encode() + b"\n"
+        head = ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+                "Content-Length: %d\r\nConnection: close\r\n\r\n"
+                % (code, HTTP_REASON[code], len(body)))
+        self.wfile.write(head.encode() + (b"" if method == "HEAD" else body))
+        self.wfile.flush()
 
 
 class ControlServer(socketserver.ThreadingMixIn,

@@ -1,0 +1,291 @@
+package SpiffeMTLS;
+
+# Shared pieces of the mTLS suites (t/02*-mtls-*.t), lua-nginx-module style:
+# the block's --- http_config holds the TLS server under test, listening on
+# unix:$TEST_NGINX_SERVROOT/logs/tls.sock (and 127.0.0.1:$TEST_NGINX_TLS_PORT
+# for curl); this module appends to every block's --- config the plain
+# locations through which nginx itself is the mTLS client:
+#
+#   /as/NAME/...      proxy_pass https://unix:.../tls.sock:/... presenting
+#                     peer NAME's certificate (TLS 1.2 or 1.3: 1.3)
+#   /as12/NAME/...    the same, TLS 1.2 only
+#   /as13/NAME/...    the same, TLS 1.3 only
+#   /fresh/NAME/...   the same, proxy_ssl_session_reuse off (every request
+#                     is a full handshake)
+#   /nocert/... /nocert12/...   no client certificate
+#   /probe/ACTION     the probe (below)
+#
+# The probe is a small HTTP server in a child process, on a unix socket,
+# that runs Perl actions registered by the test file (curl, openssl
+# s_client, agent commands under load) and answers with their text, so that
+# a block checks them with --- response_body like any other request.
+# The built-in action "echo" answers with the request's header lines: the
+# TLS server under test proxies to it as its backend.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Digest::SHA qw(sha256_hex);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use POSIX qw(WNOHANG);
+use Socket qw(SOCK_STREAM);
+use Time::HiRes qw(sleep time);
+
+use Exporter 'import';
+our @EXPORT_OK = qw(add_peer peer_cert peer_key outer_locations
+                    leaf_sha256 cert_serial served_cert start_probe
+                    http_get curl);
+
+my (%peers, @order);
+
+# the TCP TLS listener, for curl
+$ENV{TEST_NGINX_TLS_PORT} //= ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 1;
+
+# add_peer(NAME, CERT, KEY): a client identity the outer locations present
+sub add_peer {
+    my ($name, $cert, $key) = @_;
+    croak "peer $name: no file $cert" unless -r $cert;
+    croak "peer $name: no file $key" unless -r $key;
+    croak "bad peer name $name" unless $name =~ /^[\w.-]+\z/;
+    push @order, $name unless $peers{$name};
+    $peers{$name} = [$cert, $key];
+}
+
+sub peer_cert { $peers{$_[0]} ? $peers{$_[0]}[0] : croak "no peer $_[0]" }
+sub peer_key  { $peers{$_[0]} ? $peers{$_[0]}[1] : croak "no peer $_[0]" }
+
+sub tls_sock { "$ENV{TEST_NGINX_SERVROOT}/logs/tls.sock" }
+
+sub outer_locations {
+    my $sock = '$TEST_NGINX_SERVROOT/logs/tls.sock';
+    my $conf = '';
+
+    my %variant = (
+        as     => '',
+        as12   => "proxy_ssl_protocols TLSv1.2;\n",
+        as13   => "proxy_ssl_protocols TLSv1.3;\n",
+        fresh  => "proxy_ssl_session_reuse off;\n",
+    );
+
+    for my $v (sort keys %variant) {
+        for my $name (@order) {
+            my ($cert, $key) = @{ $peers{$name} };
+            $conf .= <<"EOC";
+    location /$v/$name/ {
+        proxy_pass https://unix:$sock:/;
+        proxy_ssl_certificate $cert;
+        proxy_ssl_certificate_key $key;
+        $variant{$v}    }
+EOC
+        }
+    }
+
+    $conf .= <<"EOC";
+    location /nocert/ {
+        proxy_pass https://unix:$sock:/;
+    }
+    location /nocert12/ {
+        proxy_pass https://unix:$sock:/;
+        proxy_ssl_protocols TLSv1.2;
+    }
+EOC
+
+    $conf .= <<'EOC' if defined $ENV{TEST_NGINX_PROBE};
+    location /probe/ {
+        proxy_pass http://unix:$TEST_NGINX_PROBE:;
+        proxy_read_timeout 60s;
+    }
+EOC
+
+    return $conf;
+}
+
+# SHA-256 (lowercase hex) of the DER of the first certificate of a PEM file
+sub leaf_sha256 {
+    my ($pem) = @_;
+    open my $fh, '-|', 'openssl', 'x509', '-in', $pem, '-outform', 'DER'
+        or croak "openssl: $!";
+    binmode $fh;
+    local $/;
+    my $der = <$fh>;
+    close $fh or croak "openssl x509 -in $pem failed";
+    return sha256_hex($der);
+}
+
+# serial of the first certificate of a PEM file or PEM text, lowercase hex
+# without leading zeros (the agent prints whole bytes)
+sub cert_serial {
+    my ($pem) = @_;
+    my $out;
+    if ($pem =~ /-----BEGIN/) {
+        $out = _run_in($pem, 'openssl', 'x509', '-noout', '-serial');
+    } else {
+        $out = _run_in(undef, 'openssl', 'x509', '-in', $pem, '-noout',
+                       '-serial');
+    }
+    return undef unless defined $out && $out =~ /serial=([0-9A-Fa-f]+)/;
+    return _norm_serial($1);
+}
+
+sub _norm_serial {
+    my $s = lc shift;
+    $s =~ s/^0+(?=.)//;
+    return $s;
+}
+
+# The certificate served on the TLS socket: (serial, URI SAN), or () when
+# no handshake; TLS 1.3, no client certificate.
+sub served_cert {
+    my $pem = _run_in('', 'openssl', 's_client', '-unix', tls_sock(),
+                      '-tls1_3', '-showcerts');
+    return () unless defined $pem && $pem =~ /(-----BEGIN CERTIFICATE-----
+                                              .*?
+                                              -----END\ CERTIFICATE-----)/sx;
+    my $leaf = $1;
+    my $text = _run_in($leaf, 'openssl', 'x509', '-noout', '-serial',
+                       '-ext', 'subjectAltName');
+    return () unless defined $text && $text =~ /serial=([0-9A-Fa-f]+)/;
+    my $serial = _norm_serial($1);
+    my ($uri) = $text =~ /URI:(\S+)/;
+    return ($serial, $uri);
+}
+
+# run a command with $in on stdin; stdout, or undef when it cannot start
+sub _run_in {
+    my ($in, @cmd) = @_;
+    my $dir = tempdir('spiffe-run-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $file = "$dir/in";
+    open my $w, '>', $file or croak "$file: $!";
+    print {$w} $in // '';
+    close $w;
+    my $pid = open my $r, '-|';
+    croak "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', $file;
+        open STDERR, '>', '/dev/null';
+        exec { $cmd[0] } @cmd or POSIX::_exit(127);
+    }
+    local $/;
+    my $out = <$r>;
+    close $r;
+    return $? >> 8 == 127 ? undef : $out // '';
+}
+
+# One HTTP/1.0 GET to the outer server: (status, body); status 0 on a
+# connection error.
+sub http_get {
+    my ($path, %opt) = @_;
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => $opt{timeout} || 5)
+        or return (0, "connect: $@");
+    print {$s} "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    my $res = <$s> // '';
+    close $s;
+    my ($status) = $res =~ m{^HTTP/\d\.\d (\d{3})};
+    my ($body) = $res =~ /\r\n\r\n(.*)\z/s;
+    return ($status || 0, $body // '');
+}
+
+# curl(peer => NAME|undef, h2 => 1, urls => [...]) on the TCP listener;
+# one line per URL, "HTTP/<version> <code> <body>", or "curl: exit N"
+sub curl {
+    my (%opt) = @_;
+    my $port = $ENV{TEST_NGINX_TLS_PORT};
+    my @cmd = ('curl', '-sS', '-k', '--max-time', '5',
+               '-w', '| HTTP/%{http_version} %{response_code}\n');
+    push @cmd, $opt{h2} ? '--http2' : '--http1.1';
+    push @cmd, '--cert', peer_cert($opt{peer}), '--key', peer_key($opt{peer})
+        if defined $opt{peer};
+    push @cmd, @{ $opt{args} || [] };
+    push @cmd, map { "https://127.0.0.1:$port$_" } @{ $opt{urls} };
+    my $out = _run_in('', @cmd);
+    my $rc = $? >> 8;
+    return "curl: cannot run\n" unless defined $out;
+    return "curl: exit $rc\n" if $rc;
+    # body first, then "| HTTP/x code": print "HTTP/x code body"
+    $out =~ s/^(.*?)\| (HTTP\/\S+ \d+)$/$2 $1/mg;
+    return $out;
+}
+
+
+# ---- the probe ----------------------------------------------------------
+
+my ($probe_pid, $probe_dir);
+
+# start_probe(NAME => sub { my (%query) = @_; return TEXT }, ...)
+sub start_probe {
+    my (%actions) = @_;
+    croak "probe already started" if $probe_pid;
+
+    $probe_dir = tempdir('spiffe-probe-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $probe_dir;
+    my $path = "$probe_dir/probe.sock";
+    my $srv = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => $path,
+                                    Listen => 16)
+        or croak "probe: listen on $path: $!";
+    chmod 0666, $path;
+
+    my $parent = $$;
+    my $pid = fork;
+    croak "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        while (1) {
+            POSIX::_exit(0) if getppid() != $parent;
+            my $c = $srv->accept or next;
+            _probe_serve($c, \%actions);
+            close $c;
+        }
+    }
+
+    close $srv;
+    $probe_pid = $pid;
+    $ENV{TEST_NGINX_PROBE} = $path;
+    return $path;
+}
+
+sub _probe_serve {
+    my ($c, $actions) = @_;
+    my $head = '';
+    while ($head !~ /\r?\n\r?\n/) {
+        my $n = sysread($c, $head, 4096, length $head);
+        return unless $n;
+    }
+    my ($target) = $head =~ m{^[A-Z]+ (\S+)};
+    my ($name, $q) = ($target // '') =~ m{^/(?:probe/)?([\w.-]*)\??(.*)};
+    my %query = map { my ($k, $v) = split /=/, $_, 2;
+                      $v //= '';
+                      $v =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+                      ($k => $v) } grep { length } split /&/, $q // '';
+
+    my ($status, $body) = (200, '');
+    if (($name // '') eq 'echo') {
+        # the request's header lines, as the backend received them
+        $body = join '', map { "$_\n" } grep { length }
+                         split /\r?\n/, $head;
+    } elsif (my $fn = $actions->{$name // ''}) {
+        $body = eval { $fn->(%query) };
+        ($status, $body) = (500, "probe action $name died: $@") if $@;
+    } else {
+        ($status, $body) = (404, "no probe action \"$name\"\n");
+    }
+
+    my $res = "HTTP/1.0 $status X\r\nContent-Type: text/plain\r\n"
+              . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    syswrite($c, $res);
+}
+
+END {
+    if ($probe_pid) {
+        kill 'TERM', $probe_pid;
+        waitpid($probe_pid, 0);
+    }
+}
+
+1;
