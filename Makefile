@@ -11,6 +11,12 @@ NGX_BUILD   := $(BUILD)/nginx
 MODULES     := $(BUILD)/ngx_http_spiffe_module.so
 PYTHON      := /usr/bin/python3
 
+# make install, where Debian's nginx looks for modules
+DESTDIR     ?=
+MODDIR      ?= /usr/lib/nginx/modules
+AVAILDIR    ?= /usr/share/nginx/modules-available
+ENABLEDDIR  ?= /etc/nginx/modules-enabled
+
 CC          ?= cc
 CFLAGS      ?= -g -O1
 UNIT_CFLAGS := $(CFLAGS) -Wall -Wextra -Werror -Iinclude
@@ -31,7 +37,7 @@ DEBS := build-essential nginx nginx-dev libnginx-mod-stream \
 export TEST_NGINX_BINARY        ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES  ?= $(CURDIR)/$(BUILD)/ngx_http_spiffe_module.so
 
-.PHONY: all deps modules unit test demo clean
+.PHONY: all deps modules unit test demo install clean
 
 all: modules
 
@@ -85,6 +91,15 @@ test: deps
 demo: deps
 	$(MAKE) modules
 	@conf-examples/demo.sh
+
+install: modules
+	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(AVAILDIR) \
+	    $(DESTDIR)$(ENABLEDDIR)
+	install -m 644 $(MODULES) $(DESTDIR)$(MODDIR)/
+	echo "load_module modules/ngx_http_spiffe_module.so;" \
+	    > $(DESTDIR)$(AVAILDIR)/mod-http-spiffe.conf
+	ln -sf $(AVAILDIR)/mod-http-spiffe.conf \
+	    $(DESTDIR)$(ENABLEDDIR)/50-mod-http-spiffe.conf
 
 clean:
 	rm -rf $(BUILD) t/servroot*

@@ -1154,6 +1154,11 @@ def parse_args(argv):
                    help="rotate SVIDs at half their lifetime")
     p.add_argument("--proto", default=os.path.join(HERE, "workload.proto"),
                    help=argparse.SUPPRESS)
+    # set by "restart" for the new image
+    p.add_argument("--control-fd", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--tmp-state", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--down", action="store_true",
+                   help="start with the Workload API down (see \"up\")")
     p.add_argument("--pidfile", help="written last, once ready")
     p.add_argument("--log", help="log file (default stderr)")
     args = p.parse_args(argv)
@@ -1176,8 +1181,73 @@ def parse_args(argv):
     return args
 
 
+class WorkloadServer:
+    """The gRPC server, made again on "up": a gRPC server cannot restart."""
+
+    def __init__(self, agent, sock, tcp):
+        self.agent = agent
+        self.sock = sock
+        self.tcp = tcp
+        self.tcp_port = None
+        self.server = None
+
+    def serving(self, on):
+        if on and self.server is None:
+            self.start()
+        elif not on and self.server is not None:
+            self.stop(0)
+
+    def start(self):
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=64),
+            handlers=[self.agent.handler()],
+            options=[("grpc.max_send_message_length", MAX_SEND),
+                     ("grpc.max_receive_message_length", 4 * 1024 * 1024)])
+        unlink_quiet(self.sock)
+        server.add_insecure_port("unix:" + self.sock)
+        if self.tcp:
+            # the same port again after "down" and "restart"
+            host, _, port = self.tcp.rpartition(":")
+            addr = "%s:%s" % (host, self.tcp_port or port)
+            port = server.add_insecure_port(addr)
+            if not port:
+                raise OSError("cannot listen on %s" % addr)
+            self.tcp_port = port
+        server.start()
+        os.chmod(self.sock, 0o666)
+        self.server = server
+
+    def stop(self, grace):
+        server, self.server = self.server, None
+        # cancels the calls now; nothing new may connect after the reply
+        event = server.stop(grace)
+        unlink_quiet(self.sock)
+        return event
+
+
+def restart_argv(argv, args, down, tcp_port):
+    """The new image's arguments: argv without what restart sets."""
+    out, it = [], iter(argv)
+    for a in it:
+        name = a.split("=", 1)[0]
+        if name in ("--control-fd", "--tcp", "--state"):
+            if "=" not in a:
+                next(it, None)
+        elif a not in ("--down", "--tmp-state"):
+            out.append(a)
+    out += ["--state", args.state]
+    if args.tcp:
+        out += ["--tcp", "%s:%d" % (args.tcp.rpartition(":")[0], tcp_port)]
+    if args.tmp_state:
+        out.append("--tmp-state")
+    if down:
+        out.append("--down")
+    return out
+
+
 def main(argv=None):
-    args = parse_args(argv if argv is not None else sys.argv[1:])
+    argv = argv if argv is not None else sys.argv[1:]
+    args = parse_args(argv)
 
     handler = (logging.FileHandler(args.log) if args.log
                else logging.StreamHandler(sys.stderr))
@@ -1186,9 +1256,9 @@ def main(argv=None):
     log.addHandler(handler)
     log.setLevel(logging.INFO)
 
-    tmp_state = None
     if not args.state:
-        tmp_state = args.state = tempfile.mkdtemp(prefix="spiffe-agent-")
+        args.state = tempfile.mkdtemp(prefix="spiffe-agent-")
+        args.tmp_state = True
     os.makedirs(args.state, exist_ok=True)
     args.state = os.path.abspath(args.state)
     sock = os.path.abspath(args.socket or
@@ -1198,42 +1268,65 @@ def main(argv=None):
     for path in (sock, ctl):
         if len(path.encode()) > 107:
             raise SystemExit("socket path too long: %s" % path)
-        unlink_quiet(path)
+    unlink_quiet(sock)
+    if args.control_fd is None:
+        unlink_quiet(ctl)
 
     pb = load_stubs(args.proto, os.path.join(args.state, "gen"))
     agent = Agent(pb, args)
 
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=64),
-        handlers=[agent.handler()],
-        options=[("grpc.max_send_message_length", MAX_SEND),
-                 ("grpc.max_receive_message_length", 4 * 1024 * 1024)])
-    server.add_insecure_port("unix:" + sock)
-    tcp_port = None
-    if args.tcp:
-        tcp_port = server.add_insecure_port(args.tcp)
-        if not tcp_port:
-            raise SystemExit("cannot listen on %s" % args.tcp)
-    server.start()
-    os.chmod(sock, 0o666)
+    wl = WorkloadServer(agent, sock, args.tcp)
+    agent.serving = wl.serving
+    if not args.down:
+        try:
+            wl.start()
+        except OSError as e:
+            raise SystemExit(str(e))
 
-    control = ControlServer(ctl, ControlHandler)
+    if args.control_fd is None:
+        control = ControlServer(ctl, ControlHandler)
+        os.chmod(ctl, 0o666)
+    else:
+        # restarted: the old image's listening socket, with its backlog
+        control = ControlServer(ctl, ControlHandler, bind_and_activate=False)
+        control.socket.close()
+        control.socket = socket.socket(fileno=args.control_fd)
+        os.set_inheritable(args.control_fd, False)
     control.agent = agent
-    os.chmod(ctl, 0o666)
-    threading.Thread(target=control.serve_forever, daemon=True).start()
+
+    def reexec(down):
+        log.info("restart%s: re-executing", " down" if down else "")
+        for h in log.handlers:
+            h.flush()
+        fd = control.socket.fileno()
+        os.set_inheritable(fd, True)
+        new = restart_argv(argv, args, down, wl.tcp_port)
+        new += ["--control-fd", str(fd)]
+        # every other descriptor is close-on-exec: the connections drop
+        os.execv(sys.executable,
+                 [sys.executable, os.path.abspath(__file__)] + new)
+
+    agent.reexec = reexec
+
+    threading.Thread(target=control.serve_forever, args=(0.05,),
+                     daemon=True).start()
     if args.auto_rotate:
         threading.Thread(target=agent.auto_rotate, daemon=True).start()
 
     signal.signal(signal.SIGTERM, lambda *_: agent.quit.set())
     signal.signal(signal.SIGINT, lambda *_: agent.quit.set())
 
-    if args.pidfile:
-        write_file(args.pidfile, b"%d\n" % os.getpid())
     ready = "READY socket=%s control=%s state=%s" % (sock, ctl, args.state)
-    if tcp_port:
-        ready += " tcp=%s" % tcp_port
+    if wl.tcp_port:
+        ready += " tcp=%s" % wl.tcp_port
+    if args.down:
+        ready += " down"
     log.info("%s svid=%s serial=%s", ready, agent.svids[0].spiffe_id,
              serial_hex(agent.svids[0].cert))
+    for h in log.handlers:
+        h.flush()
+    if args.pidfile:
+        write_file(args.pidfile, b"%d\n" % os.getpid())
     print(ready, flush=True)
 
     while not agent.quit.wait(3600):
@@ -1244,14 +1337,15 @@ def main(argv=None):
     control.server_close()
     with agent.cond:
         agent.end_streams((grpc.StatusCode.UNAVAILABLE, "agent stopping"))
-    server.stop(0.5).wait(2)
+    if wl.server is not None:
+        wl.stop(0.5).wait(2)
     unlink_quiet(sock)
     unlink_quiet(ctl)
     if args.pidfile:
         unlink_quiet(args.pidfile)
-    if tmp_state:
+    if args.tmp_state:
         import shutil
-        shutil.rmtree(tmp_state, ignore_errors=True)
+        shutil.rmtree(args.state, ignore_errors=True)
     return 0
 
 

@@ -6,7 +6,7 @@ package SpiffeMTLS;
 # for curl); this module appends to every block's --- config the plain
 # locations through which nginx itself is the mTLS client:
 #
-#   /as/NAME/...      proxy_pass https://unix:.../tls.sock:/... presenting
+#   /as/NAME/...      proxy_pass https://<upstream: tls.sock>/... presenting
 #                     peer NAME's certificate (TLS 1.2 or 1.3: 1.3)
 #   /as12/NAME/...    the same, TLS 1.2 only
 #   /as13/NAME/...    the same, TLS 1.3 only
@@ -36,6 +36,7 @@ use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
 our @EXPORT_OK = qw(add_peer peer_cert peer_key outer_locations
+                    outer_upstreams
                     leaf_sha256 cert_serial served_cert start_probe
                     http_get curl);
 
@@ -59,39 +60,28 @@ sub peer_key  { $peers{$_[0]} ? $peers{$_[0]}[1] : croak "no peer $_[0]" }
 
 sub tls_sock { "$ENV{TEST_NGINX_SERVROOT}/logs/tls.sock" }
 
-sub outer_locations {
-    my $sock = '$TEST_NGINX_SERVROOT/logs/tls.sock';
+# nginx keeps the TLS session to reuse per upstream, and every proxy_pass
+# to the same "unix:" URL shares one implicit upstream: each location gets
+# an upstream of its own, or it would resume another peer's session.
+
+sub outer_upstreams {
     my $conf = '';
-
-    my %variant = (
-        as     => '',
-        as12   => "proxy_ssl_protocols TLSv1.2;\n",
-        as13   => "proxy_ssl_protocols TLSv1.3;\n",
-        fresh  => "proxy_ssl_session_reuse off;\n",
-    );
-
-    for my $v (sort keys %variant) {
-        for my $name (@order) {
-            my ($cert, $key) = @{ $peers{$name} };
-            $conf .= <<"EOC";
-    location /$v/$name/ {
-        proxy_pass https://unix:$sock:/;
-        proxy_ssl_certificate $cert;
-        proxy_ssl_certificate_key $key;
-        $variant{$v}    }
-EOC
-        }
+    for my $u (_outer()) {
+        $conf .= "    upstream $u->{upstream} {\n"
+                 . "        server unix:\$TEST_NGINX_SERVROOT/logs/tls.sock;\n"
+                 . "    }\n";
     }
+    return $conf;
+}
 
-    $conf .= <<"EOC";
-    location /nocert/ {
-        proxy_pass https://unix:$sock:/;
+sub outer_locations {
+    my $conf = '';
+    for my $u (_outer()) {
+        $conf .= "    location $u->{location} {\n"
+                 . "        proxy_pass https://$u->{upstream}/;\n"
+                 . join('', map { "        $_;\n" } @{ $u->{directives} })
+                 . "    }\n";
     }
-    location /nocert12/ {
-        proxy_pass https://unix:$sock:/;
-        proxy_ssl_protocols TLSv1.2;
-    }
-EOC
 
     $conf .= <<'EOC' if defined $ENV{TEST_NGINX_PROBE};
     location /probe/ {
@@ -101,6 +91,37 @@ EOC
 EOC
 
     return $conf;
+}
+
+sub _outer {
+    my @out;
+
+    # nginx 1.22 offers TLS 1.0 to 1.2 to upstreams by default
+    my %variant = (
+        as     => ['proxy_ssl_protocols TLSv1.2 TLSv1.3'],
+        as12   => ['proxy_ssl_protocols TLSv1.2'],
+        as13   => ['proxy_ssl_protocols TLSv1.3'],
+        fresh  => ['proxy_ssl_protocols TLSv1.2 TLSv1.3',
+                   'proxy_ssl_session_reuse off'],
+    );
+
+    for my $v (sort keys %variant) {
+        for my $name (@order) {
+            my ($cert, $key) = @{ $peers{$name} };
+            (my $id = "${v}_$name") =~ tr/.-/__/;
+            push @out, { upstream => "tls_$id", location => "/$v/$name/",
+                         directives => [@{ $variant{$v} },
+                                        "proxy_ssl_certificate $cert",
+                                        "proxy_ssl_certificate_key $key"] };
+        }
+    }
+
+    push @out, { upstream => 'tls_nocert', location => '/nocert/',
+                 directives => ['proxy_ssl_protocols TLSv1.2 TLSv1.3'] },
+               { upstream => 'tls_nocert12', location => '/nocert12/',
+                 directives => ['proxy_ssl_protocols TLSv1.2'] };
+
+    return @out;
 }
 
 # SHA-256 (lowercase hex) of the DER of the first certificate of a PEM file
