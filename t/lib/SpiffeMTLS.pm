@@ -13,14 +13,15 @@ package SpiffeMTLS;
 #   /fresh/NAME/...   the same, proxy_ssl_session_reuse off (every request
 #                     is a full handshake)
 #   /nocert/... /nocert12/...   no client certificate
+#   /ctl/CMD...       the test agent's HTTP control interface
 #   /probe/ACTION     the probe (below)
 #
 # The probe is a small HTTP server in a child process, on a unix socket,
 # that runs Perl actions registered by the test file (curl, openssl
 # s_client, agent commands under load) and answers with their text, so that
 # a block checks them with --- response_body like any other request.
-# The built-in action "echo" answers with the request's header lines: the
-# TLS server under test proxies to it as its backend.
+# The built-in action "echo" answers with the request's X-* header lines:
+# the TLS server under test proxies to it as its backend.
 
 use strict;
 use warnings;
@@ -36,7 +37,7 @@ use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
 our @EXPORT_OK = qw(add_peer peer_cert peer_key outer_locations
-                    outer_upstreams
+                    outer_upstreams wait_served start_load stop_load
                     leaf_sha256 cert_serial served_cert start_probe
                     http_get curl);
 
@@ -82,6 +83,13 @@ sub outer_locations {
                  . join('', map { "        $_;\n" } @{ $u->{directives} })
                  . "    }\n";
     }
+
+    $conf .= <<'EOC' if defined $ENV{TEST_NGINX_AGENT_CONTROL};
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+        proxy_read_timeout 60s;
+    }
+EOC
 
     $conf .= <<'EOC' if defined $ENV{TEST_NGINX_PROBE};
     location /probe/ {
@@ -213,24 +221,89 @@ sub http_get {
 }
 
 # curl(peer => NAME|undef, h2 => 1, urls => [...]) on the TCP listener;
-# one line per URL, "HTTP/<version> <code> <body>", or "curl: exit N"
+# one line per URL, "HTTP/<version> <code> new=<connects> <body>", or
+# "curl: exit N" (-k: an X.509-SVID has no DNS name for curl to check)
 sub curl {
     my (%opt) = @_;
     my $port = $ENV{TEST_NGINX_TLS_PORT};
     my @cmd = ('curl', '-sS', '-k', '--max-time', '5',
-               '-w', '| HTTP/%{http_version} %{response_code}\n');
+               '-w', '\n<<%{http_version} %{response_code} %{num_connects}>>\n');
     push @cmd, $opt{h2} ? '--http2' : '--http1.1';
     push @cmd, '--cert', peer_cert($opt{peer}), '--key', peer_key($opt{peer})
         if defined $opt{peer};
-    push @cmd, @{ $opt{args} || [] };
     push @cmd, map { "https://127.0.0.1:$port$_" } @{ $opt{urls} };
     my $out = _run_in('', @cmd);
     my $rc = $? >> 8;
     return "curl: cannot run\n" unless defined $out;
     return "curl: exit $rc\n" if $rc;
-    # body first, then "| HTTP/x code": print "HTTP/x code body"
-    $out =~ s/^(.*?)\| (HTTP\/\S+ \d+)$/$2 $1/mg;
-    return $out;
+    my $res = '';
+    while ($out =~ /\G(.*?)\n<<(\S+) (\d+) (\d+)>>\n/sg) {
+        (my $body = $1) =~ s/\n\z//;
+        $res .= "HTTP/$2 $3 new=$4 $body\n";
+    }
+    return $res;
+}
+
+# Waits until the TLS socket serves a certificate with this serial;
+# returns the seconds it took, or undef after $timeout seconds.
+sub wait_served {
+    my ($serial, $timeout) = @_;
+    $serial = _norm_serial($serial);
+    my $t0 = time;
+    while (1) {
+        my ($got) = served_cert();
+        return time - $t0 if defined $got && $got eq $serial;
+        return undef if time - $t0 > $timeout;
+        sleep 0.01;
+    }
+}
+
+# Background load through the outer server: start_load($n, $path, $want)
+# runs $n clients that GET $path in a loop; stop_load() returns
+# (requests, failures, first failure), a failure being a status other than
+# 200 or a body other than $want.
+my @loaders;
+
+sub start_load {
+    my ($n, $path, $want) = @_;
+    my $dir = tempdir('spiffe-load-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    for my $i (1 .. $n) {
+        my $pid = fork;
+        croak "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            my ($ok, $bad, $first, $stop) = (0, 0, '', 0);
+            $SIG{TERM} = sub { $stop = 1 };
+            until ($stop) {
+                my ($st, $body) = http_get($path);
+                if ($st == 200 && $body eq $want) {
+                    $ok++;
+                } else {
+                    $bad++;
+                    $first ||= "$st $body";
+                }
+            }
+            open my $fh, '>', "$dir/$i" or POSIX::_exit(1);
+            print {$fh} "$ok $bad $first";
+            close $fh;
+            POSIX::_exit(0);
+        }
+        push @loaders, [$pid, "$dir/$i"];
+    }
+}
+
+sub stop_load {
+    my ($total, $bad, $first) = (0, 0, '');
+    kill 'TERM', map { $_->[0] } @loaders;
+    for my $l (@loaders) {
+        waitpid($l->[0], 0);
+        open my $fh, '<', $l->[1] or do { $bad++; next };
+        my ($o, $b, $f) = split / /, do { local $/; <$fh> }, 3;
+        $total += $o + $b;
+        $bad += $b;
+        $first ||= $f // '';
+    }
+    @loaders = ();
+    return ($total, $bad, $first);
 }
 
 
@@ -287,8 +360,8 @@ sub _probe_serve {
 
     my ($status, $body) = (200, '');
     if (($name // '') eq 'echo') {
-        # the request's header lines, as the backend received them
-        $body = join '', map { "$_\n" } grep { length }
+        # the X-* header lines as the backend received them, in order
+        $body = join '', map { "$_\n" } grep { /^X-/i }
                          split /\r?\n/, $head;
     } elsif (my $fn = $actions->{$name // ''}) {
         $body = eval { $fn->(%query) };
