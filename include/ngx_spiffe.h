@@ -13,6 +13,7 @@
 #include <ngx_event.h>
 #include <curl/curl.h>
 
+#include <spiffe_rules.h>
 #include <spiffe_snapshot.h>
 
 
@@ -69,6 +70,12 @@ void ngx_spiffe_source_stop(void);
 spiffe_snapshot_t *ngx_spiffe_snapshot(void);
 
 
+/* allow/deny rules from the configuration: ngx_spiffe_rules.c */
+
+char *ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules,
+    int action, ngx_str_t *value, ngx_str_t *directive);
+
+
 /* TLS hooks: ngx_spiffe_ssl.c */
 
 #define NGX_SPIFFE_VERIFY_OFF       0
@@ -93,13 +100,27 @@ typedef struct {
 } ngx_spiffe_peer_t;
 
 
+/* spiffe_proxy_verify of one location */
+
+typedef struct {
+    spiffe_rules_t             *rules;
+    ngx_str_t                   location;
+} ngx_spiffe_upstream_t;
+
+
 ngx_int_t ngx_spiffe_ssl_init(ngx_conf_t *cf);
 ngx_int_t ngx_spiffe_ssl_placeholder(ngx_conf_t *cf, ngx_array_t **certs,
     ngx_array_t **keys);
 ngx_int_t ngx_spiffe_ssl_only_placeholder(ngx_array_t *certs);
 ngx_int_t ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_flag_t svid, ngx_uint_t verify);
+ngx_int_t ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
+    ngx_flag_t svid, ngx_spiffe_upstream_t *verify);
 ngx_spiffe_peer_t *ngx_spiffe_ssl_peer(ngx_connection_t *c);
+ngx_int_t ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c,
+    spiffe_rules_t *rules);
+ngx_int_t ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess,
+    spiffe_rules_t *rules);
 
 
 extern ngx_module_t  ngx_spiffe_module;

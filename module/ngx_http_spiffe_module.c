@@ -8,19 +8,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <ngx_spiffe.h>
-#include <spiffe_rules.h>
+#include <ngx_http_spiffe.h>
 
 
 typedef struct {
     ngx_flag_t           svid;
     ngx_uint_t           verify;
 } ngx_http_spiffe_srv_conf_t;
-
-
-typedef struct {
-    spiffe_rules_t      *rules;
-} ngx_http_spiffe_loc_conf_t;
 
 
 typedef ngx_int_t (*ngx_http_spiffe_peer_var_pt)(ngx_http_request_t *r,
@@ -37,6 +31,7 @@ static ngx_int_t ngx_http_spiffe_xfcc_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_spiffe_add_variables(ngx_conf_t *cf);
+static void *ngx_http_spiffe_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_spiffe_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -48,9 +43,8 @@ static char *ngx_http_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static int ngx_http_spiffe_regex_match(void *data, const char *id,
-    size_t len);
-static void ngx_http_spiffe_rules_cleanup(void *data);
+static char *ngx_http_spiffe_proxy_verify(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 static ngx_conf_enum_t  ngx_http_spiffe_verify[] = {
@@ -91,6 +85,20 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       offsetof(ngx_http_spiffe_loc_conf_t, rules),
       (void *) SPIFFE_RULES_DENY },
 
+    { ngx_string("spiffe_proxy_svid"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, proxy_svid),
+      NULL },
+
+    { ngx_string("spiffe_proxy_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_spiffe_proxy_verify,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, proxy_verify),
+      NULL },
+
       ngx_null_command
 };
 
@@ -129,7 +137,7 @@ static ngx_http_module_t  ngx_http_spiffe_module_ctx = {
     ngx_http_spiffe_add_variables,         /* preconfiguration */
     ngx_http_spiffe_init,                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_spiffe_create_main_conf,      /* create main configuration */
     NULL,                                  /* init main configuration */
 
     ngx_http_spiffe_create_srv_conf,       /* create server configuration */
@@ -392,6 +400,27 @@ ngx_http_spiffe_add_variables(ngx_conf_t *cf)
 
 
 static void *
+ngx_http_spiffe_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_spiffe_main_conf_t  *smcf;
+
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_spiffe_main_conf_t));
+    if (smcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&smcf->upstreams, cf->pool, 4,
+                       sizeof(ngx_http_spiffe_upstream_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return smcf;
+}
+
+
+static void *
 ngx_http_spiffe_create_srv_conf(ngx_conf_t *cf)
 {
     ngx_http_spiffe_srv_conf_t  *sscf;
@@ -483,6 +512,8 @@ ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->rules = NGX_CONF_UNSET_PTR;
+    conf->proxy_svid = NGX_CONF_UNSET;
+    conf->proxy_verify = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -495,8 +526,22 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_spiffe_loc_conf_t  *conf = child;
 
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
+    ngx_conf_merge_value(conf->proxy_svid, prev->proxy_svid, 0);
+    ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
 
-    return NGX_CONF_OK;
+    if ((conf->proxy_svid || conf->proxy_verify)
+        && ngx_spiffe_get_conf(cf->cycle)->address.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" needs an identity source: "
+                           "\"spiffe_workload_api\" or "
+                           "SPIFFE_ENDPOINT_SOCKET",
+                           conf->proxy_svid ? "spiffe_proxy_svid"
+                                            : "spiffe_proxy_verify");
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_spiffe_upstream_merge(cf, conf);
 }
 
 
@@ -522,7 +567,7 @@ ngx_http_spiffe_init(ngx_conf_t *cf)
 
     *h = ngx_http_spiffe_verify_handler;
 
-    return NGX_OK;
+    return ngx_http_spiffe_upstream_init(cf);
 }
 
 
@@ -560,108 +605,38 @@ ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    int                   action;
-    ngx_str_t            *value;
-    const char           *err;
-    spiffe_rules_t      **rules;
-    ngx_regex_elt_t      *re;
-    ngx_pool_cleanup_t   *cln;
-    ngx_regex_compile_t   rc;
-    u_char                errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t  *value;
 
     value = cf->args->elts;
-    action = (int) (intptr_t) cmd->post;
-    rules = (spiffe_rules_t **) (p + cmd->offset);
 
-    if (*rules == NGX_CONF_UNSET_PTR) {
-        *rules = spiffe_rules_create();
-        if (*rules == NULL) {
-            return NGX_CONF_ERROR;
-        }
+    return ngx_spiffe_rules_add(cf, (spiffe_rules_t **) (p + cmd->offset),
+                                (int) (intptr_t) cmd->post, &value[1],
+                                &cmd->name);
+}
 
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            spiffe_rules_free(*rules);
-            return NGX_CONF_ERROR;
-        }
 
-        cln->handler = ngx_http_spiffe_rules_cleanup;
-        cln->data = *rules;
+static char *
+ngx_http_spiffe_proxy_verify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_spiffe_loc_conf_t *slcf = conf;
+
+    char        *rv;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (slcf->proxy_verify != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
     }
 
-    if (value[1].len > 1 && value[1].data[0] == '~') {
+    value = cf->args->elts;
 
-        ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
-
-        rc.pattern.len = value[1].len - 1;
-        rc.pattern.data = value[1].data + 1;
-        rc.pool = cf->pool;
-        rc.err.len = NGX_MAX_CONF_ERRSTR;
-        rc.err.data = errstr;
-
-        if (ngx_regex_compile(&rc) != NGX_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid regex \"%V\" in \"%V\": %V",
-                               &value[1], &cmd->name, &rc.err);
-            return NGX_CONF_ERROR;
+    for (i = 1; i < cf->args->nelts; i++) {
+        rv = ngx_spiffe_rules_add(cf, &slcf->proxy_verify, SPIFFE_RULES_ALLOW,
+                                  &value[i], &cmd->name);
+        if (rv != NGX_CONF_OK) {
+            return rv;
         }
-
-        re = ngx_palloc(cf->pool, sizeof(ngx_regex_elt_t));
-        if (re == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        re->regex = rc.regex;
-        re->name = value[1].data;
-
-        if (spiffe_rules_add_matcher(*rules, action,
-                                     ngx_http_spiffe_regex_match, re)
-            != 0)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        return NGX_CONF_OK;
-    }
-
-    if (spiffe_rules_add(*rules, action, (char *) value[1].data,
-                         value[1].len, &err)
-        != 0)
-    {
-        if (err == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        /* the log line must keep the reason of an over-long pattern */
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid SPIFFE ID pattern \"%*s%s\" in \"%V\": "
-                           "it %s",
-                           ngx_min(value[1].len, 128), value[1].data,
-                           value[1].len > 128 ? "..." : "", &cmd->name, err);
-        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
-}
-
-
-static int
-ngx_http_spiffe_regex_match(void *data, const char *id, size_t len)
-{
-    ngx_regex_elt_t  *re = data;
-
-    ngx_str_t  s;
-
-    s.len = len;
-    s.data = (u_char *) id;
-
-    return ngx_regex_exec(re->regex, &s, NULL, 0) >= 0;
-}
-
-
-static void
-ngx_http_spiffe_rules_cleanup(void *data)
-{
-    spiffe_rules_free(data);
 }

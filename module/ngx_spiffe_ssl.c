@@ -34,7 +34,7 @@ static SSL_TICKET_RETURN ngx_spiffe_ssl_ticket(ngx_ssl_conn_t *ssl_conn,
 static SSL_SESSION *ngx_spiffe_ssl_cached_session(ngx_ssl_conn_t *ssl_conn,
     const u_char *id, int len, int *copy);
 static int ngx_spiffe_ssl_session_new(SSL_SESSION *sess, ngx_str_t *id,
-    ngx_str_t *td, u_char *digest);
+    u_char *digest);
 static const char *ngx_spiffe_ssl_session_check(SSL_SESSION *sess,
     spiffe_snapshot_t *snap, ngx_str_t *id);
 static ngx_spiffe_peer_t *ngx_spiffe_ssl_peer_create(ngx_connection_t *c,
@@ -202,6 +202,34 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
 
 
 /*
+ * An upstream context: our SVID when the upstream asks for a client
+ * certificate, and the upstream's SVID checked against the location's
+ * patterns.  A refusal fails the handshake: the request is never sent.
+ */
+
+ngx_int_t
+ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
+    ngx_spiffe_upstream_t *verify)
+{
+    if (ngx_spiffe_ssl_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (svid) {
+        SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, NULL);
+    }
+
+    if (verify) {
+        SSL_CTX_set_verify(ssl->ctx, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_cert_verify_callback(ssl->ctx, ngx_spiffe_ssl_verify,
+                                         verify);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * The peer of a connection, found once: by the verify callback on a full
  * handshake, from the session on a resumed one.
  */
@@ -243,6 +271,33 @@ ngx_spiffe_ssl_peer(ngx_connection_t *c)
 }
 
 
+ngx_int_t
+ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c, spiffe_rules_t *rules)
+{
+    ngx_spiffe_peer_t  *peer;
+
+    peer = ngx_spiffe_ssl_peer(c);
+
+    return peer != NULL && peer->status == NGX_SPIFFE_PEER_VERIFIED
+           && spiffe_rules_decide(rules, (char *) peer->id.data,
+                                  peer->id.len)
+              == SPIFFE_RULES_ALLOW;
+}
+
+
+ngx_int_t
+ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess, spiffe_rules_t *rules)
+{
+    ngx_str_t  id;
+
+    return SSL_SESSION_get0_peer(sess) != NULL
+           && ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id)
+              == NULL
+           && spiffe_rules_decide(rules, (char *) id.data, id.len)
+              == SPIFFE_RULES_ALLOW;
+}
+
+
 static int
 ngx_spiffe_ssl_certificate(ngx_ssl_conn_t *ssl_conn, void *arg)
 {
@@ -281,9 +336,16 @@ ngx_spiffe_ssl_certificate(ngx_ssl_conn_t *ssl_conn, void *arg)
 }
 
 
+/*
+ * Both sides: arg is NULL for a client's certificate, which is refused
+ * later by the protocol module, and spiffe_proxy_verify for an upstream's.
+ */
+
 static int
 ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
 {
+    ngx_spiffe_upstream_t  *up = arg;
+
     int                 ok;
     size_t              len;
     ngx_str_t           id, td;
@@ -300,6 +362,7 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
 
     snap = ngx_spiffe_snapshot();
     len = 0;
+    buf[0] = '\0';
 
     if (snap == NULL) {
         ok = 0;
@@ -314,19 +377,37 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
              == 0;
     }
 
-    if (ngx_spiffe_ssl_peer_create(c, buf, len, ok ? NULL : reason) == NULL)
+    if (ok && up
+        && spiffe_rules_decide(up->rules, buf, len) != SPIFFE_RULES_ALLOW)
+    {
+        ok = 0;
+        reason = "its ID matches no spiffe_proxy_verify pattern";
+    }
+
+    if (ngx_spiffe_ssl_peer_create(c, buf, ok ? len : 0, ok ? NULL : reason)
+        == NULL)
     {
         return 0;
     }
 
     if (!ok) {
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "spiffe: peer X.509-SVID refused: %s", reason);
-
         X509_STORE_CTX_set_error(x509_store,
                                  X509_V_ERR_APPLICATION_VERIFICATION);
 
-        return 1;
+        if (up == NULL) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "spiffe: peer X.509-SVID refused: %s", reason);
+            return 1;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "spiffe: upstream X.509-SVID \"%s\" refused in "
+                      "location \"%V\": %s", buf, &up->location, reason);
+
+        /* nginx logs the failed handshake at the level of this reason */
+        ERR_raise(ERR_LIB_SSL, SSL_R_CALLBACK_FAILED);
+
+        return 0;
     }
 
     X509_STORE_CTX_set_error(x509_store, X509_V_OK);
@@ -342,7 +423,7 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
         == 0)
     {
         (void) ngx_spiffe_ssl_session_new(SSL_get_session(ssl_conn), &id,
-                                          &td, digest);
+                                          digest);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, c->log, 0,
@@ -404,8 +485,7 @@ ngx_spiffe_ssl_cached_session(ngx_ssl_conn_t *ssl_conn, const u_char *id,
 
 
 static int
-ngx_spiffe_ssl_session_new(SSL_SESSION *sess, ngx_str_t *id, ngx_str_t *td,
-    u_char *digest)
+ngx_spiffe_ssl_session_new(SSL_SESSION *sess, ngx_str_t *id, u_char *digest)
 {
     u_char  buf[NGX_SPIFFE_SESSION_HDR + SPIFFE_ID_MAX_LEN];
 

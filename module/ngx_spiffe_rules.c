@@ -1,0 +1,124 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <ngx_spiffe.h>
+
+
+static int ngx_spiffe_rules_regex_match(void *data, const char *id,
+    size_t len);
+static void ngx_spiffe_rules_cleanup(void *data);
+
+
+/*
+ * Adds a pattern, "~regex" or "all" to *rules, creating the list (freed
+ * with the configuration) on first use; errors name the directive.
+ */
+
+char *
+ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules, int action,
+    ngx_str_t *value, ngx_str_t *directive)
+{
+    const char           *err;
+    ngx_regex_elt_t      *re;
+    ngx_pool_cleanup_t   *cln;
+    ngx_regex_compile_t   rc;
+    u_char                errstr[NGX_MAX_CONF_ERRSTR];
+
+    if (*rules == NGX_CONF_UNSET_PTR || *rules == NULL) {
+        *rules = spiffe_rules_create();
+        if (*rules == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            spiffe_rules_free(*rules);
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_spiffe_rules_cleanup;
+        cln->data = *rules;
+    }
+
+    if (value->len > 1 && value->data[0] == '~') {
+
+        ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+        rc.pattern.len = value->len - 1;
+        rc.pattern.data = value->data + 1;
+        rc.pool = cf->pool;
+        rc.err.len = NGX_MAX_CONF_ERRSTR;
+        rc.err.data = errstr;
+
+        if (ngx_regex_compile(&rc) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid regex \"%V\" in \"%V\": %V",
+                               value, directive, &rc.err);
+            return NGX_CONF_ERROR;
+        }
+
+        re = ngx_palloc(cf->pool, sizeof(ngx_regex_elt_t));
+        if (re == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        re->regex = rc.regex;
+        re->name = value->data;
+
+        if (spiffe_rules_add_matcher(*rules, action,
+                                     ngx_spiffe_rules_regex_match, re)
+            != 0)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (spiffe_rules_add(*rules, action, (char *) value->data, value->len,
+                         &err)
+        != 0)
+    {
+        if (err == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* the log line must keep the reason of an over-long pattern */
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid SPIFFE ID pattern \"%*s%s\" in \"%V\": "
+                           "it %s",
+                           ngx_min(value->len, 128), value->data,
+                           value->len > 128 ? "..." : "", directive, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static int
+ngx_spiffe_rules_regex_match(void *data, const char *id, size_t len)
+{
+    ngx_regex_elt_t  *re = data;
+
+    ngx_str_t  s;
+
+    s.len = len;
+    s.data = (u_char *) id;
+
+    return ngx_regex_exec(re->regex, &s, NULL, 0) >= 0;
+}
+
+
+static void
+ngx_spiffe_rules_cleanup(void *data)
+{
+    spiffe_rules_free(data);
+}
