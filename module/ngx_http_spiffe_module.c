@@ -588,10 +588,9 @@ ngx_http_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ssl = ngx_http_conf_get_module_srv_conf(cf, ngx_http_ssl_module);
 
-    if (ngx_spiffe_ssl_init(cf) != NGX_OK
-        || ngx_spiffe_ssl_placeholder(cf, &ssl->certificates,
-                                      &ssl->certificate_keys)
-           != NGX_OK)
+    if (ngx_spiffe_ssl_placeholder(cf, &ssl->certificates,
+                                   &ssl->certificate_keys)
+        != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

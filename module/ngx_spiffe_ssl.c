@@ -153,6 +153,10 @@ ngx_int_t
 ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
     ngx_uint_t verify)
 {
+    if (ngx_spiffe_ssl_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (svid) {
         SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, NULL);
     }

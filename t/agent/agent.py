@@ -1039,6 +1039,9 @@ class ControlHandler(socketserver.StreamRequestHandler):
                     self.http(m.group(1), m.group(2))
                     return
             reply, after = self.server.agent.command(line)
+            if after:
+                # no connection may be accepted and then dropped by it
+                self.server.shutdown()
             self.wfile.write(reply.encode() + b"\n")
             self.wfile.flush()
             if after:
@@ -1053,6 +1056,8 @@ class ControlHandler(socketserver.StreamRequestHandler):
             self.http_reply(method, code, "ERR %s" % e)
             return
         reply, after = self.server.agent.run(argv)
+        if after:
+            self.server.shutdown()
         if wait_ms:
             time.sleep(wait_ms / 1000.0)
         self.http_reply(method, 200 if reply.startswith("OK") else 409,

@@ -58,6 +58,7 @@ sub start {
     push @args, '--tcp', $opt{tcp} if defined $opt{tcp};
     push @args, '--intermediate' if $opt{intermediate};
     push @args, '--auto-rotate' if $opt{auto_rotate};
+    push @args, '--down' if $opt{down};
     push @args, @{ $opt{args} || [] };
 
     unlink $self->{pidfile};
@@ -87,6 +88,18 @@ sub start {
         sleep 0.02;
     }
 
+    # the READY line is logged before the pidfile is written
+    if (defined $opt{tcp}) {
+        my ($host, $port) = $opt{tcp} =~ /^(.*):(\d+)\z/
+            or croak "tcp must be HOST:PORT";
+        my @ready = $self->_log_text =~ /agent\[$pid\] READY .* tcp=(\d+)/g;
+        $port = $ready[-1] if @ready;
+        croak "tcp port 0 with down: the agent has no port yet"
+            if $port == 0;
+        $self->{tcp} = "$host:$port";
+        $ENV{TEST_NGINX_AGENT_TCP} = $self->{tcp};
+    }
+
     $ENV{TEST_NGINX_AGENT_SOCKET} = $self->{socket};
     $ENV{TEST_NGINX_AGENT_STATE} = $dir;
     $ENV{TEST_NGINX_AGENT_CONTROL} = $self->{control};
@@ -95,6 +108,7 @@ sub start {
 }
 
 sub socket    { $_[0]{socket} }
+sub tcp       { $_[0]{tcp} }
 sub state_dir { $_[0]{dir} }
 sub pid       { $_[0]{pid} }
 sub log_file  { $_[0]{log} }
@@ -150,13 +164,12 @@ sub stop {
         }
         sleep 0.02;
     }
-    for my $var (qw(SOCKET STATE CONTROL)) {
+    for my $var (qw(SOCKET STATE CONTROL TCP)) {
         my $name = "TEST_NGINX_AGENT_$var";
         delete $ENV{$name}
             if defined $ENV{$name}
-               && ($ENV{$name} eq $self->{socket}
-                   || $ENV{$name} eq $self->{dir}
-                   || $ENV{$name} eq $self->{control});
+               && grep { defined && $ENV{$name} eq $_ }
+                       @$self{qw(socket dir control tcp)};
     }
     return 1;
 }
@@ -178,6 +191,13 @@ sub certs {
 
     $ENV{TEST_NGINX_CERTS} = $certs_dir = $dir;
     return $dir;
+}
+
+sub _log_text {
+    my ($self) = @_;
+    open my $fh, '<', $self->{log} or return '';
+    local $/;
+    return <$fh> // '';
 }
 
 sub _log_tail {
@@ -233,8 +253,33 @@ depend on Test::Nginx.
 C<start> sets C<$ENV{TEST_NGINX_AGENT_SOCKET}> (the Workload API socket),
 C<$ENV{TEST_NGINX_AGENT_STATE}> (the state directory: C<ca.pem>,
 C<bundle.pem>, C<svid.pem>, C<svid_key.pem>, ...; see the docstring of
-F<t/agent/agent.py>) and C<$ENV{TEST_NGINX_AGENT_CONTROL>, so that
-Test::Nginx configs can name them.  C<stop> removes them again.
+F<t/agent/agent.py>), C<$ENV{TEST_NGINX_AGENT_CONTROL}> (the control
+socket) and, with C<tcp>, C<$ENV{TEST_NGINX_AGENT_TCP}> (C<IP:PORT>, the
+port found when C<tcp> asked for port 0), so that Test::Nginx configs can
+name them.  C<stop> removes them again.
+
+=head2 Driving the agent from inside a test block
+
+The control socket also answers HTTP (see F<t/agent/agent.py>), so a test
+block can act on the agent between its requests through nginx itself:
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
+
+    --- request eval
+    ["GET /ctl/rotate-svid?arg=spiffe://example.org/nginx-2&wait_ms=300",
+     "GET /t"]
+
+The path segments are the command's words, C<arg> query values more words
+(nginx decodes C<%2F> before it proxies, so a word with C</> must go in
+C<arg>), and C<wait_ms> a pause after the command and before the reply.
+The status is 200 for C<OK>, 409 for C<ERR>.  C<wait-streams N [MS]> waits
+until N FetchX509SVID streams have received all that was queued for them
+(e.g. nginx reconnected); C<down>/C<up> take the Workload API away and
+back; C<restart [down]> kills and starts the agent process as one (its
+connections drop without a status; the control socket keeps its backlog);
+C<signal HUP PIDFILE> reloads the nginx under test.
 
 =head1 METHODS
 
@@ -245,7 +290,8 @@ Test::Nginx configs can name them.  C<stop> removes them again.
 Options: C<trust_domain>, C<spiffe_id> (C<ID[,hint=H]>, the default SVID),
 C<svids> (array ref of more C<ID[,hint=H]>), C<ttl> (SVID lifetime, s),
 C<intermediate> (issue from an intermediate CA), C<auto_rotate>, C<tcp>
-(C<127.0.0.1:PORT>), C<state_dir> (default: a new directory under
+(C<127.0.0.1:PORT>, port 0 for any), C<down> (start with the Workload API
+down until the C<up> command; the control socket is ready), C<state_dir> (default: a new directory under
 C<$TMPDIR>, removed at exit unless C<keep>), C<socket>, C<control>, C<log>
 (default C<STATE/agent.log>), C<args> (array ref of more agent arguments),
 C<timeout> (readiness wait, default 10 s).  Dies, with the end of the agent's
@@ -253,7 +299,7 @@ log, if the agent does not come up.
 
 Unix socket paths are limited to 107 bytes: keep C<state_dir> short.
 
-=item $agent->socket, $agent->state_dir, $agent->pid, $agent->log_file
+=item $agent->socket, $agent->tcp, $agent->state_dir, $agent->pid, $agent->log_file
 
 =item $agent->control($command)
 
@@ -261,7 +307,9 @@ Sends one control command (see F<t/agent/agent.py>: C<rotate-svid>,
 C<rotate-ca [keep-old]>, C<new-td TD>, C<federate TD [PEM]>, C<unfederate TD>,
 C<mint ID PREFIX [ca=own|TD] [ttl=S]>, C<fail MODE>, C<end-stream>,
 C<stall on|off>, C<send KIND>, C<crl on|off>, C<revoke SERIAL>, C<status>,
-C<ttl S>, ...) and returns the reply line, C<OK ...> or C<ERR ...>.
+C<ttl S>, C<wait-streams N [MS]>, C<down>, C<up>, C<restart [down]>,
+C<signal SIG PIDFILE>, ...) and returns the reply line, C<OK ...> or
+C<ERR ...>.
 
 =item $agent->control_ok($command)
 

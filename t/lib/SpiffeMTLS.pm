@@ -38,6 +38,7 @@ use Time::HiRes qw(sleep time);
 use Exporter 'import';
 our @EXPORT_OK = qw(add_peer peer_cert peer_key outer_locations
                     outer_upstreams wait_served start_load stop_load
+                    agent_cmd
                     leaf_sha256 cert_serial served_cert start_probe
                     http_get curl);
 
@@ -170,9 +171,8 @@ sub _norm_serial {
 sub served_cert {
     my $pem = _run_in('', 'openssl', 's_client', '-unix', tls_sock(),
                       '-tls1_3', '-showcerts');
-    return () unless defined $pem && $pem =~ /(-----BEGIN CERTIFICATE-----
-                                              .*?
-                                              -----END\ CERTIFICATE-----)/sx;
+    return () unless defined $pem
+        && $pem =~ /(-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----)/s;
     my $leaf = $1;
     my $text = _run_in($leaf, 'openssl', 'x509', '-noout', '-serial',
                        '-ext', 'subjectAltName');
@@ -238,8 +238,9 @@ sub curl {
     return "curl: exit $rc\n" if $rc;
     my $res = '';
     while ($out =~ /\G(.*?)\n<<(\S+) (\d+) (\d+)>>\n/sg) {
-        (my $body = $1) =~ s/\n\z//;
-        $res .= "HTTP/$2 $3 new=$4 $body\n";
+        my ($body, $version, $code, $connects) = ($1, $2, $3, $4);
+        $body =~ s/\r?\n\z//;
+        $res .= "HTTP/$version $code new=$connects $body\n";
     }
     return $res;
 }
@@ -311,6 +312,45 @@ sub stop_load {
 
 my ($probe_pid, $probe_dir);
 
+# actions every probe has:
+#   curl?peer=NAME&h2=1&urls=/a,/b    see curl()
+#   sync      wait until the TLS socket serves the agent's current SVID
+#             (every message carries the whole state: what the agent
+#             changed before is then in force too)
+#   sleep?ms=N
+my %builtin = (
+    curl => sub {
+        my (%q) = @_;
+        return curl(peer => $q{peer}, h2 => $q{h2},
+                    urls => [split /,/, $q{urls} // '/']);
+    },
+    sync => sub {
+        my ($serial) = agent_cmd('status') =~ /\bserial=(\w+)/
+            or return "no serial from the agent\n";
+        return defined wait_served($serial, 5) ? "synced\n"
+               : "not synced: agent serial $serial, served "
+                 . ((served_cert())[0] // 'nothing') . "\n";
+    },
+    sleep => sub {
+        my (%q) = @_;
+        sleep(($q{ms} // 0) / 1000);
+        return "slept\n";
+    },
+);
+
+# one command on the agent's control socket (line protocol); its reply
+sub agent_cmd {
+    my ($cmd) = @_;
+    my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM,
+                                  Peer => $ENV{TEST_NGINX_AGENT_CONTROL})
+        or croak "agent control socket: $!";
+    print {$s} "$cmd\n";
+    my $reply = <$s> // '';
+    close $s;
+    $reply =~ s/\r?\n\z//;
+    return $reply;
+}
+
 # start_probe(NAME => sub { my (%query) = @_; return TEXT }, ...)
 sub start_probe {
     my (%actions) = @_;
@@ -363,7 +403,7 @@ sub _probe_serve {
         # the X-* header lines as the backend received them, in order
         $body = join '', map { "$_\n" } grep { /^X-/i }
                          split /\r?\n/, $head;
-    } elsif (my $fn = $actions->{$name // ''}) {
+    } elsif (my $fn = $actions->{$name // ''} || $builtin{$name // ''}) {
         $body = eval { $fn->(%query) };
         ($status, $body) = (500, "probe action $name died: $@") if $@;
     } else {
