@@ -97,6 +97,7 @@ typedef struct {
     ngx_str_t                   td;
     ngx_str_t                   path;
     ngx_str_t                   verify;     /* SUCCESS, NONE, FAILED:... */
+    unsigned                    resumed:1;  /* from a session */
 } ngx_spiffe_peer_t;
 
 

@@ -35,8 +35,10 @@ static SSL_SESSION *ngx_spiffe_ssl_cached_session(ngx_ssl_conn_t *ssl_conn,
     const u_char *id, int len, int *copy);
 static int ngx_spiffe_ssl_session_new(SSL_SESSION *sess, ngx_str_t *id,
     u_char *digest);
-static const char *ngx_spiffe_ssl_session_check(SSL_SESSION *sess,
-    spiffe_snapshot_t *snap, ngx_str_t *id);
+static ngx_int_t ngx_spiffe_ssl_session_resume(ngx_ssl_conn_t *ssl_conn,
+    SSL_SESSION *sess);
+static ngx_int_t ngx_spiffe_ssl_session_check(SSL_SESSION *sess,
+    spiffe_snapshot_t *snap, ngx_str_t *id, const char **reason);
 static ngx_spiffe_peer_t *ngx_spiffe_ssl_peer_create(ngx_connection_t *c,
     const char *id, size_t len, const char *reason);
 static ngx_int_t ngx_spiffe_ssl_make_placeholder(ngx_conf_t *cf,
@@ -241,6 +243,8 @@ ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
 ngx_spiffe_peer_t *
 ngx_spiffe_ssl_peer(ngx_connection_t *c)
 {
+    int                 reused;
+    ngx_int_t           rc;
     ngx_str_t           id;
     const char         *reason;
     SSL_SESSION        *sess;
@@ -252,26 +256,30 @@ ngx_spiffe_ssl_peer(ngx_connection_t *c)
     }
 
     peer = SSL_get_ex_data(c->ssl->connection, ngx_spiffe_ssl_peer_index);
-    if (peer) {
+    reused = SSL_session_reused(c->ssl->connection);
+
+    /* a session allowed at the handshake may still have been declined */
+
+    if (peer && (reused || !peer->resumed)) {
         return peer;
     }
 
     /* an HTTP/2 stream has a connection of its own; the pool is the TLS one */
 
     owner = ngx_ssl_get_connection(c->ssl->connection);
-
     sess = SSL_get0_session(c->ssl->connection);
 
-    if (!SSL_session_reused(c->ssl->connection) || sess == NULL
-        || SSL_SESSION_get0_peer(sess) == NULL)
-    {
+    if (!reused || sess == NULL) {
         return ngx_spiffe_ssl_peer_create(owner, NULL, 0, NULL);
     }
 
-    reason = ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id);
+    /* resumed without our callbacks, e.g. by a server chosen by SNI */
+
+    rc = ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id,
+                                      &reason);
 
     return ngx_spiffe_ssl_peer_create(owner, (char *) id.data, id.len,
-                                      reason);
+                                      rc == NGX_ERROR ? reason : NULL);
 }
 
 
@@ -292,11 +300,12 @@ ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c, spiffe_rules_t *rules)
 ngx_int_t
 ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess, spiffe_rules_t *rules)
 {
-    ngx_str_t  id;
+    ngx_str_t    id;
+    const char  *reason;
 
-    return SSL_SESSION_get0_peer(sess) != NULL
-           && ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id)
-              == NULL
+    return ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id,
+                                        &reason)
+           == NGX_OK
            && spiffe_rules_decide(rules, (char *) id.data, id.len)
               == SPIFFE_RULES_ALLOW;
 }
@@ -442,19 +451,11 @@ ngx_spiffe_ssl_ticket(ngx_ssl_conn_t *ssl_conn, SSL_SESSION *sess,
     const unsigned char *keyname, size_t keyname_len,
     SSL_TICKET_STATUS status, void *arg)
 {
-    ngx_str_t          id;
-    ngx_connection_t  *c;
-
     if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW) {
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     }
 
-    if (SSL_SESSION_get0_peer(sess) != NULL
-        && ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id))
-    {
-        c = ngx_ssl_get_connection(ssl_conn);
-        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, c->log, 0,
-                       "spiffe: stale session ticket, full handshake");
+    if (ngx_spiffe_ssl_session_resume(ssl_conn, sess) != NGX_OK) {
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     }
 
@@ -467,7 +468,6 @@ static SSL_SESSION *
 ngx_spiffe_ssl_cached_session(ngx_ssl_conn_t *ssl_conn, const u_char *id,
     int len, int *copy)
 {
-    ngx_str_t      peer;
     SSL_CTX       *ctx;
     SSL_SESSION   *sess;
     SSL_SESSION *(*get)(ngx_ssl_conn_t *, const u_char *, int, int *);
@@ -477,14 +477,49 @@ ngx_spiffe_ssl_cached_session(ngx_ssl_conn_t *ssl_conn, const u_char *id,
 
     sess = get(ssl_conn, id, len, copy);
 
-    if (sess && SSL_SESSION_get0_peer(sess) != NULL
-        && ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &peer))
-    {
+    if (sess && ngx_spiffe_ssl_session_resume(ssl_conn, sess) != NGX_OK) {
         SSL_SESSION_free(sess);
         return NULL;
     }
 
     return sess;
+}
+
+
+/*
+ * Whether a client may resume sess: it is decided here, during the
+ * handshake, as a full handshake would be, and the peer is kept for the
+ * connection; a bundle change after this point does not concern it.
+ */
+
+static ngx_int_t
+ngx_spiffe_ssl_session_resume(ngx_ssl_conn_t *ssl_conn, SSL_SESSION *sess)
+{
+    ngx_int_t           rc;
+    ngx_str_t           id;
+    const char         *reason;
+    ngx_connection_t   *c;
+    ngx_spiffe_peer_t  *peer;
+
+    c = ngx_ssl_get_connection(ssl_conn);
+
+    rc = ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id,
+                                      &reason);
+
+    if (rc == NGX_ERROR) {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                       "spiffe: session not resumed: %s", reason);
+        return NGX_DECLINED;
+    }
+
+    peer = ngx_spiffe_ssl_peer_create(c, (char *) id.data, id.len, NULL);
+    if (peer == NULL) {
+        return NGX_ERROR;
+    }
+
+    peer->resumed = 1;
+
+    return NGX_OK;
 }
 
 
@@ -506,11 +541,14 @@ ngx_spiffe_ssl_session_new(SSL_SESSION *sess, ngx_str_t *id, u_char *digest)
 }
 
 
-/* NULL when the session's peer still stands, else the reason */
+/*
+ * NGX_OK: the session holds a verified ID, in *id, that still stands under
+ * snap; NGX_DECLINED: it holds none; NGX_ERROR: it no longer stands.
+ */
 
-static const char *
+static ngx_int_t
 ngx_spiffe_ssl_session_check(SSL_SESSION *sess, spiffe_snapshot_t *snap,
-    ngx_str_t *id)
+    ngx_str_t *id, const char **reason)
 {
     void         *data;
     size_t        len;
@@ -520,33 +558,37 @@ ngx_spiffe_ssl_session_check(SSL_SESSION *sess, spiffe_snapshot_t *snap,
 
     ngx_str_null(id);
 
-    if (SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1
+    if (SSL_SESSION_get0_peer(sess) == NULL
+        || SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1
         || len <= NGX_SPIFFE_SESSION_HDR
         || ((u_char *) data)[0] != NGX_SPIFFE_SESSION_TAG)
     {
-        return "resumed session has no verified SPIFFE ID";
+        return NGX_DECLINED;
     }
 
     if (X509_cmp_time(X509_get0_notAfter(SSL_SESSION_get0_peer(sess)), NULL)
         <= 0)
     {
-        return "certificate has expired";
+        *reason = "certificate has expired";
+        return NGX_ERROR;
+    }
+
+    if (snap == NULL
+        || spiffe_id_parse((char *) data + NGX_SPIFFE_SESSION_HDR,
+                           len - NGX_SPIFFE_SESSION_HDR, &parsed, &err)
+           != 0
+        || spiffe_snapshot_td_digest(snap, parsed.td, parsed.td_len, digest)
+           != 0
+        || ngx_memcmp(digest, (u_char *) data + 1, SPIFFE_DIGEST_LEN) != 0)
+    {
+        *reason = "resumed session predates a bundle change";
+        return NGX_ERROR;
     }
 
     id->data = (u_char *) data + NGX_SPIFFE_SESSION_HDR;
     id->len = len - NGX_SPIFFE_SESSION_HDR;
 
-    if (snap == NULL
-        || spiffe_id_parse((char *) id->data, id->len, &parsed, &err) != 0
-        || spiffe_snapshot_td_digest(snap, parsed.td, parsed.td_len, digest)
-           != 0
-        || ngx_memcmp(digest, (u_char *) data + 1, SPIFFE_DIGEST_LEN) != 0)
-    {
-        ngx_str_null(id);
-        return "resumed session predates a bundle change";
-    }
-
-    return NULL;
+    return NGX_OK;
 }
 
 

@@ -82,7 +82,8 @@ Commands:
                                 answer every call with that status; end the
                                 open streams with it
     end-stream                  end open streams with status OK
-    stall on|off                accept calls but send nothing until off
+    stall on [MS]|off           accept calls but send nothing until off (or
+                                for MS milliseconds)
     send garbage|oversized|expired|mismatched|missing-fields|empty
                                 one bad X509SVIDResponse on each open
                                 FetchX509SVID stream (the stream stays open
@@ -429,6 +430,7 @@ class Agent:
         self.calls = 0
         self.fail = None
         self.stalled = False
+        self.unstall = None     # the timer of "stall on MS"
         self.crl_on = False
         self.revoked = set()
         self.crl_key = None
@@ -899,13 +901,32 @@ class Agent:
         self.end_streams((grpc.StatusCode.OK, ""))
         return "OK ended=%d" % n
 
-    def cmd_stall(self, onoff):
-        """stall on|off"""
-        if onoff not in ("on", "off"):
-            raise ValueError("usage: stall on|off")
+    def cmd_stall(self, onoff, ms=None):
+        """stall on [MS]|off"""
+        if onoff not in ("on", "off") or (ms is not None and (
+                onoff == "off" or not ms.isdigit())):
+            raise ValueError("usage: stall on [MS]|off")
+        if self.unstall:
+            self.unstall.cancel()
+            self.unstall = None
         self.stalled = onoff == "on"
         self.cond.notify_all()
-        return "OK stall=%s" % onoff
+        if ms is None:
+            return "OK stall=%s" % onoff
+        t = threading.Timer(int(ms) / 1000.0, lambda: self._unstall(t))
+        t.daemon = True
+        t.start()
+        self.unstall = t
+        return "OK stall=on for=%s" % ms
+
+    def _unstall(self, timer):
+        with self.cond:
+            if self.unstall is not timer:
+                return      # a later "stall" replaced this one
+            self.stalled = False
+            self.unstall = None
+            self.cond.notify_all()
+        log.info("stall: off after its time")
 
     def cmd_send(self, what):
         """send garbage|oversized|expired|mismatched|missing-fields|empty"""

@@ -291,15 +291,18 @@ Options: C<trust_domain>, C<spiffe_id> (C<ID[,hint=H]>, the default SVID),
 C<svids> (array ref of more C<ID[,hint=H]>), C<ttl> (SVID lifetime, s),
 C<intermediate> (issue from an intermediate CA), C<auto_rotate>, C<tcp>
 (C<127.0.0.1:PORT>, port 0 for any), C<down> (start with the Workload API
-down until the C<up> command; the control socket is ready), C<state_dir> (default: a new directory under
-C<$TMPDIR>, removed at exit unless C<keep>), C<socket>, C<control>, C<log>
-(default C<STATE/agent.log>), C<args> (array ref of more agent arguments),
-C<timeout> (readiness wait, default 10 s).  Dies, with the end of the agent's
+down until the C<up> command; the control socket is ready), C<state_dir>
+(default: a new directory under C<$TMPDIR>, removed at exit unless
+C<keep>), C<socket>, C<control>, C<log> (default C<STATE/agent.log>),
+C<args> (array ref of more agent arguments), C<timeout> (readiness wait,
+default 10 s).  Dies, with the end of the agent's
 log, if the agent does not come up.
 
 Unix socket paths are limited to 107 bytes: keep C<state_dir> short.
 
-=item $agent->socket, $agent->tcp, $agent->state_dir, $agent->pid, $agent->log_file
+=item $agent->socket, $agent->tcp, $agent->state_dir, $agent->pid
+
+=item $agent->log_file
 
 =item $agent->control($command)
 

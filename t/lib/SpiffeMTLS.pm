@@ -11,7 +11,7 @@ package SpiffeMTLS;
 #   /as12/NAME/...    the same, TLS 1.2 only
 #   /as13/NAME/...    the same, TLS 1.3 only
 #   /fresh/NAME/...   the same, proxy_ssl_session_reuse off (every request
-#                     is a full handshake)
+#                     is a full handshake); /fresh12/NAME/: TLS 1.2 only
 #   /nocert/... /nocert12/...   no client certificate
 #   /ctl/CMD...       the test agent's HTTP control interface
 #   /probe/ACTION     the probe (below)
@@ -28,19 +28,19 @@ use warnings;
 
 use Carp qw(croak);
 use Digest::SHA qw(sha256_hex);
+use File::Path qw(remove_tree);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use IO::Socket::UNIX;
-use POSIX qw(WNOHANG);
+use POSIX ();
 use Socket qw(SOCK_STREAM);
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(add_peer peer_cert peer_key outer_locations
-                    outer_upstreams wait_served start_load stop_load
-                    agent_cmd
-                    leaf_sha256 cert_serial served_cert start_probe
-                    http_get curl);
+our @EXPORT_OK = qw(add_peer peer_cert peer_key outer_upstreams
+                    outer_locations start_probe agent_cmd http_get curl
+                    served_cert wait_served start_load stop_load
+                    leaf_sha256 cert_serial);
 
 my (%peers, @order);
 
@@ -112,6 +112,8 @@ sub _outer {
         as13   => ['proxy_ssl_protocols TLSv1.3'],
         fresh  => ['proxy_ssl_protocols TLSv1.2 TLSv1.3',
                    'proxy_ssl_session_reuse off'],
+        fresh12 => ['proxy_ssl_protocols TLSv1.2',
+                    'proxy_ssl_session_reuse off'],
     );
 
     for my $v (sort keys %variant) {
@@ -183,17 +185,17 @@ sub served_cert {
 }
 
 # run a command with $in on stdin; stdout, or undef when it cannot start
+# (the probe's child exits without File::Temp's cleanup at exit: the
+# temporary file goes with its object)
 sub _run_in {
     my ($in, @cmd) = @_;
-    my $dir = tempdir('spiffe-run-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $file = "$dir/in";
-    open my $w, '>', $file or croak "$file: $!";
-    print {$w} $in // '';
-    close $w;
+    my $tmp = File::Temp->new(TMPDIR => 1);
+    print {$tmp} $in // '';
+    close $tmp;
     my $pid = open my $r, '-|';
     croak "fork: $!" unless defined $pid;
     if ($pid == 0) {
-        open STDIN, '<', $file;
+        open STDIN, '<', $tmp->filename;
         open STDERR, '>', '/dev/null';
         exec { $cmd[0] } @cmd or POSIX::_exit(127);
     }
@@ -259,16 +261,17 @@ sub wait_served {
     }
 }
 
-# Background load through the outer server: start_load($n, $path, $want)
-# runs $n clients that GET $path in a loop; stop_load() returns
+# Background load through the outer server: start_load($want, @paths)
+# runs a client per path that GETs it in a loop; stop_load() returns
 # (requests, failures, first failure), a failure being a status other than
 # 200 or a body other than $want.
-my @loaders;
+my (@loaders, $load_dir);
 
 sub start_load {
-    my ($n, $path, $want) = @_;
-    my $dir = tempdir('spiffe-load-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    for my $i (1 .. $n) {
+    my ($want, @paths) = @_;
+    my $dir = $load_dir = tempdir('spiffe-load-XXXXXX', TMPDIR => 1);
+    for my $i (0 .. $#paths) {
+        my $path = $paths[$i];
         my $pid = fork;
         croak "fork: $!" unless defined $pid;
         if ($pid == 0) {
@@ -304,6 +307,7 @@ sub stop_load {
         $first ||= $f // '';
     }
     @loaders = ();
+    remove_tree($load_dir);
     return ($total, $bad, $first);
 }
 

@@ -1,0 +1,249 @@
+#!/bin/sh
+# Builds the seed corpora of the fuzz targets, from the repository root:
+#
+#   t/fuzz/seeds.sh [OUTDIR]        default: build/fuzz/corpus
+#
+# OUTDIR/<target>/ gets seeds made from the captured Workload API messages
+# (t/unit/fixtures/*.bin), from fresh certificates (t/cert/mkcerts.py) and
+# from a few handwritten inputs.  Existing files are kept: a corpus grown
+# by earlier runs stays.  The input formats are described at the top of
+# each t/fuzz/fuzz_*.c.
+
+set -eu
+
+cd "$(dirname "$0")/../.."
+
+out=${1:-build/fuzz/corpus}
+certs=$(mktemp -d)
+trap 'rm -rf "$certs"' EXIT
+
+/usr/bin/python3 t/cert/mkcerts.py "$certs" >/dev/null
+
+/usr/bin/python3 - "$out" "$certs" t/unit/fixtures <<'EOF'
+import calendar
+import glob
+import hashlib
+import os
+import struct
+import sys
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption, Encoding, NoEncryption, PrivateFormat,
+    load_pem_private_key)
+
+out, certs, fixtures = sys.argv[1:4]
+now = int(time.time())
+count = {}
+
+
+def seed(target, data):
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    name = "seed-" + hashlib.sha1(data).hexdigest()[:16]
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+    count[target] = count.get(target, 0) + 1
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def varint(b, i):
+    v = s = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7f) << s
+        s += 7
+        if c < 0x80:
+            return v, i
+
+
+def fields(b):
+    """(number, payload) of each length-delimited field of a message"""
+    i = 0
+    while i < len(b):
+        tag, i = varint(b, i)
+        if tag & 7 == 0:
+            _, i = varint(b, i)
+        elif tag & 7 == 1:
+            i += 8
+        elif tag & 7 == 5:
+            i += 4
+        else:
+            n, i = varint(b, i)
+            yield tag >> 3, b[i:i + n]
+            i += n
+
+
+def frame(msg):
+    return b"\0" + struct.pack(">I", len(msg)) + msg
+
+
+def be32(t):
+    return struct.pack(">I", t)
+
+
+# the Workload API messages
+
+pb_sel = {"x509_svid_resp": 0, "x509_bundles_resp": 1,
+          "jwt_svid_resp": 2, "jwt_bundles_resp": 3, "jwt_svid_req": 2}
+msgs = {}
+
+for path in sorted(glob.glob(os.path.join(fixtures, "*.bin"))):
+    name = os.path.basename(path)[:-4]
+    data = read(path)
+    msgs[name] = data
+    kind = name[3:] if name.startswith("pb_") else name
+    sel = [v for k, v in pb_sel.items() if kind.startswith(k)][0]
+    seed("fuzz_pb", bytes([sel]) + data)
+
+for sel in range(4):
+    seed("fuzz_pb", bytes([sel]))
+
+# fuzz_svid 5: every SVID response, with its hints, at a time its leaf
+# is valid; 4: the CRLs found in them
+
+for name, data in msgs.items():
+    if "x509_svid_resp" not in name:
+        continue
+    hints = [b""]
+    t = None
+    for num, svid in fields(data):
+        if num == 2:
+            seed("fuzz_svid", b"\4" + svid)
+        if num != 1:
+            continue
+        f = dict(fields(svid))
+        hints.append(f.get(5, b""))
+        if t is None:
+            leaf = x509.load_der_x509_certificate(
+                f[2][:4 + int.from_bytes(f[2][2:4], "big")])
+            t = calendar.timegm(leaf.not_valid_before.timetuple()) + 3600
+    for h in sorted(set(hints)):
+        seed("fuzz_svid", b"\5" + be32(t) + bytes([len(h)]) + h + data)
+
+# fuzz_grpc 0: the messages framed, cut at a few places
+
+bodies = [frame(msgs["x509_svid_resp"]),
+          frame(msgs["x509_svid_resp_fed"]) + frame(b"") +
+          frame(msgs["x509_bundles_resp"]),
+          frame(msgs["jwt_bundles_resp"]) + frame(b"\x0a\x00")[:4],
+          b"\1\0\0\0\1x", b"\0\0\0\x10\0" + b"y" * 16]
+
+for body in bodies:
+    for flags, cuts in ((0, []), (1, [1, 5, 6]), (2, [len(body) // 2]),
+                        (0, list(range(0, len(body), 97))[:16])):
+        seed("fuzz_grpc", bytes([0, flags, len(cuts)]) +
+             b"".join(struct.pack(">H", c) for c in cuts) + body)
+
+# fuzz_grpc 1: responses as libcurl passes their lines
+
+ok = b"HTTP/2 200 \r\ncontent-type: application/grpc\r\n\r\n"
+responses = [
+    (0, frame(msgs["x509_svid_resp"]), ok, b"grpc-status: 0\r\n"),
+    (0, frame(msgs["jwt_bundles_resp"]), ok,
+     b"grpc-status: 14\r\ngrpc-message: agent%20is%20down%0d%0a\r\n"),
+    (1, b"\0\0\0\0\x09abc", ok, b""),
+    (0, b"", b"HTTP/2 200\r\ncontent-type: application/grpc+proto\r\n"
+     b"grpc-status: 7\r\ngrpc-message: no identity issued\r\n\r\n", b""),
+    (0, b"<html>", b"HTTP/1.1 503 Service Unavailable\r\n"
+     b"content-type: text/html\r\n\r\n", b""),
+    (0, b"", b"HTTP/2 100 \r\n\r\nHTTP/2 200 \r\n"
+     b"Content-Type: application/grpc;charset=utf-8\r\n\r\n",
+     b"grpc-status: 99\r\ngrpc-message: %zz%41\r\n"),
+    (2, b"", b"HTTP/2 404\r\n\r\n", b""),
+]
+
+for rc, body, head, trailers in responses:
+    seed("fuzz_grpc", bytes([1, rc]) + struct.pack(">H", len(body)) +
+         head + body + trailers)
+
+# fuzz_grpc 2: Workload API addresses
+
+for a in (b"unix:/tmp/agent.sock", b"unix:///run/spire/sockets/agent.sock",
+          b"UNIX:/p%41th/s%2fck", b"unix://host/x", b"unix:rel",
+          b"tcp://127.0.0.1:8081", b"tcp://[::1]:8081",
+          b"TCP://[2001:db8::ff00:42:8329]:65535", b"tcp://localhost:1",
+          b"tcp://[::ffff:10.0.0.1]:443", b"tcp://10.0.0.1",
+          b"unix:/" + b"a" * 106):
+    seed("fuzz_grpc", b"\2" + a)
+
+# fuzz_id: IDs, patterns and rules
+
+long_id = b"spiffe://example.org" + (b"/" + b"x" * 99) * 20 + b"/" + b"x" * 7
+rules = [
+    b"spiffe://example.org/ns/prod/sa/web\n!spiffe://example.org/ns/*/sa/web"
+    b"\nspiffe://example.org/**\n!all\nspiffe://example.org/ns/dev/sa/web",
+    b"!spiffe://example.org/ns/dev/sa/web\nspiffe://example.org/ns/*/sa/*\n"
+    b"spiffe://example.org/ns/dev/sa/web\nspiffe://other.org/x",
+    b"~prod\n!~\nspiffe://example.org/ns/prod/sa/web\nall",
+    b"spiffe://example.org\nexample.org\nweb\nspiffe://a.b-c_d.0/A/b.c",
+    b"spiffe://example.org/a/**/b\nspiffe://example.org/a*/b\n"
+    b"spiffe://Example.org/x\nspiffe://example.org/x/../y\n"
+    b"spiffe://example.org/x/\nspiffe://example.org/p%41\n"
+    b"spiffe://ex:80/x\nspiffe://u@ex/x\nspiffe://ex/x?q\nspiffe://ex/x#f",
+    long_id + b"\n" + long_id + b"x\nspiffe://" + b"t" * 255 + b"/x\n"
+    b"spiffe://" + b"t" * 256 + b"/x",
+    b"\n".join(b"spiffe://example.org/w%d" % i for i in range(20)) +
+    b"\n!spiffe://example.org/*\nspiffe://example.org/w19",
+]
+
+for r in rules:
+    seed("fuzz_id", r)
+
+# fuzz_svid 0-3 and 6: the certificates and keys of mkcerts.py
+
+pems = {os.path.basename(p)[:-4]: read(p)
+        for p in glob.glob(os.path.join(certs, "*.pem"))}
+keys = {os.path.basename(p)[:-4]: read(p)
+        for p in glob.glob(os.path.join(certs, "*.key"))}
+bundle = {"other": pems["ca-b"], "unknown": pems["ca-unknown"]}
+
+for name, pem in sorted(pems.items()):
+    der = b"".join(
+        x509.load_pem_x509_certificate(b"-----BEGIN" + c).public_bytes(
+            Encoding.DER) for c in pem.split(b"-----BEGIN")[1:])
+    seed("fuzz_svid", b"\0" + der)
+    seed("fuzz_svid", b"\1" + pem)
+    if name not in keys:
+        continue
+    ca = bundle.get(name.split("-")[-1], pems["ca-a"])
+    seed("fuzz_svid", b"\6" + be32(now) + pem + keys[name] + ca)
+
+for name in ("good", "ca-a", "nginx"):
+    key = load_pem_private_key(keys[name], None)
+    seed("fuzz_svid", b"\2" + key.private_bytes(
+        Encoding.DER, PrivateFormat.PKCS8, NoEncryption()))
+    seed("fuzz_svid", b"\3" + keys[name])
+    seed("fuzz_svid", b"\3" + key.private_bytes(
+        Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption()))
+    seed("fuzz_svid", b"\3" + key.private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"pw")))
+
+# a CRL of CA A revoking "good", alone and with its SVID directory
+
+ca = x509.load_pem_x509_certificate(pems["ca-a"])
+good = x509.load_pem_x509_certificate(pems["good"])
+crl = (x509.CertificateRevocationListBuilder()
+       .issuer_name(ca.subject)
+       .last_update(good.not_valid_before)
+       .next_update(good.not_valid_after)
+       .add_revoked_certificate(
+           x509.RevokedCertificateBuilder()
+           .serial_number(good.serial_number)
+           .revocation_date(good.not_valid_before).build())
+       .sign(load_pem_private_key(keys["ca-a"], None), hashes.SHA256()))
+seed("fuzz_svid", b"\4" + crl.public_bytes(Encoding.DER))
+seed("fuzz_svid", b"\6" + be32(now) + pems["good"] + keys["good"] +
+     crl.public_bytes(Encoding.PEM) + pems["ca-a"])
+
+for target in sorted(count):
+    print("seeds: %-10s %3d seeds in %s" % (
+        target, count[target], os.path.join(out, target)))
+EOF
