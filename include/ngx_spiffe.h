@@ -98,6 +98,7 @@ typedef struct {
     ngx_str_t                   path;
     ngx_str_t                   verify;     /* SUCCESS, NONE, FAILED:... */
     unsigned                    resumed:1;  /* from a session */
+    unsigned                    mismatch:1; /* verified, not allowed */
 } ngx_spiffe_peer_t;
 
 

@@ -287,6 +287,23 @@ ngx_http_spiffe_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_spiffe_upstream_peer_t  *sp = data;
 
+    ngx_spiffe_peer_t  *peer;
+
+    /*
+     * a server whose SVID is valid but not what this location asks for
+     * has not failed: other locations may want it
+     */
+
+    if ((state & NGX_PEER_FAILED) && pc->connection
+        && pc->connection->ssl)
+    {
+        peer = ngx_spiffe_ssl_peer(pc->connection);
+
+        if (peer && peer->mismatch) {
+            state &= ~NGX_PEER_FAILED;
+        }
+    }
+
     sp->free(pc, sp->data, state);
 }
 

@@ -12,6 +12,7 @@
 
 #include <ngx_spiffe.h>
 #include <spiffe_id.h>
+#include <spiffe_x509.h>
 
 
 /*
@@ -362,9 +363,10 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
     int                 ok;
     size_t              len;
     ngx_str_t           id, td;
-    const char         *reason;
+    const char         *reason, *err;
     ngx_ssl_conn_t     *ssl_conn;
     ngx_connection_t   *c;
+    ngx_spiffe_peer_t  *peer;
     spiffe_snapshot_t  *snap;
     u_char              digest[SPIFFE_DIGEST_LEN];
     char                buf[SPIFFE_ID_MAX_LEN + 1];
@@ -397,9 +399,9 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
         reason = "its ID matches no spiffe_proxy_verify pattern";
     }
 
-    if (ngx_spiffe_ssl_peer_create(c, buf, ok ? len : 0, ok ? NULL : reason)
-        == NULL)
-    {
+    peer = ngx_spiffe_ssl_peer_create(c, buf, ok ? len : 0,
+                                      ok ? NULL : reason);
+    if (peer == NULL) {
         return 0;
     }
 
@@ -413,9 +415,19 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
             return 1;
         }
 
+        /* a refusal by pattern is the location's policy, not a failure */
+        peer->mismatch = (len != 0);
+
+        if (len == 0) {
+            /* the ID it claims, unverified, for the log only */
+            (void) spiffe_x509_peer_id(X509_STORE_CTX_get0_cert(x509_store),
+                                       buf, &len, &err);
+        }
+
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "spiffe: upstream X.509-SVID \"%s\" refused in "
-                      "location \"%V\": %s", buf, &up->location, reason);
+                      "spiffe: upstream X.509-SVID%s%s%s refused in "
+                      "location \"%V\": %s", len ? " \"" : "", buf,
+                      len ? "\"" : "", &up->location, reason);
 
         /* nginx logs the failed handshake at the level of this reason */
         ERR_raise(ERR_LIB_SSL, SSL_R_CALLBACK_FAILED);

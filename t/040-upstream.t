@@ -8,9 +8,10 @@
 #
 #   up       spiffe_svid on: the worker's own SVID, spiffe://example.org/nginx
 #   db       an SVID minted by the agent: spiffe://example.org/ns/db/sa/pg
-#   expired  an agent-minted SVID that expired 10 s after it was made
+#   expired  an agent-minted SVID whose notAfter was 10 s before it was made
 #   web      an ordinary web certificate (no URI SAN)
-#   cross    spiffe://other.org/x signed by example.org's CA A (forged)
+#   cross    spiffe://other.org/x signed by CA A of t/cert/mkcerts.py, not
+#            by other.org's CA B (impersonation)
 #   unknown  spiffe://unknown.org/x (no bundle for unknown.org)
 #   other    spiffe://other.org/ns/prod/sa/web from CA B (other.org is
 #            federated by the agent with CA B: a valid foreign SVID)
@@ -97,18 +98,24 @@ END {
 # Every [error] line reduced to its message (without nginx's context), and
 # the module's debug lines about reusing upstream connections and sessions:
 # in the order they were logged.
-our $LOG = qr/\[error\] \d+#\d+: (?:\*\d+ )?\K.*?(?= while |, client: |$)|spiffe: (?:kept-alive upstream connection(?= \S+ not allowed)|upstream session not allowed here|stale session ticket)/;
+my $error = qr/\[error\] \d+#\d+: (?:\*\d+ )?\K.*?(?= while |, client: |$)/;
+my $debug = join '|', 'kept-alive upstream connection(?= \S+ not allowed)',
+                      'upstream session not allowed here',
+                      'session not resumed: [^,\n]*';
+our $LOG = qr/$error|spiffe: (?:$debug)/;
 
-# the debug lines: a kept-alive connection not taken, a session not resumed
-# by the client, a session ticket refused by the server
+# the debug lines: a kept-alive connection not taken, a session not offered
+# by the client (nginx), a session ticket refused by the server (nginx)
 our $KA = "spiffe: kept-alive upstream connection\n";
 our $SESS = "spiffe: upstream session not allowed here\n";
-our $STALE = "spiffe: stale session ticket\n";
+our $STALE = "spiffe: session not resumed: resumed session predates a "
+             . "bundle change\n";
 
 # one refused handshake: the module's line, then nginx's
 sub refused {
     my ($id, $loc, $reason) = @_;
-    return qq{spiffe: upstream X.509-SVID "$id" refused in location }
+    my $svid = $id eq '' ? 'X.509-SVID' : qq{X.509-SVID "$id"};
+    return qq{spiffe: upstream $svid refused in location }
            . qq{"$loc": $reason\n}
            . "SSL_do_handshake() failed (SSL: error:0A0000EA:SSL routines::"
            . "callback failed error:0A000086:SSL routines::certificate verify "
@@ -195,9 +202,6 @@ __DATA__
 GET /t
 --- response_body
 up saw spiffe://example.org/nginx reused=. req=1
-
-
-
 --- no_error_log
 spiffe: kept-alive upstream connection
 spiffe: upstream session not allowed here
@@ -304,9 +308,12 @@ GET /nosvid
 --- grep_error_log eval: $::LOG
 --- grep_error_log_out eval
 ::refused('', '/web', 'no URI SAN')
-. ::refused('', '/expired', 'certificate has expired')
-. ::refused('', '/cross', 'unable to get local issuer certificate')
-. ::refused('', '/unknown', 'no bundle for trust domain')
+. ::refused('spiffe://example.org/ns/db/sa/old', '/expired',
+            'certificate has expired')
+. ::refused('spiffe://other.org/x', '/cross',
+            'unable to get local issuer certificate')
+. ::refused('spiffe://unknown.org/x', '/unknown',
+            'no bundle for trust domain')
 
 
 
@@ -548,10 +555,102 @@ $::KA . $::SESS
 
 
 
-=== TEST 10: a location whose patterns an upstream does not match does not take it down for the others
-# TODO bug: a pattern refusal counts as a failure of the server (max_fails,
-# default 1 in fail_timeout 10 s): after one request to /wrong, both
-# servers are "down" and /right gets 502 "no live upstreams" for 10 s.
+=== TEST 10: an upstream {} with a zone: sessions kept in shared memory resume where the peer matches
+--- http_config
+    upstream z {
+        zone z 64k;
+        server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
+    }
+--- config
+    spiffe_proxy_svid on;
+    location /allowed {
+        spiffe_proxy_verify spiffe://example.org/nginx;
+        proxy_pass https://z/;
+    }
+    location /other {
+        spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
+        proxy_pass https://z/;
+    }
+--- request eval
+["GET /allowed", "GET /allowed", "GET /other", "GET /allowed"]
+--- error_code eval
+[200, 200, 502, 200]
+--- response_body eval
+["up saw spiffe://example.org/nginx reused=. req=1\n",
+ "up saw spiffe://example.org/nginx reused=r req=1\n",
+ qr/502 Bad Gateway/,
+ "up saw spiffe://example.org/nginx reused=r req=1\n"]
+--- grep_error_log eval: $::LOG
+--- grep_error_log_out eval
+$::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
+
+
+
+=== TEST 11: proxy_pass with variables (no upstream {} to wrap): every handshake is still checked
+--- config
+    spiffe_proxy_svid on;
+    set $up_sock $TEST_NGINX_SERVROOT/logs/up.sock;
+    location /allowed {
+        spiffe_proxy_verify spiffe://example.org/nginx;
+        proxy_pass https://unix:$up_sock:/;
+    }
+    location /other {
+        spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
+        proxy_pass https://unix:$up_sock:/;
+    }
+--- request eval
+["GET /allowed", "GET /other", "GET /allowed"]
+--- error_code eval
+[200, 502, 200]
+--- response_body eval
+["up saw spiffe://example.org/nginx reused=. req=1\n",
+ qr/502 Bad Gateway/,
+ "up saw spiffe://example.org/nginx reused=. req=1\n"]
+--- grep_error_log eval: $::LOG
+--- grep_error_log_out eval
+::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
+
+
+
+=== TEST 12: a refused server is skipped for the next one, as after a connection error
+--- http_config
+    upstream mixed {
+        server unix:$TEST_NGINX_SERVROOT/logs/db.sock max_fails=0;
+        server unix:$TEST_NGINX_SERVROOT/logs/up.sock max_fails=0;
+    }
+--- config
+    spiffe_proxy_svid on;
+    location /to-up {
+        spiffe_proxy_verify spiffe://example.org/nginx;
+        proxy_pass https://mixed/;
+    }
+    location /to-db {
+        spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
+        proxy_pass https://mixed/;
+    }
+--- request eval
+[map { "GET /$_" } qw(to-up to-up to-db to-db to-up to-db)]
+--- response_body_like eval
+["\\Aup saw spiffe://example\\.org/nginx reused=[.r] req=1\\n\\z",
+ "\\Aup saw spiffe://example\\.org/nginx reused=[.r] req=1\\n\\z",
+ "\\Adb saw spiffe://example\\.org/nginx reused=[.r] req=1\\n\\z",
+ "\\Adb saw spiffe://example\\.org/nginx reused=[.r] req=1\\n\\z",
+ "\\Aup saw spiffe://example\\.org/nginx reused=[.r] req=1\\n\\z",
+ "\\Adb saw spiffe://example\\.org/nginx reused=[.r] req=1\\n\\z"]
+--- grep_error_log eval: $::LOG
+--- grep_error_log_out eval
+# round robin starts with db.sock; a session saved under one location's
+# patterns is not offered under the other's
+::refused('spiffe://example.org/ns/db/sa/pg', '/to-up', $::NOMATCH)
+. $::SESS . ::refused('spiffe://example.org/nginx', '/to-db', $::NOMATCH)
+. $::SESS . ::refused('spiffe://example.org/ns/db/sa/pg', '/to-up', $::NOMATCH)
+. $::SESS . ::refused('spiffe://example.org/nginx', '/to-db', $::NOMATCH)
+
+
+
+=== TEST 13: a location whose patterns an upstream does not match does not take it down for the others
+# A pattern refusal is the location's policy, not a failure of the server:
+# it counts against neither max_fails nor fail_timeout.
 --- http_config
     upstream two {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
@@ -584,7 +683,7 @@ $::KA . $::SESS
 
 
 
-=== TEST 11: grpc_pass grpcs:// to a gRPC server (Python grpcio) with an SVID
+=== TEST 14: grpc_pass grpcs:// to a gRPC server (Python grpcio) with an SVID
 --- http_config
     log_format grpc '$request_uri $status $upstream_http_content_type '
                     'grpc-status=$upstream_trailer_grpc_status '
@@ -625,13 +724,13 @@ TE: trailers
  . "/wrong/test.Echo/Say 502 - grpc-status=- echo-done=-\n"]
 --- grep_error_log eval: $::LOG
 --- grep_error_log_out eval
-# /test.Echo/'s session is offered to /wrong/ only if it matches there
+# the session saved by /test.Echo/ is not offered under /wrong/'s patterns
 $::SESS
 . ::refused('spiffe://example.org/ns/grpc/sa/echo', '/wrong/', $::NOMATCH)
 
 
 
-=== TEST 12: SVID rotation on both sides under a stream of requests loses none; new connections use the new SVIDs
+=== TEST 15: SVID rotation on both sides under a stream of requests loses none; new connections use the new SVIDs
 --- http_config
     upstream ka {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
@@ -716,3 +815,289 @@ my $n2 = 'up saw spiffe://example\.org/nginx-2 reused=';
 --- grep_error_log eval: $::LOG
 --- grep_error_log_out eval
 ::refused('spiffe://example.org/nginx', '/only2', $::NOMATCH) x 2
+
+
+
+=== TEST 16: SVIDs expire: a kept-alive connection stays up, a session is not offered, a new handshake fails
+--- http_config
+    upstream ka {
+        server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
+        keepalive 8;
+    }
+--- config
+    spiffe_proxy_svid on;
+    spiffe_proxy_verify spiffe://example.org/nginx;
+    location /ka {
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_pass https://ka/;
+    }
+    location /t {
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+--- timeout: 6
+--- request eval
+[
+ # SVIDs valid for 3 s from now (2 s and more: notAfter has no fraction)
+ "GET /ctl/ttl/3",
+ "GET /ctl/rotate-svid?wait_ms=100",
+ "GET /ctl/wait-streams/1?wait_ms=100",
+ "GET /ka", "GET /t", "GET /t",
+ # until both SVIDs have expired
+ "GET /ctl/status?wait_ms=3300",
+ "GET /ka", "GET /t",
+ "GET /ctl/ttl/3600",
+ "GET /ctl/rotate-svid?wait_ms=100",
+ "GET /ctl/wait-streams/1?wait_ms=100",
+ "GET /t", "GET /ka",
+]
+--- response_body eval
+my $up = 'up saw spiffe://example.org/nginx';
+[
+ "OK ttl=3\n",
+ qr/\AOK serial=/, qr/\AOK ready=1/,
+ "$up reused=. req=1\n", "$up reused=. req=1\n", "$up reused=r req=1\n",
+ qr/\AOK serial=/,
+ "$up reused=. req=2\n",
+ qr/502 Bad Gateway/,
+ "OK ttl=3600\n",
+ qr/\AOK serial=/, qr/\AOK ready=1/,
+ "$up reused=. req=1\n",
+ "$up reused=. req=3\n",
+]
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200, 200, 502, 200, 200, 200, 200, 200]
+--- grep_error_log eval: $::LOG
+--- grep_error_log_out eval
+# /t: the session's peer has expired: not offered; the server has no SVID
+$::SESS
+. qq{spiffe: SVID "spiffe://example.org/nginx" has expired and no new one came\n}
+. "SSL_do_handshake() failed (SSL: error:0A000438:SSL routines::tlsv1 alert "
+. "internal error:SSL alert number 80)\n"
+# /t after the rotation: the saved session is still the expired one
+. $::SESS
+
+
+
+=== TEST 17: sessions resume, but not across a bundle change (client and server side)
+--- http_config
+    # its own session slot: the server alone judges its session
+    upstream nv {
+        server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
+    }
+--- config
+    spiffe_proxy_svid on;
+    location /t {
+        spiffe_proxy_verify spiffe://example.org/nginx;
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+    location /any {
+        spiffe_proxy_verify spiffe://example.org/**;
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+    location /db-only {
+        spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+    location /noverify {
+        proxy_pass https://nv/;
+    }
+--- request eval
+[
+ "GET /t", "GET /t", "GET /any", "GET /db-only", "GET /t",
+ "GET /noverify", "GET /noverify",
+ "GET /ctl/rotate-ca?arg=keep-old&wait_ms=200",
+ "GET /ctl/wait-streams/1?wait_ms=100",
+ "GET /t", "GET /t",
+ "GET /noverify", "GET /noverify",
+ "GET /any",
+]
+--- error_code eval
+[200, 200, 200, 502, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]
+--- response_body eval
+my $up = 'up saw spiffe://example.org/nginx';
+[
+ "$up reused=. req=1\n", "$up reused=r req=1\n", "$up reused=r req=1\n",
+ qr/502 Bad Gateway/, "$up reused=r req=1\n",
+ "$up reused=. req=1\n", "$up reused=r req=1\n",
+ qr/\AOK serial=[0-9a-f]+ ca=[0-9a-f:]+\n?\z/i,
+ qr/\AOK ready=1\n?\z/,
+ # the client does not offer the session: the bundle changed
+ "$up reused=. req=1\n", "$up reused=r req=1\n",
+ # the client offers it, the server refuses its ticket
+ "$up reused=. req=1\n", "$up reused=r req=1\n",
+ "$up reused=r req=1\n",
+]
+--- grep_error_log eval: $::LOG
+--- grep_error_log_out eval
+$::SESS . ::refused('spiffe://example.org/nginx', '/db-only', $::NOMATCH)
+. $::SESS
+. $::STALE
+
+
+
+=== TEST 18: spiffe_proxy_svid and proxy_ssl_certificate in one location
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location /x {
+        spiffe_proxy_svid on;
+        proxy_ssl_certificate $TEST_NGINX_CERTS/web.pem;
+        proxy_ssl_certificate_key $TEST_NGINX_CERTS/web.key;
+        proxy_pass https://unix:/nonexistent/up.sock:/;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_proxy_svid" cannot be combined with "proxy_ssl_certificate" in location "/x" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 19: no identity source
+--- config
+    location /x {
+        spiffe_proxy_svid on;
+        proxy_pass https://unix:/nonexistent/up.sock:/;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_proxy_svid" needs an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 20: no identity source, spiffe_proxy_verify alone
+--- config
+    location /x {
+        spiffe_proxy_verify spiffe://example.org/nginx;
+        proxy_pass https://unix:/nonexistent/up.sock:/;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_proxy_verify" needs an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 21: spiffe_proxy_svid inherited from the server, proxy_ssl_certificate in a location
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    spiffe_proxy_svid on;
+    location /fine {
+        proxy_pass https://unix:/nonexistent/up.sock:/;
+    }
+    location /cert/ {
+        proxy_ssl_certificate $TEST_NGINX_CERTS/web.pem;
+        proxy_ssl_certificate_key $TEST_NGINX_CERTS/web.key;
+        proxy_pass https://unix:/nonexistent/up.sock:/;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_proxy_svid" cannot be combined with "proxy_ssl_certificate" in location "/cert/" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 22: spiffe_proxy_svid and grpc_ssl_certificate in one location
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location /x {
+        spiffe_proxy_svid on;
+        grpc_ssl_certificate $TEST_NGINX_CERTS/web.pem;
+        grpc_ssl_certificate_key $TEST_NGINX_CERTS/web.key;
+        grpc_pass grpcs://unix:/nonexistent/up.sock;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_proxy_svid" cannot be combined with "grpc_ssl_certificate" in location "/x" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 23: a bad pattern, with file and line
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location /x {
+        spiffe_proxy_verify spiffe://example.org/ns/web-*;
+        proxy_pass https://unix:/nonexistent/up.sock:/;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://example\.org/ns/web-\*" in "spiffe_proxy_verify": it has "\*" inside a segment \("\*" stands for a whole segment\) in \S+nginx\.conf:\d+$}m
+
+
+
+=== TEST 24: a bad pattern after a good one
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location /x {
+        spiffe_proxy_verify spiffe://example.org/nginx
+                            spiffe://Example.org/ns/web;
+        proxy_pass https://unix:/nonexistent/up.sock:/;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://Example\.org/ns/web" in "spiffe_proxy_verify": it has uppercase letters in the trust domain in \S+nginx\.conf:\d+$}m
+
+
+
+=== TEST 25: a pattern without a path
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    spiffe_proxy_verify spiffe://example.org;
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://example\.org" in "spiffe_proxy_verify": it has no path and so matches no workload .* in \S+nginx\.conf:\d+$}m
+
+
+
+=== TEST 26: a bad regex
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location /x {
+        spiffe_proxy_verify "~^spiffe://(example";
+        proxy_pass https://unix:/nonexistent/up.sock:/;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid regex "~\^spiffe://\(example" in "spiffe_proxy_verify": .* in \S+nginx\.conf:\d+$}m
+
+
+
+=== TEST 27: spiffe_proxy_verify twice in one context
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location /x {
+        spiffe_proxy_verify spiffe://example.org/nginx;
+        spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
+        proxy_pass https://unix:/nonexistent/up.sock:/;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_proxy_verify" directive is duplicate in \S+nginx\.conf:\d+$}m
+
+
+
+=== TEST 28: spiffe_proxy_verify without a pattern
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location /x {
+        spiffe_proxy_verify;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid number of arguments in "spiffe_proxy_verify" directive in \S+nginx\.conf:\d+$}m
+
+
+
+=== TEST 29: spiffe_proxy_svid takes on or off
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    spiffe_proxy_svid yes;
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on" or "off" in \S+nginx\.conf:\d+$}m
