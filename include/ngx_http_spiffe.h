@@ -24,7 +24,27 @@ typedef struct {
     spiffe_rules_t              *rules;         /* spiffe_allow, deny */
     ngx_flag_t                   proxy_svid;
     spiffe_rules_t              *proxy_verify;
+
+    ngx_uint_t                   jwt;
+    const char                 **jwt_aud;       /* spiffe_jwt_audience */
+    size_t                      *jwt_aud_len;
+    ngx_uint_t                   jwt_naud;
+    ngx_str_t                    jwt_header;
+    spiffe_rules_t              *jwt_rules;     /* spiffe_jwt_allow, deny */
+    ngx_str_t                    jwt_svid_audience;
 } ngx_http_spiffe_loc_conf_t;
+
+
+/* the request's JWT-SVID, validated once */
+
+typedef struct {
+    ngx_str_t                    id;
+    ngx_str_t                    td;
+    ngx_str_t                    path;
+    ngx_str_t                    claims;
+    ngx_str_t                    verify;
+    ngx_uint_t                   status;        /* NGX_SPIFFE_PEER_* */
+} ngx_http_spiffe_jwt_ctx_t;
 
 
 /* an upstream whose balancer is wrapped, and its own per-request init */
@@ -40,6 +60,15 @@ typedef struct {
 char *ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
     ngx_http_spiffe_loc_conf_t *slcf);
 ngx_int_t ngx_http_spiffe_upstream_init(ngx_conf_t *cf);
+
+
+/* JWT-SVIDs: ngx_http_spiffe_jwt.c */
+
+ngx_int_t ngx_http_spiffe_jwt_access(ngx_http_request_t *r);
+ngx_int_t ngx_http_spiffe_jwt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_spiffe_jwt_svid_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 extern ngx_module_t  ngx_http_spiffe_module;

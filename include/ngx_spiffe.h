@@ -13,6 +13,7 @@
 #include <ngx_event.h>
 #include <curl/curl.h>
 
+#include <spiffe_jwks.h>
 #include <spiffe_rules.h>
 #include <spiffe_snapshot.h>
 
@@ -46,7 +47,7 @@ ngx_int_t ngx_spiffe_curl_add(ngx_spiffe_curl_t *cm, CURL *easy,
     ngx_spiffe_curl_done_pt handler, void *data);
 void ngx_spiffe_curl_remove(ngx_spiffe_curl_t *cm, CURL *easy);
 void ngx_spiffe_curl_run(ngx_spiffe_curl_t *cm, ngx_msec_t timeout,
-    ngx_event_t *retry, ngx_spiffe_curl_ready_pt ready, void *data);
+    ngx_spiffe_curl_ready_pt ready, void *data);
 void ngx_spiffe_curl_cleanup(ngx_spiffe_curl_t *cm);
 
 
@@ -58,16 +59,24 @@ typedef struct {
     ngx_msec_t                  startup_timeout;
     u_char                     *file;
     ngx_uint_t                  line;
+
+    /* what the protocol modules need, set when they merge */
+    ngx_flag_t                  jwt_bundles;
+    ngx_array_t                *jwt_audiences;      /* of ngx_str_t */
 } ngx_spiffe_conf_t;
 
 
 ngx_spiffe_conf_t *ngx_spiffe_get_conf(ngx_cycle_t *cycle);
+ngx_int_t ngx_spiffe_need_jwt_svid(ngx_conf_t *cf, ngx_str_t *audience);
 
 /* the Workload API stream of this worker: ngx_spiffe_source.c */
 
 ngx_int_t ngx_spiffe_source_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf);
 void ngx_spiffe_source_stop(void);
 spiffe_snapshot_t *ngx_spiffe_snapshot(void);
+spiffe_jwt_bundles_t *ngx_spiffe_jwt_bundles(void);
+ngx_int_t ngx_spiffe_jwt_svid(ngx_str_t *audience, ngx_str_t *token,
+    const char **reason);
 
 
 /* allow/deny rules from the configuration: ngx_spiffe_rules.c */

@@ -45,6 +45,10 @@ static char *ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_spiffe_proxy_verify(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_spiffe_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_spiffe_merge_jwt(ngx_conf_t *cf,
+    ngx_http_spiffe_loc_conf_t *prev, ngx_http_spiffe_loc_conf_t *conf);
 
 
 static ngx_conf_enum_t  ngx_http_spiffe_verify[] = {
@@ -85,6 +89,48 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       offsetof(ngx_http_spiffe_loc_conf_t, rules),
       (void *) SPIFFE_RULES_DENY },
 
+    { ngx_string("spiffe_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, jwt),
+      &ngx_http_spiffe_verify },
+
+    { ngx_string("spiffe_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_spiffe_jwt_audience,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("spiffe_jwt_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, jwt_header),
+      NULL },
+
+    { ngx_string("spiffe_jwt_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_spiffe_rule,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, jwt_rules),
+      (void *) SPIFFE_RULES_ALLOW },
+
+    { ngx_string("spiffe_jwt_deny"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_spiffe_rule,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, jwt_rules),
+      (void *) SPIFFE_RULES_DENY },
+
+    { ngx_string("spiffe_jwt_svid_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, jwt_svid_audience),
+      NULL },
+
     { ngx_string("spiffe_proxy_svid"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -121,6 +167,28 @@ static ngx_http_variable_t  ngx_http_spiffe_vars[] = {
       offsetof(ngx_spiffe_peer_t, verify), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("spiffe_xfcc"), NULL, ngx_http_spiffe_xfcc_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_jwt_id"), NULL, ngx_http_spiffe_jwt_variable,
+      offsetof(ngx_http_spiffe_jwt_ctx_t, id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_jwt_trust_domain"), NULL,
+      ngx_http_spiffe_jwt_variable,
+      offsetof(ngx_http_spiffe_jwt_ctx_t, td), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_jwt_path"), NULL, ngx_http_spiffe_jwt_variable,
+      offsetof(ngx_http_spiffe_jwt_ctx_t, path), NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
+
+    { ngx_string("spiffe_jwt_claims"), NULL, ngx_http_spiffe_jwt_variable,
+      offsetof(ngx_http_spiffe_jwt_ctx_t, claims), NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
+
+    { ngx_string("spiffe_jwt_verify"), NULL, ngx_http_spiffe_jwt_variable,
+      offsetof(ngx_http_spiffe_jwt_ctx_t, verify), NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
+
+    { ngx_string("spiffe_jwt_svid"), NULL, ngx_http_spiffe_jwt_svid_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("spiffe_svid_id"), NULL, ngx_http_spiffe_svid_variable,
@@ -514,6 +582,9 @@ ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf)
     conf->rules = NGX_CONF_UNSET_PTR;
     conf->proxy_svid = NGX_CONF_UNSET;
     conf->proxy_verify = NGX_CONF_UNSET_PTR;
+    conf->jwt = NGX_CONF_UNSET_UINT;
+    conf->jwt_aud = NGX_CONF_UNSET_PTR;
+    conf->jwt_rules = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -541,6 +612,10 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_spiffe_merge_jwt(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return ngx_http_spiffe_upstream_merge(cf, conf);
 }
 
@@ -560,6 +635,13 @@ ngx_http_spiffe_init(ngx_conf_t *cf)
 
     *h = ngx_http_spiffe_access_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_spiffe_jwt_access;
+
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -568,6 +650,73 @@ ngx_http_spiffe_init(ngx_conf_t *cf)
     *h = ngx_http_spiffe_verify_handler;
 
     return ngx_http_spiffe_upstream_init(cf);
+}
+
+
+static char *
+ngx_http_spiffe_merge_jwt(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *prev,
+    ngx_http_spiffe_loc_conf_t *conf)
+{
+    ngx_uint_t                 set;
+    ngx_spiffe_conf_t         *scf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    set = (conf->jwt != NGX_CONF_UNSET_UINT);
+
+    ngx_conf_merge_uint_value(conf->jwt, prev->jwt, NGX_SPIFFE_VERIFY_OFF);
+    ngx_conf_merge_str_value(conf->jwt_header, prev->jwt_header,
+                             "Authorization");
+    ngx_conf_merge_ptr_value(conf->jwt_rules, prev->jwt_rules, NULL);
+    ngx_conf_merge_str_value(conf->jwt_svid_audience,
+                             prev->jwt_svid_audience, "");
+
+    if (conf->jwt_aud == NGX_CONF_UNSET_PTR) {
+        if (prev->jwt_aud == NGX_CONF_UNSET_PTR) {
+            conf->jwt_aud = NULL;
+
+        } else {
+            conf->jwt_aud = prev->jwt_aud;
+            conf->jwt_aud_len = prev->jwt_aud_len;
+            conf->jwt_naud = prev->jwt_naud;
+        }
+    }
+
+    scf = ngx_spiffe_get_conf(cf->cycle);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->jwt != NGX_SPIFFE_VERIFY_OFF || conf->jwt_rules) {
+
+        /* where a token is checked, an audience is required */
+
+        if (conf->jwt_naud == 0 && (set || clcf->name.len)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"spiffe_jwt\" and \"spiffe_jwt_allow\" "
+                               "need \"spiffe_jwt_audience\"%s%V%s",
+                               clcf->name.len ? " in location \"" : "",
+                               &clcf->name, clcf->name.len ? "\"" : "");
+            return NGX_CONF_ERROR;
+        }
+
+        scf->jwt_bundles = 1;
+    }
+
+    if ((scf->jwt_bundles || conf->jwt_svid_audience.len)
+        && scf->address.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "JWT-SVIDs need an identity source: "
+                           "\"spiffe_workload_api\" or "
+                           "SPIFFE_ENDPOINT_SOCKET");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->jwt_svid_audience.len
+        && ngx_spiffe_need_jwt_svid(cf, &conf->jwt_svid_audience) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -636,6 +785,46 @@ ngx_http_spiffe_proxy_verify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return rv;
         }
     }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_spiffe_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_spiffe_loc_conf_t *slcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, n;
+
+    if (slcf->jwt_aud != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    slcf->jwt_aud = ngx_palloc(cf->pool, n * sizeof(char *));
+    slcf->jwt_aud_len = ngx_palloc(cf->pool, n * sizeof(size_t));
+
+    if (slcf->jwt_aud == NULL || slcf->jwt_aud_len == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+
+        if (value[i + 1].len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty audience in \"%V\"", &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        slcf->jwt_aud[i] = (char *) value[i + 1].data;
+        slcf->jwt_aud_len[i] = value[i + 1].len;
+    }
+
+    slcf->jwt_naud = n;
 
     return NGX_CONF_OK;
 }

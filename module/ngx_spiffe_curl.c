@@ -35,7 +35,6 @@ static void ngx_spiffe_curl_event_handler(ngx_event_t *ev);
 static void ngx_spiffe_curl_timer_handler(ngx_event_t *ev);
 static void ngx_spiffe_curl_action(ngx_spiffe_curl_t *cm, curl_socket_t s,
     int action);
-static ngx_msec_t ngx_spiffe_curl_until(ngx_event_t *ev, ngx_msec_t now);
 
 
 ngx_int_t
@@ -133,17 +132,17 @@ ngx_spiffe_curl_cleanup(ngx_spiffe_curl_t *cm)
 
 
 /*
- * Runs libcurl without the event loop until ready() says so or the time is
- * up, firing the owner's retry timer too: only while a worker starts,
- * before it accepts any connection.
+ * A small event loop of its own, for libcurl and nginx timers, until
+ * ready() says so or the time is up: only while a worker starts, before it
+ * accepts any connection.
  */
 
 void
 ngx_spiffe_curl_run(ngx_spiffe_curl_t *cm, ngx_msec_t timeout,
-    ngx_event_t *retry, ngx_spiffe_curl_ready_pt ready, void *data)
+    ngx_spiffe_curl_ready_pt ready, void *data)
 {
     int                      n, i;
-    ngx_msec_t               start, now, wait;
+    ngx_msec_t               start, wait;
     ngx_queue_t             *q;
     struct pollfd            fds[NGX_SPIFFE_CURL_MAX_POLL];
     ngx_spiffe_curl_sock_t  *s;
@@ -153,17 +152,12 @@ ngx_spiffe_curl_run(ngx_spiffe_curl_t *cm, ngx_msec_t timeout,
 
     while (!ready(data)) {
 
-        ngx_time_update();
-        now = ngx_current_msec;
-
-        if (now - start >= timeout) {
+        if (ngx_current_msec - start >= timeout) {
             return;
         }
 
-        wait = timeout - (now - start);
-
-        wait = ngx_min(wait, ngx_spiffe_curl_until(&cm->timer, now));
-        wait = ngx_min(wait, ngx_spiffe_curl_until(retry, now));
+        wait = ngx_min(timeout - (ngx_current_msec - start),
+                       ngx_event_find_timer());
 
         n = 0;
 
@@ -198,27 +192,8 @@ ngx_spiffe_curl_run(ngx_spiffe_curl_t *cm, ngx_msec_t timeout,
             }
         }
 
-        if (ngx_spiffe_curl_until(&cm->timer, ngx_current_msec) == 0) {
-            ngx_del_timer(&cm->timer);
-            ngx_spiffe_curl_action(cm, CURL_SOCKET_TIMEOUT, 0);
-        }
-
-        if (ngx_spiffe_curl_until(retry, ngx_current_msec) == 0) {
-            ngx_del_timer(retry);
-            retry->handler(retry);
-        }
+        ngx_event_expire_timers();
     }
-}
-
-
-static ngx_msec_t
-ngx_spiffe_curl_until(ngx_event_t *ev, ngx_msec_t now)
-{
-    if (!ev->timer_set) {
-        return NGX_TIMER_INFINITE;
-    }
-
-    return ev->timer.key > now ? ev->timer.key - now : 0;
 }
 
 

@@ -79,6 +79,45 @@ ngx_spiffe_get_conf(ngx_cycle_t *cycle)
 }
 
 
+/* a JWT-SVID for this audience is kept fresh in every worker */
+
+ngx_int_t
+ngx_spiffe_need_jwt_svid(ngx_conf_t *cf, ngx_str_t *audience)
+{
+    ngx_str_t          *aud;
+    ngx_uint_t          i;
+    ngx_spiffe_conf_t  *scf;
+
+    scf = ngx_spiffe_get_conf(cf->cycle);
+
+    if (scf->jwt_audiences == NULL) {
+        scf->jwt_audiences = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (scf->jwt_audiences == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    aud = scf->jwt_audiences->elts;
+
+    for (i = 0; i < scf->jwt_audiences->nelts; i++) {
+        if (aud[i].len == audience->len
+            && ngx_strncmp(aud[i].data, audience->data, audience->len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    aud = ngx_array_push(scf->jwt_audiences);
+    if (aud == NULL) {
+        return NGX_ERROR;
+    }
+
+    *aud = *audience;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_spiffe_init_module(ngx_cycle_t *cycle)
 {
@@ -144,6 +183,8 @@ ngx_spiffe_create_conf(ngx_cycle_t *cycle)
      *     scf->hint = { 0, NULL };
      *     scf->file = NULL;
      *     scf->line = 0;
+     *     scf->jwt_bundles = 0;
+     *     scf->jwt_audiences = NULL;
      */
 
     scf->startup_timeout = NGX_CONF_UNSET_MSEC;

@@ -10,54 +10,95 @@
 
 #include <ngx_spiffe.h>
 #include <spiffe_grpc.h>
+#include <spiffe_jwt.h>
 #include <spiffe_pb.h>
 
 
 /*
- * The worker's FetchX509SVID stream: each worker holds its own, since the
- * agent attests the process that connects.  Every message is the whole
- * state and becomes the worker's snapshot once it passes the checks.
+ * The worker's calls to the Workload API: each worker makes its own,
+ * since the agent attests the process that connects.  FetchX509SVID and
+ * FetchJWTBundles are streams whose every message is the whole state;
+ * FetchJWTSVID is asked again at half the lifetime of the token it gave.
+ * Every call goes through one state machine: one place to log, to back
+ * off and to retry.
  */
 
 
 #define NGX_SPIFFE_BACKOFF_MIN   1000
 #define NGX_SPIFFE_BACKOFF_MAX   30000
+#define NGX_SPIFFE_ERR_LEN       160
 
 
 typedef enum {
     ngx_spiffe_connecting = 0,
     ngx_spiffe_streaming,
+    ngx_spiffe_waiting,
     ngx_spiffe_backoff,
     ngx_spiffe_stopped
 } ngx_spiffe_state_e;
 
 
+typedef struct ngx_spiffe_call_s  ngx_spiffe_call_t;
+
+/* NGX_OK: the message was applied, NGX_DECLINED: discarded */
+typedef ngx_int_t (*ngx_spiffe_apply_pt)(ngx_spiffe_call_t *sc,
+    const unsigned char *msg, size_t len);
+
+
+struct ngx_spiffe_call_s {
+    const char                 *method;
+    ngx_spiffe_apply_pt         apply;
+    unsigned char              *request;
+    size_t                      request_len;
+    spiffe_grpc_call_t         *call;
+    ngx_event_t                 timer;
+    ngx_msec_t                  backoff;
+    ngx_spiffe_state_e          state;
+    int                         last_status;
+    ngx_uint_t                  messages;
+    unsigned                    unary:1;
+    unsigned                    ready:1;
+
+    /* FetchJWTSVID */
+    ngx_str_t                   audience;
+    ngx_str_t                   token;
+    time_t                      expires;
+    u_char                      error[NGX_SPIFFE_ERR_LEN];
+};
+
+
 typedef struct {
-    ngx_spiffe_curl_t       curl;
-    spiffe_grpc_addr_t      addr;
-    spiffe_grpc_call_t     *call;
-    ngx_event_t             retry;
-    ngx_msec_t              backoff;
-    ngx_spiffe_state_e      state;
-    int                     last_status;
-    ngx_uint_t              messages;
-    uint64_t                version;
-    ngx_str_t               address;
-    ngx_str_t               hint;
-    spiffe_snapshot_t      *snapshot;
-    ngx_log_t              *log;
+    ngx_spiffe_curl_t           curl;
+    spiffe_grpc_addr_t          addr;
+    ngx_str_t                   address;
+    ngx_str_t                   hint;
+    ngx_log_t                  *log;
+    ngx_spiffe_call_t          *calls;
+    ngx_uint_t                  ncalls;
+    spiffe_snapshot_t          *snapshot;
+    spiffe_jwt_bundles_t       *jwt_bundles;
+    uint64_t                    version;
+    unsigned                    stopped:1;
 } ngx_spiffe_source_t;
 
 
-static void ngx_spiffe_source_connect(ngx_spiffe_source_t *src);
-static int ngx_spiffe_source_message(void *data, const unsigned char *msg,
+static ngx_int_t ngx_spiffe_source_calls(ngx_cycle_t *cycle,
+    ngx_spiffe_source_t *src, ngx_spiffe_conf_t *scf);
+static void ngx_spiffe_call_start(ngx_spiffe_call_t *sc);
+static int ngx_spiffe_call_message(void *data, const unsigned char *msg,
     size_t len);
-static void ngx_spiffe_source_done(void *data, CURL *easy, CURLcode result);
-static void ngx_spiffe_source_fail(ngx_spiffe_source_t *src, int status,
+static void ngx_spiffe_call_done(void *data, CURL *easy, CURLcode result);
+static void ngx_spiffe_call_fail(ngx_spiffe_call_t *sc, int status,
     const char *message);
-static void ngx_spiffe_source_retry(ngx_event_t *ev);
+static void ngx_spiffe_call_timer(ngx_event_t *ev);
+static void ngx_spiffe_call_close(ngx_spiffe_call_t *sc);
+static ngx_int_t ngx_spiffe_apply_x509_svid(ngx_spiffe_call_t *sc,
+    const unsigned char *msg, size_t len);
+static ngx_int_t ngx_spiffe_apply_jwt_bundles(ngx_spiffe_call_t *sc,
+    const unsigned char *msg, size_t len);
+static ngx_int_t ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc,
+    const unsigned char *msg, size_t len);
 static int ngx_spiffe_source_ready(void *data);
-static void ngx_spiffe_source_close(ngx_spiffe_source_t *src);
 
 
 static ngx_spiffe_source_t  *ngx_spiffe_source;
@@ -70,9 +111,60 @@ ngx_spiffe_snapshot(void)
 }
 
 
+spiffe_jwt_bundles_t *
+ngx_spiffe_jwt_bundles(void)
+{
+    return ngx_spiffe_source ? ngx_spiffe_source->jwt_bundles : NULL;
+}
+
+
+ngx_int_t
+ngx_spiffe_jwt_svid(ngx_str_t *audience, ngx_str_t *token,
+    const char **reason)
+{
+    ngx_uint_t          i;
+    ngx_spiffe_call_t  *sc;
+
+    *reason = "no Workload API";
+
+    if (ngx_spiffe_source == NULL) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < ngx_spiffe_source->ncalls; i++) {
+        sc = &ngx_spiffe_source->calls[i];
+
+        if (sc->audience.len != audience->len
+            || ngx_strncmp(sc->audience.data, audience->data, audience->len)
+               != 0)
+        {
+            continue;
+        }
+
+        if (sc->token.len == 0) {
+            *reason = sc->error[0] ? (char *) sc->error : "none came yet";
+            return NGX_DECLINED;
+        }
+
+        if (sc->expires <= ngx_time()) {
+            *reason = "it expired and no new one came";
+            return NGX_DECLINED;
+        }
+
+        *token = sc->token;
+        return NGX_OK;
+    }
+
+    *reason = "audience not configured";
+
+    return NGX_DECLINED;
+}
+
+
 ngx_int_t
 ngx_spiffe_source_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf)
 {
+    ngx_uint_t            i;
     const char           *err;
     ngx_spiffe_source_t  *src;
 
@@ -94,25 +186,22 @@ ngx_spiffe_source_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf)
     src->log = cycle->log;
     src->address = scf->address;
     src->hint = scf->hint;
-    src->backoff = NGX_SPIFFE_BACKOFF_MIN;
-    src->last_status = SPIFFE_GRPC_OK;
 
-    src->retry.handler = ngx_spiffe_source_retry;
-    src->retry.data = src;
-    src->retry.log = cycle->log;
-    src->retry.cancelable = 1;
-
-    if (ngx_spiffe_curl_init(&src->curl, cycle->log) != NGX_OK) {
+    if (ngx_spiffe_source_calls(cycle, src, scf) != NGX_OK
+        || ngx_spiffe_curl_init(&src->curl, cycle->log) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     ngx_spiffe_source = src;
 
-    ngx_spiffe_source_connect(src);
+    for (i = 0; i < src->ncalls; i++) {
+        ngx_spiffe_call_start(&src->calls[i]);
+    }
 
     /* no connection is accepted yet: waiting here fails no handshake */
 
-    ngx_spiffe_curl_run(&src->curl, scf->startup_timeout, &src->retry,
+    ngx_spiffe_curl_run(&src->curl, scf->startup_timeout,
                         ngx_spiffe_source_ready, src);
 
     if (src->snapshot == NULL) {
@@ -129,75 +218,319 @@ ngx_spiffe_source_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf)
 void
 ngx_spiffe_source_stop(void)
 {
+    ngx_uint_t            i;
+    ngx_spiffe_call_t    *sc;
     ngx_spiffe_source_t  *src = ngx_spiffe_source;
 
     if (src == NULL) {
         return;
     }
 
-    src->state = ngx_spiffe_stopped;
+    src->stopped = 1;
 
-    ngx_spiffe_source_close(src);
+    for (i = 0; i < src->ncalls; i++) {
+        sc = &src->calls[i];
+
+        ngx_spiffe_call_close(sc);
+
+        if (sc->timer.timer_set) {
+            ngx_del_timer(&sc->timer);
+        }
+
+        ngx_free(sc->request);
+        ngx_free(sc->token.data);
+    }
+
     ngx_spiffe_curl_cleanup(&src->curl);
 
-    if (src->retry.timer_set) {
-        ngx_del_timer(&src->retry);
-    }
-
-    if (src->snapshot) {
-        spiffe_snapshot_unref(src->snapshot);
-        src->snapshot = NULL;
-    }
+    spiffe_snapshot_unref(src->snapshot);
+    spiffe_jwt_bundles_unref(src->jwt_bundles);
 
     ngx_spiffe_source = NULL;
 }
 
 
+/* FetchX509SVID always; FetchJWTBundles and FetchJWTSVID as configured */
+
+static ngx_int_t
+ngx_spiffe_source_calls(ngx_cycle_t *cycle, ngx_spiffe_source_t *src,
+    ngx_spiffe_conf_t *scf)
+{
+    ngx_str_t          *aud;
+    ngx_uint_t          i, n;
+    spiffe_bytes_t      b;
+    ngx_spiffe_call_t  *sc;
+
+    n = 1 + (scf->jwt_bundles ? 1 : 0)
+        + (scf->jwt_audiences ? scf->jwt_audiences->nelts : 0);
+
+    src->calls = ngx_pcalloc(cycle->pool, n * sizeof(ngx_spiffe_call_t));
+    if (src->calls == NULL) {
+        return NGX_ERROR;
+    }
+
+    src->ncalls = n;
+
+    for (i = 0; i < n; i++) {
+        sc = &src->calls[i];
+
+        sc->backoff = NGX_SPIFFE_BACKOFF_MIN;
+        sc->last_status = SPIFFE_GRPC_OK;
+        sc->timer.handler = ngx_spiffe_call_timer;
+        sc->timer.data = sc;
+        sc->timer.log = cycle->log;
+        sc->timer.cancelable = 1;
+    }
+
+    sc = src->calls;
+
+    sc->method = "FetchX509SVID";
+    sc->apply = ngx_spiffe_apply_x509_svid;
+    sc++;
+
+    if (scf->jwt_bundles) {
+        sc->method = "FetchJWTBundles";
+        sc->apply = ngx_spiffe_apply_jwt_bundles;
+        sc++;
+    }
+
+    if (scf->jwt_audiences == NULL) {
+        return NGX_OK;
+    }
+
+    aud = scf->jwt_audiences->elts;
+
+    for (i = 0; i < scf->jwt_audiences->nelts; i++, sc++) {
+        sc->method = "FetchJWTSVID";
+        sc->apply = ngx_spiffe_apply_jwt_svid;
+        sc->unary = 1;
+        sc->audience = aud[i];
+
+        b.data = aud[i].data;
+        b.len = aud[i].len;
+
+        if (spiffe_pb_encode_jwt_svid_req(&b, 1, NULL, &sc->request,
+                                          &sc->request_len)
+            != 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static void
-ngx_spiffe_source_connect(ngx_spiffe_source_t *src)
+ngx_spiffe_call_start(ngx_spiffe_call_t *sc)
 {
     const char               *err;
     spiffe_grpc_call_conf_t   conf;
 
     ngx_memzero(&conf, sizeof(spiffe_grpc_call_conf_t));
 
-    conf.addr = &src->addr;
-    conf.method = "FetchX509SVID";
-    conf.on_message = ngx_spiffe_source_message;
-    conf.data = src;
+    conf.addr = &ngx_spiffe_source->addr;
+    conf.method = sc->method;
+    conf.request = sc->request;
+    conf.request_len = sc->request_len;
+    conf.on_message = ngx_spiffe_call_message;
+    conf.data = sc;
 
-    src->messages = 0;
+    sc->messages = 0;
 
-    src->call = spiffe_grpc_call_create(&conf, &err);
-    if (src->call == NULL) {
-        ngx_spiffe_source_fail(src, SPIFFE_GRPC_INTERNAL, err);
+    if (sc->state != ngx_spiffe_backoff) {
+        sc->state = ngx_spiffe_connecting;
+    }
+
+    sc->call = spiffe_grpc_call_create(&conf, &err);
+    if (sc->call == NULL) {
+        ngx_spiffe_call_fail(sc, SPIFFE_GRPC_INTERNAL, err);
         return;
     }
 
-    if (ngx_spiffe_curl_add(&src->curl, src->call->easy,
-                            ngx_spiffe_source_done, src)
+    if (ngx_spiffe_curl_add(&ngx_spiffe_source->curl, sc->call->easy,
+                            ngx_spiffe_call_done, sc)
         != NGX_OK)
     {
-        spiffe_grpc_call_destroy(src->call);
-        src->call = NULL;
-        ngx_spiffe_source_fail(src, SPIFFE_GRPC_INTERNAL,
-                               "cannot start a transfer");
+        spiffe_grpc_call_destroy(sc->call);
+        sc->call = NULL;
+        ngx_spiffe_call_fail(sc, SPIFFE_GRPC_INTERNAL,
+                             "cannot start a transfer");
         return;
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_CORE, src->log, 0,
-                   "spiffe: FetchX509SVID on \"%V\"", &src->address);
+    ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_spiffe_source->log, 0,
+                   "spiffe: %s on \"%V\"", sc->method,
+                   &ngx_spiffe_source->address);
 }
 
 
 static int
-ngx_spiffe_source_message(void *data, const unsigned char *msg, size_t len)
+ngx_spiffe_call_message(void *data, const unsigned char *msg, size_t len)
 {
-    ngx_spiffe_source_t  *src = data;
+    ngx_spiffe_call_t  *sc = data;
 
-    ngx_uint_t                     level;
+    ngx_uint_t            level;
+    ngx_spiffe_source_t  *src = ngx_spiffe_source;
+
+    if (sc->apply(sc, msg, len) != NGX_OK) {
+        return 0;
+    }
+
+    if (sc->state != ngx_spiffe_streaming
+        && !(sc->unary && sc->last_status == SPIFFE_GRPC_OK))
+    {
+        level = (sc->last_status == SPIFFE_GRPC_OK) ? NGX_LOG_INFO
+                                                    : NGX_LOG_NOTICE;
+        ngx_log_error(level, src->log, 0,
+                      "spiffe: Workload API \"%V\": %s connected",
+                      &src->address, sc->method);
+    }
+
+    sc->state = ngx_spiffe_streaming;
+    sc->last_status = SPIFFE_GRPC_OK;
+    sc->backoff = NGX_SPIFFE_BACKOFF_MIN;
+    sc->error[0] = '\0';
+    sc->messages++;
+    sc->ready = 1;
+
+    return 0;
+}
+
+
+static void
+ngx_spiffe_call_done(void *data, CURL *easy, CURLcode result)
+{
+    ngx_spiffe_call_t  *sc = data;
+
+    int                  status;
+    time_t               lifetime;
+    spiffe_grpc_call_t  *call;
+    ngx_spiffe_source_t  *src = ngx_spiffe_source;
+    char                 message[SPIFFE_GRPC_MESSAGE_MAX];
+
+    call = sc->call;
+    sc->call = NULL;
+
+    spiffe_grpc_call_done(call, result);
+
+    status = call->status;
+    ngx_cpystrn((u_char *) message, (u_char *) call->message,
+                SPIFFE_GRPC_MESSAGE_MAX);
+
+    ngx_spiffe_curl_remove(&src->curl, easy);
+    spiffe_grpc_call_destroy(call);
+
+    if (src->stopped || ngx_exiting || ngx_quit) {
+        return;
+    }
+
+    if (status == SPIFFE_GRPC_OK && sc->messages) {
+
+        if (sc->unary) {
+            /* ask again at half the token's remaining lifetime */
+            lifetime = sc->expires - ngx_time();
+            sc->state = ngx_spiffe_waiting;
+            ngx_add_timer(&sc->timer,
+                          (ngx_msec_t) ngx_max(lifetime / 2, 1) * 1000);
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, src->log, 0,
+                      "spiffe: Workload API \"%V\": %s ended, reconnecting",
+                      &src->address, sc->method);
+        ngx_spiffe_call_start(sc);
+        return;
+    }
+
+    if (status == SPIFFE_GRPC_OK) {
+        status = SPIFFE_GRPC_UNAVAILABLE;
+        ngx_cpystrn((u_char *) message,
+                    (u_char *) (sc->unary ? "no usable answer"
+                                          : "stream ended before any message"),
+                    SPIFFE_GRPC_MESSAGE_MAX);
+    }
+
+    ngx_spiffe_call_fail(sc, status, message);
+}
+
+
+static void
+ngx_spiffe_call_fail(ngx_spiffe_call_t *sc, int status, const char *message)
+{
+    ngx_spiffe_source_t  *src = ngx_spiffe_source;
+
+    ngx_snprintf(sc->error, NGX_SPIFFE_ERR_LEN - 1, "%s failed: %s: %s%Z",
+                 sc->method, spiffe_grpc_status_name(status), message);
+
+    if (status == SPIFFE_GRPC_INVALID_ARGUMENT) {
+        ngx_log_error(NGX_LOG_ALERT, src->log, 0,
+                      "spiffe: Workload API \"%V\" refused %s as invalid "
+                      "(INVALID_ARGUMENT: %s): this is a bug in ngx_spiffe "
+                      "or in the agent; not retrying until nginx is "
+                      "reloaded", &src->address, sc->method, message);
+        sc->state = ngx_spiffe_stopped;
+        sc->last_status = status;
+        return;
+    }
+
+    if (sc->state != ngx_spiffe_backoff || sc->last_status != status) {
+        ngx_log_error(NGX_LOG_ERR, src->log, 0,
+                      "spiffe: Workload API \"%V\": %s failed (%s: %s), "
+                      "retrying with backoff", &src->address, sc->method,
+                      spiffe_grpc_status_name(status), message);
+
+    } else {
+        ngx_log_debug4(NGX_LOG_DEBUG_CORE, src->log, 0,
+                       "spiffe: %s still failing (%s: %s), retry in %M ms",
+                       sc->method, spiffe_grpc_status_name(status), message,
+                       sc->backoff);
+    }
+
+    sc->state = ngx_spiffe_backoff;
+    sc->last_status = status;
+
+    ngx_add_timer(&sc->timer, sc->backoff);
+
+    sc->backoff = ngx_min(sc->backoff * 2, NGX_SPIFFE_BACKOFF_MAX);
+}
+
+
+static void
+ngx_spiffe_call_timer(ngx_event_t *ev)
+{
+    ngx_spiffe_call_t  *sc = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_spiffe_source == NULL
+        || ngx_spiffe_source->stopped || sc->state == ngx_spiffe_stopped)
+    {
+        return;
+    }
+
+    ngx_spiffe_call_start(sc);
+}
+
+
+static void
+ngx_spiffe_call_close(ngx_spiffe_call_t *sc)
+{
+    if (sc->call == NULL) {
+        return;
+    }
+
+    ngx_spiffe_curl_remove(&ngx_spiffe_source->curl, sc->call->easy);
+    spiffe_grpc_call_destroy(sc->call);
+    sc->call = NULL;
+}
+
+
+static ngx_int_t
+ngx_spiffe_apply_x509_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
+    size_t len)
+{
     const char                    *err;
     spiffe_snapshot_t             *snap;
+    ngx_spiffe_source_t           *src = ngx_spiffe_source;
     spiffe_pb_x509_svid_resp_t     resp;
     const spiffe_snapshot_svid_t  *svid;
 
@@ -205,7 +538,7 @@ ngx_spiffe_source_message(void *data, const unsigned char *msg, size_t len)
         ngx_log_error(NGX_LOG_ERR, src->log, 0,
                       "spiffe: X509SVIDResponse discarded: malformed: %s",
                       err);
-        return 0;
+        return NGX_DECLINED;
     }
 
     snap = spiffe_snapshot_from_x509_svid_resp(&resp,
@@ -219,21 +552,9 @@ ngx_spiffe_source_message(void *data, const unsigned char *msg, size_t len)
     if (snap == NULL) {
         ngx_log_error(NGX_LOG_ERR, src->log, 0,
                       "spiffe: X509SVIDResponse discarded: %s", err);
-        return 0;
+        return NGX_DECLINED;
     }
 
-    if (src->state != ngx_spiffe_streaming) {
-        level = (src->last_status == SPIFFE_GRPC_OK) ? NGX_LOG_INFO
-                                                     : NGX_LOG_NOTICE;
-        ngx_log_error(level, src->log, 0,
-                      "spiffe: Workload API \"%V\" connected",
-                      &src->address);
-    }
-
-    src->state = ngx_spiffe_streaming;
-    src->last_status = SPIFFE_GRPC_OK;
-    src->backoff = NGX_SPIFFE_BACKOFF_MIN;
-    src->messages++;
     src->version++;
 
     svid = spiffe_snapshot_svid(snap);
@@ -242,112 +563,131 @@ ngx_spiffe_source_message(void *data, const unsigned char *msg, size_t len)
                   "spiffe: SVID \"%s\" serial %s, version %uL",
                   svid->id, svid->serial, src->version);
 
-    if (src->snapshot) {
-        spiffe_snapshot_unref(src->snapshot);
-    }
-
+    spiffe_snapshot_unref(src->snapshot);
     src->snapshot = snap;
 
-    return 0;
+    return NGX_OK;
 }
 
 
-static void
-ngx_spiffe_source_done(void *data, CURL *easy, CURLcode result)
+static ngx_int_t
+ngx_spiffe_apply_jwt_bundles(ngx_spiffe_call_t *sc, const unsigned char *msg,
+    size_t len)
 {
-    ngx_spiffe_source_t  *src = data;
+    const char                    *err;
+    spiffe_jwt_bundles_t          *set;
+    ngx_spiffe_source_t           *src = ngx_spiffe_source;
+    spiffe_pb_jwt_bundles_resp_t   resp;
 
-    int                  status;
-    ngx_uint_t           messages;
-    spiffe_grpc_call_t  *call;
-    char                 message[SPIFFE_GRPC_MESSAGE_MAX];
-
-    call = src->call;
-    src->call = NULL;
-
-    spiffe_grpc_call_done(call, result);
-
-    status = call->status;
-    ngx_cpystrn((u_char *) message, (u_char *) call->message,
-                SPIFFE_GRPC_MESSAGE_MAX);
-
-    ngx_spiffe_curl_remove(&src->curl, easy);
-    spiffe_grpc_call_destroy(call);
-
-    if (src->state == ngx_spiffe_stopped || ngx_exiting || ngx_quit) {
-        return;
-    }
-
-    messages = src->messages;
-
-    if (status == SPIFFE_GRPC_OK && messages) {
-        ngx_log_error(NGX_LOG_INFO, src->log, 0,
-                      "spiffe: Workload API stream ended, reconnecting");
-        src->state = ngx_spiffe_connecting;
-        ngx_spiffe_source_connect(src);
-        return;
-    }
-
-    if (status == SPIFFE_GRPC_OK) {
-        status = SPIFFE_GRPC_UNAVAILABLE;
-        ngx_cpystrn((u_char *) message,
-                    (u_char *) "stream ended before any message",
-                    SPIFFE_GRPC_MESSAGE_MAX);
-    }
-
-    ngx_spiffe_source_fail(src, status, message);
-}
-
-
-static void
-ngx_spiffe_source_fail(ngx_spiffe_source_t *src, int status,
-    const char *message)
-{
-    if (status == SPIFFE_GRPC_INVALID_ARGUMENT) {
-        ngx_log_error(NGX_LOG_ALERT, src->log, 0,
-                      "spiffe: Workload API \"%V\" refused FetchX509SVID as "
-                      "invalid (INVALID_ARGUMENT: %s): this is a bug in "
-                      "ngx_spiffe or in the agent; not retrying until "
-                      "nginx is reloaded", &src->address, message);
-        src->state = ngx_spiffe_stopped;
-        src->last_status = status;
-        return;
-    }
-
-    if (src->state != ngx_spiffe_backoff || src->last_status != status) {
+    if (spiffe_pb_decode_jwt_bundles_resp(msg, len, &resp, &err) != 0) {
         ngx_log_error(NGX_LOG_ERR, src->log, 0,
-                      "spiffe: Workload API \"%V\" failed (%s: %s), "
-                      "retrying with backoff",
-                      &src->address, spiffe_grpc_status_name(status),
-                      message);
-
-    } else {
-        ngx_log_debug3(NGX_LOG_DEBUG_CORE, src->log, 0,
-                       "spiffe: Workload API still failing (%s: %s), "
-                       "retry in %M ms",
-                       spiffe_grpc_status_name(status), message,
-                       src->backoff);
+                      "spiffe: JWTBundlesResponse discarded: malformed: %s",
+                      err);
+        return NGX_DECLINED;
     }
 
-    src->state = ngx_spiffe_backoff;
-    src->last_status = status;
+    set = spiffe_jwt_bundles_from_resp(&resp, &err);
 
-    ngx_add_timer(&src->retry, src->backoff);
+    spiffe_pb_free_jwt_bundles_resp(&resp);
 
-    src->backoff = ngx_min(src->backoff * 2, NGX_SPIFFE_BACKOFF_MAX);
+    if (set == NULL) {
+        ngx_log_error(NGX_LOG_ERR, src->log, 0,
+                      "spiffe: JWTBundlesResponse discarded: %s", err);
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, src->log, 0,
+                  "spiffe: JWT bundles of %uz trust domain(s)",
+                  spiffe_jwt_bundles_count(set));
+
+    spiffe_jwt_bundles_unref(src->jwt_bundles);
+    src->jwt_bundles = set;
+
+    return NGX_OK;
 }
 
 
-static void
-ngx_spiffe_source_retry(ngx_event_t *ev)
+static ngx_int_t
+ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
+    size_t len)
 {
-    ngx_spiffe_source_t  *src = ev->data;
+    u_char                     *p;
+    time_t                      exp;
+    ngx_uint_t                  i;
+    const char                 *err;
+    spiffe_pb_jwt_svid_t       *svid;
+    ngx_spiffe_source_t        *src = ngx_spiffe_source;
+    spiffe_pb_jwt_svid_resp_t   resp;
 
-    if (ngx_exiting || ngx_quit || src->state == ngx_spiffe_stopped) {
-        return;
+    if (spiffe_pb_decode_jwt_svid_resp(msg, len, &resp, &err) != 0) {
+        ngx_log_error(NGX_LOG_ERR, src->log, 0,
+                      "spiffe: JWTSVIDResponse discarded: malformed: %s",
+                      err);
+        return NGX_DECLINED;
     }
 
-    ngx_spiffe_source_connect(src);
+    /* the first token, or the one of our SVID's hint */
+
+    svid = NULL;
+    exp = 0;
+
+    for (i = 0; i < resp.nsvids; i++) {
+        if (src->hint.len == 0
+            || (resp.svids[i].hint.len == src->hint.len
+                && ngx_strncmp(resp.svids[i].hint.data, src->hint.data,
+                               src->hint.len)
+                   == 0))
+        {
+            svid = &resp.svids[i];
+            break;
+        }
+    }
+
+    err = NULL;
+
+    if (svid == NULL) {
+        err = "no JWT-SVID for our hint";
+
+    } else if (svid->svid.len == 0 || svid->svid.len > SPIFFE_JWT_MAX_LEN) {
+        err = "no token or a token too long";
+
+    } else if (spiffe_jwt_peek_exp((char *) svid->svid.data, svid->svid.len,
+                                   &exp, &err)
+               == 0
+               && exp <= ngx_time())
+    {
+        err = "the token has expired";
+    }
+
+    if (err) {
+        spiffe_pb_free_jwt_svid_resp(&resp);
+        ngx_log_error(NGX_LOG_ERR, src->log, 0,
+                      "spiffe: JWTSVIDResponse for audience \"%V\" "
+                      "discarded: %s", &sc->audience, err);
+        return NGX_DECLINED;
+    }
+
+    p = ngx_alloc(svid->svid.len, src->log);
+    if (p == NULL) {
+        spiffe_pb_free_jwt_svid_resp(&resp);
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(p, svid->svid.data, svid->svid.len);
+
+    ngx_free(sc->token.data);
+    sc->token.data = p;
+    sc->token.len = svid->svid.len;
+    sc->expires = exp;
+
+    ngx_log_error(NGX_LOG_INFO, src->log, 0,
+                  "spiffe: JWT-SVID \"%*s\" for audience \"%V\", "
+                  "expires in %T s", svid->spiffe_id.len,
+                  svid->spiffe_id.data, &sc->audience, exp - ngx_time());
+
+    spiffe_pb_free_jwt_svid_resp(&resp);
+
+    return NGX_OK;
 }
 
 
@@ -356,18 +696,15 @@ ngx_spiffe_source_ready(void *data)
 {
     ngx_spiffe_source_t  *src = data;
 
-    return src->snapshot != NULL || src->state == ngx_spiffe_stopped;
-}
+    ngx_uint_t  i;
 
-
-static void
-ngx_spiffe_source_close(ngx_spiffe_source_t *src)
-{
-    if (src->call == NULL) {
-        return;
+    for (i = 0; i < src->ncalls; i++) {
+        if (!src->calls[i].ready
+            && src->calls[i].state != ngx_spiffe_stopped)
+        {
+            return 0;
+        }
     }
 
-    ngx_spiffe_curl_remove(&src->curl, src->call->easy);
-    spiffe_grpc_call_destroy(src->call);
-    src->call = NULL;
+    return 1;
 }

@@ -1,0 +1,364 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <ngx_http_spiffe.h>
+#include <spiffe_jwt.h>
+
+
+/*
+ * JWT-SVIDs: the caller's token, validated once per request in the access
+ * phase against the JWT bundle of its subject's trust domain, and our own
+ * token for an audience, kept fresh by the source, for the egress side.
+ */
+
+
+static ngx_http_spiffe_jwt_ctx_t *ngx_http_spiffe_jwt_ctx(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_spiffe_jwt_token(ngx_http_request_t *r,
+    ngx_http_spiffe_loc_conf_t *slcf, ngx_str_t *token);
+static ngx_int_t ngx_http_spiffe_jwt_result(ngx_http_request_t *r,
+    ngx_http_spiffe_jwt_ctx_t *ctx, spiffe_jwt_svid_t *svid,
+    const char *reason);
+static ngx_int_t ngx_http_spiffe_jwt_unauthorized(ngx_http_request_t *r,
+    ngx_http_spiffe_jwt_ctx_t *ctx);
+
+
+static ngx_str_t  ngx_http_spiffe_jwt_success = ngx_string("SUCCESS");
+static ngx_str_t  ngx_http_spiffe_jwt_none = ngx_string("NONE");
+
+
+ngx_int_t
+ngx_http_spiffe_jwt_access(ngx_http_request_t *r)
+{
+    ngx_http_spiffe_jwt_ctx_t   *ctx;
+    ngx_http_spiffe_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_spiffe_module);
+
+    if (slcf->jwt == NGX_SPIFFE_VERIFY_OFF && slcf->jwt_rules == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_spiffe_jwt_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->status != NGX_SPIFFE_PEER_VERIFIED) {
+
+        if (slcf->jwt == NGX_SPIFFE_VERIFY_ON) {
+            return ngx_http_spiffe_jwt_unauthorized(r, ctx);
+        }
+
+        if (slcf->jwt_rules == NULL) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "spiffe: access forbidden: no verified JWT-SVID (%V)",
+                      &ctx->verify);
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    if (slcf->jwt_rules == NULL) {
+        return NGX_OK;
+    }
+
+    switch (spiffe_rules_decide(slcf->jwt_rules, (char *) ctx->id.data,
+                                ctx->id.len))
+    {
+    case SPIFFE_RULES_ALLOW:
+        return NGX_OK;
+
+    case SPIFFE_RULES_DENY:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "spiffe: access forbidden by JWT rule for \"%V\"",
+                      &ctx->id);
+        return NGX_HTTP_FORBIDDEN;
+
+    default: /* SPIFFE_RULES_NONE */
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "spiffe: access forbidden: no JWT rule allows \"%V\"",
+                      &ctx->id);
+        return NGX_HTTP_FORBIDDEN;
+    }
+}
+
+
+ngx_int_t
+ngx_http_spiffe_jwt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                  *s;
+    ngx_http_spiffe_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_spiffe_jwt_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = (ngx_str_t *) ((char *) ctx + data);
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $spiffe_jwt_svid: our own token for the location's audience */
+
+ngx_int_t
+ngx_http_spiffe_jwt_svid_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    const char                  *reason;
+    ngx_str_t                    token;
+    ngx_http_spiffe_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_spiffe_module);
+
+    if (slcf->jwt_svid_audience.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_spiffe_jwt_svid(&slcf->jwt_svid_audience, &token, &reason)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "spiffe: no JWT-SVID for audience \"%V\": %s",
+                      &slcf->jwt_svid_audience, reason);
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = token.len;
+    v->data = token.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* the token of the request, validated once whatever asks first */
+
+static ngx_http_spiffe_jwt_ctx_t *
+ngx_http_spiffe_jwt_ctx(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                    token;
+    const char                  *reason;
+    spiffe_jwt_svid_t            svid;
+    spiffe_jwt_bundles_t        *bundles;
+    ngx_http_spiffe_jwt_ctx_t   *ctx;
+    ngx_http_spiffe_loc_conf_t  *slcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_spiffe_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_spiffe_jwt_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_spiffe_module);
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_spiffe_module);
+
+    rc = ngx_http_spiffe_jwt_token(r, slcf, &token);
+
+    if (rc == NGX_DECLINED) {
+        ctx->verify = ngx_http_spiffe_jwt_none;
+        return ctx;
+    }
+
+    ngx_memzero(&svid, sizeof(spiffe_jwt_svid_t));
+    bundles = ngx_spiffe_jwt_bundles();
+
+    if (slcf->jwt_naud == 0) {
+        reason = "no spiffe_jwt_audience here";
+
+    } else if (bundles == NULL) {
+        reason = "no JWT bundles yet";
+
+    } else if (spiffe_jwt_validate((char *) token.data, token.len, bundles,
+                                   slcf->jwt_aud, slcf->jwt_aud_len,
+                                   slcf->jwt_naud, ngx_time(),
+                                   &svid, &reason)
+               == 0)
+    {
+        reason = NULL;
+    }
+
+    rc = ngx_http_spiffe_jwt_result(r, ctx, &svid, reason);
+
+    spiffe_jwt_svid_free(&svid);
+
+    return (rc == NGX_OK) ? ctx : NULL;
+}
+
+
+/* NGX_DECLINED: no token presented */
+
+static ngx_int_t
+ngx_http_spiffe_jwt_token(ngx_http_request_t *r,
+    ngx_http_spiffe_loc_conf_t *slcf, ngx_str_t *token)
+{
+    ngx_str_t         *value;
+    ngx_uint_t         i;
+    ngx_list_part_t   *part;
+    ngx_table_elt_t   *h;
+
+    value = NULL;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == slcf->jwt_header.len
+            && ngx_strncasecmp(h[i].key.data, slcf->jwt_header.data,
+                               h[i].key.len)
+               == 0)
+        {
+            value = &h[i].value;
+            break;
+        }
+    }
+
+    if (value == NULL || value->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    *token = *value;
+
+    if (token->len > sizeof("Bearer ") - 1
+        && ngx_strncasecmp(token->data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1)
+           == 0)
+    {
+        token->data += sizeof("Bearer ") - 1;
+        token->len -= sizeof("Bearer ") - 1;
+
+        while (token->len && token->data[0] == ' ') {
+            token->data++;
+            token->len--;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_spiffe_jwt_result(ngx_http_request_t *r,
+    ngx_http_spiffe_jwt_ctx_t *ctx, spiffe_jwt_svid_t *svid,
+    const char *reason)
+{
+    u_char  *p;
+    size_t   len;
+
+    if (reason) {
+
+        /* the token is never logged, only why it was refused */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "spiffe: JWT-SVID refused: %s", reason);
+
+        len = sizeof("FAILED:") - 1 + ngx_strlen(reason);
+
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->verify.len = ngx_sprintf(p, "FAILED:%s", reason) - p;
+        ctx->verify.data = p;
+        ctx->status = NGX_SPIFFE_PEER_FAILED;
+
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, svid->id_len + svid->claims_len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->id.data = p;
+    ctx->id.len = svid->id_len;
+    p = ngx_cpymem(p, svid->id, svid->id_len);
+
+    ctx->td.data = ctx->id.data + svid->td_off;
+    ctx->td.len = svid->td_len;
+    ctx->path.data = ctx->id.data + svid->path_off;
+    ctx->path.len = svid->path_len;
+
+    ctx->claims.data = p;
+    ctx->claims.len = svid->claims_len;
+    ngx_memcpy(p, svid->claims, svid->claims_len);
+
+    ctx->verify = ngx_http_spiffe_jwt_success;
+    ctx->status = NGX_SPIFFE_PEER_VERIFIED;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_spiffe_jwt_unauthorized(ngx_http_request_t *r,
+    ngx_http_spiffe_jwt_ctx_t *ctx)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* RFC 6750: no error code when no token came */
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+
+    if (ctx->status == NGX_SPIFFE_PEER_NONE) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "spiffe: no JWT-SVID in the request");
+        ngx_str_set(&h->value, "Bearer");
+
+    } else {
+        ngx_str_set(&h->value, "Bearer error=\"invalid_token\"");
+    }
+
+    r->headers_out.www_authenticate = h;
+
+    return NGX_HTTP_UNAUTHORIZED;
+}

@@ -1,0 +1,1019 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <openssl/err.h>
+
+#include <spiffe_pb.h>
+#include <spiffe_jwks.h>
+
+#include "certs.h"
+#include "jose.h"
+
+
+/* fixtures are read from $SPIFFE_FIXTURES, else relative to the repo root */
+#define FIXTURES  "t/unit/fixtures"
+
+
+typedef struct {
+    EVP_PKEY    *ec256;
+    EVP_PKEY    *ec384;
+    EVP_PKEY    *ec521;
+    EVP_PKEY    *rsa;
+    EVP_PKEY    *rsa1024;
+    EVP_PKEY    *ca_key;
+    X509        *ca;
+    X509        *leaf;
+} env_t;
+
+
+static int
+setup(void **state)
+{
+    env_t  *env;
+
+    env = calloc(1, sizeof(env_t));
+    assert_non_null(env);
+
+    env->ec256 = EVP_EC_gen("P-256");
+    env->ec384 = EVP_EC_gen("P-384");
+    env->ec521 = EVP_EC_gen("P-521");
+    env->rsa = EVP_RSA_gen(2048);
+    env->rsa1024 = EVP_RSA_gen(1024);
+    env->ca_key = test_key();
+
+    assert_non_null(env->ec256);
+    assert_non_null(env->ec384);
+    assert_non_null(env->ec521);
+    assert_non_null(env->rsa);
+    assert_non_null(env->rsa1024);
+    assert_non_null(env->ca_key);
+
+    env->ca = test_ca("root", env->ca_key, NULL, NULL);
+    env->leaf = test_leaf("spiffe://example.org/w", 2, env->ec256, env->ca,
+                          env->ca_key);
+
+    assert_non_null(env->ca);
+    assert_non_null(env->leaf);
+
+    *state = env;
+
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    env_t  *env;
+
+    env = *state;
+
+    EVP_PKEY_free(env->ec256);
+    EVP_PKEY_free(env->ec384);
+    EVP_PKEY_free(env->ec521);
+    EVP_PKEY_free(env->rsa);
+    EVP_PKEY_free(env->rsa1024);
+    EVP_PKEY_free(env->ca_key);
+    X509_free(env->ca);
+    X509_free(env->leaf);
+    free(env);
+
+    return 0;
+}
+
+
+/* doc is consumed */
+
+static spiffe_jwks_t *
+parse(json_t *doc, const char **err)
+{
+    char           *s;
+    spiffe_jwks_t  *jwks;
+
+    assert_non_null(doc);
+    s = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    assert_non_null(s);
+
+    *err = NULL;
+    jwks = spiffe_jwks_parse(s, strlen(s), err);
+    free(s);
+
+    assert_int_equal(ERR_peek_error(), 0);
+
+    return jwks;
+}
+
+
+static spiffe_jwks_t *
+parse_str(const char *s, const char **err)
+{
+    *err = NULL;
+
+    return spiffe_jwks_parse(s, strlen(s), err);
+}
+
+
+/* {"keys": [the keys]}, keys consumed */
+
+static json_t *
+bundle(json_t *k1, json_t *k2, json_t *k3)
+{
+    json_t  *doc, *keys;
+
+    keys = json_array();
+    doc = json_object();
+
+    if (k1 != NULL) {
+        json_array_append_new(keys, k1);
+    }
+
+    if (k2 != NULL) {
+        json_array_append_new(keys, k2);
+    }
+
+    if (k3 != NULL) {
+        json_array_append_new(keys, k3);
+    }
+
+    json_object_set_new(doc, "keys", keys);
+
+    return doc;
+}
+
+
+static void
+test_all_key_types(void **state)
+{
+    env_t               *env;
+    json_t              *doc, *keys;
+    const char          *err;
+    uint64_t             seq;
+    spiffe_jwks_t       *jwks;
+    const spiffe_jwk_t  *k;
+
+    env = *state;
+
+    doc = bundle(jose_jwk(env->ec256, "k256"), jose_jwk(env->ec384, "k384"),
+                 jose_jwk(env->ec521, "k521"));
+    keys = json_object_get(doc, "keys");
+    json_array_append_new(keys, jose_jwk(env->rsa, "krsa"));
+    json_array_append_new(keys, jose_x509_jwk(env->ca));
+
+    jwks = parse(doc, &err);
+    assert_non_null(jwks);
+
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 4);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 0);
+    assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 1);
+    assert_int_equal(X509_cmp(sk_X509_value(
+                                  spiffe_jwks_x509_authorities(jwks), 0),
+                              env->ca),
+                     0);
+
+    k = spiffe_jwks_find(jwks, "k256", 4);
+    assert_non_null(k);
+    assert_int_equal(k->type, SPIFFE_JWK_EC_P256);
+    assert_string_equal(k->kid, "k256");
+    assert_int_equal(EVP_PKEY_eq(k->pkey, env->ec256), 1);
+
+    k = spiffe_jwks_find(jwks, "k384", 4);
+    assert_non_null(k);
+    assert_int_equal(k->type, SPIFFE_JWK_EC_P384);
+    assert_int_equal(EVP_PKEY_eq(k->pkey, env->ec384), 1);
+
+    k = spiffe_jwks_find(jwks, "k521", 4);
+    assert_non_null(k);
+    assert_int_equal(k->type, SPIFFE_JWK_EC_P521);
+    assert_int_equal(EVP_PKEY_eq(k->pkey, env->ec521), 1);
+
+    k = spiffe_jwks_find(jwks, "krsa", 4);
+    assert_non_null(k);
+    assert_int_equal(k->type, SPIFFE_JWK_RSA);
+    assert_int_equal(EVP_PKEY_eq(k->pkey, env->rsa), 1);
+
+    assert_null(spiffe_jwks_find(jwks, "k25", 3));
+    assert_null(spiffe_jwks_find(jwks, "k2566", 5));
+    assert_null(spiffe_jwks_find(jwks, "", 0));
+
+    assert_non_null(spiffe_jwks_key(jwks, 3));
+    assert_null(spiffe_jwks_key(jwks, 4));
+
+    assert_int_equal(spiffe_jwks_sequence(jwks, &seq), -1);
+    assert_int_equal(spiffe_jwks_refresh_hint(jwks), 0);
+
+    assert_ptr_equal(spiffe_jwks_ref(jwks), jwks);
+    spiffe_jwks_unref(jwks);
+    spiffe_jwks_unref(jwks);
+    spiffe_jwks_unref(NULL);
+}
+
+
+static void
+test_not_a_bundle(void **state)
+{
+    const char  *err;
+
+    (void) state;
+
+    assert_null(parse_str("", &err));
+    assert_string_equal(err, "bundle is not valid JSON");
+
+    assert_null(parse_str("{\"keys\": []", &err));
+    assert_string_equal(err, "bundle is not valid JSON");
+
+    assert_null(parse_str("{\"keys\": []} x", &err));
+    assert_string_equal(err, "bundle is not valid JSON");
+
+    assert_null(parse_str("{\"keys\": [], \"keys\": []}", &err));
+    assert_string_equal(err, "bundle is not valid JSON");
+
+    assert_null(parse_str("[]", &err));
+    assert_string_equal(err, "bundle is not a JSON object");
+
+    assert_null(parse_str("{}", &err));
+    assert_string_equal(err, "bundle has no \"keys\" array");
+
+    assert_null(parse_str("{\"spiffe_sequence\": 1}", &err));
+    assert_string_equal(err, "bundle has no \"keys\" array");
+
+    assert_null(parse_str("{\"keys\": {}}", &err));
+    assert_string_equal(err, "bundle has no \"keys\" array");
+
+    assert_null(parse_str("{\"keys\": null}", &err));
+    assert_string_equal(err, "bundle has no \"keys\" array");
+}
+
+
+static void
+test_empty_keys(void **state)
+{
+    const char     *err;
+    spiffe_jwks_t  *jwks;
+
+    (void) state;
+
+    /* the trust domain revoked everything: valid, trusts nothing */
+
+    jwks = parse_str("{\"keys\": []}", &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 0);
+    assert_non_null(spiffe_jwks_x509_authorities(jwks));
+    assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 0);
+    assert_null(spiffe_jwks_find(jwks, "a", 1));
+    spiffe_jwks_unref(jwks);
+}
+
+
+static void
+test_sequence_refresh_hint(void **state)
+{
+    const char     *err;
+    uint64_t        seq;
+    spiffe_jwks_t  *jwks;
+
+    (void) state;
+
+    jwks = parse_str("{\"keys\": [], \"spiffe_sequence\": 42,"
+                     " \"spiffe_refresh_hint\": 60}", &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_sequence(jwks, &seq), 0);
+    assert_int_equal(seq, 42);
+    assert_int_equal(spiffe_jwks_refresh_hint(jwks), 60);
+    spiffe_jwks_unref(jwks);
+
+    jwks = parse_str("{\"keys\": [], \"spiffe_sequence\": 0}", &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_sequence(jwks, &seq), 0);
+    assert_int_equal(seq, 0);
+    assert_int_equal(spiffe_jwks_refresh_hint(jwks), 0);
+    spiffe_jwks_unref(jwks);
+
+    jwks = parse_str("{\"keys\": [],"
+                     " \"spiffe_sequence\": 9223372036854775807}", &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_sequence(jwks, &seq), 0);
+    assert_true(seq == UINT64_C(9223372036854775807));
+    spiffe_jwks_unref(jwks);
+
+    assert_null(parse_str("{\"keys\": [], \"spiffe_sequence\": -1}", &err));
+    assert_string_equal(err, "bad \"spiffe_sequence\"");
+
+    assert_null(parse_str("{\"keys\": [], \"spiffe_sequence\": \"1\"}",
+                          &err));
+    assert_string_equal(err, "bad \"spiffe_sequence\"");
+
+    assert_null(parse_str("{\"keys\": [], \"spiffe_sequence\": 1.5}", &err));
+    assert_string_equal(err, "bad \"spiffe_sequence\"");
+
+    assert_null(parse_str("{\"keys\": [], \"spiffe_refresh_hint\": -5}",
+                          &err));
+    assert_string_equal(err, "bad \"spiffe_refresh_hint\"");
+
+    assert_null(parse_str("{\"keys\": [], \"spiffe_refresh_hint\": null}",
+                          &err));
+    assert_string_equal(err, "bad \"spiffe_refresh_hint\"");
+}
+
+
+static void
+test_unknown_ignored(void **state)
+{
+    env_t          *env;
+    json_t         *k1, *k2, *k3, *doc;
+    const char     *err;
+    spiffe_jwks_t  *jwks;
+
+    env = *state;
+
+    /* unknown use, no use, unknown kty: those keys only */
+
+    k1 = jose_jwk(env->ec256, "enc");
+    json_object_set_new(k1, "use", json_string("enc"));
+    k2 = jose_jwk(env->ec256, "nouse");
+    json_object_del(k2, "use");
+    k3 = json_pack("{s:s, s:s, s:s, s:s, s:s}", "use", "jwt-svid",
+                   "kid", "okp", "kty", "OKP", "crv", "Ed25519",
+                   "x", "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+
+    doc = bundle(k1, k2, k3);
+    json_array_append_new(json_object_get(doc, "keys"),
+                          jose_jwk(env->ec256, "good"));
+    json_array_append_new(json_object_get(doc, "keys"), json_string("x"));
+    json_array_append_new(json_object_get(doc, "keys"), json_null());
+    json_array_append_new(json_object_get(doc, "keys"),
+                          json_pack("{s:i}", "use", 1));
+
+    jwks = parse(doc, &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 1);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 6);
+    assert_non_null(spiffe_jwks_find(jwks, "good", 4));
+    assert_null(spiffe_jwks_find(jwks, "enc", 3));
+    assert_null(spiffe_jwks_find(jwks, "okp", 3));
+    spiffe_jwks_unref(jwks);
+
+    /* an unknown curve and an EC key without crv */
+
+    k1 = jose_jwk(env->ec256, "k1");
+    json_object_set_new(k1, "crv", json_string("secp256k1"));
+    k2 = jose_jwk(env->ec256, "k2");
+    json_object_del(k2, "crv");
+    k3 = jose_jwk(env->ec256, "k3");
+    json_object_del(k3, "kty");
+
+    jwks = parse(bundle(k1, k2, k3), &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 3);
+    spiffe_jwks_unref(jwks);
+}
+
+
+static void
+test_kid(void **state)
+{
+    env_t               *env;
+    json_t              *k1, *k2, *k3;
+    const char          *err;
+    spiffe_jwks_t       *jwks;
+    const spiffe_jwk_t  *k;
+
+    env = *state;
+
+    /* duplicate kid: the first wins; no kid or an empty one: ignored */
+
+    k1 = jose_jwk(env->ec256, "dup");
+    k2 = jose_jwk(env->ec384, "dup");
+    k3 = jose_jwk(env->ec521, NULL);
+
+    jwks = parse(bundle(k1, k2, k3), &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 1);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 2);
+
+    k = spiffe_jwks_find(jwks, "dup", 3);
+    assert_non_null(k);
+    assert_int_equal(k->type, SPIFFE_JWK_EC_P256);
+    assert_int_equal(EVP_PKEY_eq(k->pkey, env->ec256), 1);
+    spiffe_jwks_unref(jwks);
+
+    k1 = jose_jwk(env->ec256, "");
+    k2 = jose_jwk(env->ec256, "x");
+    json_object_set_new(k2, "kid", json_integer(7));
+
+    jwks = parse(bundle(k1, k2, NULL), &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 2);
+    spiffe_jwks_unref(jwks);
+
+    /* a broken first key does not hide a good second one */
+
+    k1 = jose_jwk(env->ec256, "k");
+    json_object_set_new(k1, "x", json_string("AAAA"));
+    k2 = jose_jwk(env->ec384, "k");
+
+    jwks = parse(bundle(k1, k2, NULL), &err);
+    assert_non_null(jwks);
+    k = spiffe_jwks_find(jwks, "k", 1);
+    assert_non_null(k);
+    assert_int_equal(k->type, SPIFFE_JWK_EC_P384);
+    spiffe_jwks_unref(jwks);
+}
+
+
+/* a member of a JWK: its last byte plus delta, its first trim bytes gone */
+
+static void
+jwk_mangle(json_t *jwk, const char *name, int delta, int trim)
+{
+    char           *s;
+    size_t          len;
+    const char     *v;
+    unsigned char   buf[1100];
+
+    v = json_string_value(json_object_get(jwk, name));
+    assert_non_null(v);
+    assert_int_equal(spiffe_base64_decode(v, strlen(v), SPIFFE_BASE64_URL,
+                                          buf, &len),
+                     0);
+
+    buf[len - 1] = (unsigned char) (buf[len - 1] + delta);
+
+    s = jose_b64(buf + trim, len - trim, 1);
+    json_object_set_new(jwk, name, json_string(s));
+    free(s);
+}
+
+
+static void
+test_ec_material(void **state)
+{
+    env_t          *env;
+    json_t         *k1, *k2, *k3;
+    const char     *err;
+    spiffe_jwks_t  *jwks;
+
+    env = *state;
+
+    /* a point off the curve, P-521 y changed, a coordinate one byte short */
+
+    k1 = jose_jwk(env->ec256, "off");
+    jwk_mangle(k1, "y", 1, 0);
+    k2 = jose_jwk(env->ec521, "off521");
+    jwk_mangle(k2, "y", 1, 0);
+    k3 = jose_jwk(env->ec384, "short");
+    jwk_mangle(k3, "x", 0, 1);
+
+    jwks = parse(bundle(k1, k2, k3), &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 3);
+    spiffe_jwks_unref(jwks);
+
+    /* curve and coordinates that disagree; padding; standard alphabet */
+
+    k1 = jose_jwk(env->ec256, "crv");
+    json_object_set_new(k1, "crv", json_string("P-384"));
+
+    k2 = jose_jwk(env->ec256, "pad");
+    json_object_set_new(k2, "x",
+                        json_pack("s++", json_string_value(
+                                             json_object_get(k2, "x")),
+                                  "=", ""));
+
+    k3 = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "use", "jwt-svid",
+                   "kid", "ok", "kty", "EC", "crv", "P-256", "x", "", "y", "");
+
+    jwks = parse(bundle(k1, k2, k3), &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 3);
+    spiffe_jwks_unref(jwks);
+
+    /* the point at infinity */
+
+    k1 = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "use", "jwt-svid",
+                   "kid", "inf", "kty", "EC", "crv", "P-256",
+                   "x", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                   "y", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+
+    jwks = parse(bundle(k1, NULL, NULL), &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
+    spiffe_jwks_unref(jwks);
+}
+
+
+static void
+test_rsa_material(void **state)
+{
+    env_t          *env;
+    json_t         *k1, *k2, *k3;
+    const char     *err;
+    spiffe_jwks_t  *jwks;
+
+    env = *state;
+
+    /* under 2048 bits, an even exponent, an exponent of 1 */
+
+    k1 = jose_jwk(env->rsa1024, "small");
+    k2 = jose_jwk(env->rsa, "even");
+    json_object_set_new(k2, "e", json_string("AQAA"));
+    k3 = jose_jwk(env->rsa, "one");
+    json_object_set_new(k3, "e", json_string("AQ"));
+
+    jwks = parse(bundle(k1, k2, k3), &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 3);
+    spiffe_jwks_unref(jwks);
+
+    /* 2047 bits: the modulus less its top byte; no n; an even modulus */
+
+    k1 = jose_jwk(env->rsa, "2040");
+    jwk_mangle(k1, "n", 0, 1);
+    k2 = jose_jwk(env->rsa, "non");
+    json_object_del(k2, "n");
+    k3 = jose_jwk(env->rsa, "evenn");
+    jwk_mangle(k3, "n", 1, 0);
+
+    jwks = parse(bundle(k1, k2, k3), &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
+    spiffe_jwks_unref(jwks);
+
+    /* a leading zero byte changes nothing */
+
+    k1 = jose_jwk(env->rsa, "lead");
+    json_object_set_new(k1, "e", json_string("AAEAAQ"));
+
+    jwks = parse(bundle(k1, NULL, NULL), &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 1);
+    assert_int_equal(EVP_PKEY_eq(spiffe_jwks_key(jwks, 0)->pkey, env->rsa),
+                     1);
+    spiffe_jwks_unref(jwks);
+}
+
+
+static void
+test_x5c(void **state)
+{
+    int             n;
+    X509           *ca;
+    env_t          *env;
+    char           *s;
+    json_t         *k1, *k2, *k3, *x5c;
+    const char     *err, *v;
+    unsigned char  *der, *buf;
+    spiffe_jwks_t  *jwks;
+
+    env = *state;
+
+    /* not a CA; not base64; a base64url character */
+
+    k1 = jose_x509_jwk(env->leaf);
+    k2 = json_pack("{s:s, s:[s]}", "use", "x509-svid", "x5c", "!!!!");
+    k3 = jose_x509_jwk(env->ca);
+    x5c = json_object_get(k3, "x5c");
+    s = strdup(json_string_value(json_array_get(x5c, 0)));
+    s[4] = '-';
+    json_array_set_new(x5c, 0, json_string(s));
+    free(s);
+
+    jwks = parse(bundle(k1, k2, k3), &err);
+    assert_non_null(jwks);
+    assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 0);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 3);
+    spiffe_jwks_unref(jwks);
+
+    /* no padding: a CA whose DER needs some (its signature varies) */
+
+    ca = NULL;
+
+    for (n = 0; n < 64; n++) {
+        X509_free(ca);
+        ca = test_ca(n % 2 ? "r" : "ro", env->ca_key, NULL, NULL);
+        assert_non_null(ca);
+
+        if (i2d_X509(ca, NULL) % 3 != 0) {
+            break;
+        }
+    }
+
+    k1 = jose_x509_jwk(ca);
+    x5c = json_object_get(k1, "x5c");
+    v = json_string_value(json_array_get(x5c, 0));
+    assert_non_null(strchr(v, '='));
+    s = strdup(v);
+    s[strcspn(s, "=")] = '\0';
+    json_array_set_new(x5c, 0, json_string(s));
+    free(s);
+
+    jwks = parse(bundle(k1, jose_x509_jwk(ca), NULL), &err);
+    assert_non_null(jwks);
+    assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 1);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 1);
+    spiffe_jwks_unref(jwks);
+    X509_free(ca);
+
+    /* trailing bytes after the certificate; no x5c; an empty x5c */
+
+    der = NULL;
+    n = i2d_X509(env->ca, &der);
+    assert_true(n > 0);
+    buf = malloc(n + 3);
+    assert_non_null(buf);
+    memcpy(buf, der, n);
+    memset(buf + n, 0, 3);
+    s = jose_b64(buf, n + 3, 0);
+    k1 = json_pack("{s:s, s:[s]}", "use", "x509-svid", "x5c", s);
+    free(s);
+    free(buf);
+    OPENSSL_free(der);
+
+    k2 = json_pack("{s:s}", "use", "x509-svid");
+    k3 = json_pack("{s:s, s:[]}", "use", "x509-svid", "x5c");
+
+    jwks = parse(bundle(k1, k2, k3), &err);
+    assert_non_null(jwks);
+    assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 0);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 3);
+    spiffe_jwks_unref(jwks);
+
+    /* the first entry only: a chain after it is not looked at */
+
+    k1 = jose_x509_jwk(env->ca);
+    x5c = json_object_get(k1, "x5c");
+    json_array_append_new(x5c, json_string("not even base64"));
+    k2 = jose_x509_jwk(env->ca);
+    json_object_set_new(k2, "kid", json_string("x"));
+
+    jwks = parse(bundle(k1, k2, NULL), &err);
+    assert_non_null(jwks);
+    assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 2);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
+    spiffe_jwks_unref(jwks);
+}
+
+
+static spiffe_jwks_t *
+jwks_of(EVP_PKEY *key, const char *kid)
+{
+    const char     *err;
+    spiffe_jwks_t  *jwks;
+
+    jwks = parse(bundle(jose_jwk(key, kid), NULL, NULL), &err);
+    assert_non_null(jwks);
+
+    return jwks;
+}
+
+
+static void
+test_set_create(void **state)
+{
+    env_t                      *env;
+    const char                 *err;
+    spiffe_jwks_t              *a, *b, *c;
+    spiffe_jwt_bundle_t         in[4];
+    spiffe_jwt_bundles_t       *set;
+    const spiffe_jwt_bundle_t  *got;
+
+    env = *state;
+
+    a = jwks_of(env->ec256, "a");
+    b = jwks_of(env->ec384, "b");
+    c = jwks_of(env->rsa, "c");
+
+    in[0].td = "spiffe://example.org";
+    in[0].td_len = strlen(in[0].td);
+    in[0].jwks = a;
+    in[1].td = "b.org";
+    in[1].td_len = strlen(in[1].td);
+    in[1].jwks = b;
+    in[2].td = "zz.example.org";
+    in[2].td_len = strlen(in[2].td);
+    in[2].jwks = c;
+
+    set = spiffe_jwt_bundles_create(in, 3, &err);
+    assert_non_null(set);
+
+    /* the set holds its own references */
+
+    spiffe_jwks_unref(a);
+    spiffe_jwks_unref(b);
+
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "example.org", 11), a);
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "b.org", 5), b);
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "zz.example.org", 14), c);
+    assert_null(spiffe_jwt_bundles_find(set, "spiffe://example.org", 20));
+    assert_null(spiffe_jwt_bundles_find(set, "example.or", 10));
+    assert_null(spiffe_jwt_bundles_find(set, "c.org", 5));
+    assert_null(spiffe_jwt_bundles_find(set, "", 0));
+
+    assert_int_equal(spiffe_jwt_bundles_count(set), 3);
+    got = spiffe_jwt_bundles_get(set, 0);
+    assert_string_equal(got->td, "b.org");
+    got = spiffe_jwt_bundles_get(set, 1);
+    assert_string_equal(got->td, "example.org");
+    assert_int_equal(got->td_len, 11);
+    assert_null(spiffe_jwt_bundles_get(set, 3));
+
+    assert_ptr_equal(spiffe_jwt_bundles_ref(set), set);
+    spiffe_jwt_bundles_unref(set);
+    assert_non_null(spiffe_jwt_bundles_find(set, "b.org", 5));
+    spiffe_jwt_bundles_unref(set);
+    spiffe_jwt_bundles_unref(NULL);
+
+    /* one trust domain twice, in either spelling */
+
+    in[0].jwks = c;
+    in[1].td = "example.org";
+    in[1].td_len = 11;
+    in[1].jwks = c;
+
+    assert_null(spiffe_jwt_bundles_create(in, 2, &err));
+    assert_string_equal(err, "two JWT bundles for one trust domain");
+
+    /* bad trust domains */
+
+    in[0].td = "Example.org";
+    in[0].td_len = 11;
+    assert_null(spiffe_jwt_bundles_create(in, 1, &err));
+    assert_string_equal(err, "bad trust domain in JWT bundles");
+
+    in[0].td = "spiffe://example.org/path";
+    in[0].td_len = strlen(in[0].td);
+    assert_null(spiffe_jwt_bundles_create(in, 1, &err));
+    assert_string_equal(err, "bad trust domain in JWT bundles");
+
+    in[0].td = "spiffe://";
+    in[0].td_len = 9;
+    assert_null(spiffe_jwt_bundles_create(in, 1, &err));
+    assert_string_equal(err, "bad trust domain in JWT bundles");
+
+    /* an empty set */
+
+    set = spiffe_jwt_bundles_create(NULL, 0, &err);
+    assert_non_null(set);
+    assert_int_equal(spiffe_jwt_bundles_count(set), 0);
+    assert_null(spiffe_jwt_bundles_find(set, "example.org", 11));
+    spiffe_jwt_bundles_unref(set);
+
+    spiffe_jwks_unref(c);
+}
+
+
+static spiffe_bytes_t
+bytes(const char *s)
+{
+    spiffe_bytes_t  b;
+
+    b.data = (const unsigned char *) s;
+    b.len = strlen(s);
+
+    return b;
+}
+
+
+static void
+test_set_from_resp(void **state)
+{
+    env_t                         *env;
+    char                          *j1, *j2;
+    json_t                        *d1, *d2;
+    const char                    *err;
+    spiffe_pb_entry_t              e[3];
+    spiffe_jwt_bundles_t          *set;
+    spiffe_pb_jwt_bundles_resp_t   resp;
+
+    env = *state;
+
+    d1 = bundle(jose_jwk(env->ec256, "one"), NULL, NULL);
+    d2 = bundle(jose_jwk(env->rsa, "two"), NULL, NULL);
+    j1 = json_dumps(d1, JSON_COMPACT);
+    j2 = json_dumps(d2, JSON_COMPACT);
+    json_decref(d1);
+    json_decref(d2);
+
+    e[0].key = bytes("spiffe://example.org");
+    e[0].value = bytes(j1);
+    e[1].key = bytes("other.org");
+    e[1].value = bytes(j2);
+    e[2].key = bytes("spiffe://empty.org");
+    e[2].value = bytes("{\"keys\":[]}");
+
+    resp.bundles = e;
+    resp.nbundles = 3;
+
+    set = spiffe_jwt_bundles_from_resp(&resp, &err);
+    assert_non_null(set);
+    assert_int_equal(spiffe_jwt_bundles_count(set), 3);
+    assert_non_null(spiffe_jwks_find(
+                        spiffe_jwt_bundles_find(set, "example.org", 11),
+                        "one", 3));
+    assert_non_null(spiffe_jwks_find(
+                        spiffe_jwt_bundles_find(set, "other.org", 9),
+                        "two", 3));
+    assert_int_equal(spiffe_jwks_nkeys(
+                         spiffe_jwt_bundles_find(set, "empty.org", 9)),
+                     0);
+    spiffe_jwt_bundles_unref(set);
+
+    /* the same trust domain twice: the last entry wins */
+
+    e[1].key = bytes("example.org");
+    set = spiffe_jwt_bundles_from_resp(&resp, &err);
+    assert_non_null(set);
+    assert_int_equal(spiffe_jwt_bundles_count(set), 2);
+    assert_null(spiffe_jwks_find(
+                    spiffe_jwt_bundles_find(set, "example.org", 11),
+                    "one", 3));
+    assert_non_null(spiffe_jwks_find(
+                        spiffe_jwt_bundles_find(set, "example.org", 11),
+                        "two", 3));
+    spiffe_jwt_bundles_unref(set);
+
+    /* one bad bundle or one bad trust domain refuses the message */
+
+    e[1].key = bytes("other.org");
+    e[2].value = bytes("{\"keys\":[]");
+    assert_null(spiffe_jwt_bundles_from_resp(&resp, &err));
+    assert_string_equal(err, "bundle is not valid JSON");
+
+    e[2].value = bytes("{\"spiffe_sequence\":3}");
+    assert_null(spiffe_jwt_bundles_from_resp(&resp, &err));
+    assert_string_equal(err, "bundle has no \"keys\" array");
+
+    e[2].value = bytes("{\"keys\":[]}");
+    e[2].key = bytes("spiffe://Empty.org");
+    assert_null(spiffe_jwt_bundles_from_resp(&resp, &err));
+    assert_string_equal(err, "bad trust domain in JWT bundles");
+
+    e[2].key = bytes("");
+    assert_null(spiffe_jwt_bundles_from_resp(&resp, &err));
+    assert_string_equal(err, "bad trust domain in JWT bundles");
+
+    /* nothing: nothing trusted */
+
+    resp.nbundles = 0;
+    set = spiffe_jwt_bundles_from_resp(&resp, &err);
+    assert_non_null(set);
+    assert_int_equal(spiffe_jwt_bundles_count(set), 0);
+    spiffe_jwt_bundles_unref(set);
+
+    free(j1);
+    free(j2);
+}
+
+
+static void
+test_fixture(void **state)
+{
+    char                          path[1024];
+    long                          size;
+    FILE                         *f;
+    uint64_t                      seq;
+    const char                   *dir, *err;
+    spiffe_jwks_t                *jwks;
+    unsigned char                *buf;
+    const spiffe_jwk_t           *k;
+    spiffe_jwt_bundles_t         *set;
+    spiffe_pb_jwt_bundles_resp_t  resp;
+
+    (void) state;
+
+    dir = getenv("SPIFFE_FIXTURES");
+    snprintf(path, sizeof(path), "%s/jwt_bundles_resp.bin",
+             dir != NULL ? dir : FIXTURES);
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        fail_msg("cannot open %s (run from the repo root or set "
+                 "SPIFFE_FIXTURES)", path);
+    }
+
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    size = ftell(f);
+    assert_true(size > 0);
+    rewind(f);
+    buf = malloc(size);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, size, f), (size_t) size);
+    fclose(f);
+
+    assert_int_equal(spiffe_pb_decode_jwt_bundles_resp(buf, size, &resp,
+                                                       &err),
+                     0);
+
+    set = spiffe_jwt_bundles_from_resp(&resp, &err);
+    assert_non_null(set);
+
+    jwks = spiffe_jwt_bundles_find(set, "example.org", 11);
+    assert_non_null(jwks);
+
+    k = spiffe_jwks_find(jwks, "fixture-key-1", 13);
+    assert_non_null(k);
+    assert_int_equal(k->type, SPIFFE_JWK_EC_P256);
+    assert_int_equal(spiffe_jwks_sequence(jwks, &seq), 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(spiffe_jwks_refresh_hint(jwks), 300);
+
+    spiffe_jwt_bundles_unref(set);
+    spiffe_pb_free_jwt_bundles_resp(&resp);
+    free(buf);
+}
+
+
+static int
+b64(const char *s, unsigned flags, const char *expect)
+{
+    size_t         len;
+    unsigned char  out[64];
+
+    if (spiffe_base64_decode(s, strlen(s), flags, out, &len) != 0) {
+        return -1;
+    }
+
+    if (expect == NULL || len != strlen(expect)
+        || memcmp(out, expect, len) != 0)
+    {
+        return -2;
+    }
+
+    return 0;
+}
+
+
+static void
+test_base64(void **state)
+{
+    (void) state;
+
+    assert_int_equal(b64("", SPIFFE_BASE64_URL, ""), 0);
+    assert_int_equal(b64("", SPIFFE_BASE64_STD, ""), 0);
+    assert_int_equal(b64("Zm9vYmFy", SPIFFE_BASE64_URL, "foobar"), 0);
+    assert_int_equal(b64("Zm9vYmE", SPIFFE_BASE64_URL, "fooba"), 0);
+    assert_int_equal(b64("Zm9vYg", SPIFFE_BASE64_URL, "foob"), 0);
+    assert_int_equal(b64("Zm9vYmE=", SPIFFE_BASE64_STD, "fooba"), 0);
+    assert_int_equal(b64("Zm9vYg==", SPIFFE_BASE64_STD, "foob"), 0);
+    assert_int_equal(b64("-_-_", SPIFFE_BASE64_URL, "\xfb\xff\xbf"), 0);
+    assert_int_equal(b64("+/+/", SPIFFE_BASE64_STD, "\xfb\xff\xbf"), 0);
+
+    /* padding where it is not wanted, or missing where it is */
+    assert_int_equal(b64("Zm9vYmE=", SPIFFE_BASE64_URL, NULL), -1);
+    assert_int_equal(b64("Zm9vYg==", SPIFFE_BASE64_URL, NULL), -1);
+    assert_int_equal(b64("Zm9vYmE", SPIFFE_BASE64_STD, NULL), -1);
+    assert_int_equal(b64("Zm9vYg", SPIFFE_BASE64_STD, NULL), -1);
+    assert_int_equal(b64("Zm9v=YmE", SPIFFE_BASE64_STD, NULL), -1);
+    assert_int_equal(b64("Zm9vY===", SPIFFE_BASE64_STD, NULL), -1);
+    assert_int_equal(b64("====", SPIFFE_BASE64_STD, NULL), -1);
+
+    /* the other alphabet, whitespace, a lone character, unused bits */
+    assert_int_equal(b64("+/+/", SPIFFE_BASE64_URL, NULL), -1);
+    assert_int_equal(b64("-_-_", SPIFFE_BASE64_STD, NULL), -1);
+    assert_int_equal(b64("Zm9v YmFy", SPIFFE_BASE64_URL, NULL), -1);
+    assert_int_equal(b64("Zm9vY", SPIFFE_BASE64_URL, NULL), -1);
+    assert_int_equal(b64("Zm9vYh", SPIFFE_BASE64_URL, NULL), -1);
+    assert_int_equal(b64("Zm9vYmF", SPIFFE_BASE64_URL, NULL), -1);
+    assert_int_equal(b64("Zm9vYh==", SPIFFE_BASE64_STD, NULL), -1);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_all_key_types),
+        cmocka_unit_test(test_not_a_bundle),
+        cmocka_unit_test(test_empty_keys),
+        cmocka_unit_test(test_sequence_refresh_hint),
+        cmocka_unit_test(test_unknown_ignored),
+        cmocka_unit_test(test_kid),
+        cmocka_unit_test(test_ec_material),
+        cmocka_unit_test(test_rsa_material),
+        cmocka_unit_test(test_x5c),
+        cmocka_unit_test(test_set_create),
+        cmocka_unit_test(test_set_from_resp),
+        cmocka_unit_test(test_fixture),
+        cmocka_unit_test(test_base64),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
