@@ -18,6 +18,7 @@ use SpiffeAgent;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use Time::HiRes qw(time);
+use Time::Piece ();
 
 master_on();
 no_shuffle();
@@ -73,6 +74,19 @@ sub expires_re {
     my ($ttl) = @_;
     my $now = int(time);
     return '(?:' . join('|', map { $now + $ttl + $_ } -1 .. 30) . ')';
+}
+
+# $ENV{TEST_NGINX_SVID_SERIAL} and $ENV{TEST_NGINX_SVID_EXPIRES}: the
+# serial (as the agent prints it) and the notAfter (unix time) of the
+# agent's default SVID
+sub svid_facts {
+    my $out = `openssl x509 -noout -enddate -dateopt iso_8601 \\
+               -in '$State/svid.pem'`;
+    my ($end) = $out =~ /^notAfter=(\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ)$/m
+        or die "no notAfter in $State/svid.pem: $out";
+    $ENV{TEST_NGINX_SVID_EXPIRES} =
+        Time::Piece->strptime($end, '%Y-%m-%d %H:%M:%SZ')->epoch;
+    $ENV{TEST_NGINX_SVID_SERIAL} = $Agent->status->{serial};
 }
 
 add_block_preprocessor(sub {
@@ -178,9 +192,10 @@ exited on signal
 
 
 
-=== TEST 4: the serial logged is the agent's, and expires is its notAfter
+=== TEST 4: the serial logged and $spiffe_svid_expires are the SVID's own
 --- init
 agent(ttl => 600);
+main::svid_facts();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -190,8 +205,10 @@ agent(ttl => 600);
 --- request eval
 ["GET /t", "GET /ctl/status"]
 --- response_body_like eval
-['\A' . main::expires_re(600) . '\n\z',
+['\A$TEST_NGINX_SVID_EXPIRES\n\z',
  '\AOK serial=[0-9a-f]+ .* streams=1 calls=1 .*ttl=600\n\z']
+--- error_log
+spiffe: SVID "spiffe://example.org/nginx" serial $TEST_NGINX_SVID_SERIAL, version 1
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
@@ -277,7 +294,81 @@ exited on signal
 
 
 
-=== TEST 8: a rotation reaches $spiffe_svid_id within 1 s, without reload
+=== TEST 8: the hinted SVID dropped by the agent: discarded, last one kept
+--- init
+agent(spiffe_id => 'spiffe://example.org/nginx,hint=internal',
+      svids => ['spiffe://example.org/nginx-ext,hint=external']);
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+    spiffe_svid_hint external;
+--- config
+    location = /t {
+        return 200 "$spiffe_svid_id\n";
+    }
+--- request eval
+["GET /ctl/drop-svid?arg=spiffe://example.org/nginx-ext&wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t",
+ "GET /ctl/add-svid?arg=spiffe://example.org/nginx-ext2,hint=external&wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t"]
+--- response_body_like eval
+['\AOK svids=1\n\z',
+ "\\Aspiffe://example\\.org/nginx-ext\n\\z",
+ '\AOK serial=[0-9a-f]+ svids=2\n\z',
+ "\\Aspiffe://example\\.org/nginx-ext2\n\\z"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(
+    '[info] spiffe: Workload API "unix:{sock}" connected',
+    '[info] spiffe: SVID "spiffe://example.org/nginx-ext" serial *, version 1',
+    '[error] spiffe: X509SVIDResponse discarded: no SVID with the requested hint',
+    '[info] spiffe: SVID "spiffe://example.org/nginx-ext2" serial *, version 2',
+)
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+exited on signal
+
+
+
+=== TEST 9: messages of about 64 KiB, over several HTTP/2 frames
+# TODO bug: with Debian 12's libcurl 7.88.1 such a message stays in
+# libcurl's buffers (all of it read from the socket) until libcurl's next
+# timeout, 5 s at startup and never once streaming; later pushes are then
+# stuck too.  Sizes from 40 to 50 SVIDs here stall every time.
+--- init
+agent(spiffe_id => 'spiffe://example.org/nginx',
+      svids => [map { "spiffe://example.org/w$_" } 1 .. 44]);
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- config
+    location = /t {
+        return 200 "$spiffe_svid_id\n";
+    }
+--- request eval
+["GET /t",
+ "GET /ctl/rotate-svid?arg=spiffe://example.org/nginx-2&wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t",
+ "GET /ctl/rotate-svid?arg=spiffe://example.org/nginx-3&wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t"]
+--- response_body_like eval
+["\\Aspiffe://example\\.org/nginx\n\\z",
+ '\AOK serial=',
+ "\\Aspiffe://example\\.org/nginx-2\n\\z",
+ '\AOK serial=',
+ "\\Aspiffe://example\\.org/nginx-3\n\\z"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(
+    '[info] spiffe: Workload API "unix:{sock}" connected',
+    '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
+    '[info] spiffe: SVID "spiffe://example.org/nginx-3" serial *, version 3',
+)
+
+
+
+=== TEST 10: a rotation reaches $spiffe_svid_id within 1 s, without reload
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -307,7 +398,12 @@ main::story(
 
 
 
-=== TEST 9: PermissionDenied: last SVID kept, one error, retries, recovers
+=== TEST 11: PermissionDenied: last SVID kept, one error, retries, recovers
+# TODO bug: with Debian 12's libcurl 7.88.1 the next call reuses the HTTP/2
+# connection of the stream that ended (the agent keeps it open after the
+# status) and fails at once, "Error in the HTTP2 framing layer" (curl issue
+# 10634, fixed in curl 8.0): logged as a second error, and no retry ever
+# reaches the agent while that connection lives.
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -349,7 +445,9 @@ exited on signal
 
 
 
-=== TEST 10: Unavailable: last SVID kept, one error, retries, recovers
+=== TEST 12: Unavailable: last SVID kept, one error, retries, recovers
+# TODO bug: the reuse of the ended stream's HTTP/2 connection fails (see
+# TEST 11).
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -391,7 +489,7 @@ exited on signal
 
 
 
-=== TEST 11: InvalidArgument: one alert, no retry, last SVID kept
+=== TEST 13: InvalidArgument: one alert, no retry, last SVID kept
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -425,7 +523,7 @@ exited on signal
 
 
 
-=== TEST 12: after InvalidArgument, a reload starts over
+=== TEST 14: after InvalidArgument, a reload starts over
 --- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
@@ -465,7 +563,9 @@ exited on signal
 
 
 
-=== TEST 13: a stream that ends cleanly is reopened at once
+=== TEST 15: a stream that ends cleanly is reopened at once
+# TODO bug: the reuse of the ended stream's HTTP/2 connection fails (see
+# TEST 11).
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -496,7 +596,9 @@ main::story(
 
 
 
-=== TEST 14: a stalled agent: the last SVID is served until it speaks again
+=== TEST 16: a stalled agent: the last SVID is served until it speaks again
+# TODO bug: the reuse of the ended stream's HTTP/2 connection fails (see
+# TEST 11).
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -538,7 +640,7 @@ main::story(
 
 
 
-=== TEST 15: garbage: discarded once, last SVID kept, the next message taken
+=== TEST 17: garbage: discarded once, last SVID kept, the next message taken
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -573,7 +675,7 @@ exited on signal
 
 
 
-=== TEST 16: an expired SVID: discarded once, last SVID kept
+=== TEST 18: an expired SVID: discarded once, last SVID kept
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -608,7 +710,7 @@ exited on signal
 
 
 
-=== TEST 17: a key that does not match the certificate: discarded once
+=== TEST 19: a key that does not match the certificate: discarded once
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -643,7 +745,7 @@ exited on signal
 
 
 
-=== TEST 18: an SVID without its certificate: discarded once
+=== TEST 20: an SVID without its certificate: discarded once
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -678,7 +780,7 @@ exited on signal
 
 
 
-=== TEST 19: zero SVIDs: discarded once, the last SVID is not dropped
+=== TEST 21: zero SVIDs: discarded once, the last SVID is not dropped
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -713,7 +815,9 @@ exited on signal
 
 
 
-=== TEST 20: a message over 4 MiB: the call fails once, then recovers
+=== TEST 22: a message over 4 MiB: the call fails once, then recovers
+# TODO bug: the reuse of the ended stream's HTTP/2 connection fails (see
+# TEST 11).
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -751,7 +855,7 @@ exited on signal
 
 
 
-=== TEST 21: the agent killed and started again: last SVID kept, reconnects
+=== TEST 23: the agent killed and started again: last SVID kept, reconnects
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -794,7 +898,7 @@ exited on signal
 
 
 
-=== TEST 22: no agent at start: nginx serves without an SVID, then takes it
+=== TEST 24: no agent at start: nginx serves without an SVID, then takes it
 --- init
 agent(down => 1);
 --- main_config
@@ -830,7 +934,7 @@ exited on signal
 
 
 
-=== TEST 23: two workers: each holds its own stream and its own SVID
+=== TEST 25: two workers: each holds its own stream and its own SVID
 --- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- init
 agent();
@@ -860,7 +964,7 @@ qr{\A(spiffe: SVID "spiffe://example\.org/nginx" serial [0-9a-f]+, version 1\n)\
 
 
 
-=== TEST 24: SPIFFE_ENDPOINT_SOCKET (unix:///path) when there is no directive
+=== TEST 26: SPIFFE_ENDPOINT_SOCKET (unix:///path) when there is no directive
 --- init
 agent();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "unix://$ENV{TEST_NGINX_AGENT_SOCKET}";
@@ -881,7 +985,7 @@ main::story(
 
 
 
-=== TEST 25: SPIFFE_ENDPOINT_SOCKET with tcp://IP:PORT
+=== TEST 27: SPIFFE_ENDPOINT_SOCKET with tcp://IP:PORT
 --- init
 agent(tcp => $main::Tcp);
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "tcp://$ENV{TEST_NGINX_AGENT_TCP}";
@@ -907,29 +1011,29 @@ main::story(
 
 
 
-=== TEST 26: SPIFFE_ENDPOINT_SOCKET without a scheme is refused
+=== TEST 28: SPIFFE_ENDPOINT_SOCKET without a scheme is refused
 --- init
 agent();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "/run/spire/agent.sock";
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid SPIFFE_ENDPOINT_SOCKET "/run/spire/agent\.sock": \S}
+qr{\[emerg\] .*invalid SPIFFE_ENDPOINT_SOCKET "/run/spire/agent\.sock": has an unknown scheme, expected "unix:" or "tcp:"$}
 
 
 
-=== TEST 27: SPIFFE_ENDPOINT_SOCKET with a host name is refused
+=== TEST 29: SPIFFE_ENDPOINT_SOCKET with a host name is refused
 --- init
 agent();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "tcp://localhost:8081";
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid SPIFFE_ENDPOINT_SOCKET "tcp://localhost:8081": \S}
+qr{\[emerg\] .*invalid SPIFFE_ENDPOINT_SOCKET "tcp://localhost:8081": has a host that is not an IP address}
 
 
 
-=== TEST 28: the directive wins over SPIFFE_ENDPOINT_SOCKET, even a bad one
+=== TEST 30: the directive wins over SPIFFE_ENDPOINT_SOCKET, even a bad one
 --- init
 agent();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "unix:relative.sock";
@@ -952,7 +1056,9 @@ main::story(
 
 
 
-=== TEST 29: spiffe_workload_api tcp://IP:PORT, and a fault over TCP
+=== TEST 31: spiffe_workload_api tcp://IP:PORT, and a fault over TCP
+# TODO bug: the reuse of the ended stream's HTTP/2 connection fails (see
+# TEST 11).
 --- init
 agent(tcp => $main::Tcp);
 --- main_config
@@ -986,7 +1092,7 @@ main::story(
 
 
 
-=== TEST 30: spiffe_workload_api unix:///path
+=== TEST 32: spiffe_workload_api unix:///path
 --- main_config
     spiffe_workload_api unix://$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -1006,7 +1112,7 @@ main::story(
 
 
 
-=== TEST 31: reload: the old worker leaves cleanly, the new one streams
+=== TEST 33: reload: the old worker leaves cleanly, the new one streams
 --- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
@@ -1047,7 +1153,7 @@ exited on signal
 
 
 
-=== TEST 32: graceful shutdown of a worker holding a stream: no alert
+=== TEST 34: graceful shutdown of a worker holding a stream: no alert
 --- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;

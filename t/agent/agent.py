@@ -1263,7 +1263,8 @@ def restart_argv(argv, args, down, tcp_port):
             out.append(a)
     out += ["--state", args.state]
     if args.tcp:
-        out += ["--tcp", "%s:%d" % (args.tcp.rpartition(":")[0], tcp_port)]
+        host, _, port = args.tcp.rpartition(":")
+        out += ["--tcp", "%s:%s" % (host, tcp_port or port)]
     if args.tmp_state:
         out.append("--tmp-state")
     if down:

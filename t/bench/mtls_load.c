@@ -822,11 +822,24 @@ conn_drive(conn_t *c)
             if (r > 0) {
                 c->wpos += r;
 
-                if (c->wpos == request_len) {
-                    c->state = ST_READING;
+                if (c->wpos < request_len) {
+                    continue;
                 }
 
-                continue;
+                c->state = ST_READING;
+
+                /*
+                 * The answer cannot be there yet unless OpenSSL holds
+                 * bytes already: wait for readability rather than spend
+                 * a read() that fails with EAGAIN.
+                 */
+
+                if (SSL_has_pending(c->ssl)) {
+                    continue;
+                }
+
+                conn_events(c, EPOLLIN);
+                return;
             }
 
             /*
@@ -865,7 +878,12 @@ conn_drive(conn_t *c)
                     conn_done(c);
                     return;
                 case 0:
-                    continue;
+                    if (SSL_has_pending(c->ssl)) {
+                        continue;
+                    }
+
+                    conn_events(c, EPOLLIN);
+                    return;
                 default:
                     conn_fail(c, F_IO, "malformed HTTP response", NULL);
                     return;
@@ -1099,6 +1117,9 @@ setup_tls(void)
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                           | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+
+    /* one read() for a whole record rather than header, then body */
+    SSL_CTX_set_read_ahead(ctx, 1);
 
     if (opt_cert) {
         if (SSL_CTX_use_certificate_chain_file(ctx, opt_cert) != 1) {

@@ -1,42 +1,43 @@
 #!/bin/bash
 #
 # ngx_spiffe against stock nginx: handshakes, kept-alive requests with 0 to
-# 10,000 allow rules, SVID rotation under load, worker memory, and the
-# crypto ceiling of the machine.  See t/bench/README.md.
+# 10,000 allow rules, SVID rotation under load, worker memory, the crypto
+# ceiling of the machine, and instruction counts under callgrind.
+# What each number means: t/bench/README.md.
 #
-#   t/bench/run.sh            full run (about 8 minutes)
+#   t/bench/run.sh            full run (about 9 minutes)
 #   QUICK=1 t/bench/run.sh    smoke run (about a minute)
 #
-# The table goes to stdout and to build/bench/results.txt; every client
-# result line to build/bench/raw.txt.  Settings can be overridden from the
-# environment: ROUNDS, DUR, WARMUP, CONNS_NEW, CONNS_KA, ROT_SECS,
-# ROT_BASE_SECS, ROT_INTERVAL, ROT_LOAD, MEM_ROTATIONS, MEM_SECS,
-# SPEED_SECS, SERVER_CPU, CLIENT_CPU, PORT_BASE, NGINX, MODULE, KEEP=1
-# (keep the scratch directory).
+# The table goes to stdout and to build/bench/results.txt, every client
+# result line to build/bench/raw.txt.  Overrides from the environment:
+# ROUNDS DUR WARMUP CONNS_NEW CONNS_KA ROT_SECS ROT_BASE_SECS ROT_INTERVAL
+# ROT_CONNS ROT_RATE MEM_ROTATIONS MEM_SECS MEM_DUR SPEED_SECS CG_HS CG_REQ CALLGRIND=0
+# SERVER_CPU CLIENT_CPU PORT_BASE NGINX MODULE OUT KEEP=1 (keep the scratch
+# directory).
 
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NGINX=${NGINX:-/usr/sbin/nginx}
-MODULE=${MODULE:-$ROOT/build/ngx_http_spiffe_module.so}
+MODULE_SRC=${MODULE:-$ROOT/build/ngx_http_spiffe_module.so}
 PYTHON=${PYTHON:-/usr/bin/python3}
 OUT=${OUT:-$ROOT/build/bench}
 CLIENT=$OUT/mtls_load
 AGENTCTL="$PYTHON $ROOT/t/bench/agentctl.py"
 
 if [ "${QUICK:-0}" = 1 ]; then
-    : "${ROUNDS:=2}" "${DUR:=1}" "${WARMUP:=0.3}" "${ROT_SECS:=6}"
-    : "${ROT_BASE_SECS:=2}" "${MEM_ROTATIONS:=10000}" "${MEM_SECS:=8}"
-    : "${SPEED_SECS:=1}"
+    : "${ROUNDS:=2}" "${DUR:=1}" "${WARMUP:=0.3}" "${ROT_SECS:=4}"
+    : "${ROT_BASE_SECS:=2}" "${MEM_ROTATIONS:=10000}" "${MEM_SECS:=5}"
+    : "${MEM_DUR:=1}" "${SPEED_SECS:=1}" "${CG_HS:=20}" "${CG_REQ:=200}"
 else
-    : "${ROUNDS:=5}" "${DUR:=5}" "${WARMUP:=0.5}" "${ROT_SECS:=30}"
+    : "${ROUNDS:=5}" "${DUR:=5}" "${WARMUP:=0.3}" "${ROT_SECS:=30}"
     : "${ROT_BASE_SECS:=10}" "${MEM_ROTATIONS:=10000}" "${MEM_SECS:=60}"
-    : "${SPEED_SECS:=3}"
+    : "${MEM_DUR:=3}" "${SPEED_SECS:=3}" "${CG_HS:=60}" "${CG_REQ:=600}"
 fi
 
 : "${CONNS_NEW:=32}" "${CONNS_KA:=100}" "${ROT_INTERVAL:=0.1}"
-: "${ROT_LOAD:=0.5}" "${SERVER_CPU:=0}" "${CLIENT_CPU:=1}"
-: "${PORT_BASE:=18443}"
+: "${ROT_CONNS:=4}" "${ROT_RATE:=}" "${SERVER_CPU:=0}" "${CLIENT_CPU:=1}"
+: "${PORT_BASE:=18443}" "${CALLGRIND:=1}"
 
 CLIENT_ID=spiffe://example.org/ns/bench/sa/web
 SERVER_ID=spiffe://example.org/ns/bench/sa/nginx
@@ -50,40 +51,48 @@ T_BEGIN=$(date +%s)
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
+since() { echo "$(( $(date +%s) - T_BEGIN ))s"; }
 
-# key=value lookup in a result line
+# value of key in a "k=v k=v" line
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 
-# "min median max" of numbers
+# "min median max" of the numbers given
 mmm() {
-    printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '
+    printf '%s\n' "$@" | grep -E '^[0-9.eE+-]+$' | sort -g | awk '
         { v[NR] = $1 }
         END {
             if (NR == 0) { print "- - -"; exit }
             m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%s %s %s\n", v[1], m, v[NR]
+            print v[1], m, v[NR]
         }'
 }
-
 med() { mmm "$@" | awk '{ print $2 }'; }
+maxof() { mmm "$@" | awk '{ print $3 }'; }
 
-fmt() { awk -v f="$1" -v v="$2" 'BEGIN { if (v == "-" || v == "") print "-"; else printf f, v }'; }
-
-div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-") print "-"; else printf "%.4f", a / b }'; }
-
-# ns the process has run on a CPU
-cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
-
-# busy and total ticks of one CPU
-cpu_ticks() {
-    awk -v c="cpu$1" '$1 == c { b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6 }' /proc/stat
+# printf that prints "-" for a missing number
+fmt() {
+    awk -v f="$1" -v v="${2:-}" 'BEGIN {
+        if (v == "" || v == "-") print "-"; else printf f "\n", v }'
 }
+calc() { awk "BEGIN { $1 }"; }
+div() {
+    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN {
+        if (a == "" || a == "-" || b == "" || b == "-" || b + 0 == 0) print "-"
+        else printf "%.4f\n", a / b }'
+}
+# 100 * a / b, no decimals ("-" when a number is missing)
+pct() {
+    awk -v a="${1:-}" -v b="${2:-1}" 'BEGIN {
+        if (a == "" || a == "-" || b == "" || b == "-" || b + 0 == 0) print "-"
+        else printf "%.0f\n", 100 * a / b }'
+}
+us2ms() { awk -v v="${1:-}" 'BEGIN { if (v == "" || v == "-") print "-"; else printf "%.2f\n", v / 1000 }'; }
 
-rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 if [ "$(id -u)" = 0 ]; then
     NICE="nice -n -10"
-    NICE_NOTE="nice -10"
+    NICE_NOTE="both reniced to -10"
 else
     NICE=""
     NICE_NOTE="not reniced (not root)"
@@ -91,26 +100,27 @@ fi
 
 SCRATCH=""
 AGENT_PID=""
-declare -A MASTER=()
+declare -A MASTER=() CGPID=()
 
 cleanup() {
-    local name pid
-    for name in "${!MASTER[@]}"; do
-        pid=${MASTER[$name]}
-        [ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null
+    local pid
+    for pid in "${MASTER[@]}"; do
+        kill -QUIT "$pid" 2>/dev/null
     done
-    if [ -n "$AGENT_PID" ]; then
-        kill -TERM "$AGENT_PID" 2>/dev/null
-    fi
+    for pid in "${CGPID[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    [ -n "$AGENT_PID" ] && kill -TERM "$AGENT_PID" 2>/dev/null
     sleep 0.5
-    for name in "${!MASTER[@]}"; do
-        pid=${MASTER[$name]}
-        [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+    for pid in "${MASTER[@]}"; do
+        kill -KILL "$pid" 2>/dev/null
     done
-    if [ -n "$SCRATCH" ] && [ "${KEEP:-0}" != 1 ]; then
-        rm -rf "$SCRATCH"
-    elif [ -n "$SCRATCH" ]; then
-        say "bench: scratch directory kept: $SCRATCH"
+    if [ -n "$SCRATCH" ]; then
+        if [ "${KEEP:-0}" = 1 ]; then
+            say "bench: scratch directory kept: $SCRATCH"
+        else
+            rm -rf "$SCRATCH"
+        fi
     fi
 }
 trap cleanup EXIT
@@ -120,7 +130,7 @@ trap 'exit 130' INT TERM
 # ------------------------------------------------------------ checks, build
 
 [ -x "$NGINX" ] || die "no nginx at $NGINX"
-[ -f "$MODULE" ] || die "no module at $MODULE: run 'make modules' first"
+[ -f "$MODULE_SRC" ] || die "no module at $MODULE_SRC: run 'make modules' first"
 command -v taskset >/dev/null || die "taskset is missing (util-linux)"
 [ -x "$PYTHON" ] || die "no $PYTHON (the test agent needs Debian's python3)"
 
@@ -136,6 +146,15 @@ cc -O2 -Wall -Wextra -o "$CLIENT" "$ROOT/t/bench/mtls_load.c" -lssl -lcrypto \
 
 SCRATCH=$(mktemp -d /tmp/ngx-spiffe-bench.XXXXXX)
 chmod 755 "$SCRATCH"
+
+# a private copy: a rebuild during the run must not change running workers
+MODULE=$SCRATCH/ngx_http_spiffe_module.so
+cp "$MODULE_SRC" "$MODULE"
+MODULE_SUM=$(sha256sum "$MODULE" | cut -c1-12)
+GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+git -C "$ROOT" diff --quiet HEAD -- module include config 2>/dev/null \
+    || GIT_REV="$GIT_REV+uncommitted"
+
 RAW=$OUT/raw.txt
 RESULTS=$OUT/results.txt
 : > "$RAW"
@@ -145,7 +164,7 @@ RESULTS=$OUT/results.txt
 
 A=$SCRATCH/agent
 mkdir -p "$A"
-say "bench: starting the Workload API agent"
+say "bench: starting the Workload API agent (CPU $CLIENT_CPU)"
 $NICE taskset -c "$CLIENT_CPU" "$PYTHON" "$ROOT/t/agent/agent.py" \
     --state "$A" --socket "$A/agent.sock" --control "$A/control.sock" \
     --pidfile "$A/pid" --log "$A/agent.log" --spiffe-id "$SERVER_ID" \
@@ -154,14 +173,16 @@ AGENT_PID=$!
 
 for _ in $(seq 300); do
     [ -s "$A/pid" ] && break
-    kill -0 "$AGENT_PID" 2>/dev/null || die "the agent did not start: $(tail -5 "$A/agent.log")"
+    kill -0 "$AGENT_PID" 2>/dev/null \
+        || die "the agent did not start: $(tail -5 "$A/agent.log" 2>/dev/null)"
     sleep 0.1
 done
 [ -s "$A/pid" ] || die "the agent is not ready after 30 s"
 
 ctl() { $AGENTCTL "$A/control.sock" "$@"; }
 
-ctl mint "$CLIENT_ID" "$SCRATCH/client" >/dev/null || die "cannot mint the client SVID"
+ctl mint "$CLIENT_ID" "$SCRATCH/client" >/dev/null \
+    || die "cannot mint the client SVID"
 CERT=$SCRATCH/client.pem
 KEY=$SCRATCH/client.key
 
@@ -183,9 +204,11 @@ awk 'BEGIN {
     print "spiffe_allow spiffe://example.org/ns/*/sa/web;" }' \
     > "$SCRATCH/rules/wild10000.conf"
 
-# write_conf NAME KIND(stock|spiffe) PORT FULL(1: all rule sets) LOGLEVEL
+# write_conf NAME KIND PORT RULESETS LOGLEVEL [single]
+#   KIND stock|spiffe; RULESETS all|small (r0 and r1 only); "single": no
+#   master process, in the foreground (for valgrind)
 write_conf() {
-    local name=$1 kind=$2 port=$3 full=$4 level=$5
+    local name=$1 kind=$2 port=$3 sets=$4 level=$5 mode=${6:-}
     local p=$SCRATCH/$name v
 
     mkdir -p "$p/conf" "$p/logs"
@@ -199,7 +222,13 @@ write_conf() {
             echo "load_module $MODULE;"
             echo "spiffe_workload_api unix:$A/agent.sock;"
         fi
-        [ "$(id -u)" = 0 ] && echo "user root;"
+        if [ "$(id -u)" = 0 ]; then
+            echo "user root;"
+        fi
+        if [ "$mode" = single ]; then
+            echo "master_process off;"
+            echo "daemon off;"
+        fi
         cat <<EOF
 worker_processes 1;
 worker_rlimit_nofile 8192;
@@ -232,7 +261,7 @@ EOF
         location /r0/ { }
         location /r1/ { spiffe_allow $CLIENT_ID; }
 EOF
-            if [ "$full" = 1 ]; then
+            if [ "$sets" = all ]; then
                 cat <<EOF
         location /r100/ { include $SCRATCH/rules/exact100.conf; }
         location /r10000/ { include $SCRATCH/rules/exact10000.conf; }
@@ -257,13 +286,33 @@ EOF
 }
 
 declare -A PORT=() WORKER=()
+PORT[stock]=$PORT_BASE
+PORT[spiffe]=$((PORT_BASE + 1))
+PORT[mstock]=$((PORT_BASE + 2))
+PORT[mspiffe]=$((PORT_BASE + 3))
+PORT[cgstock]=$((PORT_BASE + 4))
+PORT[cgspiffe]=$((PORT_BASE + 5))
 
-# start_nginx NAME: pinned to SERVER_CPU, waits until it answers
+# ready NAME: waits until the server at PORT[NAME] answers one request
+ready() {
+    local line
+    for _ in $(seq "${2:-40}"); do
+        line=$("$CLIENT" --port "${PORT[$1]}" --cert "$CERT" --key "$KEY" \
+               --path /r0/ok.txt --requests 1 --conns 1 --quiet \
+               --timeout 20000 2>/dev/null)
+        [ "$(kv "$line" ok)" = 1 ] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+# start_nginx NAME: one worker, pinned to SERVER_CPU; waits until it answers
 start_nginx() {
-    local name=$1 p=$SCRATCH/$1 line
+    local name=$1 p=$SCRATCH/$1
 
     $NICE taskset -c "$SERVER_CPU" "$NGINX" -p "$p/" -c conf/nginx.conf \
-        -e logs/error.log || die "$name: nginx did not start: $(tail -3 "$p/logs/error.log")"
+        -e logs/error.log \
+        || die "$name: nginx did not start: $(tail -3 "$p/logs/error.log")"
 
     for _ in $(seq 100); do
         [ -s "$p/logs/nginx.pid" ] && break
@@ -278,13 +327,7 @@ start_nginx() {
     done
     [ -n "${WORKER[$name]}" ] || die "$name: no worker process"
 
-    for _ in $(seq 20); do
-        line=$("$CLIENT" --port "${PORT[$name]}" --cert "$CERT" --key "$KEY" \
-               --path /r1/ok.txt --requests 1 --conns 1 --quiet 2>/dev/null)
-        [ "$(kv "$line" ok)" = 1 ] && return 0
-        sleep 0.5
-    done
-    die "$name: does not answer: $(tail -3 "$p/logs/error.log")"
+    ready "$name" || die "$name: does not answer: $(tail -3 "$p/logs/error.log")"
 }
 
 stop_nginx() {
@@ -297,83 +340,74 @@ stop_nginx() {
     unset "MASTER[$name]"
 }
 
-# load NAME LABEL CLIENT-ARGS...: one client run against NAME; prints its
-# RESULT line plus the server worker's CPU use and what else ran on the
-# server's CPU
+# load NAME LABEL CLIENT-ARGS...: one client run pinned to CLIENT_CPU; the
+# client also reports the worker's CPU time and the other processes' share
+# of the server's CPU over its measured window
 load() {
-    local name=$1 label=$2 w line s0 s1 c0 c1 t0 t1
+    local name=$1 label=$2 line
     shift 2
-    w=${WORKER[$name]}
-    s0=$(cpu_ns "$w"); c0=$(cpu_ticks "$SERVER_CPU"); t0=$(date +%s%N)
     line=$($NICE taskset -c "$CLIENT_CPU" "$CLIENT" --port "${PORT[$name]}" \
-           --cert "$CERT" --key "$KEY" --label "$label" --quiet "$@")
-    s1=$(cpu_ns "$w"); c1=$(cpu_ticks "$SERVER_CPU"); t1=$(date +%s%N)
-    line="$line server=$name $(awk -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" \
-        -v c0="$c0" -v c1="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-        split(c0, a, " "); split(c1, b, " ")
-        wall = (t1 - t0) / 1e9; srv = (s1 - s0) / 1e9
-        busy = (b[1] - a[1]) / hz
-        other = busy - srv; if (other < 0) other = 0
-        printf "server_cpu=%.2f other_on_server_cpu=%.2f", srv / wall, other / wall }')"
+           --cert "$CERT" --key "$KEY" --label "$label" --quiet \
+           --server-pid "${WORKER[$name]}" --server-cpu "$SERVER_CPU" "$@")
+    line="$line server=$name"
     printf '%s\n' "$line" >> "$RAW"
     printf '%s\n' "$line"
 }
 
-# ab NAME CLIENT-ARGS...: ROUNDS rounds, stock and spiffe alternating
-# (A B, B A, ...); leaves RES_stock_NAME / RES_spiffe_NAME (rps per round)
-# and RATIO_NAME (spiffe / stock per round)
-declare -A RES=() RATIO=() OTHER=() SCPU=() FAILS=() P99=()
+# ab TEST CLIENT-ARGS...: ROUNDS rounds of stock and ngx_spiffe, the order
+# alternating (AB, BA, AB, ...).  Per side: rps, ok per worker CPU-second,
+# p99, worker CPU share; per round: the ngx_spiffe / stock ratios.
+declare -A RPS=() EFF=() P99=() SCPU=() CCPU=() RATIO=() ERATIO=() OTHER=() FAILS=()
 ab() {
     local test=$1 r order side line
+    local -A got=() eff=()
     shift
-    RES[stock_$test]="" RES[spiffe_$test]="" RATIO[$test]="" OTHER[$test]=""
-    FAILS[$test]=0 P99[stock_$test]="" P99[spiffe_$test]=""
-    SCPU[stock_$test]="" SCPU[spiffe_$test]=""
+    for side in stock spiffe; do
+        RPS[${side}_$test]="" EFF[${side}_$test]="" P99[${side}_$test]=""
+        SCPU[${side}_$test]="" CCPU[${side}_$test]=""
+    done
+    RATIO[$test]="" ERATIO[$test]="" OTHER[$test]="" FAILS[$test]=0
     for r in $(seq "$ROUNDS"); do
         if [ $((r % 2)) = 1 ]; then order="stock spiffe"; else order="spiffe stock"; fi
-        declare -A got=()
         for side in $order; do
             line=$(load "$side" "$test/$r" "$@")
             got[$side]=$(kv "$line" rps)
-            RES[${side}_$test]+=" ${got[$side]}"
+            eff[$side]=$(kv "$line" ok_per_server_cpu_s)
+            RPS[${side}_$test]+=" ${got[$side]}"
+            EFF[${side}_$test]+=" ${eff[$side]}"
             P99[${side}_$test]+=" $(kv "$line" p99_us)"
             SCPU[${side}_$test]+=" $(kv "$line" server_cpu)"
+            CCPU[${side}_$test]+=" $(kv "$line" client_cpu)"
             OTHER[$test]+=" $(kv "$line" other_on_server_cpu)"
-            FAILS[$test]=$((FAILS[$test] + $(kv "$line" fail)))
+            FAILS[$test]=$(( FAILS[$test] + $(kv "$line" fail) ))
         done
         RATIO[$test]+=" $(div "${got[spiffe]}" "${got[stock]}")"
-        say "  $test round $r: stock $(fmt %.0f "${got[stock]}")/s, ngx_spiffe $(fmt %.0f "${got[spiffe]}")/s"
-        unset got
+        ERATIO[$test]+=" $(div "${eff[spiffe]}" "${eff[stock]}")"
+        say "  $test round $r: stock $(fmt %.0f "${got[stock]}")/s ($(fmt %.0f "${eff[stock]}")/CPU-s), ngx_spiffe $(fmt %.0f "${got[spiffe]}")/s ($(fmt %.0f "${eff[spiffe]}")/CPU-s)"
     done
 }
 
-
-PORT[stock]=$PORT_BASE
-PORT[spiffe]=$((PORT_BASE + 1))
-PORT[mstock]=$((PORT_BASE + 2))
-PORT[mspiffe]=$((PORT_BASE + 3))
-
-write_conf stock stock "${PORT[stock]}" 1 warn
-write_conf spiffe spiffe "${PORT[spiffe]}" 1 warn
+write_conf stock stock "${PORT[stock]}" all warn
+write_conf spiffe spiffe "${PORT[spiffe]}" all warn
 say "bench: starting stock nginx and nginx with ngx_spiffe (1 worker each, CPU $SERVER_CPU)"
 start_nginx stock
 start_nginx spiffe
 
-AFFINITY="server $(taskset -pc "${WORKER[spiffe]}" | sed 's/.*: //') / client $CLIENT_CPU"
+AFFINITY="worker affinity: stock $(taskset -pc "${WORKER[stock]}" | sed 's/.*: //'), ngx_spiffe $(taskset -pc "${WORKER[spiffe]}" | sed 's/.*: //')"
 
 COMMON=(--warmup "$WARMUP" --duration "$DUR" --expect-body "$BODY")
 
 
 # ------------------------------------------------------------ a. handshakes
 
-say "bench: a. new mTLS handshakes ($CONNS_NEW connections, $ROUNDS rounds x ${DUR}s)"
+say "bench: [$(since)] a. new mTLS handshakes ($CONNS_NEW connections, $ROUNDS rounds x ${DUR}s)"
 ab hs --new --conns "$CONNS_NEW" --path /r1/ok.txt "${COMMON[@]}"
 
 
 # ------------------------------------------------------------ b. keepalive
 
 for v in $VARIANTS; do
-    say "bench: b. kept-alive requests, /$v/ ($CONNS_KA connections)"
+    say "bench: [$(since)] b. kept-alive requests on /$v/ ($CONNS_KA connections)"
     ab "ka_$v" --keepalive --conns "$CONNS_KA" --path "/$v/ok.txt" "${COMMON[@]}"
 done
 
@@ -383,12 +417,17 @@ RSS_MAIN_SPIFFE=$(rss_kb "${WORKER[spiffe]}" VmRSS)
 
 # ------------------------------------------------------------ c. rotation
 
-HS_SPIFFE=$(med ${RES[spiffe_hs]})
-ROT_RATE=$(awk -v h="$HS_SPIFFE" -v f="$ROT_LOAD" 'BEGIN { printf "%d", h * f }')
-say "bench: c. rotation every ${ROT_INTERVAL}s for ${ROT_SECS}s under --new load at $ROT_RATE/s"
-
-ROTC=(--new --conns "$CONNS_NEW" --path /r1/ok.txt --expect-body "$BODY"
-      --ca "$A/bundle.pem" --rate "$ROT_RATE")
+# closed loop on a few connections by default: the worker stays busy, yet
+# no queue builds up when other processes take the CPU for a while
+ROTC=(--new --conns "$ROT_CONNS" --path /r1/ok.txt --expect-body "$BODY"
+      --ca "$A/bundle.pem")
+if [ -n "$ROT_RATE" ]; then
+    ROTC+=(--rate "$ROT_RATE")
+    ROT_LOAD_NOTE="--new on $ROT_CONNS connections at $ROT_RATE/s"
+else
+    ROT_LOAD_NOTE="--new on $ROT_CONNS connections, closed loop"
+fi
+say "bench: [$(since)] c. rotation every ${ROT_INTERVAL}s for ${ROT_SECS}s under $ROT_LOAD_NOTE"
 
 LINE_NOROT=$(load spiffe rot/none "${ROTC[@]}" --warmup "$WARMUP" --duration "$ROT_BASE_SECS")
 
@@ -402,164 +441,291 @@ LINE_ROT=$(load spiffe rot/on "${ROTC[@]}" --duration "$ROT_SECS" --serials "$SC
 wait "$ROT_PID"
 ROT_SUMMARY=$(grep '^ROTATE' "$SCRATCH/rot.out" || echo "ROTATE rotations=0 errors=?")
 
-# push (agent's reply) -> first handshake that got the new serial
+# from the agent's reply to the first handshake that got the new serial
 awk 'NR == FNR { sent[$2] = $1; next }
      ($2 in sent) && !($2 in done) { done[$2] = 1; print ($1 - sent[$2]) / 1e6 }' \
-    "$SCRATCH/rot.log" "$SCRATCH/seen.log" > "$SCRATCH/prop.ms"
+    "$SCRATCH/rot.log" "$SCRATCH/seen.log" | sort -g > "$SCRATCH/prop.ms"
 PROP_N=$(wc -l < "$SCRATCH/prop.ms")
-PROP=$(sort -g "$SCRATCH/prop.ms" | awk '{ v[NR] = $1 } END {
+PROP=$(awk '{ v[NR] = $1 } END {
     if (NR == 0) { print "- - -"; exit }
     i50 = int(NR * 0.50); if (i50 < NR * 0.50) i50++; if (i50 < 1) i50 = 1
     i99 = int(NR * 0.99); if (i99 < NR * 0.99) i99++; if (i99 < 1) i99 = 1
-    printf "%.1f %.1f %.1f\n", v[i50], v[i99], v[NR] }')
+    printf "%.1f %.1f %.1f\n", v[i50], v[i99], v[NR] }' "$SCRATCH/prop.ms")
+
+stop_nginx stock
+stop_nginx spiffe
 
 
 # ------------------------------------------------------------ d. memory
 
-say "bench: d. worker memory (fresh instances without the big rule sets)"
-stop_nginx stock
-stop_nginx spiffe
-
-write_conf mstock stock "${PORT[mstock]}" 0 warn
-write_conf mspiffe spiffe "${PORT[mspiffe]}" 0 info
+say "bench: [$(since)] d. worker memory (fresh instances, /r0 and /r1 only)"
+write_conf mstock stock "${PORT[mstock]}" small warn
+write_conf mspiffe spiffe "${PORT[mspiffe]}" small info
 start_nginx mstock
 start_nginx mspiffe
 sleep 1
 
 declare -A MEM=()
-for n in mstock mspiffe; do
-    MEM[${n}_start]=$(rss_kb "${WORKER[$n]}" VmRSS)
-    MEM[${n}_start_anon]=$(rss_kb "${WORKER[$n]}" RssAnon)
-done
+mem() { MEM[${1}_$2]="$(rss_kb "${WORKER[$1]}" VmRSS)/$(rss_kb "${WORKER[$1]}" RssAnon)"; }
+rss() { printf '%s' "${MEM[$1]%%/*}"; }
 
-MEMLOAD=(--duration "$DUR" --path /r1/ok.txt --expect-body "$BODY")
+mem mstock start
+mem mspiffe start
+
+MEMLOAD=(--duration "$MEM_DUR" --path /r1/ok.txt --expect-body "$BODY")
 MEM_FAILS=0
 for n in mstock mspiffe; do
     for mode in --new --keepalive; do
         line=$(load "$n" "mem/$n$mode" "$mode" --conns "$CONNS_NEW" "${MEMLOAD[@]}")
-        MEM_FAILS=$((MEM_FAILS + $(kv "$line" fail)))
+        MEM_FAILS=$(( MEM_FAILS + $(kv "$line" fail) ))
     done
-    MEM[${n}_load]=$(rss_kb "${WORKER[$n]}" VmRSS)
-    MEM[${n}_load_anon]=$(rss_kb "${WORKER[$n]}" RssAnon)
+    mem "$n" load
 done
 
-say "bench:    $MEM_ROTATIONS rotations, at most ${MEM_SECS}s"
+say "bench: [$(since)]    $MEM_ROTATIONS rotations, at most ${MEM_SECS}s"
 MEM_ROT=$($NICE taskset -c "$CLIENT_CPU" $AGENTCTL "$A/control.sock" \
           --rotate-count "$MEM_ROTATIONS" --max-seconds "$MEM_SECS" | grep '^ROTATE')
 sleep 2
-MEM_APPLIED=$(grep -c 'spiffe: SVID .* version' "$SCRATCH/mspiffe/logs/error.log" || true)
-MEM[mspiffe_rot]=$(rss_kb "${WORKER[mspiffe]}" VmRSS)
-MEM[mspiffe_rot_anon]=$(rss_kb "${WORKER[mspiffe]}" RssAnon)
+MEM_APPLIED=$(grep -c 'spiffe: SVID .* version' "$SCRATCH/mspiffe/logs/error.log")
+mem mspiffe rot
 
 line=$(load mspiffe mem/after-rotations --new --conns "$CONNS_NEW" "${MEMLOAD[@]}" --ca "$A/bundle.pem")
-MEM_FAILS=$((MEM_FAILS + $(kv "$line" fail)))
-MEM[mspiffe_rotload]=$(rss_kb "${WORKER[mspiffe]}" VmRSS)
-MEM[mspiffe_rotload_anon]=$(rss_kb "${WORKER[mspiffe]}" RssAnon)
+MEM_FAILS=$(( MEM_FAILS + $(kv "$line" fail) ))
+mem mspiffe rotload
+line=$(load mstock mem/mstock-again --new --conns "$CONNS_NEW" "${MEMLOAD[@]}")
+MEM_FAILS=$(( MEM_FAILS + $(kv "$line" fail) ))
+mem mstock rotload
 
-ERRLOG_LINES=0
-for n in stock spiffe mstock mspiffe; do
-    c=$(grep -cE '\[(alert|crit|emerg|error)\]' "$SCRATCH/$n/logs/error.log" || true)
-    ERRLOG_LINES=$((ERRLOG_LINES + c))
-done
 ALIVE=$(pgrep -P "${MASTER[mspiffe]}" | wc -l)
-
 stop_nginx mstock
 stop_nginx mspiffe
+
+ERRLOG_LINES=0
+SIGNALLED=0
+for n in stock spiffe mstock mspiffe; do
+    c=$(grep -cE '\[(alert|crit|emerg|error)\]' "$SCRATCH/$n/logs/error.log")
+    ERRLOG_LINES=$(( ERRLOG_LINES + c ))
+    c=$(grep -c 'exited on signal' "$SCRATCH/$n/logs/error.log")
+    SIGNALLED=$(( SIGNALLED + c ))
+done
 
 
 # ------------------------------------------------------------ e. ceiling
 
-say "bench: e. openssl speed -seconds $SPEED_SECS ecdsap256 ecdhp256 (CPU $SERVER_CPU)"
+say "bench: [$(since)] e. openssl speed -seconds $SPEED_SECS ecdsap256 ecdhp256 (CPU $SERVER_CPU)"
 SPEED=$($NICE taskset -c "$SERVER_CPU" openssl speed -seconds "$SPEED_SECS" \
         ecdsap256 ecdhp256 2>/dev/null)
 SIGN=$(printf '%s\n' "$SPEED" | awk '/ecdsa \(nistp256\)/ { print $(NF-1) }')
 VERIFY=$(printf '%s\n' "$SPEED" | awk '/ecdsa \(nistp256\)/ { print $NF }')
 ECDH=$(printf '%s\n' "$SPEED" | awk '/ecdh \(nistp256\)/ { print $NF }')
+CEIL=""
+if [ -n "$SIGN" ] && [ -n "$VERIFY" ] && [ -n "$ECDH" ]; then
+    CEIL=$(calc "printf \"%.0f\", 1 / (2 / $SIGN + 2 / $VERIFY + 1 / $ECDH)")
+fi
+
+
+# ------------------------------------------------------------ f. callgrind
+
+# instructions the worker executes per handshake and per kept-alive
+# request: deterministic, so it shows what the shared, noisy CPUs cannot
+declare -A IR=()
+CG_NOTE=""
+
+cg_newest() {   # the newest dump of callgrind output $1
+    ls -1 "$1".* 2>/dev/null | awk -F. '{ print $NF, $0 }' | sort -n \
+        | tail -n1 | cut -d' ' -f2-
+}
+declare -A CGFILE=()
+
+# cg_measure NAME KEY N CLIENT-ARGS...: Ir of N requests, zeroed before
+cg_measure() {
+    local name=$1 key=$2 n=$3 pid=${CGPID[$1]} out=$SCRATCH/$1.cg
+    shift 3
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    "$CLIENT" --port "${PORT[$name]}" --cert "$CERT" --key "$KEY" --quiet \
+        --timeout 60000 --expect-body "$BODY" --requests "$n" "$@" > "$SCRATCH/cg.line"
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    sleep 0.2
+    if [ "$(kv "$(cat "$SCRATCH/cg.line")" ok)" != "$n" ]; then
+        say "bench: callgrind $name $key: $(cat "$SCRATCH/cg.line")"
+        IR[$key]=""
+        return
+    fi
+    CGFILE[$key]=$(cg_newest "$out")
+    IR[$key]=$(awk '/^totals:/ { print $2 }' "${CGFILE[$key]}")
+}
+
+if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
+    say "bench: [$(since)] f. instructions per handshake / request under callgrind"
+    write_conf cgstock stock "${PORT[cgstock]}" small warn single
+    write_conf cgspiffe spiffe "${PORT[cgspiffe]}" all warn single
+    for n in cgstock cgspiffe; do
+        taskset -c "$SERVER_CPU" valgrind --tool=callgrind --instr-atstart=no \
+            --callgrind-out-file="$SCRATCH/$n.cg" "$NGINX" -p "$SCRATCH/$n/" \
+            -c conf/nginx.conf -e logs/error.log > "$SCRATCH/$n.vg" 2>&1 &
+        CGPID[$n]=$!
+    done
+    for n in cgstock cgspiffe; do
+        if ! ready "$n" 120; then
+            CG_NOTE="skipped: $n did not start under valgrind"
+            break
+        fi
+        callgrind_control -i on "${CGPID[$n]}" >/dev/null 2>&1
+        # warm-up, then measure; for kept-alive requests, two runs of
+        # different lengths on the same number of connections: the
+        # difference is requests only, no handshakes
+        "$CLIENT" --port "${PORT[$n]}" --cert "$CERT" --key "$KEY" --quiet \
+            --timeout 60000 --new --conns 2 --requests 20 --path /r1/ok.txt >/dev/null
+        cg_measure "$n" "${n}_hs" "$CG_HS" --new --conns 4 --path /r1/ok.txt
+        for v in r0 r1 r10000 w10000; do
+            [ "$n" = cgstock ] && [ "$v" != r0 ] && continue
+            req=$CG_REQ
+            [ "$v" = w10000 ] && req=$(( CG_REQ / 50 > 5 ? CG_REQ / 50 : 5 ))
+            cg_measure "$n" "${n}_${v}_a" "$req" --keepalive --conns 10 --path "/$v/ok.txt"
+            cg_measure "$n" "${n}_${v}_b" "$(( req * 3 ))" --keepalive --conns 10 --path "/$v/ok.txt"
+            IR[${n}_$v]=$(awk -v a="${IR[${n}_${v}_a]}" -v b="${IR[${n}_${v}_b]}" -v r="$req" \
+                'BEGIN { if (a == "" || b == "") print ""; else printf "%.0f\n", (b - a) / (2 * r) }')
+        done
+        IR[${n}_hs]=$(awk -v a="${IR[${n}_hs]}" -v n="$CG_HS" 'BEGIN { if (a == "") print ""; else printf "%.0f\n", a / n }')
+    done
+    for n in cgstock cgspiffe; do
+        kill -TERM "${CGPID[$n]}" 2>/dev/null
+    done
+    wait "${CGPID[@]}" 2>/dev/null
+    CGPID=()
+    # where the instructions go: inclusive costs per function
+    if command -v callgrind_annotate >/dev/null; then
+        for k in cgstock_hs cgspiffe_hs cgstock_r0_b cgspiffe_r1_b cgspiffe_w10000_b; do
+            [ -f "${CGFILE[$k]:-}" ] || continue
+            callgrind_annotate --inclusive=yes --threshold=100 "${CGFILE[$k]}" \
+                2>/dev/null > "$OUT/callgrind-${k#cg}.txt"
+        done
+    fi
+elif [ "$CALLGRIND" = 1 ]; then
+    CG_NOTE="skipped: valgrind is not installed"
+else
+    CG_NOTE="skipped: CALLGRIND=0"
+fi
 
 
 # ------------------------------------------------------------ table
 
 T_END=$(date +%s)
 
-row3() { # label stock spiffe "min med max" target verdict
-    printf '  %-34s %9s %11s   %-22s %s\n' "$1" "$2" "$3" "$4" "$5"
+ratios() { mmm $1 | awk '{ if ($1 == "-") print "-"; else printf "%.3f %.3f %.3f\n", $1, $2, $3 }'; }
+
+verdict() {     # ratio-median target
+    awk -v m="${1:-}" -v t="$2" 'BEGIN {
+        if (m == "" || m == "-") print ""
+        else if (m >= t) print "ok, >= " t
+        else print "BELOW " t }'
 }
 
-ratio_cell() { mmm $1 | awk '{ printf "%.3f / %.3f / %.3f", $1, $2, $3 }'; }
-
-verdict() { # median target
-    awk -v m="$1" -v t="$2" 'BEGIN { if (m == "-") print ""; else if (m >= t) print "ok (>= " t ")"; else print "BELOW " t }'
+row() {         # label stock spiffe ratios(min med max) note
+    printf '  %-32s %10s %10s  %-21s %s\n' "$1" "$2" "$3" "$4" "$5"
 }
+
+cell_ratios() { local r; r=$(ratios "$1"); [ "$r" = - ] && echo - || echo "$r" | awk '{ printf "%s %s %s\n", $1, $2, $3 }'; }
+
+OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHER[ka_r10000]} ${OTHER[ka_w10000]}"
 
 {
-    echo "ngx_spiffe benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(( T_END - T_BEGIN ))s"
-    echo "machine: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $NCPU CPUs$(grep -q hypervisor /proc/cpuinfo && echo ', virtual machine'), Linux $(uname -r)"
-    echo "software: $("$NGINX" -v 2>&1 | sed 's/.*: //'), $(openssl version | awk '{ print $1, $2 }'), module $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- module include config 2>/dev/null || echo '+changes')"
-    echo "pinning: 1 nginx worker on CPU $SERVER_CPU, client on CPU $CLIENT_CPU (taskset; $AFFINITY), $NICE_NOTE"
-    echo "rounds: $ROUNDS x ${DUR}s (+${WARMUP}s warm-up), stock and ngx_spiffe alternating (AB, BA, ...); TLS 1.3, P-256, ECDSA P-256 certs"
-    echo "other processes on the server CPU during runs: median $(fmt %.0f "$(awk -v m="$(med ${OTHER[hs]} ${OTHER[ka_r0]})" 'BEGIN { print m * 100 }')")%, max $(fmt %.0f "$(awk -v m="$(mmm ${OTHER[hs]} ${OTHER[ka_r0]} | awk '{print $3}')" 'BEGIN { print m * 100 }')")% of the CPU"
+    echo "ngx_spiffe benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), took $(( T_END - T_BEGIN ))s"
+    echo "machine   $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $NCPU vCPUs$(grep -qw hypervisor /proc/cpuinfo && echo ' (VM)'), Linux $(uname -r)"
+    echo "software  $("$NGINX" -v 2>&1 | sed 's/.*: //'), $(openssl version | awk '{ print $1, $2 }'), module $GIT_REV (.so sha256 $MODULE_SUM)"
+    echo "pinning   nginx: 1 worker, taskset CPU $SERVER_CPU; client (and agent): taskset CPU $CLIENT_CPU; $NICE_NOTE; $AFFINITY"
+    echo "method    $ROUNDS rounds x ${DUR}s (+${WARMUP}s warm-up), stock / ngx_spiffe alternating AB, BA, ...; TLS 1.3, group P-256, ECDSA P-256 SVIDs"
+    echo "noise     other processes took median $(pct "$(med $OTHER_ALL)")%, max $(pct "$(maxof $OTHER_ALL)")% of the server CPU during a.-b. runs"
+    echo "          (/s = throughput; /CPU-s = per second of worker CPU time, robust to that noise)"
     echo
-    printf '  %-34s %9s %11s   %-22s %s\n' "" "stock" "ngx_spiffe" "ratio min / med / max" "target"
-    echo "a. new mTLS handshakes/s, $CONNS_NEW conns, 1 request each"
-    row3 "handshakes/s (median)" "$(fmt %.0f "$(med ${RES[stock_hs]})")" "$(fmt %.0f "$(med ${RES[spiffe_hs]})")" \
-         "$(ratio_cell "${RATIO[hs]}")" "$(verdict "$(med ${RATIO[hs]})" 0.97)"
-    row3 "  p99 latency ms (median)" "$(fmt %.1f "$(awk -v v="$(med ${P99[stock_hs]})" 'BEGIN{print v/1000}')")" \
-         "$(fmt %.1f "$(awk -v v="$(med ${P99[spiffe_hs]})" 'BEGIN{print v/1000}')")" "" ""
-    row3 "  worker CPU busy (median)" "$(fmt %.2f "$(med ${SCPU[stock_hs]})")" "$(fmt %.2f "$(med ${SCPU[spiffe_hs]})")" "" ""
-    echo "b. kept-alive requests/s, $CONNS_KA conns"
-    R0=$(med ${RES[spiffe_ka_r0]})
+    row "" "stock" "ngx_spiffe" "ratio min med max" "target"
+    echo "a. new mTLS handshakes, $CONNS_NEW conns, one request each, no resumption"
+    row "handshakes /s" "$(fmt %.0f "$(med ${RPS[stock_hs]})")" "$(fmt %.0f "$(med ${RPS[spiffe_hs]})")" \
+        "$(cell_ratios "${RATIO[hs]}")" "$(verdict "$(med ${RATIO[hs]})" 0.97)"
+    row "handshakes /CPU-s" "$(fmt %.0f "$(med ${EFF[stock_hs]})")" "$(fmt %.0f "$(med ${EFF[spiffe_hs]})")" \
+        "$(cell_ratios "${ERATIO[hs]}")" "$(verdict "$(med ${ERATIO[hs]})" 0.97)"
+    row "p99 latency ms" "$(us2ms "$(med ${P99[stock_hs]})")" "$(us2ms "$(med ${P99[spiffe_hs]})")" "" ""
+    row "CPU share: worker, client" "$(fmt %.2f "$(med ${SCPU[stock_hs]})"), $(fmt %.2f "$(med ${CCPU[stock_hs]})")" \
+        "$(fmt %.2f "$(med ${SCPU[spiffe_hs]})"), $(fmt %.2f "$(med ${CCPU[spiffe_hs]})")" "" ""
+    echo "b. kept-alive requests, $CONNS_KA conns (ngx_spiffe rules: client ID last; stock: no rules)"
+    R0=$(med ${RPS[spiffe_ka_r0]})
+    E0=$(med ${EFF[spiffe_ka_r0]})
     for v in $VARIANTS; do
         case $v in
-            r0) label="no rules"; target=$(verdict "$(med ${RATIO[ka_$v]})" 0.98) ;;
-            r1) label="1 exact rule" ;;
-            r100) label="100 exact rules" ;;
-            r10000) label="10,000 exact rules" ;;
-            w10000) label="10,000 wildcard rules (linear)" ;;
+            r0) label="no rules" ;;
+            r1) label="1 exact ID" ;;
+            r100) label="100 exact IDs" ;;
+            r10000) label="10,000 exact IDs" ;;
+            w10000) label="10,000 '*' patterns (linear)" ;;
         esac
-        if [ "$v" != r0 ]; then
-            target="$(fmt %.3f "$(div "$(med ${RES[spiffe_ka_$v]})" "$R0")") of 0 rules"
+        if [ "$v" = r0 ]; then
+            n1=$(verdict "$(med ${RATIO[ka_r0]})" 0.98)
+            n2=$(verdict "$(med ${ERATIO[ka_r0]})" 0.98)
+        else
+            n1="$(fmt %.3f "$(div "$(med ${RPS[spiffe_ka_$v]})" "$R0")") of no rules"
+            n2="$(fmt %.3f "$(div "$(med ${EFF[spiffe_ka_$v]})" "$E0")") of no rules"
         fi
-        row3 "$label" "$(fmt %.0f "$(med ${RES[stock_ka_$v]})")" "$(fmt %.0f "$(med ${RES[spiffe_ka_$v]})")" \
-             "$(ratio_cell "${RATIO[ka_$v]}")" "$target"
+        row "$label /s" "$(fmt %.0f "$(med ${RPS[stock_ka_$v]})")" "$(fmt %.0f "$(med ${RPS[spiffe_ka_$v]})")" \
+            "$(cell_ratios "${RATIO[ka_$v]}")" "$n1"
+        row "$label /CPU-s" "$(fmt %.0f "$(med ${EFF[stock_ka_$v]})")" "$(fmt %.0f "$(med ${EFF[spiffe_ka_$v]})")" \
+            "$(cell_ratios "${ERATIO[ka_$v]}")" "$n2"
     done
-    row3 "  worker CPU busy, no rules (median)" "$(fmt %.2f "$(med ${SCPU[stock_ka_r0]})")" "$(fmt %.2f "$(med ${SCPU[spiffe_ka_r0]})")" "" ""
+    row "p99 latency ms, no rules" "$(us2ms "$(med ${P99[stock_ka_r0]})")" "$(us2ms "$(med ${P99[spiffe_ka_r0]})")" "" ""
+    row "CPU share: worker, client" "$(fmt %.2f "$(med ${SCPU[stock_ka_r0]})"), $(fmt %.2f "$(med ${CCPU[stock_ka_r0]})")" \
+        "$(fmt %.2f "$(med ${SCPU[spiffe_ka_r0]})"), $(fmt %.2f "$(med ${CCPU[spiffe_ka_r0]})")" "" "(no rules)"
     FAILS_AB=0
-    for t in hs ka_r0 ka_r1 ka_r100 ka_r10000 ka_w10000; do FAILS_AB=$((FAILS_AB + FAILS[$t])); done
-    echo "   failed requests in a. and b.: $FAILS_AB"
-    echo "c. SVID rotation every ${ROT_INTERVAL}s for ${ROT_SECS}s, ngx_spiffe, --new at $ROT_RATE/s ($ROT_LOAD of a.), client verifies the chain"
+    for t in hs ka_r0 ka_r1 ka_r100 ka_r10000 ka_w10000; do FAILS_AB=$(( FAILS_AB + FAILS[$t] )); done
+    echo "  failed requests in a. and b.: $FAILS_AB"
+    echo "c. SVID rotation every ${ROT_INTERVAL}s for ${ROT_SECS}s, ngx_spiffe, $ROT_LOAD_NOTE; the client verifies the server chain"
     for which in none on; do
-        if [ $which = none ]; then l=$LINE_NOROT; t="no rotation (${ROT_BASE_SECS}s)"; else l=$LINE_ROT; t="rotating"; fi
-        printf '  %-22s ok %7s  failed %s (connect %s, handshake %s, io %s, status %s, body %s, timeout %s)  p50 %s ms  p99 %s ms  max %s ms\n' \
-            "$t" "$(kv "$l" ok)" "$(kv "$l" fail)" "$(kv "$l" fail_connect)" "$(kv "$l" fail_handshake)" \
+        if [ $which = none ]; then l=$LINE_NOROT; t="no rotation, ${ROT_BASE_SECS}s"; else l=$LINE_ROT; t="rotating"; fi
+        printf '  %-19s ok %6s (%s/s)  failed %s (connect %s handshake %s io %s status %s body %s timeout %s)  p50 %s  p99 %s  max %s ms\n' \
+            "$t" "$(kv "$l" ok)" "$(fmt %.0f "$(kv "$l" rps)")" "$(kv "$l" fail)" "$(kv "$l" fail_connect)" "$(kv "$l" fail_handshake)" \
             "$(kv "$l" fail_io)" "$(kv "$l" fail_status)" "$(kv "$l" fail_body)" "$(kv "$l" fail_timeout)" \
-            "$(fmt %.2f "$(awk -v v="$(kv "$l" p50_us)" 'BEGIN{print v/1000}')")" \
-            "$(fmt %.2f "$(awk -v v="$(kv "$l" p99_us)" 'BEGIN{print v/1000}')")" \
-            "$(fmt %.2f "$(awk -v v="$(kv "$l" max_us)" 'BEGIN{print v/1000}')")"
+            "$(us2ms "$(kv "$l" p50_us)")" "$(us2ms "$(kv "$l" p99_us)")" "$(us2ms "$(kv "$l" max_us)")"
     done
-    echo "  rotations sent: $(kv "$ROT_SUMMARY" rotations) (errors $(kv "$ROT_SUMMARY" errors), agent reply mean $(kv "$ROT_SUMMARY" reply_ms_mean) ms, sent late $(kv "$ROT_SUMMARY" late)); serials served to the client: $(kv "$LINE_ROT" serials)"
+    echo "  rotations $(kv "$ROT_SUMMARY" rotations) (errors $(kv "$ROT_SUMMARY" errors), sent late $(kv "$ROT_SUMMARY" late), agent reply $(kv "$ROT_SUMMARY" reply_ms_mean) ms mean); distinct serials the client got: $(kv "$LINE_ROT" serials)"
     set -- $PROP
-    echo "  push -> first handshake with the new serial: p50 $1 ms, p99 $2 ms, max $3 ms ($PROP_N serials matched; target p99 <= 50 ms)"
-    echo "d. worker RSS (VmRSS / RssAnon, KiB), fresh instances with /r0 and /r1 only"
-    printf '  %-34s %9s %11s   %s\n' "after start" "${MEM[mstock_start]}/${MEM[mstock_start_anon]}" "${MEM[mspiffe_start]}/${MEM[mspiffe_start_anon]}" \
-        "overhead $(( MEM[mspiffe_start] - MEM[mstock_start] )) KiB"
-    printf '  %-34s %9s %11s   %s\n' "after the same load (new + keepalive)" "${MEM[mstock_load]}/${MEM[mstock_load_anon]}" "${MEM[mspiffe_load]}/${MEM[mspiffe_load_anon]}" \
-        "overhead $(( MEM[mspiffe_load] - MEM[mstock_load] )) KiB"
-    printf '  %-34s %9s %11s   %s\n' "after $(kv "$MEM_ROT" rotations) rotations ($(kv "$MEM_ROT" secs)s)" "" "${MEM[mspiffe_rot]}/${MEM[mspiffe_rot_anon]}" \
-        "growth $(( MEM[mspiffe_rot] - MEM[mspiffe_load] )) KiB since load; nginx applied $MEM_APPLIED SVID updates"
-    printf '  %-34s %9s %11s   %s\n' "... then ${DUR}s more --new load" "" "${MEM[mspiffe_rotload]}/${MEM[mspiffe_rotload_anon]}" \
-        "failed requests in d.: $MEM_FAILS; workers alive: $ALIVE"
-    printf '  %-34s %9s %11s\n' "main instances after a.-c. (20k rules)" "$RSS_MAIN_STOCK" "$RSS_MAIN_SPIFFE"
-    echo "e. crypto ceiling, CPU $SERVER_CPU: openssl speed: ECDSA P-256 sign $(fmt %.0f "$SIGN")/s, verify $(fmt %.0f "$VERIFY")/s, ECDH P-256 $(fmt %.0f "$ECDH")/s"
-    if [ -n "$SIGN" ] && [ -n "$VERIFY" ] && [ -n "$ECDH" ]; then
-        CEIL=$(awk -v s="$SIGN" -v v="$VERIFY" -v e="$ECDH" 'BEGIN { printf "%.0f", 1 / (2 / s + 2 / v + 1 / e) }')
-        echo "  server crypto per handshake = 2 sign-class ops (CertificateVerify, ECDHE key) + 2 verify (client chain, client CertificateVerify) + 1 ECDH"
-        printf '  %-34s %9s %11s\n' "ceiling $CEIL handshakes/s per core" \
-            "$(fmt %.1f%% "$(awk -v h="$(med ${RES[stock_hs]})" -v c="$CEIL" 'BEGIN { print 100 * h / c }')")" \
-            "$(fmt %.1f%% "$(awk -v h="$(med ${RES[spiffe_hs]})" -v c="$CEIL" 'BEGIN { print 100 * h / c }')")"
+    echo "  agent push -> first handshake with the new serial: p50 $1 ms, p99 $2 ms, max $3 ms over $PROP_N serials (target p99 <= 50 ms)"
+    echo "  other processes took $(pct "$(kv "$LINE_NOROT" other_on_server_cpu)")% / $(pct "$(kv "$LINE_ROT" other_on_server_cpu)")% of the server CPU"
+    echo "d. worker RSS KiB (VmRSS/RssAnon); fresh instances with /r0 and /r1 only"
+    row "after start" "${MEM[mstock_start]}" "${MEM[mspiffe_start]}" \
+        "+$(( $(rss mspiffe_start) - $(rss mstock_start) )) KiB" ""
+    row "after the same load" "${MEM[mstock_load]}" "${MEM[mspiffe_load]}" \
+        "+$(( $(rss mspiffe_load) - $(rss mstock_load) )) KiB" "(${MEM_DUR}s --new + ${MEM_DUR}s keepalive)"
+    row "after $(kv "$MEM_ROT" rotations) rotations" "" "${MEM[mspiffe_rot]}" \
+        "$(( $(rss mspiffe_rot) - $(rss mspiffe_load) )) KiB vs load" "in $(kv "$MEM_ROT" secs)s; worker applied $MEM_APPLIED SVIDs"
+    row "then ${MEM_DUR}s more --new load" "${MEM[mstock_rotload]}" "${MEM[mspiffe_rotload]}" \
+        "+$(( $(rss mspiffe_rotload) - $(rss mstock_rotload) )) KiB" "failed requests in d.: $MEM_FAILS; workers alive: $ALIVE"
+    row "a.-c. instances (20k rules)" "$RSS_MAIN_STOCK" "$RSS_MAIN_SPIFFE" \
+        "+$(( RSS_MAIN_SPIFFE - RSS_MAIN_STOCK )) KiB" "VmRSS after a.-c."
+    if [ -n "$CEIL" ]; then
+        echo "e. crypto ceiling, CPU $SERVER_CPU, openssl speed: ECDSA P-256 sign $(fmt %.0f "$SIGN")/s verify $(fmt %.0f "$VERIFY")/s, ECDH P-256 $(fmt %.0f "$ECDH")/s"
+        echo "  per handshake the server does 2 sign-sized ops (CertificateVerify, ECDHE key), 2 verifies (client chain, CertificateVerify), 1 ECDH"
+        row "ceiling $CEIL handshakes/s" \
+            "$(pct "$(med ${EFF[stock_hs]})" "$CEIL")%" \
+            "$(pct "$(med ${EFF[spiffe_hs]})" "$CEIL")%" "" "(handshakes /CPU-s vs ceiling)"
     else
-        echo "  skipped: openssl speed gave no numbers"
+        echo "e. crypto ceiling: skipped, openssl speed gave no numbers"
     fi
-    echo "errors in nginx logs ([error] and worse): $ERRLOG_LINES"
+    if [ -z "$CG_NOTE" ]; then
+        echo "f. instructions executed by the worker (callgrind; deterministic)"
+        row "per handshake" "$(fmt %.0f "${IR[cgstock_hs]}")" "$(fmt %.0f "${IR[cgspiffe_hs]}")" \
+            "$(fmt %.4f "$(div "${IR[cgspiffe_hs]}" "${IR[cgstock_hs]}")")" "($CG_HS handshakes)"
+        for v in r0 r1 r10000 w10000; do
+            case $v in
+                r0) label="per request, no rules" ;;
+                r1) label="per request, 1 exact ID" ;;
+                r10000) label="per request, 10,000 exact IDs" ;;
+                w10000) label="per request, 10,000 '*'" ;;
+            esac
+            row "$label" "$(fmt %.0f "${IR[cgstock_r0]}")" "$(fmt %.0f "${IR[cgspiffe_$v]}")" \
+                "$(fmt %.4f "$(div "${IR[cgspiffe_$v]}" "${IR[cgstock_r0]}")")" ""
+        done
+    else
+        echo "f. instructions under callgrind: $CG_NOTE"
+    fi
+    echo "nginx logs: $ERRLOG_LINES lines at [error] or worse, $SIGNALLED workers exited on a signal"
 } | tee "$RESULTS"
 
-say "bench: results in $RESULTS, every run in $RAW"
+say "bench: results in $RESULTS, every client run in $RAW"

@@ -7,12 +7,14 @@
  * gRPC framing, the response header and trailer lines, and Workload API
  * addresses.  The first byte picks one:
  *
- *   0  reader: byte 1 picks the limit (bit 0: 4096, else the default) and
- *      a message to refuse (bits 1-3, 0: none); byte 2 is the number of
- *      split points (at most 16), then two bytes (big-endian) each; the
- *      rest is the response body.  It is fed in chunks at those points
- *      and again whole: both readers must deliver the same messages, at
- *      the places the prefixes say, and end in the same state.
+ *   0  reader: byte 1 picks the limit (bit 0: 4096, else the default), a
+ *      message to refuse (bits 1-3, 0: none), and whether the body is
+ *      repeated up to 192 KiB (bit 4: messages larger than the buffer
+ *      the reader keeps); byte 2 is the number of split points (at most
+ *      16), then two bytes (big-endian) each, scaled to the body; the rest
+ *      is the response body.  It is fed in chunks at those points and
+ *      again whole: both readers must deliver the same messages, at the
+ *      places the prefixes say, and end in the same state.
  *
  *   1  call: byte 1 picks the CURLcode (bits 0-2) and the limit (bit 3);
  *      the rest is header lines, split after each "\n" as libcurl passes
@@ -54,6 +56,7 @@
 
 #define FUZZ_MAX_SPLITS  16
 #define FUZZ_SMALL_MAX   4096
+#define FUZZ_BIG_BODY    (192 * 1024)
 
 
 /* checks each message against the body it was cut from */
@@ -164,6 +167,7 @@ static void
 fuzz_reader(const uint8_t *data, size_t size)
 {
     size_t                i, n, len, max, prev, splits[FUZZ_MAX_SPLITS + 1];
+    uint8_t               flags, *big;
     uint64_t              fail_at;
     fuzz_sink_t           sa, sb;
     const uint8_t        *body;
@@ -173,8 +177,9 @@ fuzz_reader(const uint8_t *data, size_t size)
         return;
     }
 
-    max = (data[1] & 1) ? FUZZ_SMALL_MAX : 0;
-    fail_at = (data[1] >> 1) & 7;
+    flags = data[1];
+    max = (flags & 1) ? FUZZ_SMALL_MAX : 0;
+    fail_at = (flags >> 1) & 7;
     n = data[2] % (FUZZ_MAX_SPLITS + 1);
 
     data += 3;
@@ -186,9 +191,23 @@ fuzz_reader(const uint8_t *data, size_t size)
 
     body = data + 2 * n;
     len = size - 2 * n;
+    big = NULL;
+
+    if ((flags & 0x10) && len > 0) {
+        big = malloc(FUZZ_BIG_BODY);
+        FUZZ_CHECK(big != NULL);
+
+        for (i = 0; i < FUZZ_BIG_BODY; i++) {
+            big[i] = body[i % len];
+        }
+
+        body = big;
+        len = FUZZ_BIG_BODY;
+    }
 
     for (i = 0; i < n; i++) {
         splits[i] = ((size_t) data[2 * i] << 8 | data[2 * i + 1]);
+        splits[i] = (big != NULL) ? splits[i] * 3 : splits[i];
         splits[i] = (len > 0) ? splits[i] % (len + 1) : 0;
     }
 
@@ -242,6 +261,8 @@ fuzz_reader(const uint8_t *data, size_t size)
 
     spiffe_grpc_reader_free(&a);
     spiffe_grpc_reader_free(&b);
+
+    free(big);
 }
 
 

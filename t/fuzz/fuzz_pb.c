@@ -4,12 +4,17 @@
 
 
 /*
- * The Workload API protobuf decoders.  The first byte picks the message,
- * the rest is decoded.  Besides the sanitizers, every view a decoder
- * returns must lie inside the input (it is read, so that an overread
- * would show), a failed decode leaves nothing behind, and the element
- * count obeys the bound the decoder's growth relies on: each element
- * takes two input bytes at least.
+ * The Workload API protobuf messages.  The first byte picks one of
+ * X509SVIDResponse, X509BundlesResponse, JWTSVIDResponse and
+ * JWTBundlesResponse (0-3), the rest is decoded.  Besides the sanitizers,
+ * every view a decoder returns must lie inside the input (it is read, so
+ * that an overread would show), a failed decode leaves nothing behind,
+ * and the element count obeys the bound the decoder's growth relies on:
+ * each element takes two input bytes at least.
+ *
+ * 4 is the JWTSVIDRequest encoder: the rest is cut into audiences, each
+ * a two-byte big-endian length and its bytes, and the last piece is the
+ * SPIFFE ID; the encoding is read back field by field.
  */
 
 #include <stddef.h>
@@ -103,6 +108,94 @@ fuzz_zero(const void *p, size_t size)
 }
 
 
+static const unsigned char *
+fuzz_varint(const unsigned char *p, const unsigned char *end, size_t *v)
+{
+    unsigned  shift;
+
+    *v = 0;
+
+    for (shift = 0; p < end && shift < 64; shift += 7) {
+        *v |= (size_t) (*p & 0x7f) << shift;
+
+        if ((*p++ & 0x80) == 0) {
+            return p;
+        }
+    }
+
+    FUZZ_CHECK(0 && "bad varint in the encoding");
+    return NULL;
+}
+
+
+static const unsigned char *
+fuzz_field(const unsigned char *p, const unsigned char *end, unsigned tag,
+    const spiffe_bytes_t *b)
+{
+    size_t  len;
+
+    FUZZ_CHECK(p < end && *p == tag);
+
+    p = fuzz_varint(p + 1, end, &len);
+
+    FUZZ_CHECK(len == b->len && len <= (size_t) (end - p));
+    FUZZ_CHECK(len == 0 || memcmp(p, b->data, len) == 0);
+
+    return p + len;
+}
+
+
+#define FUZZ_MAX_AUDIENCES  16
+
+static void
+fuzz_encode(const unsigned char *buf, size_t len)
+{
+    size_t                i, n, alen, out_len;
+    spiffe_bytes_t        auds[FUZZ_MAX_AUDIENCES], id;
+    unsigned char        *out;
+    const unsigned char  *p, *end;
+
+    p = buf;
+    end = buf + len;
+    n = 0;
+
+    while (n < FUZZ_MAX_AUDIENCES && end - p >= 2) {
+        alen = ((size_t) p[0] << 8 | p[1]) % (size_t) (end - p - 1);
+        auds[n].data = p + 2;
+        auds[n].len = alen;
+        n++;
+        p += 2 + alen;
+    }
+
+    id.data = p;
+    id.len = end - p;
+
+    out = NULL;
+    out_len = 0;
+
+    FUZZ_CHECK(spiffe_pb_encode_jwt_svid_req(auds, n, &id, &out, &out_len)
+               == 0);
+    FUZZ_CHECK(out != NULL);
+
+    p = out;
+    end = out + out_len;
+
+    for (i = 0; i < n; i++) {
+        p = fuzz_field(p, end, (1 << 3) | 2, &auds[i]);
+    }
+
+    /* proto3 leaves an empty singular string out */
+
+    if (id.len > 0) {
+        p = fuzz_field(p, end, (2 << 3) | 2, &id);
+    }
+
+    FUZZ_CHECK(p == end);
+
+    free(out);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -132,7 +225,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     max = len / 2;
     err = NULL;
 
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
 
     case 0:
         rc = spiffe_pb_decode_x509_svid_resp(buf, len, &xs, &err);
@@ -197,6 +290,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         spiffe_pb_free_jwt_svid_resp(&js);
+        break;
+
+    case 4:
+        fuzz_encode(data + 1, size - 1);
         break;
 
     default:

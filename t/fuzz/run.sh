@@ -37,7 +37,8 @@ build() {
 # the value of "NAME: VALUE" or "NAME VALUE" in the last line having it
 
 field() {
-    sed -n "s/.*$2[: ]\{1,\}\([0-9][0-9]*\).*/\1/p" "$1" | tail -n 1
+    v=$(sed -n "s/.*$2[: ]\{1,\}\([0-9][0-9]*\).*/\1/p" "$1" | tail -n 1)
+    echo "${v:--}"
 }
 
 replay() {

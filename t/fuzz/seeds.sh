@@ -81,6 +81,14 @@ def fields(b):
             i += n
 
 
+def varint_bytes(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([v & 0x7f | 0x80])
+        v >>= 7
+    return out + bytes([v])
+
+
 def frame(msg):
     return b"\0" + struct.pack(">I", len(msg)) + msg
 
@@ -103,8 +111,15 @@ for path in sorted(glob.glob(os.path.join(fixtures, "*.bin"))):
     sel = [v for k, v in pb_sel.items() if kind.startswith(k)][0]
     seed("fuzz_pb", bytes([sel]) + data)
 
-for sel in range(4):
+for sel in range(5):
     seed("fuzz_pb", bytes([sel]))
+
+# fuzz_pb 4: JWTSVIDRequest audiences and SPIFFE ID
+
+for auds, sid in (([b"https://api.example.org"], b"spiffe://example.org/web"),
+                  ([b"a", b"", b"x" * 300], b""), ([], b"spiffe://e/x")):
+    seed("fuzz_pb", b"\4" + b"".join(struct.pack(">H", len(a)) + a
+                                     for a in auds) + sid)
 
 # fuzz_svid 5: every SVID response, with its hints, at a time its leaf
 # is valid; 4: the CRLs found in them
@@ -127,6 +142,14 @@ for name, data in msgs.items():
             t = calendar.timegm(leaf.not_valid_before.timetuple()) + 3600
     for h in sorted(set(hints)):
         seed("fuzz_svid", b"\5" + be32(t) + bytes([len(h)]) + h + data)
+    # federated bundles that repeat a trust domain
+    svid = dict(fields(dict(fields(data))[1]))
+    td = svid[1].split(b"/")[2]
+    for key in (td, b"spiffe://" + td, b"other.org"):
+        entry = b"\x0a" + bytes([len(key)]) + key + b"\x12" + \
+            varint_bytes(len(svid[4])) + svid[4]
+        seed("fuzz_svid", b"\5" + be32(t) + b"\0" + data + b"\x1a" +
+             varint_bytes(len(entry)) + entry)
 
 # fuzz_grpc 0: the messages framed, cut at a few places
 
@@ -135,6 +158,11 @@ bodies = [frame(msgs["x509_svid_resp"]),
           frame(msgs["x509_bundles_resp"]),
           frame(msgs["jwt_bundles_resp"]) + frame(b"\x0a\x00")[:4],
           b"\1\0\0\0\1x", b"\0\0\0\x10\0" + b"y" * 16]
+
+# bit 4: the body repeated to 192 KiB, here one message of 70000 bytes
+
+seed("fuzz_grpc", b"\0\x10\3" + struct.pack(">HHH", 100, 30000, 50000) +
+     frame(b"z" * 20)[:1] + struct.pack(">I", 70000) + b"z" * 20)
 
 for body in bodies:
     for flags, cuts in ((0, []), (1, [1, 5, 6]), (2, [len(body) // 2]),
