@@ -19,6 +19,7 @@
 
 
 #define NGX_SPIFFE_CURL_MAX_POLL  16
+#define NGX_SPIFFE_CURL_MAX_RUNS  16
 
 
 /* libcurl on nginx events: ngx_spiffe_curl.c */
@@ -39,6 +40,7 @@ typedef struct {
     ngx_event_t                 timer;
     ngx_queue_t                 sockets;
     ngx_log_t                  *log;
+    unsigned                    run_now:1;
 } ngx_spiffe_curl_t;
 
 

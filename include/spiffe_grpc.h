@@ -19,6 +19,7 @@
 #define SPIFFE_GRPC_IP_MAX           46     /* INET6_ADDRSTRLEN */
 #define SPIFFE_GRPC_MESSAGE_MAX      512    /* kept of a status message */
 #define SPIFFE_GRPC_CONNECT_TIMEOUT  5000   /* ms */
+#define SPIFFE_GRPC_BUFFER_SIZE      (512 * 1024)
 #define SPIFFE_GRPC_USER_AGENT       "ngx_spiffe/0.1"
 
 #define SPIFFE_GRPC_OK                   0
@@ -93,13 +94,14 @@ typedef struct {
 
 
 /*
- * One call on its own easy handle, driven by the caller's multi handle;
- * CURLINFO_PRIVATE of the easy handle points to the call.  The outcome
+ * One call on its own easy handle, driven by the caller's multi handle
+ * (the address must outlive the call).  The outcome
  * (status, message) is valid after spiffe_grpc_call_done().
  */
 
 typedef struct {
     CURL                      *easy;
+    const spiffe_grpc_addr_t  *addr;
     struct curl_slist         *headers;
     unsigned char             *body;
     spiffe_grpc_reader_t       reader;

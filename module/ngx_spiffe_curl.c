@@ -289,12 +289,18 @@ ngx_spiffe_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     ngx_spiffe_curl_t  *cm = userp;
 
-    if (timeout_ms < 0) {
-        if (cm->timer.timer_set) {
-            ngx_del_timer(&cm->timer);
-        }
+    /* nginx would keep an earlier timer less than 300 ms away */
 
+    if (cm->timer.timer_set) {
+        ngx_del_timer(&cm->timer);
+    }
+
+    if (timeout_ms < 0) {
         return 0;
+    }
+
+    if (timeout_ms == 0) {
+        cm->run_now = 1;
     }
 
     ngx_add_timer(&cm->timer, (ngx_msec_t) timeout_ms);
@@ -340,6 +346,7 @@ static void
 ngx_spiffe_curl_action(ngx_spiffe_curl_t *cm, curl_socket_t s, int action)
 {
     int                      running, left;
+    ngx_uint_t               n;
     CURL                    *easy;
     CURLMsg                 *msg;
     CURLcode                 result;
@@ -347,7 +354,20 @@ ngx_spiffe_curl_action(ngx_spiffe_curl_t *cm, curl_socket_t s, int action)
 
     /* the connection of s may be gone once this returns */
 
+    cm->run_now = 0;
+
     curl_multi_socket_action(cm->multi, s, action, &running);
+
+    /*
+     * what libcurl has read but not yet handed over it asks to be run for
+     * at once: do it now, not on the next turn of the event loop
+     */
+
+    for (n = 0; cm->run_now && n < NGX_SPIFFE_CURL_MAX_RUNS; n++) {
+        cm->run_now = 0;
+        curl_multi_socket_action(cm->multi, CURL_SOCKET_TIMEOUT, 0,
+                                 &running);
+    }
 
     while ((msg = curl_multi_info_read(cm->multi, &left)) != NULL) {
 

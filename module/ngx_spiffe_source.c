@@ -551,7 +551,9 @@ ngx_spiffe_apply_x509_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
 
     if (snap == NULL) {
         ngx_log_error(NGX_LOG_ERR, src->log, 0,
-                      "spiffe: X509SVIDResponse discarded: %s", err);
+                      "spiffe: X509SVIDResponse discarded: %s%s%V%s", err,
+                      src->hint.len ? " (spiffe_svid_hint \"" : "",
+                      &src->hint, src->hint.len ? "\")" : "");
         return NGX_DECLINED;
     }
 

@@ -636,6 +636,8 @@ spiffe_grpc_call_create(const spiffe_grpc_call_conf_t *conf, const char **err)
         return NULL;
     }
 
+    call->addr = conf->addr;
+
     call->grpc_status = -1;
     call->status = SPIFFE_GRPC_UNKNOWN;
 
@@ -742,8 +744,20 @@ spiffe_grpc_call_setup(spiffe_grpc_call_t *call,
     failed |= curl_easy_setopt(e, CURLOPT_HEADERDATA, call) != CURLE_OK;
     failed |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf)
               != CURLE_OK;
-    failed |= curl_easy_setopt(e, CURLOPT_PRIVATE, call) != CURLE_OK;
     failed |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+
+    /*
+     * libcurl 7.88 fails a call on a reused HTTP/2 prior-knowledge
+     * connection, and with its 16 KiB buffer may keep a message it has
+     * read until its next timeout: a connection per call, read in big
+     * chunks (calls are few and long-lived)
+     */
+
+    failed |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK;
+    failed |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK;
+    failed |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE,
+                               (long) SPIFFE_GRPC_BUFFER_SIZE)
+              != CURLE_OK;
 
     /* only the connection is timed: a Fetch stream lives for hours */
 
@@ -906,6 +920,7 @@ void
 spiffe_grpc_call_done(spiffe_grpc_call_t *call, CURLcode rc)
 {
     int          st;
+    long         oserr;
     const char  *msg;
 
     call->from_server = 0;
@@ -936,6 +951,19 @@ spiffe_grpc_call_done(spiffe_grpc_call_t *call, CURLcode rc)
             msg = "the stream ended inside a message";
             call->from_server = 0;
         }
+
+    } else if (rc == CURLE_COULDNT_CONNECT
+               && call->addr->type == SPIFFE_GRPC_ADDR_UNIX)
+    {
+        /* libcurl would name "localhost port 80" */
+        st = SPIFFE_GRPC_UNAVAILABLE;
+        snprintf(call->message, sizeof(call->message),
+                 "cannot connect to %s: %s", call->addr->path,
+                 curl_easy_getinfo(call->easy, CURLINFO_OS_ERRNO, &oserr)
+                 == CURLE_OK && oserr ? strerror((int) oserr)
+                                      : "connection refused");
+        call->status = st;
+        return;
 
     } else if (rc != CURLE_OK) {
         st = SPIFFE_GRPC_UNAVAILABLE;

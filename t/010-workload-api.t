@@ -128,8 +128,8 @@ GET /t
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 
 
@@ -152,8 +152,8 @@ agent()->control_ok('stall on 700');
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 
 
@@ -180,8 +180,8 @@ agent()->control_ok('stall on ' . 5 * $ENV{TEST_NGINX_PUSH_MS});
 --- grep_error_log_out eval
 main::story(
     '[warn] spiffe: no SVID from "unix:{sock}" within 200 ms, serving without one until it comes',
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 --- no_error_log
 [error]
@@ -212,8 +212,8 @@ spiffe: SVID "spiffe://example.org/nginx" serial $TEST_NGINX_SVID_SERIAL, versio
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 
 
@@ -254,8 +254,8 @@ agent(spiffe_id => 'spiffe://example.org/nginx,hint=internal',
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-ext" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-ext" serial *, version 2',
 )
 
@@ -282,9 +282,9 @@ agent(spiffe_id => 'spiffe://example.org/nginx,hint=internal',
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[error] spiffe: X509SVIDResponse discarded: no SVID with the requested hint',
+    '[error] spiffe: X509SVIDResponse discarded: no SVID with the requested hint (spiffe_svid_hint "nope")',
     '[warn] spiffe: no SVID from "unix:{sock}" within 300 ms, serving without one until it comes',
-    '[error] spiffe: X509SVIDResponse discarded: no SVID with the requested hint',
+    '[error] spiffe: X509SVIDResponse discarded: no SVID with the requested hint (spiffe_svid_hint "nope")',
 )
 --- no_error_log
 [alert]
@@ -318,9 +318,9 @@ agent(spiffe_id => 'spiffe://example.org/nginx,hint=internal',
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-ext" serial *, version 1',
-    '[error] spiffe: X509SVIDResponse discarded: no SVID with the requested hint',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[error] spiffe: X509SVIDResponse discarded: no SVID with the requested hint (spiffe_svid_hint "external")',
     '[info] spiffe: SVID "spiffe://example.org/nginx-ext2" serial *, version 2',
 )
 --- no_error_log
@@ -332,10 +332,6 @@ exited on signal
 
 
 === TEST 9: messages of about 64 KiB, over several HTTP/2 frames
-# TODO bug: with Debian 12's libcurl 7.88.1 such a message stays in
-# libcurl's buffers (all of it read from the socket) until libcurl's next
-# timeout, 5 s at startup and never once streaming; later pushes are then
-# stuck too.  Sizes from 40 to 50 SVIDs here stall every time.
 --- init
 agent(spiffe_id => 'spiffe://example.org/nginx',
       svids => [map { "spiffe://example.org/w$_" } 1 .. 44]);
@@ -360,8 +356,8 @@ agent(spiffe_id => 'spiffe://example.org/nginx',
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
     '[info] spiffe: SVID "spiffe://example.org/nginx-3" serial *, version 3',
 )
@@ -390,8 +386,8 @@ main::story(
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 3',
 )
@@ -399,11 +395,6 @@ main::story(
 
 
 === TEST 11: PermissionDenied: last SVID kept, one error, retries, recovers
-# TODO bug: with Debian 12's libcurl 7.88.1 the next call reuses the HTTP/2
-# connection of the stream that ended (the agent keeps it open after the
-# status) and fails at once, "Error in the HTTP2 framing layer" (curl issue
-# 10634, fixed in curl 8.0): logged as a second error, and no retry ever
-# reaches the agent while that connection lives.
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -416,7 +407,7 @@ main::story(
  "GET /ctl/status",
  "GET /t",
  "GET /ctl/fail/off",
- "GET /ctl/wait-streams/1/5000?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /ctl/wait-streams/1/3000?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
  "GET /ctl/status",
  "GET /t"]
 --- response_body_like eval
@@ -431,11 +422,11 @@ main::story(
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
-    '[error] spiffe: Workload API "unix:{sock}" failed (PERMISSION_DENIED: no identity issued), retrying with backoff',
-    '[notice] spiffe: Workload API "unix:{sock}" connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[error] spiffe: Workload API "unix:{sock}": FetchX509SVID failed (PERMISSION_DENIED: no identity issued), retrying with backoff',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 2',
+    '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 --- no_error_log
 [alert]
@@ -446,8 +437,6 @@ exited on signal
 
 
 === TEST 12: Unavailable: last SVID kept, one error, retries, recovers
-# TODO bug: the reuse of the ended stream's HTTP/2 connection fails (see
-# TEST 11).
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -460,7 +449,7 @@ exited on signal
  "GET /ctl/status",
  "GET /t",
  "GET /ctl/fail/off",
- "GET /ctl/wait-streams/1/5000?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /ctl/wait-streams/1/3000?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
  "GET /ctl/status",
  "GET /t"]
 --- response_body_like eval
@@ -475,11 +464,11 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
-    '[error] spiffe: Workload API "unix:{sock}" failed (UNAVAILABLE: agent unavailable (test fault)), retrying with backoff',
-    '[notice] spiffe: Workload API "unix:{sock}" connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[error] spiffe: Workload API "unix:{sock}": FetchX509SVID failed (UNAVAILABLE: agent unavailable (test fault)), retrying with backoff',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 2',
+    '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 --- no_error_log
 [alert]
@@ -511,8 +500,8 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[alert] spiffe: Workload API "unix:{sock}" refused FetchX509SVID as invalid (INVALID_ARGUMENT: invalid argument (test fault)): this is a bug in ngx_spiffe or in the agent; not retrying until nginx is reloaded',
 )
 --- no_error_log
@@ -548,11 +537,11 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[alert] spiffe: Workload API "unix:{sock}" refused FetchX509SVID as invalid (INVALID_ARGUMENT: invalid argument (test fault)): this is a bug in ngx_spiffe or in the agent; not retrying until nginx is reloaded',
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
 )
 --- no_error_log
@@ -564,8 +553,6 @@ exited on signal
 
 
 === TEST 15: a stream that ends cleanly is reopened at once
-# TODO bug: the reuse of the ended stream's HTTP/2 connection fails (see
-# TEST 11).
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -587,18 +574,16 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
-    '[info] spiffe: Workload API stream ended, reconnecting',
-    '[info] spiffe: Workload API "unix:{sock}" connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID ended, reconnecting',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 2',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 
 
 
 === TEST 16: a stalled agent: the last SVID is served until it speaks again
-# TODO bug: the reuse of the ended stream's HTTP/2 connection fails (see
-# TEST 11).
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -631,11 +616,11 @@ main::story(
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
-    '[info] spiffe: Workload API stream ended, reconnecting',
-    '[info] spiffe: Workload API "unix:{sock}" connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID ended, reconnecting',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 
 
@@ -662,8 +647,8 @@ main::story(
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[error] spiffe: X509SVIDResponse discarded: malformed: length past the end of the message',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
 )
@@ -697,8 +682,8 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[error] spiffe: X509SVIDResponse discarded: certificate has expired',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
 )
@@ -732,8 +717,8 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[error] spiffe: X509SVIDResponse discarded: private key does not match the certificate',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
 )
@@ -767,8 +752,8 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[error] spiffe: X509SVIDResponse discarded: SVID has no certificate',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
 )
@@ -802,8 +787,8 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[error] spiffe: X509SVIDResponse discarded: no SVIDs',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
 )
@@ -816,8 +801,6 @@ exited on signal
 
 
 === TEST 22: a message over 4 MiB: the call fails once, then recovers
-# TODO bug: the reuse of the ended stream's HTTP/2 connection fails (see
-# TEST 11).
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -841,11 +824,11 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
-    '[error] spiffe: Workload API "unix:{sock}" failed (RESOURCE_EXHAUSTED: message larger than the limit), retrying with backoff',
-    '[notice] spiffe: Workload API "unix:{sock}" connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[error] spiffe: Workload API "unix:{sock}": FetchX509SVID failed (RESOURCE_EXHAUSTED: message larger than the limit), retrying with backoff',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 2',
+    '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 --- no_error_log
 [alert]
@@ -869,7 +852,7 @@ exited on signal
  "GET /ctl/status?wait_ms=1400",
  "GET /t",
  "GET /ctl/up",
- "GET /ctl/wait-streams/1/5000?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /ctl/wait-streams/1/3000?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
  "GET /ctl/status",
  "GET /t"]
 --- response_body_like eval
@@ -884,11 +867,11 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
-    '[error] spiffe: Workload API "unix:{sock}" failed (UNAVAILABLE: *), retrying with backoff',
-    '[notice] spiffe: Workload API "unix:{sock}" connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[error] spiffe: Workload API "unix:{sock}": FetchX509SVID failed (UNAVAILABLE: *), retrying with backoff',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 2',
+    '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 --- no_error_log
 [alert]
@@ -921,10 +904,10 @@ agent(down => 1);
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[error] spiffe: Workload API "unix:{sock}" failed (UNAVAILABLE: *), retrying with backoff',
+    '[error] spiffe: Workload API "unix:{sock}": FetchX509SVID failed (UNAVAILABLE: *), retrying with backoff',
     '[warn] spiffe: no SVID from "unix:{sock}" within 200 ms, serving without one until it comes',
-    '[notice] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 --- no_error_log
 [alert]
@@ -979,8 +962,8 @@ spiffe://example.org/nginx
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix://{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix://{sock}": FetchX509SVID connected',
 )
 
 
@@ -1004,8 +987,8 @@ $ENV{SPIFFE_ENDPOINT_SOCKET} = "tcp://$ENV{TEST_NGINX_AGENT_TCP}";
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "tcp://{tcp}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "tcp://{tcp}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
 )
 
@@ -1050,15 +1033,13 @@ spiffe://example.org/nginx
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 
 
 
 === TEST 31: spiffe_workload_api tcp://IP:PORT, and a fault over TCP
-# TODO bug: the reuse of the ended stream's HTTP/2 connection fails (see
-# TEST 11).
 --- init
 agent(tcp => $main::Tcp);
 --- main_config
@@ -1082,11 +1063,11 @@ agent(tcp => $main::Tcp);
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "tcp://{tcp}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
-    '[info] spiffe: Workload API stream ended, reconnecting',
-    '[info] spiffe: Workload API "tcp://{tcp}" connected',
+    '[info] spiffe: Workload API "tcp://{tcp}": FetchX509SVID connected',
+    '[info] spiffe: Workload API "tcp://{tcp}": FetchX509SVID ended, reconnecting',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 2',
+    '[info] spiffe: Workload API "tcp://{tcp}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 3',
 )
 
@@ -1106,8 +1087,8 @@ spiffe://example.org/nginx
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix://{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix://{sock}": FetchX509SVID connected',
 )
 
 
@@ -1135,10 +1116,10 @@ main::story(
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
-    '[info] spiffe: Workload API "unix:{sock}" connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
 )
 --- error_log eval
@@ -1172,8 +1153,8 @@ exited on signal
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(
-    '[info] spiffe: Workload API "unix:{sock}" connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
 --- error_log eval
 [qr/\[notice\] \d+#\d+: gracefully shutting down/,

@@ -701,7 +701,6 @@ test_outcome(void **state)
 {
     size_t               i;
     sink_t               s;
-    void                *priv;
     const char          *err;
     spiffe_grpc_call_t  *call;
     char                 line[64];
@@ -726,9 +725,6 @@ test_outcome(void **state)
     /* grpc-status in the trailers, after a body */
 
     call = call_new(&s);
-    assert_int_equal(curl_easy_getinfo(call->easy, CURLINFO_PRIVATE, &priv),
-                     CURLE_OK);
-    assert_ptr_equal(priv, call);
     call_headers(call, RESPONSE_200, NULL);
     assert_int_equal(call->http_status, 200);
     assert_int_equal(spiffe_grpc_reader_feed(&call->reader,
@@ -867,8 +863,9 @@ test_outcome(void **state)
     call = call_new(&s);
     spiffe_grpc_call_done(call, CURLE_COULDNT_CONNECT);
     assert_int_equal(call->status, SPIFFE_GRPC_UNAVAILABLE);
-    assert_string_equal(call->message,
-                        curl_easy_strerror(CURLE_COULDNT_CONNECT));
+    assert_true(strncmp(call->message, "cannot connect to /",
+                        sizeof("cannot connect to /") - 1)
+                == 0);
     spiffe_grpc_call_destroy(call);
 
     call = call_new(&s);
