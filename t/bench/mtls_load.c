@@ -173,6 +173,7 @@ static queue_t              rateq;
 
 static stats_t              st;
 static int                  measuring;
+static uint64_t             issued;         /* requests begun in the window */
 static int                  stopping;
 static uint64_t             t_meas;         /* measurement window start */
 static uint64_t             rate_interval;  /* ns between request starts */
@@ -315,25 +316,43 @@ report(int kind, const char *fmt, const char *detail)
 }
 
 
-/* --requests N: stop once N requests have ended, well or not */
+/* requests that ended, well or not, in the measured window */
+
+static uint64_t
+ended(void)
+{
+    int       k;
+    uint64_t  n;
+
+    n = st.ok;
+
+    for (k = 0; k < F_KINDS; k++) {
+        n += st.fail[k];
+    }
+
+    return n;
+}
+
+
+/*
+ * Whether the end of a request is counted: in the measured window and,
+ * with --requests N, among the first N to end (several may end in one
+ * round of events).
+ */
+
+static int
+counting(void)
+{
+    return measuring && (opt_requests == 0 || ended() < opt_requests);
+}
+
+
+/* --requests N: stop once N requests have ended */
 
 static void
 check_limit(void)
 {
-    int       k;
-    uint64_t  done;
-
-    if (opt_requests == 0) {
-        return;
-    }
-
-    done = st.ok;
-
-    for (k = 0; k < F_KINDS; k++) {
-        done += st.fail[k];
-    }
-
-    if (done >= opt_requests) {
+    if (opt_requests && ended() >= opt_requests) {
         stopping = 1;
     }
 }
@@ -440,7 +459,8 @@ conn_close(conn_t *c)
 static void
 conn_next(conn_t *c)
 {
-    if (stopping) {
+    /* with --requests N, N begun in the window are enough */
+    if (stopping || (opt_requests && measuring && issued >= opt_requests)) {
         c->state = ST_IDLE;
         return;
     }
@@ -459,7 +479,7 @@ conn_next(conn_t *c)
 static void
 conn_fail(conn_t *c, int kind, const char *what, const char *detail)
 {
-    if (measuring) {
+    if (counting()) {
         st.fail[kind]++;
         report(kind, what, detail);
         check_limit();
@@ -507,6 +527,15 @@ conn_connect(conn_t *c)
 static void
 conn_start(conn_t *c, uint64_t origin)
 {
+    if (opt_requests && measuring && issued >= opt_requests) {
+        c->state = ST_IDLE;
+        return;
+    }
+
+    if (measuring) {
+        issued++;
+    }
+
     c->t_origin = origin;
     c->t_op = now_ns();
 
@@ -722,7 +751,7 @@ conn_done(conn_t *c)
         return;
     }
 
-    if (measuring) {
+    if (counting()) {
         if (c->status != opt_expect_status) {
             char  s[8];
 

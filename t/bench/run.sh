@@ -531,6 +531,17 @@ fi
 declare -A IR=()
 CG_NOTE=""
 
+# cg_fn KEY FUNCTION DIVISOR: FUNCTION's inclusive instructions in the
+# annotated dump of KEY, divided by DIVISOR ("-" when not there)
+cg_fn() {
+    local f=$OUT/callgrind-${1#cg}.txt
+    [ -f "$f" ] || { echo -; return; }
+    awk -v fn="$2" -v d="$3" '
+        $0 ~ (":" fn "( \\[.*)?$") {
+            v = $1; gsub(",", "", v); if (v + 0 > max) max = v + 0 }
+        END { if (max == 0) print "-"; else printf "%.0f\n", max / d }' "$f"
+}
+
 cg_newest() {   # the newest dump of callgrind output $1
     ls -1 "$1".* 2>/dev/null | awk -F. '{ print $NF, $0 }' | sort -n \
         | tail -n1 | cut -d' ' -f2-
@@ -580,7 +591,7 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null && command -v callgrin
         for v in r0 r1 r10000 w10000; do
             [ "$n" = cgstock ] && [ "$v" != r0 ] && continue
             req=$CG_REQ
-            [ "$v" = w10000 ] && req=$(( CG_REQ / 50 > 5 ? CG_REQ / 50 : 5 ))
+            [ "$v" = w10000 ] && req=$(( CG_REQ / 50 > 10 ? CG_REQ / 50 : 10 ))
             cg_measure "$n" "${n}_${v}_a" "$req" --keepalive --conns 10 --path "/$v/ok.txt"
             cg_measure "$n" "${n}_${v}_b" "$(( req * 3 ))" --keepalive --conns 10 --path "/$v/ok.txt"
             IR[${n}_$v]=$(awk -v a="${IR[${n}_${v}_a]}" -v b="${IR[${n}_${v}_b]}" -v r="$req" \
@@ -595,7 +606,8 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null && command -v callgrin
     CGPID=()
     # where the instructions go: inclusive costs per function
     if command -v callgrind_annotate >/dev/null; then
-        for k in cgstock_hs cgspiffe_hs cgstock_r0_b cgspiffe_r1_b cgspiffe_w10000_b; do
+        for k in cgstock_hs cgspiffe_hs cgstock_r0_b cgspiffe_r0_b cgspiffe_r1_b \
+                 cgspiffe_r10000_b cgspiffe_w10000_b; do
             [ -f "${CGFILE[$k]:-}" ] || continue
             callgrind_annotate --inclusive=yes --threshold=100 "${CGFILE[$k]}" \
                 2>/dev/null > "$OUT/callgrind-${k#cg}.txt"
@@ -647,9 +659,7 @@ OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHE
     row "p99 latency ms" "$(us2ms "$(med ${P99[stock_hs]})")" "$(us2ms "$(med ${P99[spiffe_hs]})")" "" ""
     row "CPU share: worker, client" "$(fmt %.2f "$(med ${SCPU[stock_hs]})"), $(fmt %.2f "$(med ${CCPU[stock_hs]})")" \
         "$(fmt %.2f "$(med ${SCPU[spiffe_hs]})"), $(fmt %.2f "$(med ${CCPU[spiffe_hs]})")" "" ""
-    echo "b. kept-alive requests, $CONNS_KA conns (ngx_spiffe rules: client ID last; stock: no rules)"
-    R0=$(med ${RPS[spiffe_ka_r0]})
-    E0=$(med ${EFF[spiffe_ka_r0]})
+    echo "b. kept-alive requests, $CONNS_KA conns (ngx_spiffe rules: client ID last; stock: no rules; flat = same ratio)"
     for v in $VARIANTS; do
         case $v in
             r0) label="no rules" ;;
@@ -662,8 +672,7 @@ OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHE
             n1=$(verdict "$(med ${RATIO[ka_r0]})" 0.98)
             n2=$(verdict "$(med ${ERATIO[ka_r0]})" 0.98)
         else
-            n1="$(fmt %.3f "$(div "$(med ${RPS[spiffe_ka_$v]})" "$R0")") of no rules"
-            n2="$(fmt %.3f "$(div "$(med ${EFF[spiffe_ka_$v]})" "$E0")") of no rules"
+            n1="" n2=""
         fi
         row "$label /s" "$(fmt %.0f "$(med ${RPS[stock_ka_$v]})")" "$(fmt %.0f "$(med ${RPS[spiffe_ka_$v]})")" \
             "$(cell_ratios "${RATIO[ka_$v]}")" "$n1"
@@ -722,6 +731,11 @@ OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHE
             row "$label" "$(fmt %.0f "${IR[cgstock_r0]}")" "$(fmt %.0f "${IR[cgspiffe_$v]}")" \
                 "$(fmt %.4f "$(div "${IR[cgspiffe_$v]}" "${IR[cgstock_r0]}")")" ""
         done
+        echo "  the module's own code, inclusive:"
+        echo "    per handshake: certificate callback $(cg_fn cgspiffe_hs ngx_spiffe_ssl_certificate "$CG_HS"), verify callback $(cg_fn cgspiffe_hs ngx_spiffe_ssl_verify "$CG_HS") (of which X509_verify_cert $(cg_fn cgspiffe_hs X509_verify_cert "$CG_HS")); stock's X509_verify_cert $(cg_fn cgstock_hs X509_verify_cert "$CG_HS")"
+        per="$(( CG_REQ * 3 ))"
+        wper=$(( (CG_REQ / 50 > 10 ? CG_REQ / 50 : 10) * 3 ))
+        echo "    per request: verify phase handler $(cg_fn cgspiffe_r1_b ngx_http_spiffe_verify_handler "$per"), access phase handler: no rules $(cg_fn cgspiffe_r0_b ngx_http_spiffe_access_handler "$per"), 1 ID $(cg_fn cgspiffe_r1_b ngx_http_spiffe_access_handler "$per"), 10,000 IDs $(cg_fn cgspiffe_r10000_b ngx_http_spiffe_access_handler "$per"), 10,000 '*' $(cg_fn cgspiffe_w10000_b ngx_http_spiffe_access_handler "$wper")"
     else
         echo "f. instructions under callgrind: $CG_NOTE"
     fi
