@@ -8,7 +8,8 @@ NGINX_SRC   ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
 BUILD       := build
 NGX_BUILD   := $(BUILD)/nginx
-MODULES     := $(BUILD)/ngx_http_spiffe_module.so
+MODULES     := $(BUILD)/ngx_http_spiffe_module.so \
+               $(BUILD)/ngx_stream_spiffe_module.so
 PYTHON      := /usr/bin/python3
 
 # make install, where Debian's nginx looks for modules
@@ -70,10 +71,9 @@ $(NGX_BUILD)/objs/Makefile: config
 	        --add-dynamic-module=$(CURDIR)' > ../configure.log \
 	    || { cat ../configure.log; exit 1; }
 
-$(MODULES): $(NGX_BUILD)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
-	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile \
-	    objs/ngx_http_spiffe_module.so
-	cp $(NGX_BUILD)/objs/ngx_http_spiffe_module.so $(BUILD)/
+$(MODULES) &: $(NGX_BUILD)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
+	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile $(MODULES:$(BUILD)/%=objs/%)
+	cp $(MODULES:$(BUILD)/%=$(NGX_BUILD)/objs/%) $(BUILD)/
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard t/unit/*.h)
 	@mkdir -p $(BUILD)/unit

@@ -12,8 +12,10 @@ my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my ($module) = grep { /ngx_http_spiffe_module\.so$/ }
                split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
 $module ||= abs_path('build/ngx_http_spiffe_module.so');
+(my $stream = $module) =~ s/ngx_http_spiffe_module/ngx_stream_spiffe_module/;
 
 ok(-f $module, "module built: $module") or BAIL_OUT("no module");
+ok(-f $stream, "stream module built: $stream") or BAIL_OUT("no module");
 
 my @confs = sort glob 'conf-examples/*.conf';
 ok(@confs >= 5, scalar(@confs) . " example configurations");
@@ -22,6 +24,9 @@ for my $conf (@confs) {
     my $prefix = tempdir(CLEANUP => 1);
     mkdir "$prefix/$_" for qw(modules logs);
     symlink $module, "$prefix/modules/ngx_http_spiffe_module.so" or die $!;
+    symlink $stream, "$prefix/modules/ngx_stream_spiffe_module.so" or die $!;
+    symlink '/usr/lib/nginx/modules/ngx_stream_module.so',
+            "$prefix/modules/ngx_stream_module.so" or die $!;
 
     # demo.conf takes its module and agent from "make demo"
     my @args = ('-t', '-p', "$prefix/", '-c', abs_path($conf));

@@ -1,0 +1,372 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include <ngx_spiffe.h>
+
+
+/*
+ * SPIFFE for stream servers.  The identity source, the TLS hooks and the
+ * rules are those of the http module's shared object, which must be loaded
+ * first: one Workload API stream per worker serves both.
+ */
+
+
+typedef struct {
+    ngx_flag_t           svid;
+    ngx_uint_t           verify;
+    spiffe_rules_t      *rules;
+} ngx_stream_spiffe_srv_conf_t;
+
+
+static ngx_int_t ngx_stream_spiffe_handler(ngx_stream_session_t *s);
+static ngx_int_t ngx_stream_spiffe_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_stream_spiffe_add_variables(ngx_conf_t *cf);
+static void *ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_stream_spiffe_init(ngx_conf_t *cf);
+static char *ngx_stream_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_stream_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_conf_enum_t  ngx_stream_spiffe_verify[] = {
+    { ngx_string("off"), NGX_SPIFFE_VERIFY_OFF },
+    { ngx_string("on"), NGX_SPIFFE_VERIFY_ON },
+    { ngx_string("optional"), NGX_SPIFFE_VERIFY_OPTIONAL },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_stream_spiffe_commands[] = {
+
+    { ngx_string("spiffe_svid"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_stream_spiffe_svid,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_spiffe_srv_conf_t, svid),
+      NULL },
+
+    { ngx_string("spiffe_verify_client"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_spiffe_srv_conf_t, verify),
+      &ngx_stream_spiffe_verify },
+
+    { ngx_string("spiffe_allow"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_spiffe_rule,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_spiffe_srv_conf_t, rules),
+      (void *) SPIFFE_RULES_ALLOW },
+
+    { ngx_string("spiffe_deny"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_spiffe_rule,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_spiffe_srv_conf_t, rules),
+      (void *) SPIFFE_RULES_DENY },
+
+      ngx_null_command
+};
+
+
+static ngx_stream_module_t  ngx_stream_spiffe_module_ctx = {
+    ngx_stream_spiffe_add_variables,       /* preconfiguration */
+    ngx_stream_spiffe_init,                /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_stream_spiffe_create_srv_conf,     /* create server configuration */
+    ngx_stream_spiffe_merge_srv_conf       /* merge server configuration */
+};
+
+
+ngx_module_t  ngx_stream_spiffe_module = {
+    NGX_MODULE_V1,
+    &ngx_stream_spiffe_module_ctx,         /* module context */
+    ngx_stream_spiffe_commands,            /* module directives */
+    NGX_STREAM_MODULE,                     /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_stream_variable_t  ngx_stream_spiffe_vars[] = {
+
+    { ngx_string("spiffe_id"), NULL, ngx_stream_spiffe_variable,
+      offsetof(ngx_spiffe_peer_t, id), NGX_STREAM_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_trust_domain"), NULL, ngx_stream_spiffe_variable,
+      offsetof(ngx_spiffe_peer_t, td), NGX_STREAM_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_path"), NULL, ngx_stream_spiffe_variable,
+      offsetof(ngx_spiffe_peer_t, path), NGX_STREAM_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_verify"), NULL, ngx_stream_spiffe_variable,
+      offsetof(ngx_spiffe_peer_t, verify), NGX_STREAM_VAR_NOCACHEABLE, 0 },
+
+      ngx_stream_null_variable
+};
+
+
+static ngx_str_t  ngx_stream_spiffe_none = ngx_string("NONE");
+
+
+/*
+ * After the TLS handshake (the ssl phase comes before preread) and before
+ * any byte is proxied: spiffe_verify_client on, then the rules.
+ */
+
+static ngx_int_t
+ngx_stream_spiffe_handler(ngx_stream_session_t *s)
+{
+    ngx_connection_t              *c;
+    ngx_spiffe_peer_t             *peer;
+    ngx_stream_spiffe_srv_conf_t  *sscf;
+
+    sscf = ngx_stream_get_module_srv_conf(s, ngx_stream_spiffe_module);
+
+    if (sscf->verify != NGX_SPIFFE_VERIFY_ON && sscf->rules == NULL) {
+        return NGX_DECLINED;
+    }
+
+    c = s->connection;
+    peer = ngx_spiffe_ssl_peer(c);
+
+    if (peer == NULL || peer->status != NGX_SPIFFE_PEER_VERIFIED) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "spiffe: connection refused: no verified SPIFFE ID "
+                      "(%V)", peer ? &peer->verify : &ngx_stream_spiffe_none);
+        return NGX_STREAM_FORBIDDEN;
+    }
+
+    if (sscf->rules == NULL) {
+        return NGX_DECLINED;
+    }
+
+    switch (spiffe_rules_decide(sscf->rules, (char *) peer->id.data,
+                                peer->id.len))
+    {
+    case SPIFFE_RULES_ALLOW:
+        return NGX_DECLINED;
+
+    case SPIFFE_RULES_DENY:
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "spiffe: access forbidden by rule for \"%V\"",
+                      &peer->id);
+        return NGX_STREAM_FORBIDDEN;
+
+    default: /* SPIFFE_RULES_NONE */
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "spiffe: access forbidden: no rule allows \"%V\"",
+                      &peer->id);
+        return NGX_STREAM_FORBIDDEN;
+    }
+}
+
+
+static ngx_int_t
+ngx_stream_spiffe_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t          *str;
+    ngx_spiffe_peer_t  *peer;
+
+    peer = ngx_spiffe_ssl_peer(s->connection);
+
+    if (peer == NULL) {
+        str = (data == offsetof(ngx_spiffe_peer_t, verify))
+              ? &ngx_stream_spiffe_none : NULL;
+
+    } else {
+        str = (ngx_str_t *) ((char *) peer + data);
+    }
+
+    if (str == NULL || str->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = str->len;
+    v->data = str->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_spiffe_add_variables(ngx_conf_t *cf)
+{
+    ngx_stream_variable_t  *var, *v;
+
+    for (v = ngx_stream_spiffe_vars; v->name.len; v++) {
+        var = ngx_stream_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_stream_spiffe_srv_conf_t  *sscf;
+
+    sscf = ngx_pcalloc(cf->pool, sizeof(ngx_stream_spiffe_srv_conf_t));
+    if (sscf == NULL) {
+        return NULL;
+    }
+
+    sscf->svid = NGX_CONF_UNSET;
+    sscf->verify = NGX_CONF_UNSET_UINT;
+    sscf->rules = NGX_CONF_UNSET_PTR;
+
+    return sscf;
+}
+
+
+static char *
+ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_stream_spiffe_srv_conf_t *prev = parent;
+    ngx_stream_spiffe_srv_conf_t *conf = child;
+
+    ngx_stream_ssl_conf_t  *ssl;
+
+    ngx_conf_merge_value(conf->svid, prev->svid, 0);
+    ngx_conf_merge_uint_value(conf->verify, prev->verify,
+                              NGX_SPIFFE_VERIFY_OFF);
+    ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
+
+    if (!conf->svid && conf->verify == NGX_SPIFFE_VERIFY_OFF) {
+        return NGX_CONF_OK;
+    }
+
+    ssl = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_ssl_module);
+
+    if (ngx_spiffe_get_conf(cf->cycle)->address.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" needs an identity source: "
+                           "\"spiffe_workload_api\" or "
+                           "SPIFFE_ENDPOINT_SOCKET",
+                           conf->svid ? "spiffe_svid"
+                                      : "spiffe_verify_client");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->svid && !ngx_spiffe_ssl_only_placeholder(ssl->certificates)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"spiffe_svid on\" cannot be combined with "
+                           "\"ssl_certificate\" in a stream server");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->verify != NGX_SPIFFE_VERIFY_OFF && ssl->verify) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"spiffe_verify_client\" cannot be combined "
+                           "with \"ssl_verify_client\" in a stream server");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ssl->ssl.ctx == NULL) {
+        /* a server without "listen ... ssl": its peers are never verified */
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_spiffe_ssl_server(cf, &ssl->ssl, conf->svid, conf->verify)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_spiffe_init(ngx_conf_t *cf)
+{
+    ngx_stream_handler_pt        *h;
+    ngx_stream_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_STREAM_PREREAD_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_stream_spiffe_handler;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_stream_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_stream_spiffe_srv_conf_t *sscf = conf;
+
+    char                   *rv;
+    ngx_stream_ssl_conf_t  *ssl;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK || !sscf->svid) {
+        return rv;
+    }
+
+    /* the ssl module merges before us: the placeholder must be there now */
+
+    ssl = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_ssl_module);
+
+    if (ngx_spiffe_ssl_placeholder(cf, &ssl->certificates,
+                                   &ssl->certificate_keys)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_stream_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    return ngx_spiffe_rules_add(cf, (spiffe_rules_t **) (p + cmd->offset),
+                                (int) (intptr_t) cmd->post, &value[1],
+                                &cmd->name);
+}
