@@ -98,8 +98,13 @@ install: modules
 	install -m 644 $(MODULES) $(DESTDIR)$(MODDIR)/
 	echo "load_module modules/ngx_http_spiffe_module.so;" \
 	    > $(DESTDIR)$(AVAILDIR)/mod-http-spiffe.conf
+	echo "load_module modules/ngx_stream_spiffe_module.so;" \
+	    > $(DESTDIR)$(AVAILDIR)/mod-stream-spiffe.conf
 	ln -sf $(AVAILDIR)/mod-http-spiffe.conf \
 	    $(DESTDIR)$(ENABLEDDIR)/50-mod-http-spiffe.conf
+	@echo "stream: ln -s $(AVAILDIR)/mod-stream-spiffe.conf" \
+	    "$(ENABLEDDIR)/70-mod-stream-spiffe.conf (after mod-stream and" \
+	    "mod-http-spiffe)"
 
 clean:
 	rm -rf $(BUILD) t/servroot*
