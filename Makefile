@@ -102,9 +102,10 @@ install: modules
 	    > $(DESTDIR)$(AVAILDIR)/mod-stream-spiffe.conf
 	ln -sf $(AVAILDIR)/mod-http-spiffe.conf \
 	    $(DESTDIR)$(ENABLEDDIR)/50-mod-http-spiffe.conf
-	@echo "stream: ln -s $(AVAILDIR)/mod-stream-spiffe.conf" \
-	    "$(ENABLEDDIR)/70-mod-stream-spiffe.conf (after mod-stream and" \
-	    "mod-http-spiffe)"
+	if [ -e $(ENABLEDDIR)/50-mod-stream.conf ]; then \
+	    ln -sf $(AVAILDIR)/mod-stream-spiffe.conf \
+	        $(DESTDIR)$(ENABLEDDIR)/70-mod-stream-spiffe.conf; \
+	fi
 
 clean:
 	rm -rf $(BUILD) t/servroot*
