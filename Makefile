@@ -73,7 +73,11 @@ $(NGX_BUILD)/objs/Makefile: config
 
 $(MODULES) &: $(NGX_BUILD)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile $(MODULES:$(BUILD)/%=objs/%)
-	cp $(MODULES:$(BUILD)/%=$(NGX_BUILD)/objs/%) $(BUILD)/
+	@# a new file, not a rewrite: running nginx processes map the old one
+	for m in $(MODULES:$(BUILD)/%=%); do \
+	    cp $(NGX_BUILD)/objs/$$m $(BUILD)/$$m.new \
+	    && mv -f $(BUILD)/$$m.new $(BUILD)/$$m; \
+	done
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard t/unit/*.h)
 	@mkdir -p $(BUILD)/unit

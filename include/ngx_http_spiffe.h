@@ -32,7 +32,13 @@ typedef struct {
     ngx_str_t                    jwt_header;
     spiffe_rules_t              *jwt_rules;     /* spiffe_jwt_allow, deny */
     ngx_str_t                    jwt_svid_audience;
+
+    ngx_uint_t                   status;        /* NGX_HTTP_SPIFFE_STATUS_* */
 } ngx_http_spiffe_loc_conf_t;
+
+
+#define NGX_HTTP_SPIFFE_STATUS_JSON        1
+#define NGX_HTTP_SPIFFE_STATUS_PROMETHEUS  2
 
 
 /* the request's JWT-SVID, validated once */
@@ -69,6 +75,11 @@ ngx_int_t ngx_http_spiffe_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_spiffe_jwt_svid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+
+
+/* the status page: ngx_http_spiffe_status.c */
+
+ngx_int_t ngx_http_spiffe_status_handler(ngx_http_request_t *r);
 
 
 extern ngx_module_t  ngx_http_spiffe_module;

@@ -13,6 +13,7 @@
 #include <ngx_event.h>
 #include <curl/curl.h>
 
+#include <spiffe_id.h>
 #include <spiffe_jwks.h>
 #include <spiffe_rules.h>
 #include <spiffe_snapshot.h>
@@ -79,6 +80,64 @@ spiffe_snapshot_t *ngx_spiffe_snapshot(void);
 spiffe_jwt_bundles_t *ngx_spiffe_jwt_bundles(void);
 ngx_int_t ngx_spiffe_jwt_svid(ngx_str_t *audience, ngx_str_t *token,
     const char **reason);
+
+
+/* counters and worker slots in shared memory: ngx_spiffe_stats.c */
+
+#define NGX_SPIFFE_MAX_WORKERS              64
+#define NGX_SPIFFE_REASONS                  9
+
+#define NGX_SPIFFE_SIDE_CLIENT              0
+#define NGX_SPIFFE_SIDE_UPSTREAM            1
+
+#define NGX_SPIFFE_STAT_CLIENT_VERIFIED     0
+#define NGX_SPIFFE_STAT_UPSTREAM_VERIFIED   1
+#define NGX_SPIFFE_STAT_RESUMED             2
+#define NGX_SPIFFE_STAT_ALLOWED             3
+#define NGX_SPIFFE_STAT_DENIED              4
+#define NGX_SPIFFE_STAT_DENIED_NO_ID        5
+#define NGX_SPIFFE_STAT_JWT_VALID           6
+#define NGX_SPIFFE_STAT_JWT_INVALID         7
+#define NGX_SPIFFE_STAT_JWT_MISSING         8
+#define NGX_SPIFFE_STAT_JWT_ALLOWED         9
+#define NGX_SPIFFE_STAT_JWT_DENIED          10
+#define NGX_SPIFFE_STAT_SVID_UPDATES        11
+#define NGX_SPIFFE_STAT_DISCARDED           12
+#define NGX_SPIFFE_STAT_FAILURES            13
+#define NGX_SPIFFE_STAT_N                   14
+
+
+typedef struct {
+    ngx_atomic_t                seq;
+    ngx_pid_t                   pid;
+    char                        id[SPIFFE_ID_MAX_LEN + 1];
+    char                        serial[128];
+    char                        hint[128];
+    char                        state[16];
+    char                        last_error[160];
+    time_t                      not_after;
+    time_t                      last_message;
+    uint64_t                    version;
+    uint64_t                    failures;
+} ngx_spiffe_worker_stats_t;
+
+
+typedef struct {
+    ngx_atomic_t                counters[NGX_SPIFFE_STAT_N];
+    ngx_atomic_t                refused[2][NGX_SPIFFE_REASONS];
+    ngx_spiffe_worker_stats_t   workers[NGX_SPIFFE_MAX_WORKERS];
+} ngx_spiffe_stats_t;
+
+
+ngx_int_t ngx_spiffe_stats_add_zone(ngx_conf_t *cf);
+ngx_spiffe_stats_t *ngx_spiffe_stats_get(void);
+void ngx_spiffe_stats_count(ngx_uint_t counter);
+void ngx_spiffe_stats_refused(ngx_uint_t side, const char *reason);
+const char *ngx_spiffe_stats_reason(ngx_uint_t i);
+ngx_spiffe_worker_stats_t *ngx_spiffe_stats_begin(void);
+void ngx_spiffe_stats_end(ngx_spiffe_worker_stats_t *ws);
+ngx_int_t ngx_spiffe_stats_worker(ngx_uint_t i,
+    ngx_spiffe_worker_stats_t *copy);
 
 
 /* allow/deny rules from the configuration: ngx_spiffe_rules.c */

@@ -108,6 +108,11 @@ int spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap, X509 *leaf,
     STACK_OF(X509) *untrusted, time_t now, char *id_buf, size_t *id_len,
     const char **reason);
 
+/* the trust domains, in lookup order: name, and how many CAs it trusts */
+size_t spiffe_snapshot_ntds(const spiffe_snapshot_t *snap);
+const char *spiffe_snapshot_td(const spiffe_snapshot_t *snap, size_t i,
+    size_t *len, size_t *ncas);
+
 /*
  * A SHA-256 of what a trust domain trusts (its CAs and the CRLs), into
  * digest (SPIFFE_DIGEST_LEN bytes): equal digests, equal trust.  -1 when

@@ -75,20 +75,24 @@ ngx_http_spiffe_jwt_access(ngx_http_request_t *r)
                                 ctx->id.len))
     {
     case SPIFFE_RULES_ALLOW:
+        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_JWT_ALLOWED);
         return NGX_OK;
 
     case SPIFFE_RULES_DENY:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "spiffe: access forbidden by JWT rule for \"%V\"",
                       &ctx->id);
-        return NGX_HTTP_FORBIDDEN;
+        break;
 
     default: /* SPIFFE_RULES_NONE */
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "spiffe: access forbidden: no JWT rule allows \"%V\"",
                       &ctx->id);
-        return NGX_HTTP_FORBIDDEN;
     }
+
+    ngx_spiffe_stats_count(NGX_SPIFFE_STAT_JWT_DENIED);
+
+    return NGX_HTTP_FORBIDDEN;
 }
 
 
@@ -189,6 +193,7 @@ ngx_http_spiffe_jwt_ctx(ngx_http_request_t *r)
 
     if (rc == NGX_DECLINED) {
         ctx->verify = ngx_http_spiffe_jwt_none;
+        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_JWT_MISSING);
         return ctx;
     }
 
@@ -211,6 +216,9 @@ ngx_http_spiffe_jwt_ctx(ngx_http_request_t *r)
     }
 
     rc = ngx_http_spiffe_jwt_result(r, ctx, &svid, reason);
+
+    ngx_spiffe_stats_count(reason ? NGX_SPIFFE_STAT_JWT_INVALID
+                                  : NGX_SPIFFE_STAT_JWT_VALID);
 
     spiffe_jwt_svid_free(&svid);
 

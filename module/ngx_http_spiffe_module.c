@@ -47,6 +47,8 @@ static char *ngx_http_spiffe_proxy_verify(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_spiffe_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_spiffe_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_spiffe_merge_jwt(ngx_conf_t *cf,
     ngx_http_spiffe_loc_conf_t *prev, ngx_http_spiffe_loc_conf_t *conf);
 
@@ -129,6 +131,13 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, jwt_svid_audience),
+      NULL },
+
+    { ngx_string("spiffe_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_spiffe_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("spiffe_proxy_svid"),
@@ -262,6 +271,7 @@ ngx_http_spiffe_verify_handler(ngx_http_request_t *r)
     if (peer->status == NGX_SPIFFE_PEER_NONE) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "spiffe: client sent no required SPIFFE SVID");
+        ngx_spiffe_stats_refused(NGX_SPIFFE_SIDE_CLIENT, "no certificate");
         return NGX_HTTPS_NO_CERT;
     }
 
@@ -290,6 +300,7 @@ ngx_http_spiffe_access_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "spiffe: access forbidden: no verified SPIFFE ID (%V)",
                       peer ? &peer->verify : &ngx_http_spiffe_none);
+        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DENIED_NO_ID);
         return NGX_HTTP_FORBIDDEN;
     }
 
@@ -297,20 +308,24 @@ ngx_http_spiffe_access_handler(ngx_http_request_t *r)
                                 peer->id.len))
     {
     case SPIFFE_RULES_ALLOW:
+        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_ALLOWED);
         return NGX_OK;
 
     case SPIFFE_RULES_DENY:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "spiffe: access forbidden by rule for \"%V\"",
                       &peer->id);
-        return NGX_HTTP_FORBIDDEN;
+        break;
 
     default: /* SPIFFE_RULES_NONE */
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "spiffe: access forbidden: no rule allows \"%V\"",
                       &peer->id);
-        return NGX_HTTP_FORBIDDEN;
     }
+
+    ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DENIED);
+
+    return NGX_HTTP_FORBIDDEN;
 }
 
 
@@ -825,6 +840,45 @@ ngx_http_spiffe_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     slcf->jwt_naud = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_spiffe_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_spiffe_loc_conf_t *slcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (slcf->status) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 1 || ngx_strcmp(value[1].data, "json") == 0) {
+        slcf->status = NGX_HTTP_SPIFFE_STATUS_JSON;
+
+    } else if (ngx_strcmp(value[1].data, "prometheus") == 0) {
+        slcf->status = NGX_HTTP_SPIFFE_STATUS_PROMETHEUS;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\", it must be "
+                           "\"json\" or \"prometheus\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_spiffe_stats_add_zone(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_spiffe_status_handler;
 
     return NGX_CONF_OK;
 }

@@ -78,6 +78,8 @@ typedef struct {
     spiffe_snapshot_t          *snapshot;
     spiffe_jwt_bundles_t       *jwt_bundles;
     uint64_t                    version;
+    uint64_t                    failures;
+    time_t                      last_message;
     unsigned                    stopped:1;
 } ngx_spiffe_source_t;
 
@@ -99,6 +101,16 @@ static ngx_int_t ngx_spiffe_apply_jwt_bundles(ngx_spiffe_call_t *sc,
 static ngx_int_t ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc,
     const unsigned char *msg, size_t len);
 static int ngx_spiffe_source_ready(void *data);
+static void ngx_spiffe_source_report(ngx_spiffe_source_t *src);
+
+
+static const char  *ngx_spiffe_state_names[] = {
+    "connecting",
+    "connected",
+    "connected",
+    "backoff",
+    "error"
+};
 
 
 static ngx_spiffe_source_t  *ngx_spiffe_source;
@@ -198,6 +210,8 @@ ngx_spiffe_source_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf)
     for (i = 0; i < src->ncalls; i++) {
         ngx_spiffe_call_start(&src->calls[i]);
     }
+
+    ngx_spiffe_source_report(src);
 
     /* no connection is accepted yet: waiting here fails no handshake */
 
@@ -374,6 +388,7 @@ ngx_spiffe_call_message(void *data, const unsigned char *msg, size_t len)
     ngx_spiffe_source_t  *src = ngx_spiffe_source;
 
     if (sc->apply(sc, msg, len) != NGX_OK) {
+        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DISCARDED);
         return 0;
     }
 
@@ -393,6 +408,9 @@ ngx_spiffe_call_message(void *data, const unsigned char *msg, size_t len)
     sc->error[0] = '\0';
     sc->messages++;
     sc->ready = 1;
+
+    src->last_message = ngx_time();
+    ngx_spiffe_source_report(src);
 
     return 0;
 }
@@ -463,6 +481,9 @@ ngx_spiffe_call_fail(ngx_spiffe_call_t *sc, int status, const char *message)
     ngx_snprintf(sc->error, NGX_SPIFFE_ERR_LEN - 1, "%s failed: %s: %s%Z",
                  sc->method, spiffe_grpc_status_name(status), message);
 
+    src->failures++;
+    ngx_spiffe_stats_count(NGX_SPIFFE_STAT_FAILURES);
+
     if (status == SPIFFE_GRPC_INVALID_ARGUMENT) {
         ngx_log_error(NGX_LOG_ALERT, src->log, 0,
                       "spiffe: Workload API \"%V\" refused %s as invalid "
@@ -471,6 +492,7 @@ ngx_spiffe_call_fail(ngx_spiffe_call_t *sc, int status, const char *message)
                       "reloaded", &src->address, sc->method, message);
         sc->state = ngx_spiffe_stopped;
         sc->last_status = status;
+        ngx_spiffe_source_report(src);
         return;
     }
 
@@ -489,6 +511,8 @@ ngx_spiffe_call_fail(ngx_spiffe_call_t *sc, int status, const char *message)
 
     sc->state = ngx_spiffe_backoff;
     sc->last_status = status;
+
+    ngx_spiffe_source_report(src);
 
     ngx_add_timer(&sc->timer, sc->backoff);
 
@@ -558,6 +582,8 @@ ngx_spiffe_apply_x509_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
     }
 
     src->version++;
+
+    ngx_spiffe_stats_count(NGX_SPIFFE_STAT_SVID_UPDATES);
 
     svid = spiffe_snapshot_svid(snap);
 
@@ -709,4 +735,52 @@ ngx_spiffe_source_ready(void *data)
     }
 
     return 1;
+}
+
+
+/* this worker's identity and the state of its X.509 stream, for status */
+
+static void
+ngx_spiffe_source_report(ngx_spiffe_source_t *src)
+{
+    ngx_spiffe_call_t              *sc;
+    ngx_spiffe_worker_stats_t      *ws;
+    const spiffe_snapshot_svid_t   *svid;
+
+    ws = ngx_spiffe_stats_begin();
+    if (ws == NULL) {
+        return;
+    }
+
+    sc = &src->calls[0];
+
+    if (src->snapshot) {
+        svid = spiffe_snapshot_svid(src->snapshot);
+
+        ngx_cpystrn((u_char *) ws->id, (u_char *) svid->id,
+                    sizeof(ws->id));
+        ngx_cpystrn((u_char *) ws->serial, (u_char *) svid->serial,
+                    sizeof(ws->serial));
+        ngx_cpystrn((u_char *) ws->hint, (u_char *) svid->hint,
+                    sizeof(ws->hint));
+        ws->not_after = svid->not_after;
+
+    } else {
+        ws->id[0] = '\0';
+        ws->serial[0] = '\0';
+        ws->hint[0] = '\0';
+        ws->not_after = 0;
+    }
+
+    ngx_cpystrn((u_char *) ws->state,
+                (u_char *) ngx_spiffe_state_names[sc->state],
+                sizeof(ws->state));
+    ngx_cpystrn((u_char *) ws->last_error, sc->error,
+                sizeof(ws->last_error));
+
+    ws->version = src->version;
+    ws->failures = src->failures;
+    ws->last_message = src->last_message;
+
+    ngx_spiffe_stats_end(ws);
 }

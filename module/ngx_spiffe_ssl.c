@@ -409,6 +409,9 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
         X509_STORE_CTX_set_error(x509_store,
                                  X509_V_ERR_APPLICATION_VERIFICATION);
 
+        ngx_spiffe_stats_refused(up ? NGX_SPIFFE_SIDE_UPSTREAM
+                                    : NGX_SPIFFE_SIDE_CLIENT, reason);
+
         if (up == NULL) {
             ngx_log_error(NGX_LOG_INFO, c->log, 0,
                           "spiffe: peer X.509-SVID refused: %s", reason);
@@ -436,6 +439,9 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
     }
 
     X509_STORE_CTX_set_error(x509_store, X509_V_OK);
+
+    ngx_spiffe_stats_count(up ? NGX_SPIFFE_STAT_UPSTREAM_VERIFIED
+                              : NGX_SPIFFE_STAT_CLIENT_VERIFIED);
 
     /* bind the session to the bundle the peer was verified under */
 
@@ -530,6 +536,8 @@ ngx_spiffe_ssl_session_resume(ngx_ssl_conn_t *ssl_conn, SSL_SESSION *sess)
     }
 
     peer->resumed = 1;
+
+    ngx_spiffe_stats_count(NGX_SPIFFE_STAT_RESUMED);
 
     return NGX_OK;
 }

@@ -155,6 +155,13 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "spiffe: connection refused: no verified SPIFFE ID "
                       "(%V)", peer ? &peer->verify : &ngx_stream_spiffe_none);
+
+        if (peer && peer->status == NGX_SPIFFE_PEER_NONE) {
+            ngx_spiffe_stats_refused(NGX_SPIFFE_SIDE_CLIENT,
+                                     "no certificate");
+        }
+
+        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DENIED_NO_ID);
         return NGX_STREAM_FORBIDDEN;
     }
 
@@ -166,20 +173,24 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
                                 peer->id.len))
     {
     case SPIFFE_RULES_ALLOW:
+        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_ALLOWED);
         return NGX_DECLINED;
 
     case SPIFFE_RULES_DENY:
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "spiffe: access forbidden by rule for \"%V\"",
                       &peer->id);
-        return NGX_STREAM_FORBIDDEN;
+        break;
 
     default: /* SPIFFE_RULES_NONE */
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "spiffe: access forbidden: no rule allows \"%V\"",
                       &peer->id);
-        return NGX_STREAM_FORBIDDEN;
     }
+
+    ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DENIED);
+
+    return NGX_STREAM_FORBIDDEN;
 }
 
 

@@ -377,6 +377,24 @@ done:
 }
 
 
+size_t
+spiffe_snapshot_ntds(const spiffe_snapshot_t *snap)
+{
+    return snap->ntds;
+}
+
+
+const char *
+spiffe_snapshot_td(const spiffe_snapshot_t *snap, size_t i, size_t *len,
+    size_t *ncas)
+{
+    *len = snap->tds[i].len;
+    *ncas = (size_t) sk_X509_num(snap->tds[i].cas);
+
+    return snap->tds[i].name;
+}
+
+
 int
 spiffe_snapshot_td_digest(const spiffe_snapshot_t *snap, const char *td,
     size_t td_len, unsigned char *digest)

@@ -1,0 +1,429 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include <ngx_http_spiffe.h>
+
+
+/*
+ * spiffe_status: the SVID each worker holds, the bundles this worker
+ * trusts, the source's state and the counters of all workers, as JSON
+ * (jansson) or in the Prometheus text format.  Nothing secret is in it.
+ */
+
+
+#define NGX_HTTP_SPIFFE_PROM_MAX  (64 * 1024)
+
+
+static char *ngx_http_spiffe_status_json(ngx_http_request_t *r,
+    ngx_spiffe_stats_t *st);
+static json_t *ngx_http_spiffe_status_workers(void);
+static json_t *ngx_http_spiffe_status_bundles(void);
+static json_t *ngx_http_spiffe_status_refused(ngx_atomic_t *refused);
+static u_char *ngx_http_spiffe_status_prometheus(ngx_http_request_t *r,
+    ngx_spiffe_stats_t *st, u_char *p, u_char *last);
+static u_char *ngx_http_spiffe_status_family(u_char *p, u_char *last,
+    const char *name, const char *type, const char *help);
+
+
+static ngx_str_t  ngx_http_spiffe_json_type = ngx_string("application/json");
+static ngx_str_t  ngx_http_spiffe_prom_type =
+    ngx_string("text/plain; version=0.0.4; charset=utf-8");
+
+
+ngx_int_t
+ngx_http_spiffe_status_handler(ngx_http_request_t *r)
+{
+    char                        *json;
+    u_char                      *p;
+    size_t                       len;
+    ngx_int_t                    rc;
+    ngx_buf_t                   *b;
+    ngx_chain_t                  out;
+    ngx_spiffe_stats_t          *st;
+    ngx_http_spiffe_loc_conf_t  *slcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    st = ngx_spiffe_stats_get();
+    if (st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_spiffe_module);
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (slcf->status == NGX_HTTP_SPIFFE_STATUS_PROMETHEUS) {
+        p = ngx_pnalloc(r->pool, NGX_HTTP_SPIFFE_PROM_MAX);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->pos = p;
+        b->last = ngx_http_spiffe_status_prometheus(r, st, p,
+                                             p + NGX_HTTP_SPIFFE_PROM_MAX);
+        r->headers_out.content_type = ngx_http_spiffe_prom_type;
+
+    } else {
+        json = ngx_http_spiffe_status_json(r, st);
+        if (json == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        len = ngx_strlen(json);
+
+        p = ngx_pnalloc(r->pool, len + 1);
+        if (p == NULL) {
+            free(json);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->pos = p;
+        b->last = ngx_cpymem(p, json, len);
+        *b->last++ = LF;
+        free(json);
+
+        r->headers_out.content_type = ngx_http_spiffe_json_type;
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static char *
+ngx_http_spiffe_status_json(ngx_http_request_t *r, ngx_spiffe_stats_t *st)
+{
+    char          *text;
+    json_t        *root;
+    ngx_atomic_t  *c;
+
+    c = st->counters;
+
+    root = json_pack("{s:I, s:o, s:o, s:{s:{s:I, s:o}, s:{s:I, s:o},"
+                     " s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I},"
+                     " s:{s:I, s:I, s:I}}",
+        "pid", (json_int_t) ngx_pid,
+        "workers", ngx_http_spiffe_status_workers(),
+        "bundles", ngx_http_spiffe_status_bundles(),
+        "handshakes",
+            "client",
+                "verified", (json_int_t) c[NGX_SPIFFE_STAT_CLIENT_VERIFIED],
+                "refused", ngx_http_spiffe_status_refused(
+                                         st->refused[NGX_SPIFFE_SIDE_CLIENT]),
+            "upstream",
+                "verified", (json_int_t) c[NGX_SPIFFE_STAT_UPSTREAM_VERIFIED],
+                "refused", ngx_http_spiffe_status_refused(
+                                       st->refused[NGX_SPIFFE_SIDE_UPSTREAM]),
+            "resumed", (json_int_t) c[NGX_SPIFFE_STAT_RESUMED],
+        "access",
+            "allowed", (json_int_t) c[NGX_SPIFFE_STAT_ALLOWED],
+            "denied", (json_int_t) c[NGX_SPIFFE_STAT_DENIED],
+            "no_verified_id", (json_int_t) c[NGX_SPIFFE_STAT_DENIED_NO_ID],
+        "jwt",
+            "valid", (json_int_t) c[NGX_SPIFFE_STAT_JWT_VALID],
+            "invalid", (json_int_t) c[NGX_SPIFFE_STAT_JWT_INVALID],
+            "missing", (json_int_t) c[NGX_SPIFFE_STAT_JWT_MISSING],
+            "allowed", (json_int_t) c[NGX_SPIFFE_STAT_JWT_ALLOWED],
+            "denied", (json_int_t) c[NGX_SPIFFE_STAT_JWT_DENIED],
+        "source",
+            "svid_updates", (json_int_t) c[NGX_SPIFFE_STAT_SVID_UPDATES],
+            "messages_discarded", (json_int_t) c[NGX_SPIFFE_STAT_DISCARDED],
+            "failures", (json_int_t) c[NGX_SPIFFE_STAT_FAILURES]);
+
+    if (root == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "spiffe: json_pack() failed");
+        return NULL;
+    }
+
+    text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+
+    return text;
+}
+
+
+static json_t *
+ngx_http_spiffe_status_workers(void)
+{
+    json_t                     *workers, *svid;
+    ngx_uint_t                  i;
+    ngx_spiffe_worker_stats_t   ws;
+
+    workers = json_array();
+
+    for (i = 0; workers && i < NGX_SPIFFE_MAX_WORKERS; i++) {
+
+        if (ngx_spiffe_stats_worker(i, &ws) != NGX_OK) {
+            continue;
+        }
+
+        svid = ws.id[0] == '\0'
+               ? json_null()
+               : json_pack("{s:s, s:s, s:s, s:I, s:I}",
+                           "id", ws.id, "serial", ws.serial,
+                           "hint", ws.hint,
+                           "not_after", (json_int_t) ws.not_after,
+                           "seconds_left",
+                           (json_int_t) (ws.not_after - ngx_time()));
+
+        json_array_append_new(workers,
+            json_pack("{s:I, s:I, s:o, s:{s:s, s:I, s:I, s:s, s:I}}",
+                      "worker", (json_int_t) i,
+                      "pid", (json_int_t) ws.pid,
+                      "svid", svid,
+                      "source",
+                          "state", ws.state,
+                          "version", (json_int_t) ws.version,
+                          "last_message", (json_int_t) ws.last_message,
+                          "last_error", ws.last_error,
+                          "failures", (json_int_t) ws.failures));
+    }
+
+    return workers;
+}
+
+
+/* the bundles of the worker that answers */
+
+static json_t *
+ngx_http_spiffe_status_bundles(void)
+{
+    char                  *td;
+    json_t                *bundles, *b;
+    size_t                 i, len, ncas;
+    uint64_t               seq;
+    spiffe_jwks_t         *jwks;
+    spiffe_snapshot_t     *snap;
+    spiffe_jwt_bundles_t  *jwt;
+
+    bundles = json_object();
+    snap = ngx_spiffe_snapshot();
+    jwt = ngx_spiffe_jwt_bundles();
+
+    for (i = 0; bundles && snap && i < spiffe_snapshot_ntds(snap); i++) {
+        td = (char *) spiffe_snapshot_td(snap, i, &len, &ncas);
+
+        json_object_setn_new(bundles, td, len,
+                             json_pack("{s:I, s:s}",
+                                       "x509_authorities", (json_int_t) ncas,
+                                       "source", "workload_api"));
+    }
+
+    for (i = 0; bundles && jwt && i < spiffe_jwt_bundles_count(jwt); i++) {
+        td = (char *) spiffe_jwt_bundles_get(jwt, i)->td;
+        len = spiffe_jwt_bundles_get(jwt, i)->td_len;
+        jwks = spiffe_jwt_bundles_get(jwt, i)->jwks;
+
+        b = json_object_getn(bundles, td, len);
+
+        if (b == NULL) {
+            b = json_pack("{s:s}", "source", "workload_api");
+            json_object_setn_new(bundles, td, len, b);
+        }
+
+        json_object_set_new(b, "jwt_keys",
+                            json_integer((json_int_t) spiffe_jwks_nkeys(jwks)));
+
+        if (spiffe_jwks_sequence(jwks, &seq) == 0) {
+            json_object_set_new(b, "spiffe_sequence",
+                                json_integer((json_int_t) seq));
+        }
+    }
+
+    return bundles;
+}
+
+
+static json_t *
+ngx_http_spiffe_status_refused(ngx_atomic_t *refused)
+{
+    json_t      *o;
+    ngx_uint_t   i;
+
+    o = json_object();
+
+    for (i = 0; o && i < NGX_SPIFFE_REASONS; i++) {
+        json_object_set_new(o, ngx_spiffe_stats_reason(i),
+                            json_integer((json_int_t) refused[i]));
+    }
+
+    return o;
+}
+
+
+static u_char *
+ngx_http_spiffe_status_prometheus(ngx_http_request_t *r,
+    ngx_spiffe_stats_t *st, u_char *p, u_char *last)
+{
+    size_t                      len, ncas;
+    const char                 *td;
+    ngx_uint_t                  i, side;
+    ngx_atomic_t               *c;
+    spiffe_snapshot_t          *snap;
+    ngx_spiffe_worker_stats_t   ws;
+
+    static const char  *sides[] = { "client", "upstream" };
+
+    c = st->counters;
+
+    p = ngx_http_spiffe_status_family(p, last, "spiffe_handshakes_total",
+            "counter", "TLS peers checked per SPIFFE, by side and result.");
+
+    for (side = 0; side < 2; side++) {
+        p = ngx_slprintf(p, last,
+                         "spiffe_handshakes_total{side=\"%s\","
+                         "result=\"verified\"} %uA\n", sides[side],
+                         c[side == 0 ? NGX_SPIFFE_STAT_CLIENT_VERIFIED
+                                     : NGX_SPIFFE_STAT_UPSTREAM_VERIFIED]);
+
+        for (i = 0; i < NGX_SPIFFE_REASONS; i++) {
+            p = ngx_slprintf(p, last,
+                             "spiffe_handshakes_total{side=\"%s\","
+                             "result=\"refused\",reason=\"%s\"} %uA\n",
+                             sides[side], ngx_spiffe_stats_reason(i),
+                             st->refused[side][i]);
+        }
+    }
+
+    p = ngx_http_spiffe_status_family(p, last,
+            "spiffe_sessions_resumed_total", "counter",
+            "TLS sessions resumed with their verified SPIFFE ID.");
+    p = ngx_slprintf(p, last, "spiffe_sessions_resumed_total %uA\n",
+                     c[NGX_SPIFFE_STAT_RESUMED]);
+
+    p = ngx_http_spiffe_status_family(p, last,
+            "spiffe_access_decisions_total", "counter",
+            "spiffe_allow/deny and spiffe_jwt_allow/deny decisions.");
+    p = ngx_slprintf(p, last,
+            "spiffe_access_decisions_total{kind=\"x509\",decision=\"allowed\"}"
+            " %uA\n"
+            "spiffe_access_decisions_total{kind=\"x509\",decision=\"denied\"}"
+            " %uA\n"
+            "spiffe_access_decisions_total{kind=\"x509\","
+            "decision=\"no_verified_id\"} %uA\n"
+            "spiffe_access_decisions_total{kind=\"jwt\",decision=\"allowed\"}"
+            " %uA\n"
+            "spiffe_access_decisions_total{kind=\"jwt\",decision=\"denied\"}"
+            " %uA\n",
+            c[NGX_SPIFFE_STAT_ALLOWED], c[NGX_SPIFFE_STAT_DENIED],
+            c[NGX_SPIFFE_STAT_DENIED_NO_ID], c[NGX_SPIFFE_STAT_JWT_ALLOWED],
+            c[NGX_SPIFFE_STAT_JWT_DENIED]);
+
+    p = ngx_http_spiffe_status_family(p, last,
+            "spiffe_jwt_validations_total", "counter",
+            "JWT-SVIDs of requests, by result.");
+    p = ngx_slprintf(p, last,
+            "spiffe_jwt_validations_total{result=\"valid\"} %uA\n"
+            "spiffe_jwt_validations_total{result=\"invalid\"} %uA\n"
+            "spiffe_jwt_validations_total{result=\"missing\"} %uA\n",
+            c[NGX_SPIFFE_STAT_JWT_VALID], c[NGX_SPIFFE_STAT_JWT_INVALID],
+            c[NGX_SPIFFE_STAT_JWT_MISSING]);
+
+    p = ngx_http_spiffe_status_family(p, last, "spiffe_svid_updates_total",
+            "counter", "X.509-SVID messages accepted, all workers.");
+    p = ngx_slprintf(p, last, "spiffe_svid_updates_total %uA\n",
+                     c[NGX_SPIFFE_STAT_SVID_UPDATES]);
+
+    p = ngx_http_spiffe_status_family(p, last,
+            "spiffe_messages_discarded_total", "counter",
+            "Workload API messages that failed the checks.");
+    p = ngx_slprintf(p, last, "spiffe_messages_discarded_total %uA\n",
+                     c[NGX_SPIFFE_STAT_DISCARDED]);
+
+    p = ngx_http_spiffe_status_family(p, last, "spiffe_source_failures_total",
+            "counter", "Workload API calls that failed.");
+    p = ngx_slprintf(p, last, "spiffe_source_failures_total %uA\n",
+                     c[NGX_SPIFFE_STAT_FAILURES]);
+
+    p = ngx_http_spiffe_status_family(p, last,
+            "spiffe_svid_expiry_timestamp_seconds", "gauge",
+            "When the X.509-SVID each worker serves expires.");
+
+    for (i = 0; i < NGX_SPIFFE_MAX_WORKERS; i++) {
+        if (ngx_spiffe_stats_worker(i, &ws) == NGX_OK && ws.id[0]) {
+            p = ngx_slprintf(p, last,
+                             "spiffe_svid_expiry_timestamp_seconds{"
+                             "worker=\"%ui\",pid=\"%P\",spiffe_id=\"%s\","
+                             "serial=\"%s\"} %T\n",
+                             i, ws.pid, ws.id, ws.serial, ws.not_after);
+        }
+    }
+
+    p = ngx_http_spiffe_status_family(p, last, "spiffe_source_up", "gauge",
+            "1 while the worker's FetchX509SVID stream is connected.");
+
+    for (i = 0; i < NGX_SPIFFE_MAX_WORKERS; i++) {
+        if (ngx_spiffe_stats_worker(i, &ws) == NGX_OK) {
+            p = ngx_slprintf(p, last,
+                             "spiffe_source_up{worker=\"%ui\",pid=\"%P\","
+                             "state=\"%s\"} %d\n", i, ws.pid, ws.state,
+                             ngx_strcmp(ws.state, "connected") == 0);
+        }
+    }
+
+    p = ngx_http_spiffe_status_family(p, last,
+            "spiffe_bundle_x509_authorities", "gauge",
+            "CA certificates trusted per trust domain, this worker.");
+
+    snap = ngx_spiffe_snapshot();
+
+    for (i = 0; snap && i < spiffe_snapshot_ntds(snap); i++) {
+        td = spiffe_snapshot_td(snap, i, &len, &ncas);
+        p = ngx_slprintf(p, last,
+                         "spiffe_bundle_x509_authorities{trust_domain="
+                         "\"%*s\"} %uz\n", len, td, ncas);
+    }
+
+    if (p == last) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "spiffe: status page truncated");
+    }
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_spiffe_status_family(u_char *p, u_char *last, const char *name,
+    const char *type, const char *help)
+{
+    return ngx_slprintf(p, last, "# HELP %s %s\n# TYPE %s %s\n",
+                        name, help, name, type);
+}

@@ -1,0 +1,230 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <ngx_spiffe.h>
+
+
+/*
+ * Counters and each worker's identity in a shared memory zone, for the
+ * status page: counters are atomic adds, with no lock on the request path;
+ * a worker's slot is written by that worker only, under a sequence number
+ * that readers check, so that they never show a half-written slot.
+ */
+
+
+/* the counters and slots, and room for the slab pool's own pages */
+#define NGX_SPIFFE_STATS_SIZE  (sizeof(ngx_spiffe_stats_t) + 16 * ngx_pagesize)
+
+
+static ngx_int_t ngx_spiffe_stats_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+
+static ngx_spiffe_stats_t  *ngx_spiffe_stats;
+
+static ngx_str_t  ngx_spiffe_stats_zone = ngx_string("ngx_spiffe_status");
+
+
+static const char  *ngx_spiffe_reason_names[] = {
+    "bad_id",
+    "leaf_rules",
+    "no_bundle",
+    "expired",
+    "not_yet_valid",
+    "revoked",
+    "not_allowed",
+    "chain",
+    "no_certificate",
+    NULL
+};
+
+
+ngx_int_t
+ngx_spiffe_stats_add_zone(ngx_conf_t *cf)
+{
+    ngx_shm_zone_t  *shm_zone;
+
+    shm_zone = ngx_shared_memory_add(cf, &ngx_spiffe_stats_zone,
+                                     ngx_align(NGX_SPIFFE_STATS_SIZE,
+                                               ngx_pagesize),
+                                     &ngx_spiffe_module);
+    if (shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    shm_zone->init = ngx_spiffe_stats_init_zone;
+
+    return NGX_OK;
+}
+
+
+ngx_spiffe_stats_t *
+ngx_spiffe_stats_get(void)
+{
+    return ngx_spiffe_stats;
+}
+
+
+void
+ngx_spiffe_stats_count(ngx_uint_t counter)
+{
+    if (ngx_spiffe_stats) {
+        (void) ngx_atomic_fetch_add(&ngx_spiffe_stats->counters[counter], 1);
+    }
+}
+
+
+/* a refusal's reason, as one of a few labels fit for metrics */
+
+void
+ngx_spiffe_stats_refused(ngx_uint_t side, const char *reason)
+{
+    ngx_uint_t  r;
+
+    if (ngx_spiffe_stats == NULL) {
+        return;
+    }
+
+    if (ngx_strcmp(reason, "no certificate") == 0) {
+        r = 8;
+
+    } else if (ngx_strstr(reason, "URI SAN")
+               || ngx_strstr(reason, "SPIFFE ID"))
+    {
+        r = 0;
+
+    } else if (ngx_strstr(reason, "leaf ")
+               || ngx_strstr(reason, "digitalSignature")
+               || ngx_strstr(reason, "keyUsage"))
+    {
+        r = 1;
+
+    } else if (ngx_strstr(reason, "no bundle")
+               || ngx_strstr(reason, "no trust bundle"))
+    {
+        r = 2;
+
+    } else if (ngx_strstr(reason, "expired")) {
+        r = 3;
+
+    } else if (ngx_strstr(reason, "not yet valid")) {
+        r = 4;
+
+    } else if (ngx_strstr(reason, "revoked")) {
+        r = 5;
+
+    } else if (ngx_strstr(reason, "spiffe_proxy_verify")) {
+        r = 6;
+
+    } else {
+        r = 7;
+    }
+
+    (void) ngx_atomic_fetch_add(&ngx_spiffe_stats->refused[side][r], 1);
+}
+
+
+const char *
+ngx_spiffe_stats_reason(ngx_uint_t i)
+{
+    return ngx_spiffe_reason_names[i];
+}
+
+
+/* this worker's slot, between ngx_spiffe_stats_end() and this */
+
+ngx_spiffe_worker_stats_t *
+ngx_spiffe_stats_begin(void)
+{
+    ngx_spiffe_worker_stats_t  *ws;
+
+    if (ngx_spiffe_stats == NULL || ngx_worker >= NGX_SPIFFE_MAX_WORKERS) {
+        return NULL;
+    }
+
+    ws = &ngx_spiffe_stats->workers[ngx_worker];
+
+    (void) ngx_atomic_fetch_add(&ws->seq, 1);
+    ngx_memory_barrier();
+
+    ws->pid = ngx_pid;
+
+    return ws;
+}
+
+
+void
+ngx_spiffe_stats_end(ngx_spiffe_worker_stats_t *ws)
+{
+    ngx_memory_barrier();
+    (void) ngx_atomic_fetch_add(&ws->seq, 1);
+}
+
+
+/* a consistent copy of a worker's slot; NGX_DECLINED: none there */
+
+ngx_int_t
+ngx_spiffe_stats_worker(ngx_uint_t i, ngx_spiffe_worker_stats_t *copy)
+{
+    ngx_uint_t                  tries;
+    ngx_atomic_uint_t           seq;
+    ngx_spiffe_worker_stats_t  *ws;
+
+    ws = &ngx_spiffe_stats->workers[i];
+
+    for (tries = 0; tries < 100; tries++) {
+        seq = ws->seq;
+
+        if (seq & 1) {
+            continue;
+        }
+
+        ngx_memory_barrier();
+        ngx_memcpy(copy, ws, sizeof(ngx_spiffe_worker_stats_t));
+        ngx_memory_barrier();
+
+        if (ws->seq == seq) {
+            return copy->pid ? NGX_OK : NGX_DECLINED;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_spiffe_stats_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t  *shpool;
+
+    if (data) {
+        /* a reload keeps the counters */
+        shm_zone->data = data;
+        ngx_spiffe_stats = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        ngx_spiffe_stats = shpool->data;
+        return NGX_OK;
+    }
+
+    ngx_spiffe_stats = ngx_slab_calloc(shpool, sizeof(ngx_spiffe_stats_t));
+    if (ngx_spiffe_stats == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = ngx_spiffe_stats;
+    shm_zone->data = ngx_spiffe_stats;
+
+    return NGX_OK;
+}
