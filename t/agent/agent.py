@@ -10,7 +10,8 @@ through a line-based control socket.  Run it with Debian's interpreter
         [--control PATH] [--tcp 127.0.0.1:PORT] [--trust-domain TD]
         [--spiffe-id ID[,hint=H]] [--svid ID[,hint=H]]... [--ttl SECONDS]
         [--intermediate] [--auto-rotate] [--down] [--pidfile FILE]
-        [--log FILE]
+        [--log FILE] [--jwt-alg ALG] [--jwt-ttl SECONDS]
+        [--jwt-refresh-hint SECONDS]
 
 Ready when the pidfile exists (it is written last, after both sockets are
 listening, or only the control socket with --down); "READY ..." is also
@@ -29,11 +30,34 @@ State directory layout (PEM; rewritten, atomically per file, on changes):
     crl.pem                  the CRLs served, when "crl on" or "revoke"
     federated/<TD>.pem       each federated bundle as served
     <TD>/ca.pem, <TD>/ca.key CA of another trust domain made by "new-td TD"
+    jwks/<TD>.json           each JWT bundle as FetchJWTBundles serves it
     agent.sock, control.sock default socket paths
     gen/                     protobuf/gRPC stubs generated from workload.proto
 
 Keys are written world-readable on purpose: they are throwaway test keys and
 nginx workers may run as another user.
+
+JWT-SVIDs.  Every trust domain the agent has a CA for (its own, and each
+made by "new-td") also has a JWT signing key with a random kid, of the
+--jwt-alg family (EC P-256 for the default ES256; RSA keys are 2048 bits).
+FetchJWTBundles streams a JWTBundlesResponse: for the own trust domain and
+each federated one, "spiffe://TD" -> a SPIFFE bundle (JWKS):
+
+    {"keys": [{"use": "x509-svid", "kty": "EC", "crv": "P-256", "x": ..,
+               "y": .., "x5c": ["<base64 DER of a CA cert>"]}, ...,
+              {"use": "jwt-svid", "kid": .., "kty": "EC", ...}, ...],
+     "spiffe_sequence": N, "spiffe_refresh_hint": S}
+
+X.509 authorities first (the certificates of the bundle), then the JWT keys
+(those of a federated trust domain only when "new-td" made it).  The
+sequence of a trust domain grows by one each time its keys change; a
+message goes out on each stream when any bundle changed.  FetchJWTSVID
+(unary) answers a JWTSVIDRequest with one JWT-SVID per SVID, default first
+(or for the requested spiffe_id only), as a SPIRE agent does: header
+{"alg", "kid", "typ": "JWT"}, claims {"aud" (a string when one audience
+was asked, else an array), "exp": now + --jwt-ttl, "iat", "sub"}.  No
+audience: INVALID_ARGUMENT.  "fail" and "stall" apply to both.
+ValidateJWTSVID is not implemented (UNIMPLEMENTED).
 
 Control socket: one command per line, one reply line each ("OK ..." or
 "ERR ..."); several lines may share a connection.  The same socket also
@@ -78,9 +102,12 @@ Commands:
     crl on|off                  serve CRLs (signed by the issuing CA, and by
                                 the root too with --intermediate)
     revoke SERIALHEX            add a serial to the issuing CA's CRL
-    fail permission_denied|unavailable|invalid_argument|off
+    fail permission_denied|unavailable|invalid_argument|off [METHOD...]
                                 answer every call with that status; end the
-                                open streams with it
+                                open streams with it.  With METHODs
+                                (FetchX509SVID, FetchX509Bundles,
+                                FetchJWTBundles, FetchJWTSVID,
+                                ValidateJWTSVID), only calls of those
     end-stream                  end open streams with status OK
     stall on [MS]|off           accept calls but send nothing until off (or
                                 for MS milliseconds)
@@ -88,7 +115,13 @@ Commands:
                                 one bad X509SVIDResponse on each open
                                 FetchX509SVID stream (the stream stays open
                                 and serves normally after); replies sent=N
-    status                      serial, CA fingerprint, streams, calls
+    status                      serial, CA fingerprint, streams, calls,
+                                and jwt_alg, jwt_kid (current key of the
+                                own trust domain), jwt_keys (published),
+                                jwt_seq (its spiffe_sequence), jwt_ttl,
+                                jwt_streams (FetchJWTBundles streams open),
+                                jwt_svid_calls (FetchJWTSVID calls received,
+                                failed ones too), jwt_svids (tokens issued)
     ttl SECONDS                 lifetime of SVIDs minted from now on
     wait-streams N [TIMEOUT_MS] wait (default 5000 ms) until N
                                 FetchX509SVID streams are open and have
@@ -116,15 +149,87 @@ Commands:
                                 reload the nginx under test mid-block
     quit                        stop the agent (after the reply)
 
+JWT commands (TD: a trust domain name, "spiffe://TD" or "own"; default
+the agent's own):
+
+    new-td TD [jwt-alg=ALG]     (see above) also makes TD's JWT key, of ALG's
+                                family (default --jwt-alg); replies kid=
+    rotate-jwt-key [keep-old] [td=TD]
+                                the staged next key (see next-jwt-key), or a
+                                new one, becomes the current key; the bundle
+                                keeps the previous key only with keep-old;
+                                pushes the bundles; replies OK td= kid=<new>
+                                old=<previous> seq=<spiffe_sequence>
+    next-jwt-key [td=TD]        stage the key that the next rotate-jwt-key
+                                publishes, not published before; replies
+                                OK td= kid=; tokens signed with it in
+                                advance: mint-jwt ... key=next
+    jwt-ttl SECONDS             lifetime of the JWT-SVIDs of FetchJWTSVID
+                                from now on
+    mint-jwt SUB AUD[,AUD2...] [ttl=S] [alg=ALG] [td=TD] [kid=KID]
+             [key=next] [exp=T] [nbf=T] [iat=T] [typ=TYP] [claim.NAME=V]
+                                a JWT-SVID signed by TD's key (default: the
+                                key of SUB's trust domain if the agent has
+                                one, else its own); replies OK token=<JWT>
+                                kid=<kid in the header> td=<signing TD>.
+                                One AUD is a string claim, several (comma-
+                                separated) an array, "-" none; SUB "-": no
+                                sub (SUB is not checked).  exp defaults to
+                                now + ttl (default: jwt-ttl), iat to now;
+                                T is a UNIX time, +N or -N seconds from now,
+                                or "none" (claim left out).  kid=none,
+                                typ=none leave the header member out.
+                                alg= of another key family than TD's: a key
+                                of that family is made for TD once, added to
+                                its bundle and pushed (the reply then ends
+                                with added=<kid>).  claim.NAME=V adds or
+                                overrides a claim: V as JSON if it parses,
+                                else as a string.  key=next signs with the
+                                staged next key.
+    forge-jwt KIND SUB AUD [mint-jwt options]
+                                a token that must be refused, replies
+                                OK token=...; KIND:
+                                  none      alg "none", empty signature
+                                  hs256     HS256, the public key PEM of the
+                                            signing key as HMAC secret
+                                  badsig    one signature bit flipped
+                                  wrongkid  a kid in no bundle
+                                  nokid     no kid in the header
+                                  untrusted the trusted kid, signed by a key
+                                            in no bundle
+                                  expired   exp an hour ago
+                                  future-nbf nbf in an hour
+                                  typ       typ "xyz"
+                                  json      the JWS JSON serialization
+                                            (flattened) of a valid token
+                                  long      over 16 KiB (a 17 KiB claim),
+                                            validly signed
+                                  truncated the signature cut to a length
+                                            no base64url text has
+                                  keyalg    alg of another key family than
+                                            the kid's key
+                                  crit      a "crit" header member
+    send-jwt-bundles garbage|not-json|no-keys|bad-td|empty|state
+                                one message on each FetchJWTBundles stream:
+                                not protobuf; own bundle not JSON; own
+                                bundle without "keys"; a bad trust domain
+                                name as a map key; a valid message without
+                                any bundle; or the current state again
+                                (also sent by the next change after any of
+                                these)
+
 Serials are printed as lowercase hex, whole bytes, no separators.
 """
 
 import argparse
+import base64
 import collections
 import datetime
 import hashlib
+import hmac
 import importlib
 import inspect
+import json
 import logging
 import os
 import re
@@ -142,7 +247,9 @@ from concurrent import futures
 import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -391,6 +498,162 @@ def write_file(path, data, mode=0o644):
     os.rename(tmp, path)
 
 
+# ---------------------------------------------------------------- JWT
+
+# alg -> (key family, hash); the family is "RSA" or the EC curve's JWK name
+JWT_ALGS = {
+    "ES256": ("P-256", hashes.SHA256),
+    "ES384": ("P-384", hashes.SHA384),
+    "ES512": ("P-521", hashes.SHA512),
+    "RS256": ("RSA", hashes.SHA256),
+    "RS384": ("RSA", hashes.SHA384),
+    "RS512": ("RSA", hashes.SHA512),
+    "PS256": ("RSA", hashes.SHA256),
+    "PS384": ("RSA", hashes.SHA384),
+    "PS512": ("RSA", hashes.SHA512),
+}
+JWT_CURVES = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1,
+              "P-521": ec.SECP521R1}
+JWT_CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384",
+                   "secp521r1": "P-521"}
+JWT_RSA_BITS = 2048
+JWT_FORGE_KINDS = ("none", "hs256", "badsig", "wrongkid", "nokid",
+                   "untrusted", "expired", "future-nbf", "typ", "json",
+                   "long", "truncated", "keyalg", "crit")
+# "long" pads the claims so that the token is over the 16 KiB cap
+JWT_LONG_PAD = 17 * 1024
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def int_bytes(n, size=None):
+    return n.to_bytes(size or (n.bit_length() + 7) // 8 or 1, "big")
+
+
+def compact_json(obj):
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def public_jwk(pub):
+    """The JWK members of a public key (kty and its parameters)."""
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        crv = JWT_CURVE_NAMES.get(pub.curve.name)
+        if crv is None:
+            raise ValueError("curve %s has no JWK name" % pub.curve.name)
+        size = (pub.curve.key_size + 7) // 8
+        nums = pub.public_numbers()
+        return {"kty": "EC", "crv": crv, "x": b64u(int_bytes(nums.x, size)),
+                "y": b64u(int_bytes(nums.y, size))}
+    if isinstance(pub, rsa.RSAPublicKey):
+        nums = pub.public_numbers()
+        return {"kty": "RSA", "n": b64u(int_bytes(nums.n)),
+                "e": b64u(int_bytes(nums.e))}
+    raise ValueError("no JWK form for %s" % type(pub).__name__)
+
+
+def jws_sign(key, alg, data):
+    """A JWS signature of data: raw R || S for ES*, as RFC 7518 wants."""
+    digest = JWT_ALGS[alg][1]()
+    if alg.startswith("ES"):
+        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(digest)))
+        size = (key.curve.key_size + 7) // 8
+        return int_bytes(r, size) + int_bytes(s, size)
+    if alg.startswith("RS"):
+        return key.sign(data, padding.PKCS1v15(), digest)
+    return key.sign(data, padding.PSS(mgf=padding.MGF1(digest),
+                                      salt_length=digest.digest_size),
+                    digest)
+
+
+def jws_compact(header, claims, sign):
+    """header.claims.signature; sign(signing_input) gives the bytes."""
+    signing_input = "%s.%s" % (b64u(compact_json(header).encode()),
+                               b64u(compact_json(claims).encode()))
+    return "%s.%s" % (signing_input, b64u(sign(signing_input.encode())))
+
+
+class JWTKey:
+    """A JWT authority: a private key and its kid."""
+
+    def __init__(self, family):
+        self.family = family
+        self.kid = b64u(os.urandom(12))
+        if family == "RSA":
+            self.key = rsa.generate_private_key(65537, JWT_RSA_BITS)
+        else:
+            self.key = ec.generate_private_key(JWT_CURVES[family]())
+
+    def jwk(self):
+        j = {"use": "jwt-svid", "kid": self.kid}
+        j.update(public_jwk(self.key.public_key()))
+        return j
+
+    def public_pem(self):
+        return self.key.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+class JWTAuthority:
+    """The JWT keys of one trust domain: the current key (of the trust
+    domain's algorithm), the previous one after "rotate-jwt-key keep-old",
+    keys of other families made on demand by "mint-jwt alg=...", and a
+    staged next key, not published until "rotate-jwt-key"."""
+
+    def __init__(self, alg):
+        self.alg = alg
+        self.current = JWTKey(JWT_ALGS[alg][0])
+        self.old = []
+        self.extra = {}         # family -> JWTKey
+        self.next = None
+
+    def published(self):
+        return [self.current] + list(self.extra.values()) + self.old
+
+    def key_for(self, alg):
+        """The key that signs alg; returns (key, True if it was made)."""
+        family = JWT_ALGS[alg][0]
+        if family == self.current.family:
+            return self.current, False
+        if family in self.extra:
+            return self.extra[family], False
+        self.extra[family] = JWTKey(family)
+        return self.extra[family], True
+
+    def staged(self):
+        if self.next is None:
+            self.next = JWTKey(self.current.family)
+        return self.next
+
+    def rotate(self, keep_old):
+        old = self.current
+        self.current = self.staged()
+        self.next = None
+        self.old = [old] if keep_old else []
+
+
+def jwt_time(value, now, default=None):
+    """A NumericDate option: absolute, +N/-N from now, or "none"."""
+    if value is None:
+        return default
+    if value == "none":
+        return None
+    if value[:1] in "+-" and value[1:].isdigit():
+        return now + int(value)
+    if value.isdigit():
+        return int(value)
+    raise ValueError("bad time %r (want UNIX time, +N, -N or none)" % value)
+
+
+def json_or_string(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 # ---------------------------------------------------------------- state
 
 FAULTS = {
@@ -402,12 +665,21 @@ FAULTS = {
                          "invalid argument (test fault)"),
 }
 
+METHODS = ("FetchX509SVID", "FetchX509Bundles", "FetchJWTBundles",
+           "FetchJWTSVID", "ValidateJWTSVID")
+STREAM_METHODS = {"x509svid": "FetchX509SVID",
+                  "x509bundles": "FetchX509Bundles",
+                  "jwtbundles": "FetchJWTBundles"}
+# stream kinds that skip a message equal to the last one they sent
+BUNDLE_KINDS = ("x509bundles", "jwtbundles")
+
 STATE = object()        # queue marker: send the current state
 
 
 class Stream:
     def __init__(self, kind):
-        self.kind = kind        # "x509svid" or "x509bundles"
+        self.kind = kind        # "x509svid", "x509bundles", "jwtbundles"
+        self.method = STREAM_METHODS[kind]
         self.queue = collections.deque()
         self.last = None        # last state sent (bundles: skip repeats)
         self.end = None         # (StatusCode, details) to finish with
@@ -429,6 +701,7 @@ class Agent:
         self.streams = set()
         self.calls = 0
         self.fail = None
+        self.fail_methods = ()  # the methods "fail" applies to; () = all
         self.stalled = False
         self.unstall = None     # the timer of "stall on MS"
         self.crl_on = False
@@ -440,6 +713,15 @@ class Agent:
         self.old_roots = []
         self.quit = threading.Event()
         self.serving = None     # set by main(): serving(on) starts/stops
+
+        self.jwt_alg = args.jwt_alg
+        self.jwt_ttl = args.jwt_ttl
+        self.jwt_refresh_hint = args.jwt_refresh_hint
+        self.jwt = {self.td: JWTAuthority(self.jwt_alg)}   # "td" -> keys
+        self.jwks_seq = {}      # "td" -> [keys as JSON, spiffe_sequence]
+        self.jwks_docs = {}     # "td" -> JWKS document served, bytes
+        self.jwt_svid_calls = 0
+        self.jwt_svids = 0
 
         self.root = None
         self.issuer = None
@@ -485,10 +767,51 @@ class Agent:
             if self.issuer is not self.root:
                 self.crl_cache.append(self.root.crl((), life))
 
+    # -- JWT bundles
+
+    def jwks_keys(self, td, certs):
+        """A trust domain's keys: X.509 authorities first, as x5c, then its
+        JWT authorities if the agent has them."""
+        keys = []
+        for c in certs:
+            try:
+                j = public_jwk(c.public_key())
+            except ValueError:
+                continue
+            k = {"use": "x509-svid"}
+            k.update(j)
+            k["x5c"] = [base64.b64encode(der(c)).decode()]
+            keys.append(k)
+        auth = self.jwt.get(td)
+        if auth is not None:
+            keys += [key.jwk() for key in auth.published()]
+        return keys
+
+    def _update_jwks(self):
+        """The JWKS of every trust domain served (own and federated); the
+        spiffe_sequence of a trust domain grows when its keys change."""
+        served = [(self.td, self.bundle())]
+        served += [(td_name(k), certs) for k, certs in self.federated.items()]
+        docs = {}
+        for td, certs in served:
+            keys = self.jwks_keys(td, certs)
+            text = compact_json(keys)
+            seq = self.jwks_seq.get(td)
+            if seq is None:
+                seq = self.jwks_seq[td] = [text, 1]
+            elif seq[0] != text:
+                seq[0] = text
+                seq[1] += 1
+            docs[td] = json.dumps({
+                "keys": keys, "spiffe_sequence": seq[1],
+                "spiffe_refresh_hint": self.jwt_refresh_hint}).encode()
+        self.jwks_docs = docs
+
     # -- files
 
     def _save(self):
         self._sign_crls()
+        self._update_jwks()
         d = self.dir
         write_file(os.path.join(d, "ca.pem"), pem(self.root.cert))
         write_file(os.path.join(d, "ca.key"), key_pem(self.root.key))
@@ -520,6 +843,13 @@ class Agent:
         for k, certs in self.federated.items():
             write_file(os.path.join(fed, td_name(k) + ".pem"),
                        b"".join(pem(c) for c in certs))
+        jwks = os.path.join(d, "jwks")
+        os.makedirs(jwks, exist_ok=True)
+        for name in os.listdir(jwks):
+            if name[:-5] not in self.jwks_docs:
+                os.unlink(os.path.join(jwks, name))
+        for td, doc in self.jwks_docs.items():
+            write_file(os.path.join(jwks, td + ".json"), doc)
 
     # -- messages
 
@@ -547,10 +877,33 @@ class Agent:
             m.bundles[k] = b"".join(der(c) for c in certs)
         return m.SerializeToString()
 
+    def jwtbundles_response(self):
+        m = self.pb.JWTBundlesResponse()
+        for td, doc in self.jwks_docs.items():
+            m.bundles[td_key(td)] = doc
+        return m.SerializeToString()
+
     def render(self, kind):
         if kind == "x509svid":
             return self.x509svid_response()
+        if kind == "jwtbundles":
+            return self.jwtbundles_response()
         return self.x509bundles_response()
+
+    def bad_jwt_bundles(self, what):
+        m = self.pb.JWTBundlesResponse()
+        if what == "garbage":
+            # field 1, length-delimited, claims 127 bytes but has 7
+            return b"\x0a\x7fgarbage"
+        if what == "not-json":
+            m.bundles[td_key(self.td)] = b"{not json"
+        elif what == "no-keys":
+            m.bundles[td_key(self.td)] = b'{"spiffe_sequence": 1}'
+        elif what == "bad-td":
+            m.bundles["spiffe://Bad_TD"] = self.jwks_docs[self.td]
+        elif what != "empty":
+            raise ValueError("unknown message %r" % what)
+        return m.SerializeToString()
 
     def bad_message(self, what):
         if what == "garbage":
@@ -592,17 +945,22 @@ class Agent:
 
     # -- streams
 
-    def changed(self):
-        """State changed: save files, queue a full message on every stream."""
+    def changed(self, kinds=None):
+        """State changed: save files, queue a full message on every stream
+        (of these kinds only, when given; bundle streams skip a message
+        equal to the last one they sent)."""
         self._save()
         for s in self.streams:
+            if kinds is not None and s.kind not in kinds:
+                continue
             if not s.queue or s.queue[-1] is not STATE:
                 s.queue.append(STATE)
         self.cond.notify_all()
 
-    def end_streams(self, status):
+    def end_streams(self, status, methods=()):
         for s in self.streams:
-            s.end = status
+            if not methods or s.method in methods:
+                s.end = status
         self.cond.notify_all()
 
     def gate(self, context, method):
@@ -615,10 +973,18 @@ class Agent:
             return (grpc.StatusCode.INVALID_ARGUMENT,
                     "security header missing from request")
         with self.cond:
-            if self.fail:
+            if self.fail and (not self.fail_methods
+                              or method in self.fail_methods):
                 log.info("%s: answering %s", method, self.fail)
                 return FAULTS[self.fail]
         return None
+
+    def wait_unstalled(self, context):
+        """A unary call under "stall": False if the caller went away."""
+        with self.cond:
+            while self.stalled and context.is_active():
+                self.cond.wait(1.0)
+        return context.is_active()
 
     def serve_stream(self, kind, method, reqcls, request, context):
         err = self.gate(context, method) or self.check_request(reqcls,
@@ -660,7 +1026,7 @@ class Agent:
                     item = s.queue.popleft()
                     if item is STATE:
                         payload = self.render(kind)
-                        if kind == "x509bundles" and payload == s.last:
+                        if kind in BUNDLE_KINDS and payload == s.last:
                             continue
                         s.last = payload
                     else:
@@ -680,10 +1046,7 @@ class Agent:
     def unimplemented(self, method, context):
         err = self.gate(context, method)
         if err is None:
-            with self.cond:
-                while self.stalled and context.is_active():
-                    self.cond.wait(1.0)
-            # JWT-SVIDs: a later issue adds a JWT authority here.
+            self.wait_unstalled(context)
             err = (grpc.StatusCode.UNIMPLEMENTED,
                    "%s is not implemented by the test agent" % method)
         context.set_code(err[0])
@@ -707,12 +1070,133 @@ class Agent:
                                  self.pb.X509BundlesRequest, request, context)
 
     def fetch_jwt_bundles(self, request, context):
-        self.unimplemented("FetchJWTBundles", context)
-        return
-        yield
+        return self.serve_stream("jwtbundles", "FetchJWTBundles",
+                                 self.pb.JWTBundlesRequest, request, context)
 
     def fetch_jwt_svid(self, request, context):
-        self.unimplemented("FetchJWTSVID", context)
+        """Unary: a JWT-SVID per SVID (the default first), or for the
+        requested spiffe_id only, with the requested audiences."""
+        with self.cond:
+            self.jwt_svid_calls += 1
+        err = self.gate(context, "FetchJWTSVID")
+        if err is None and not self.wait_unstalled(context):
+            return None
+        req = self.pb.JWTSVIDRequest()
+        if err is None:
+            try:
+                req.ParseFromString(request)
+            except Exception:
+                err = (grpc.StatusCode.INVALID_ARGUMENT, "malformed request")
+        if err is None and not req.audience:
+            err = (grpc.StatusCode.INVALID_ARGUMENT,
+                   "audience must be specified")
+        if err is None:
+            with self.cond:
+                svids = [s for s in self.svids
+                         if not req.spiffe_id or s.spiffe_id == req.spiffe_id]
+                if not svids:
+                    err = (grpc.StatusCode.PERMISSION_DENIED,
+                           "no identity issued")
+                else:
+                    m = self.pb.JWTSVIDResponse()
+                    for s in svids:
+                        token, _ = self.jwt_svid_token(s.spiffe_id,
+                                                       list(req.audience))
+                        m.svids.add(spiffe_id=s.spiffe_id, svid=token,
+                                    hint=s.hint)
+                    self.jwt_svids += len(svids)
+        if err is not None:
+            log.info("FetchJWTSVID: %s", err[0].name)
+            context.set_code(err[0])
+            context.set_details(err[1])
+            return None
+        log.info("FetchJWTSVID: %d token(s) for %s, ttl %d s", len(svids),
+                 ",".join(req.audience), self.jwt_ttl)
+        return m.SerializeToString()
+
+    # -- JWT-SVIDs
+
+    def jwt_svid_token(self, spiffe_id, audiences):
+        """A JWT-SVID as a SPIRE agent makes it, signed by the current key
+        of the own trust domain; returns (token, exp)."""
+        auth = self.jwt[self.td]
+        now = int(time.time())
+        header = {"alg": auth.alg, "kid": auth.current.kid, "typ": "JWT"}
+        claims = {"aud": audiences[0] if len(audiences) == 1 else audiences,
+                  "exp": now + self.jwt_ttl, "iat": now, "sub": spiffe_id}
+        key = auth.current.key
+        return jws_compact(header, claims,
+                           lambda data: jws_sign(key, auth.alg, data)), \
+            claims["exp"]
+
+    def jwt_spec(self, sub, aud, opts):
+        """What mint-jwt and forge-jwt sign: (header, claims, key, alg, td,
+        added), from their arguments."""
+        now = int(time.time())
+        o, extra = {}, {}
+        for opt in opts:
+            k, eq, v = opt.partition("=")
+            if not eq:
+                raise ValueError("option %r is not NAME=VALUE" % opt)
+            if k.startswith("claim.") and len(k) > 6:
+                extra[k[6:]] = json_or_string(v)
+            elif k in ("ttl", "alg", "td", "kid", "key", "exp", "nbf", "iat",
+                       "typ"):
+                o[k] = v
+            else:
+                raise ValueError("unknown option %r" % opt)
+
+        # by default the key of sub's trust domain, if the agent has one
+        td = o.get("td")
+        if td is None:
+            td = self.td
+            if sub.startswith("spiffe://"):
+                sub_td = trust_domain_of(sub)
+                if sub_td in self.jwt:
+                    td = sub_td
+        elif td == "own":
+            td = self.td
+        else:
+            td = td_name(td)
+        auth = self.jwt.get(td)
+        if auth is None:
+            raise ValueError("no JWT key for trust domain %s (use new-td)"
+                             % td)
+
+        alg = o.get("alg", auth.alg)
+        if alg not in JWT_ALGS:
+            raise ValueError("alg must be one of %s" % "|".join(JWT_ALGS))
+        added = False
+        if o.get("key") == "next":
+            key = auth.staged()
+            if JWT_ALGS[alg][0] != key.family:
+                raise ValueError("the next key of %s is %s, not for %s"
+                                 % (td, key.family, alg))
+        elif "key" in o:
+            raise ValueError("key must be next")
+        else:
+            key, added = auth.key_for(alg)
+
+        header = {"alg": alg, "kid": o.get("kid", key.kid),
+                  "typ": o.get("typ", "JWT")}
+        for name in ("kid", "typ"):
+            if header[name] == "none":
+                del header[name]
+
+        claims = {}
+        if sub != "-":
+            claims["sub"] = sub
+        if aud != "-":
+            auds = aud.split(",")
+            claims["aud"] = auds[0] if len(auds) == 1 else auds
+        ttl = int(o.get("ttl", self.jwt_ttl))
+        for name, default in (("exp", now + ttl), ("iat", now),
+                              ("nbf", None)):
+            t = jwt_time(o.get(name), now, default)
+            if t is not None:
+                claims[name] = t
+        claims.update(extra)
+        return header, claims, key, alg, td, added
 
     def validate_jwt_svid(self, request, context):
         self.unimplemented("ValidateJWTSVID", context)
@@ -790,19 +1274,31 @@ class Agent:
         return "OK serial=%s ca=%s" % (serial_hex(self.svids[0].cert),
                                        fingerprint(self.root.cert))
 
-    def cmd_new_td(self, td):
-        """new-td TD"""
+    def cmd_new_td(self, td, *opts):
+        """new-td TD [jwt-alg=ALG]"""
         td = td_name(td)
         if td == self.td or not td or "/" in td:
             raise ValueError("bad trust domain %r" % td)
+        alg = self.jwt_alg
+        for o in opts:
+            k, _, v = o.partition("=")
+            if k != "jwt-alg" or v not in JWT_ALGS:
+                raise ValueError("usage: new-td TD [jwt-alg=%s]"
+                                 % "|".join(JWT_ALGS))
+            alg = v
         ca = CA.root(td, self._ca_lifetime())
         self.other_cas[td] = ca
+        self.jwt[td] = JWTAuthority(alg)
         d = os.path.join(self.dir, td)
         os.makedirs(d, exist_ok=True)
         write_file(os.path.join(d, "ca.pem"), pem(ca.cert))
         write_file(os.path.join(d, "ca.key"), key_pem(ca.key))
-        return "OK ca=%s path=%s" % (fingerprint(ca.cert),
-                                     os.path.join(d, "ca.pem"))
+        if td_key(td) in self.federated:
+            # federated before with a PEM file: its JWT keys change now
+            self.changed(("jwtbundles",))
+        return "OK ca=%s path=%s kid=%s" % (fingerprint(ca.cert),
+                                            os.path.join(d, "ca.pem"),
+                                            self.jwt[td].current.kid)
 
     def cmd_federate(self, td, path=None):
         """federate TD [PEMFILE]"""
@@ -883,16 +1379,24 @@ class Agent:
         self.changed()
         return "OK revoked=%d" % len(self.revoked)
 
-    def cmd_fail(self, mode):
-        """fail permission_denied|unavailable|invalid_argument|off"""
-        if mode == "off":
+    def cmd_fail(self, mode, *methods):
+        """fail permission_denied|unavailable|invalid_argument|off [METHOD...]"""
+        if mode == "off" and not methods:
             self.fail = None
+            self.fail_methods = ()
             return "OK fail=off"
         if mode not in FAULTS:
-            raise ValueError("usage: fail %s|off" % "|".join(FAULTS))
+            raise ValueError("usage: fail %s|off [METHOD...]"
+                             % "|".join(FAULTS))
+        bad = [m for m in methods if m not in METHODS]
+        if bad:
+            raise ValueError("unknown method %s (one of %s)"
+                             % (bad[0], " ".join(METHODS)))
         self.fail = mode
-        n = len(self.streams)
-        self.end_streams(FAULTS[mode])
+        self.fail_methods = tuple(methods)
+        n = sum(1 for s in self.streams
+                if not methods or s.method in methods)
+        self.end_streams(FAULTS[mode], methods)
         return "OK fail=%s ended=%d" % (mode, n)
 
     def cmd_end_stream(self):
@@ -941,13 +1445,154 @@ class Agent:
 
     def cmd_status(self):
         """status"""
+        auth = self.jwt[self.td]
         return ("OK serial=%s ca=%s streams=%d calls=%d svids=%d "
-                "federated=%d fail=%s stall=%s ttl=%d" % (
+                "federated=%d fail=%s stall=%s ttl=%d "
+                "jwt_alg=%s jwt_kid=%s jwt_keys=%d jwt_seq=%d jwt_ttl=%d "
+                "jwt_streams=%d jwt_svid_calls=%d jwt_svids=%d "
+                "fail_methods=%s" % (
                     serial_hex(self.svids[0].cert),
                     fingerprint(self.root.cert), len(self.streams),
                     self.calls, len(self.svids), len(self.federated),
                     self.fail or "off", "on" if self.stalled else "off",
-                    self.ttl))
+                    self.ttl, auth.alg, auth.current.kid,
+                    len(auth.published()), self.jwks_seq[self.td][1],
+                    self.jwt_ttl,
+                    sum(1 for s in self.streams if s.kind == "jwtbundles"),
+                    self.jwt_svid_calls, self.jwt_svids,
+                    ",".join(self.fail_methods) or "all"))
+
+    # -- JWT commands
+
+    def _jwt_authority(self, opts, usage, flags=()):
+        """(trust domain, its JWTAuthority, flags given) from [td=TD] and
+        the flag words of a command."""
+        td, given = self.td, set()
+        for o in opts:
+            if o in flags:
+                given.add(o)
+            elif o.startswith("td="):
+                td = td_name(o[3:]) if o[3:] != "own" else self.td
+            else:
+                raise ValueError("usage: " + usage)
+        if td not in self.jwt:
+            raise ValueError("no JWT key for trust domain %s (use new-td)"
+                             % td)
+        return td, self.jwt[td], given
+
+    def cmd_rotate_jwt_key(self, *opts):
+        """rotate-jwt-key [keep-old] [td=TD]"""
+        td, auth, given = self._jwt_authority(
+            opts, "rotate-jwt-key [keep-old] [td=TD]", ("keep-old",))
+        old = auth.current.kid
+        auth.rotate("keep-old" in given)
+        self.changed(("jwtbundles",))
+        seq = self.jwks_seq.get(td, [None, 0])[1]
+        return "OK td=%s kid=%s old=%s seq=%d" % (td, auth.current.kid,
+                                                   old, seq)
+
+    def cmd_next_jwt_key(self, *opts):
+        """next-jwt-key [td=TD]"""
+        td, auth, _ = self._jwt_authority(opts, "next-jwt-key [td=TD]")
+        return "OK td=%s kid=%s" % (td, auth.staged().kid)
+
+    def cmd_jwt_ttl(self, seconds):
+        """jwt-ttl SECONDS"""
+        ttl = int(seconds)
+        if ttl <= 0:
+            raise ValueError("jwt-ttl must be positive")
+        self.jwt_ttl = ttl
+        return "OK jwt_ttl=%d" % ttl
+
+    def _jwt_reply(self, token, header, td, added):
+        if added:
+            self.changed(("jwtbundles",))
+        return "OK token=%s kid=%s td=%s%s" % (
+            token, header.get("kid", "-"), td,
+            " added=%s" % header.get("kid") if added else "")
+
+    def cmd_mint_jwt(self, sub, aud, *opts):
+        """mint-jwt SUB AUD[,AUD2...] [ttl=S] [alg=ALG] [td=TD] [kid=KID] [key=next] [exp=T] [nbf=T] [iat=T] [typ=TYP] [claim.NAME=VALUE]"""
+        header, claims, key, alg, td, added = self.jwt_spec(sub, aud, opts)
+        token = jws_compact(header, claims,
+                            lambda data: jws_sign(key.key, alg, data))
+        return self._jwt_reply(token, header, td, added)
+
+    def cmd_forge_jwt(self, kind, sub, aud, *opts):
+        """forge-jwt none|hs256|badsig|wrongkid|nokid|untrusted|expired|future-nbf|typ|json|long|truncated|keyalg|crit SUB AUD [mint-jwt options]"""
+        if kind not in JWT_FORGE_KINDS:
+            raise ValueError("unknown kind %r (one of %s)"
+                             % (kind, "|".join(JWT_FORGE_KINDS)))
+        header, claims, key, alg, td, added = self.jwt_spec(sub, aud, opts)
+        now = int(time.time())
+        signer = key.key
+        sign = None
+
+        if kind == "none":
+            header["alg"] = "none"
+            sign = lambda data: b""
+        elif kind == "hs256":
+            # the public key as an HMAC secret: the algorithm confusion
+            header["alg"] = "HS256"
+            secret = key.public_pem()
+            sign = lambda data: hmac.new(secret, data, "sha256").digest()
+        elif kind == "wrongkid":
+            header["kid"] = "wrong-" + b64u(os.urandom(6))
+        elif kind == "nokid":
+            header.pop("kid", None)
+        elif kind == "untrusted":
+            # the trusted kid, a key that no bundle holds
+            signer = JWTKey(key.family).key
+        elif kind == "expired":
+            claims["exp"] = now - 3600
+            claims["iat"] = now - 3900
+        elif kind == "future-nbf":
+            claims["nbf"] = now + 3600
+        elif kind == "typ":
+            header["typ"] = "xyz"
+        elif kind == "long":
+            claims["pad"] = "x" * JWT_LONG_PAD
+        elif kind == "keyalg":
+            # an alg of another key family than the kid's key
+            header["alg"] = "RS256" if key.family != "RSA" else "ES256"
+        elif kind == "crit":
+            header["crit"] = ["exp"]
+
+        if sign is None:
+            sign = lambda data: jws_sign(signer, alg, data)
+        token = jws_compact(header, claims, sign)
+        head, _, sig = token.rpartition(".")
+
+        if kind == "badsig":
+            raw = bytearray(base64.urlsafe_b64decode(sig + "=" * (-len(sig)
+                                                                  % 4)))
+            raw[len(raw) // 2] ^= 0x01
+            token = "%s.%s" % (head, b64u(bytes(raw)))
+        elif kind == "truncated":
+            # shortened to a length that no base64url text can have
+            while True:
+                sig = sig[:-1]
+                if len(sig) % 4 == 1:
+                    break
+            token = "%s.%s" % (head, sig)
+        elif kind == "json":
+            protected, payload = head.split(".")
+            token = compact_json({"payload": payload, "protected": protected,
+                                  "signature": sig})
+        return self._jwt_reply(token, header, td, added)
+
+    def cmd_send_jwt_bundles(self, what):
+        """send-jwt-bundles garbage|not-json|no-keys|bad-td|empty|state"""
+        payload = STATE if what == "state" else self.bad_jwt_bundles(what)
+        n = 0
+        for s in self.streams:
+            if s.kind == "jwtbundles" and not s.end:
+                s.queue.append(payload)
+                # the next real state is sent again, even if unchanged
+                s.last = None
+                n += 1
+        self.cond.notify_all()
+        return "OK sent=%d" % n
 
     def cmd_ttl(self, seconds):
         """ttl SECONDS"""
@@ -1178,6 +1823,14 @@ def parse_args(argv):
                    help="issue SVIDs from an intermediate CA")
     p.add_argument("--auto-rotate", action="store_true",
                    help="rotate SVIDs at half their lifetime")
+    p.add_argument("--jwt-alg", default="ES256", choices=sorted(JWT_ALGS),
+                   help="algorithm of the JWT keys (default ES256)")
+    p.add_argument("--jwt-ttl", type=int, default=300,
+                   help="lifetime of the JWT-SVIDs of FetchJWTSVID, in "
+                   "seconds (default 300)")
+    p.add_argument("--jwt-refresh-hint", type=int, default=300,
+                   help="spiffe_refresh_hint of the JWT bundles, in seconds "
+                   "(default 300)")
     p.add_argument("--proto", default=os.path.join(HERE, "workload.proto"),
                    help=argparse.SUPPRESS)
     # set by "restart" for the new image
@@ -1204,6 +1857,8 @@ def parse_args(argv):
         args.svids = [("spiffe://%s/nginx" % args.trust_domain, "")]
     if args.ttl <= 0:
         p.error("--ttl must be positive")
+    if args.jwt_ttl <= 0:
+        p.error("--jwt-ttl must be positive")
     return args
 
 
