@@ -20,16 +20,21 @@ trap 'rm -rf "$certs"' EXIT
 /usr/bin/python3 t/cert/mkcerts.py "$certs" >/dev/null
 
 /usr/bin/python3 - "$out" "$certs" t/unit/fixtures <<'EOF'
+import base64
 import calendar
 import glob
 import hashlib
+import json
 import os
 import struct
 import sys
 import time
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature)
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption, Encoding, NoEncryption, PrivateFormat,
     load_pem_private_key)
@@ -270,6 +275,89 @@ crl = (x509.CertificateRevocationListBuilder()
 seed("fuzz_svid", b"\4" + crl.public_bytes(Encoding.DER))
 seed("fuzz_svid", b"\6" + be32(now) + pems["good"] + keys["good"] +
      crl.public_bytes(Encoding.PEM) + pems["ca-a"])
+
+# fuzz_jwt 0: JWKS documents; 4: JWTBundlesResponses
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jwk(key, kid):
+    pub = key.public_key().public_numbers()
+    if isinstance(key, rsa.RSAPrivateKey):
+        return {"use": "jwt-svid", "kty": "RSA", "kid": kid,
+                "n": b64u(pub.n.to_bytes((pub.n.bit_length() + 7) // 8,
+                                         "big")),
+                "e": b64u(pub.e.to_bytes(3, "big"))}
+    size = (key.curve.key_size + 7) // 8
+    return {"use": "jwt-svid", "kty": "EC", "crv": "P-%d" % key.curve.key_size,
+            "kid": kid, "x": b64u(pub.x.to_bytes(size, "big")),
+            "y": b64u(pub.y.to_bytes(size, "big"))}
+
+
+ca_der = x509.load_pem_x509_certificate(pems["ca-a"]).public_bytes(
+    Encoding.DER)
+rsa_key = rsa.generate_private_key(65537, 2048)
+p384 = ec.generate_private_key(ec.SECP384R1())
+p521 = ec.generate_private_key(ec.SECP521R1())
+docs = [
+    {"keys": [jwk(rsa_key, "r"), jwk(p384, "p384"), jwk(p521, "p521"),
+              {"use": "x509-svid", "kty": "EC",
+               "x5c": [base64.b64encode(ca_der).decode()]}],
+     "spiffe_sequence": 7, "spiffe_refresh_hint": 60},
+    {"keys": [jwk(p384, "same"), jwk(p521, "same"),
+              dict(jwk(rsa_key, "bad-e"), e="AQ"),
+              dict(jwk(p384, "short"), x="AAAA"), {"use": "other"}, 3]},
+    {"keys": [], "spiffe_sequence": -1},
+]
+for name, data in msgs.items():
+    if "jwt_bundles_resp" in name:
+        seed("fuzz_jwt", b"\4" + data)
+        for _, entry in fields(data):
+            docs.append(dict(fields(entry)).get(2, b"{}"))
+for d in docs:
+    seed("fuzz_jwt", b"\0" + (d if isinstance(d, bytes)
+                               else json.dumps(d).encode()))
+
+# fuzz_jwt 1: base64, both alphabets
+
+for flags, text in ((0, b"TWFu"), (0, b"TWE="), (0, b"TQ=="), (1, b"TWE"),
+                    (1, b"-_-_"), (0, b"TR=="), (1, b"TQ=")):
+    seed("fuzz_jwt", b"\1" + bytes([flags]) + text)
+
+# fuzz_jwt 3: headers and claims that the target signs; 2: whole tokens
+
+t0 = 1767225600
+claims = [
+    {"sub": "spiffe://example.org/web", "aud": "api", "exp": t0 + 3600},
+    {"sub": "spiffe://example.org/web", "aud": ["x", "spiffe://example.org/api"],
+     "exp": t0 + 60.5, "nbf": t0 - 10, "iat": t0, "extra": {"a": [1, None]}},
+    {"sub": "spiffe://example.org/web", "aud": "other", "exp": t0 + 3600},
+    {"sub": "spiffe://example.org/web", "aud": "api", "exp": t0 - 3600},
+    {"sub": "spiffe://other.org/web", "aud": "api", "exp": t0 + 3600},
+    {"sub": "spiffe://example.org", "aud": "api", "exp": t0 + 3600},
+]
+headers = [({"alg": "ES256", "kid": "ec-1", "typ": "JWT"}, 0),
+           ({"alg": "RS256", "kid": "rsa-1"}, 1),
+           ({"alg": "PS384", "kid": "rsa-1", "typ": "JOSE"}, 1),
+           ({"alg": "none", "kid": "ec-1"}, 0),
+           ({"alg": "ES256", "kid": "rsa-1"}, 0),
+           ({"alg": "ES256", "kid": "ec-1", "crit": ["b64"]}, 0)]
+for i, (h, rsa_flag) in enumerate(headers):
+    for j, c in enumerate(claims):
+        if i and j > 1:
+            continue
+        seed("fuzz_jwt", b"\3" + be32(t0) + bytes([rsa_flag | (j == 1) * 2]) +
+             json.dumps(h).encode() + b"\0" + json.dumps(c).encode())
+
+other = ec.generate_private_key(ec.SECP256R1())
+signing = (b64u(json.dumps(headers[0][0]).encode()) + "." +
+           b64u(json.dumps(claims[0]).encode())).encode()
+r, s_ = decode_dss_signature(other.sign(signing, ec.ECDSA(hashes.SHA256())))
+token = signing + b"." + b64u(r.to_bytes(32, "big") +
+                              s_.to_bytes(32, "big")).encode()
+for t in (token, token + b".x", b"{}", b"a.b.c"):
+    seed("fuzz_jwt", b"\2" + be32(t0) + t)
 
 for target in sorted(count):
     print("seeds: %-10s %3d seeds in %s" % (
