@@ -38,7 +38,7 @@ DEBS := build-essential nginx nginx-dev libnginx-mod-stream \
 export TEST_NGINX_BINARY        ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES  ?= $(CURDIR)/$(BUILD)/ngx_http_spiffe_module.so
 
-.PHONY: all deps modules unit test demo install clean
+.PHONY: all deps modules unit test demo bench install clean
 
 all: modules
 
@@ -95,6 +95,10 @@ test: deps
 demo: deps
 	$(MAKE) modules
 	@conf-examples/demo.sh
+
+bench: deps
+	$(MAKE) modules
+	t/bench/run.sh
 
 install: modules
 	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(AVAILDIR) \

@@ -637,7 +637,7 @@ row() {         # label stock spiffe ratios(min med max) note
     printf '  %-32s %10s %10s  %-21s %s\n' "$1" "$2" "$3" "$4" "$5"
 }
 
-cell_ratios() { local r; r=$(ratios "$1"); [ "$r" = - ] && echo - || echo "$r" | awk '{ printf "%s %s %s\n", $1, $2, $3 }'; }
+cell_ratios() { ratios "$1"; }
 
 OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHER[ka_r10000]} ${OTHER[ka_w10000]}"
 
@@ -648,7 +648,7 @@ OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHE
     echo "pinning   nginx: 1 worker, taskset CPU $SERVER_CPU; client (and agent): taskset CPU $CLIENT_CPU; $NICE_NOTE; $AFFINITY"
     echo "method    $ROUNDS rounds x ${DUR}s (+${WARMUP}s warm-up), stock / ngx_spiffe alternating AB, BA, ...; TLS 1.3, group P-256, ECDSA P-256 SVIDs"
     echo "noise     other processes took median $(pct "$(med $OTHER_ALL)")%, max $(pct "$(maxof $OTHER_ALL)")% of the server CPU during a.-b. runs"
-    echo "          (/s = throughput; /CPU-s = per second of worker CPU time, robust to that noise)"
+    echo "          (/s = throughput; /CPU-s = per second of worker CPU time, less sensitive to that noise; f. is not sensitive at all)"
     echo
     row "" "stock" "ngx_spiffe" "ratio min med max" "target"
     echo "a. new mTLS handshakes, $CONNS_NEW conns, one request each, no resumption"
