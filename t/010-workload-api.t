@@ -206,7 +206,7 @@ main::svid_facts();
 ["GET /t", "GET /ctl/status"]
 --- response_body_like eval
 ['\A$TEST_NGINX_SVID_EXPIRES\n\z',
- '\AOK serial=[0-9a-f]+ .* streams=1 calls=1 .*ttl=600\n\z']
+ '\AOK serial=[0-9a-f]+ .* streams=1 calls=1 .*ttl=600\b.*\n\z']
 --- error_log
 spiffe: SVID "spiffe://example.org/nginx" serial $TEST_NGINX_SVID_SERIAL, version 1
 --- grep_error_log eval: $main::Story

@@ -319,6 +319,20 @@ for d in docs:
     seed("fuzz_jwt", b"\0" + (d if isinstance(d, bytes)
                                else json.dumps(d).encode()))
 
+
+def pb_entry(key, value):
+    entry = (b"\x0a" + varint_bytes(len(key)) + key + b"\x12" +
+             varint_bytes(len(value)) + value)
+    return b"\x0a" + varint_bytes(len(entry)) + entry
+
+
+# three trust domains, one of them twice and once with the scheme
+
+doc = json.dumps(docs[0]).encode()
+seed("fuzz_jwt", b"\4" + pb_entry(b"spiffe://example.org", doc) +
+     pb_entry(b"other.org", b'{"keys":[]}') + pb_entry(b"a.b", doc) +
+     pb_entry(b"example.org", b'{"keys":[]}'))
+
 # fuzz_jwt 1: base64, both alphabets
 
 for flags, text in ((0, b"TWFu"), (0, b"TWE="), (0, b"TQ=="), (1, b"TWE"),
@@ -347,8 +361,9 @@ for i, (h, rsa_flag) in enumerate(headers):
     for j, c in enumerate(claims):
         if i and j > 1:
             continue
-        seed("fuzz_jwt", b"\3" + be32(t0) + bytes([rsa_flag | (j == 1) * 2]) +
-             json.dumps(h).encode() + b"\0" + json.dumps(c).encode())
+        for forge in (0, 2) if i + j == 0 else (0,):
+            seed("fuzz_jwt", b"\3" + be32(t0) + bytes([rsa_flag | forge]) +
+                 json.dumps(h).encode() + b"\0" + json.dumps(c).encode())
 
 other = ec.generate_private_key(ec.SECP256R1())
 signing = (b64u(json.dumps(headers[0][0]).encode()) + "." +
