@@ -101,7 +101,7 @@ step "Live rotation: the agent issues nginx a new SVID"
 before=$(served_serial)
 master=$(cat "$dir/nginx/logs/nginx.pid")
 echo "   serving serial $before"
-after_rotation=$(control rotate-svid | sed 's/.*serial=//')
+after_rotation=$(control rotate-svid | sed 's/.*serial=\([0-9a-f]*\).*/\1/')
 sleep 0.5
 after=$(served_serial)
 echo "   agent rotated to $after_rotation"
