@@ -38,7 +38,7 @@ DEBS := build-essential nginx nginx-dev libnginx-mod-stream \
 export TEST_NGINX_BINARY        ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES  ?= $(CURDIR)/$(BUILD)/ngx_http_spiffe_module.so
 
-.PHONY: all deps modules unit test demo bench install clean
+.PHONY: all deps modules unit test test-valgrind demo bench install clean
 
 all: modules
 
@@ -91,6 +91,11 @@ test: deps
 	$(MAKE) modules
 	$(MAKE) unit
 	prove -r t
+
+# the suites again with every nginx under valgrind (slow: tens of minutes)
+test-valgrind: deps
+	$(MAKE) modules
+	TEST_NGINX_USE_VALGRIND=1 prove -r t
 
 demo: deps
 	$(MAKE) modules
