@@ -142,8 +142,13 @@ ngx_int_t ngx_spiffe_stats_worker(ngx_uint_t i,
 
 /* allow/deny rules from the configuration: ngx_spiffe_rules.c */
 
+#define NGX_SPIFFE_RULES_X509   0
+#define NGX_SPIFFE_RULES_JWT    1
+
 char *ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules,
     int action, ngx_str_t *value, ngx_str_t *directive);
+ngx_int_t ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
+    ngx_str_t *id, ngx_uint_t kind);
 
 
 /* TLS hooks: ngx_spiffe_ssl.c */
@@ -181,11 +186,11 @@ typedef struct {
 
 
 ngx_int_t ngx_spiffe_ssl_init(ngx_conf_t *cf);
-ngx_int_t ngx_spiffe_ssl_placeholder(ngx_conf_t *cf, ngx_array_t **certs,
-    ngx_array_t **keys);
-ngx_int_t ngx_spiffe_ssl_only_placeholder(ngx_array_t *certs);
-ngx_int_t ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
-    ngx_flag_t svid, ngx_uint_t verify);
+char *ngx_spiffe_ssl_svid_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf, ngx_array_t **certs, ngx_array_t **keys);
+char *ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
+    ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_flag_t svid,
+    ngx_uint_t verify, u_char *file, ngx_uint_t line);
 ngx_int_t ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_flag_t svid, ngx_spiffe_upstream_t *verify);
 ngx_spiffe_peer_t *ngx_spiffe_ssl_peer(ngx_connection_t *c);

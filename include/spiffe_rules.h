@@ -34,7 +34,8 @@ void spiffe_rules_free(spiffe_rules_t *rules);
 
 /*
  * Adds "all", an exact ID, or a pattern with "*" segments and an optional
- * trailing "**" segment.  Returns 0, or -1 with *err set (NULL *err: no memory).
+ * trailing "**" segment.  Returns 0, or -1 with *err set (NULL *err: no
+ * memory).
  */
 int spiffe_rules_add(spiffe_rules_t *rules, int action, const char *pattern,
     size_t len, const char **err);

@@ -71,26 +71,12 @@ ngx_http_spiffe_jwt_access(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    switch (spiffe_rules_decide(slcf->jwt_rules, (char *) ctx->id.data,
-                                ctx->id.len))
+    if (ngx_spiffe_rules_decide(r->connection->log, slcf->jwt_rules, &ctx->id,
+                                NGX_SPIFFE_RULES_JWT)
+        == NGX_OK)
     {
-    case SPIFFE_RULES_ALLOW:
-        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_JWT_ALLOWED);
         return NGX_OK;
-
-    case SPIFFE_RULES_DENY:
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "spiffe: access forbidden by JWT rule for \"%V\"",
-                      &ctx->id);
-        break;
-
-    default: /* SPIFFE_RULES_NONE */
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "spiffe: access forbidden: no JWT rule allows \"%V\"",
-                      &ctx->id);
     }
-
-    ngx_spiffe_stats_count(NGX_SPIFFE_STAT_JWT_DENIED);
 
     return NGX_HTTP_FORBIDDEN;
 }

@@ -304,26 +304,12 @@ ngx_http_spiffe_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_FORBIDDEN;
     }
 
-    switch (spiffe_rules_decide(slcf->rules, (char *) peer->id.data,
-                                peer->id.len))
+    if (ngx_spiffe_rules_decide(r->connection->log, slcf->rules, &peer->id,
+                                NGX_SPIFFE_RULES_X509)
+        == NGX_OK)
     {
-    case SPIFFE_RULES_ALLOW:
-        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_ALLOWED);
         return NGX_OK;
-
-    case SPIFFE_RULES_DENY:
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "spiffe: access forbidden by rule for \"%V\"",
-                      &peer->id);
-        break;
-
-    default: /* SPIFFE_RULES_NONE */
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "spiffe: access forbidden: no rule allows \"%V\"",
-                      &peer->id);
     }
-
-    ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DENIED);
 
     return NGX_HTTP_FORBIDDEN;
 }
@@ -540,47 +526,9 @@ ngx_http_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
     ssl = ngx_http_conf_get_module_srv_conf(cf, ngx_http_ssl_module);
 
-    if (ngx_spiffe_get_conf(cf->cycle)->address.len == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"%s\" in %s:%ui needs an identity source: "
-                      "\"spiffe_workload_api\" or SPIFFE_ENDPOINT_SOCKET",
-                      conf->svid ? "spiffe_svid" : "spiffe_verify_client",
-                      cscf->file_name, cscf->line);
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->svid && !ngx_spiffe_ssl_only_placeholder(ssl->certificates)) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"spiffe_svid on\" cannot be combined with "
-                      "\"ssl_certificate\" in the server in %s:%ui",
-                      cscf->file_name, cscf->line);
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->verify != NGX_SPIFFE_VERIFY_OFF && ssl->verify) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"spiffe_verify_client\" cannot be combined with "
-                      "\"ssl_verify_client\" in the server in %s:%ui",
-                      cscf->file_name, cscf->line);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ssl->ssl.ctx == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"spiffe_verify_client\" needs TLS in the server in "
-                      "%s:%ui: add \"ssl\" to \"listen\" and "
-                      "\"spiffe_svid on\" or \"ssl_certificate\"",
-                      cscf->file_name, cscf->line);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_spiffe_ssl_server(cf, &ssl->ssl, conf->svid, conf->verify)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_spiffe_ssl_server(cf, &ssl->ssl, ssl->certificates,
+                                 ssl->verify, conf->svid, conf->verify,
+                                 cscf->file_name, cscf->line);
 }
 
 
@@ -738,28 +686,12 @@ ngx_http_spiffe_merge_jwt(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *prev,
 static char *
 ngx_http_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_spiffe_srv_conf_t *sscf = conf;
-
-    char                     *rv;
     ngx_http_ssl_srv_conf_t  *ssl;
-
-    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK || !sscf->svid) {
-        return rv;
-    }
-
-    /* the ssl module merges before us: the placeholder must be there now */
 
     ssl = ngx_http_conf_get_module_srv_conf(cf, ngx_http_ssl_module);
 
-    if (ngx_spiffe_ssl_placeholder(cf, &ssl->certificates,
-                                   &ssl->certificate_keys)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_spiffe_ssl_svid_directive(cf, cmd, conf, &ssl->certificates,
+                                         &ssl->certificate_keys);
 }
 
 

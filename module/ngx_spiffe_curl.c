@@ -44,7 +44,8 @@ ngx_spiffe_curl_init(ngx_spiffe_curl_t *cm, ngx_log_t *log)
 
     cm->multi = curl_multi_init();
     if (cm->multi == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, log, 0, "spiffe: curl_multi_init() failed");
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "spiffe: curl_multi_init() failed");
         return NGX_ERROR;
     }
 

@@ -12,6 +12,12 @@
 
 static int ngx_spiffe_rules_regex_match(void *data, const char *id,
     size_t len);
+
+
+static ngx_uint_t  ngx_spiffe_rules_counters[][2] = {
+    { NGX_SPIFFE_STAT_ALLOWED, NGX_SPIFFE_STAT_DENIED },
+    { NGX_SPIFFE_STAT_JWT_ALLOWED, NGX_SPIFFE_STAT_JWT_DENIED }
+};
 static void ngx_spiffe_rules_cleanup(void *data);
 
 
@@ -100,6 +106,41 @@ ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules, int action,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The decision on a verified ID, logged and counted: NGX_OK allowed,
+ * NGX_DECLINED refused.  kind is NGX_SPIFFE_RULES_X509 or _JWT.
+ */
+
+ngx_int_t
+ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
+    ngx_str_t *id, ngx_uint_t kind)
+{
+    static const char  *names[] = { "", "JWT " };
+
+    switch (spiffe_rules_decide(rules, (char *) id->data, id->len)) {
+
+    case SPIFFE_RULES_ALLOW:
+        ngx_spiffe_stats_count(ngx_spiffe_rules_counters[kind][0]);
+        return NGX_OK;
+
+    case SPIFFE_RULES_DENY:
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "spiffe: access forbidden by %srule for \"%V\"",
+                      names[kind], id);
+        break;
+
+    default: /* SPIFFE_RULES_NONE */
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "spiffe: access forbidden: no %srule allows \"%V\"",
+                      names[kind], id);
+    }
+
+    ngx_spiffe_stats_count(ngx_spiffe_rules_counters[kind][1]);
+
+    return NGX_DECLINED;
 }
 
 

@@ -42,6 +42,9 @@ static ngx_int_t ngx_spiffe_ssl_session_check(SSL_SESSION *sess,
     spiffe_snapshot_t *snap, ngx_str_t *id, const char **reason);
 static ngx_spiffe_peer_t *ngx_spiffe_ssl_peer_create(ngx_connection_t *c,
     const char *id, size_t len, const char *reason);
+static ngx_int_t ngx_spiffe_ssl_placeholder(ngx_conf_t *cf,
+    ngx_array_t **certs, ngx_array_t **keys);
+static ngx_int_t ngx_spiffe_ssl_only_placeholder(ngx_array_t *certs);
 static ngx_int_t ngx_spiffe_ssl_make_placeholder(ngx_conf_t *cf,
     ngx_str_t *cert, ngx_str_t *key);
 static ngx_int_t ngx_spiffe_ssl_pem(ngx_conf_t *cf, BIO *bio, ngx_str_t *s);
@@ -86,7 +89,7 @@ ngx_spiffe_ssl_init(ngx_conf_t *cf)
  * the certificate callback sets on every handshake.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_spiffe_ssl_placeholder(ngx_conf_t *cf, ngx_array_t **certs,
     ngx_array_t **keys)
 {
@@ -135,9 +138,32 @@ ngx_spiffe_ssl_placeholder(ngx_conf_t *cf, ngx_array_t **certs,
 }
 
 
+/* spiffe_svid on: the placeholder must be there before the ssl module merges */
+
+char *
+ngx_spiffe_ssl_svid_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf, ngx_array_t **certs, ngx_array_t **keys)
+{
+    char  *rv;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    if (rv != NGX_CONF_OK || !*(ngx_flag_t *) ((char *) conf + cmd->offset))
+    {
+        return rv;
+    }
+
+    if (ngx_spiffe_ssl_placeholder(cf, certs, keys) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* whether the placeholder is the only certificate */
 
-ngx_int_t
+static ngx_int_t
 ngx_spiffe_ssl_only_placeholder(ngx_array_t *certs)
 {
     ngx_str_t  *cert;
@@ -152,12 +178,55 @@ ngx_spiffe_ssl_only_placeholder(ngx_array_t *certs)
 }
 
 
-ngx_int_t
-ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
-    ngx_uint_t verify)
+/*
+ * spiffe_svid and spiffe_verify_client on one server, http or stream:
+ * certificates and ssl_verify are that server's ssl_certificate and
+ * ssl_verify_client, file and line where the server is.
+ */
+
+char *
+ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
+    ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_flag_t svid,
+    ngx_uint_t verify, u_char *file, ngx_uint_t line)
 {
+    const char  *name;
+
+    name = svid ? "spiffe_svid" : "spiffe_verify_client";
+
+    if (ngx_spiffe_get_conf(cf->cycle)->address.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" in %s:%ui needs an identity source: "
+                      "\"spiffe_workload_api\" or SPIFFE_ENDPOINT_SOCKET",
+                      name, file, line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (svid && !ngx_spiffe_ssl_only_placeholder(certificates)) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"spiffe_svid on\" cannot be combined with "
+                      "\"ssl_certificate\" in the server in %s:%ui",
+                      file, line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (verify != NGX_SPIFFE_VERIFY_OFF && ssl_verify) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"spiffe_verify_client\" cannot be combined with "
+                      "\"ssl_verify_client\" in the server in %s:%ui",
+                      file, line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ssl->ctx == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" needs TLS in the server in %s:%ui: add "
+                      "\"ssl\" to \"listen\" and \"spiffe_svid on\" or "
+                      "\"ssl_certificate\"", name, file, line);
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_spiffe_ssl_init(cf) != NGX_OK) {
-        return NGX_ERROR;
+        return NGX_CONF_ERROR;
     }
 
     if (svid) {
@@ -165,7 +234,7 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
     }
 
     if (verify == NGX_SPIFFE_VERIFY_OFF) {
-        return NGX_OK;
+        return NGX_CONF_OK;
     }
 
     /*
@@ -194,7 +263,7 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
         {
             ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
                           "SSL_CTX_set_ex_data() failed");
-            return NGX_ERROR;
+            return NGX_CONF_ERROR;
         }
 
         SSL_CTX_sess_set_get_cb(ssl->ctx, ngx_spiffe_ssl_cached_session);
@@ -204,7 +273,7 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
                                    SSL_CTX_get_session_cache_mode(ssl->ctx)
                                    | SSL_SESS_CACHE_NO_INTERNAL_LOOKUP);
 
-    return NGX_OK;
+    return NGX_CONF_OK;
 }
 
 

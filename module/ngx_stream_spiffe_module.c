@@ -169,26 +169,12 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
         return NGX_DECLINED;
     }
 
-    switch (spiffe_rules_decide(sscf->rules, (char *) peer->id.data,
-                                peer->id.len))
+    if (ngx_spiffe_rules_decide(c->log, sscf->rules, &peer->id,
+                                NGX_SPIFFE_RULES_X509)
+        == NGX_OK)
     {
-    case SPIFFE_RULES_ALLOW:
-        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_ALLOWED);
         return NGX_DECLINED;
-
-    case SPIFFE_RULES_DENY:
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "spiffe: access forbidden by rule for \"%V\"",
-                      &peer->id);
-        break;
-
-    default: /* SPIFFE_RULES_NONE */
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "spiffe: access forbidden: no rule allows \"%V\"",
-                      &peer->id);
     }
-
-    ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DENIED);
 
     return NGX_STREAM_FORBIDDEN;
 }
@@ -269,7 +255,8 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_stream_spiffe_srv_conf_t *prev = parent;
     ngx_stream_spiffe_srv_conf_t *conf = child;
 
-    ngx_stream_ssl_conf_t  *ssl;
+    ngx_stream_ssl_conf_t       *ssl;
+    ngx_stream_core_srv_conf_t  *cscf;
 
     ngx_conf_merge_value(conf->svid, prev->svid, 0);
     ngx_conf_merge_uint_value(conf->verify, prev->verify,
@@ -280,44 +267,12 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
+    cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
     ssl = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_ssl_module);
 
-    if (ngx_spiffe_get_conf(cf->cycle)->address.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" needs an identity source: "
-                           "\"spiffe_workload_api\" or "
-                           "SPIFFE_ENDPOINT_SOCKET",
-                           conf->svid ? "spiffe_svid"
-                                      : "spiffe_verify_client");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->svid && !ngx_spiffe_ssl_only_placeholder(ssl->certificates)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"spiffe_svid on\" cannot be combined with "
-                           "\"ssl_certificate\" in a stream server");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->verify != NGX_SPIFFE_VERIFY_OFF && ssl->verify) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"spiffe_verify_client\" cannot be combined "
-                           "with \"ssl_verify_client\" in a stream server");
-        return NGX_CONF_ERROR;
-    }
-
-    if (ssl->ssl.ctx == NULL) {
-        /* a server without "listen ... ssl": its peers are never verified */
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_spiffe_ssl_server(cf, &ssl->ssl, conf->svid, conf->verify)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_spiffe_ssl_server(cf, &ssl->ssl, ssl->certificates,
+                                 ssl->verify, conf->svid, conf->verify,
+                                 cscf->file_name, cscf->line);
 }
 
 
@@ -343,28 +298,12 @@ ngx_stream_spiffe_init(ngx_conf_t *cf)
 static char *
 ngx_stream_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_stream_spiffe_srv_conf_t *sscf = conf;
-
-    char                   *rv;
     ngx_stream_ssl_conf_t  *ssl;
-
-    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK || !sscf->svid) {
-        return rv;
-    }
-
-    /* the ssl module merges before us: the placeholder must be there now */
 
     ssl = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_ssl_module);
 
-    if (ngx_spiffe_ssl_placeholder(cf, &ssl->certificates,
-                                   &ssl->certificate_keys)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_spiffe_ssl_svid_directive(cf, cmd, conf, &ssl->certificates,
+                                         &ssl->certificate_keys);
 }
 
 
