@@ -33,12 +33,14 @@ DEBS := build-essential nginx nginx-dev libnginx-mod-stream \
         libssl-dev libpcre2-dev zlib1g-dev libjansson-dev \
         libcurl4-openssl-dev libcmocka-dev libtest-base-perl \
         python3 python3-grpcio python3-grpc-tools python3-protobuf \
-        python3-cryptography openssl curl valgrind procps
+        python3-cryptography openssl curl valgrind procps \
+        clang-14 libclang-rt-14-dev
 
 export TEST_NGINX_BINARY        ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES  ?= $(CURDIR)/$(BUILD)/ngx_http_spiffe_module.so
 
-.PHONY: all deps modules unit test test-valgrind demo bench install clean
+.PHONY: all deps modules unit test test-valgrind fuzz fuzz-replay demo bench \
+        install clean
 
 all: modules
 
@@ -90,12 +92,20 @@ unit: $(UNIT_BINS)
 test: deps
 	$(MAKE) modules
 	$(MAKE) unit
+	t/fuzz/run.sh --replay
 	prove -r t
 
 # the suites again with every nginx under valgrind (slow: tens of minutes)
 test-valgrind: deps
 	$(MAKE) modules
 	TEST_NGINX_USE_VALGRIND=1 prove -r t
+
+# libFuzzer targets of the core, SECONDS each (t/fuzz/README.md)
+fuzz: deps
+	t/fuzz/run.sh $(SECONDS)
+
+fuzz-replay: deps
+	t/fuzz/run.sh --replay
 
 demo: deps
 	$(MAKE) modules

@@ -41,9 +41,10 @@ typedef struct {
 #define NGX_HTTP_SPIFFE_STATUS_PROMETHEUS  2
 
 
-/* the request's JWT-SVID, validated once */
+/* the request's JWT-SVID, validated once per location settings */
 
 typedef struct {
+    void                        *conf;          /* validated under */
     ngx_str_t                    id;
     ngx_str_t                    td;
     ngx_str_t                    path;

@@ -185,7 +185,7 @@ typedef struct {
 } ngx_spiffe_upstream_t;
 
 
-ngx_int_t ngx_spiffe_ssl_init(ngx_conf_t *cf);
+ngx_int_t ngx_spiffe_ssl_init(ngx_log_t *log);
 char *ngx_spiffe_ssl_svid_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf, ngx_array_t **certs, ngx_array_t **keys);
 char *ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,

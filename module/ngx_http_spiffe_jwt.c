@@ -25,7 +25,7 @@ static ngx_int_t ngx_http_spiffe_jwt_token(ngx_http_request_t *r,
     ngx_http_spiffe_loc_conf_t *slcf, ngx_str_t *token);
 static ngx_int_t ngx_http_spiffe_jwt_result(ngx_http_request_t *r,
     ngx_http_spiffe_jwt_ctx_t *ctx, spiffe_jwt_svid_t *svid,
-    const char *reason);
+    const char *reason, ngx_uint_t level);
 static ngx_int_t ngx_http_spiffe_jwt_unauthorized(ngx_http_request_t *r,
     ngx_http_spiffe_jwt_ctx_t *ctx);
 
@@ -155,25 +155,36 @@ ngx_http_spiffe_jwt_ctx(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
     ngx_str_t                    token;
+    ngx_uint_t                   level;
     const char                  *reason;
     spiffe_jwt_svid_t            svid;
     spiffe_jwt_bundles_t        *bundles;
     ngx_http_spiffe_jwt_ctx_t   *ctx;
     ngx_http_spiffe_loc_conf_t  *slcf;
 
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_spiffe_module);
+
+    /*
+     * a rewrite to another location keeps the context but not the
+     * audiences and header the token was judged by
+     */
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_spiffe_module);
-    if (ctx) {
+
+    if (ctx == NULL) {
+        ctx = ngx_palloc(r->pool, sizeof(ngx_http_spiffe_jwt_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_spiffe_module);
+
+    } else if (ctx->conf == slcf) {
         return ctx;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_spiffe_jwt_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    ngx_http_set_ctx(r, ctx, ngx_http_spiffe_module);
-
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_spiffe_module);
+    ngx_memzero(ctx, sizeof(ngx_http_spiffe_jwt_ctx_t));
+    ctx->conf = slcf;
 
     rc = ngx_http_spiffe_jwt_token(r, slcf, &token);
 
@@ -186,8 +197,12 @@ ngx_http_spiffe_jwt_ctx(ngx_http_request_t *r)
     ngx_memzero(&svid, sizeof(spiffe_jwt_svid_t));
     bundles = ngx_spiffe_jwt_bundles();
 
+    /* not the caller's fault: a variable read where no token is checked */
+    level = NGX_LOG_INFO;
+
     if (slcf->jwt_naud == 0) {
         reason = "no spiffe_jwt_audience here";
+        level = NGX_LOG_DEBUG;
 
     } else if (bundles == NULL) {
         reason = "no JWT bundles yet";
@@ -201,7 +216,7 @@ ngx_http_spiffe_jwt_ctx(ngx_http_request_t *r)
         reason = NULL;
     }
 
-    rc = ngx_http_spiffe_jwt_result(r, ctx, &svid, reason);
+    rc = ngx_http_spiffe_jwt_result(r, ctx, &svid, reason, level);
 
     ngx_spiffe_stats_count(reason ? NGX_SPIFFE_STAT_JWT_INVALID
                                   : NGX_SPIFFE_STAT_JWT_VALID);
@@ -276,7 +291,7 @@ ngx_http_spiffe_jwt_token(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_spiffe_jwt_result(ngx_http_request_t *r,
     ngx_http_spiffe_jwt_ctx_t *ctx, spiffe_jwt_svid_t *svid,
-    const char *reason)
+    const char *reason, ngx_uint_t level)
 {
     u_char  *p;
     size_t   len;
@@ -285,7 +300,7 @@ ngx_http_spiffe_jwt_result(ngx_http_request_t *r,
 
         /* the token is never logged, only why it was refused */
 
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(level, r->connection->log, 0,
                       "spiffe: JWT-SVID refused: %s", reason);
 
         len = sizeof("FAILED:") - 1 + ngx_strlen(reason);

@@ -519,10 +519,6 @@ ngx_http_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->verify, prev->verify,
                               NGX_SPIFFE_VERIFY_OFF);
 
-    if (!conf->svid && conf->verify == NGX_SPIFFE_VERIFY_OFF) {
-        return NGX_CONF_OK;
-    }
-
     cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
     ssl = ngx_http_conf_get_module_srv_conf(cf, ngx_http_ssl_module);
 

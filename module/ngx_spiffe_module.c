@@ -189,6 +189,10 @@ ngx_spiffe_create_conf(ngx_cycle_t *cycle)
 
     scf->startup_timeout = NGX_CONF_UNSET_MSEC;
 
+    if (ngx_spiffe_ssl_init(cycle->log) != NGX_OK) {
+        return NULL;
+    }
+
     /*
      * the environment is read before the configuration is parsed: the
      * http and stream blocks need to know the source when they merge

@@ -61,8 +61,10 @@ static ngx_str_t  ngx_spiffe_verify_success = ngx_string("SUCCESS");
 static ngx_str_t  ngx_spiffe_verify_none = ngx_string("NONE");
 
 
+/* once per process, before any variable or rule may look at a peer */
+
 ngx_int_t
-ngx_spiffe_ssl_init(ngx_conf_t *cf)
+ngx_spiffe_ssl_init(ngx_log_t *log)
 {
     if (ngx_spiffe_ssl_peer_index == -1) {
         ngx_spiffe_ssl_peer_index = SSL_get_ex_new_index(0, NULL, NULL,
@@ -73,7 +75,7 @@ ngx_spiffe_ssl_init(ngx_conf_t *cf)
         if (ngx_spiffe_ssl_peer_index == -1
             || ngx_spiffe_ssl_ctx_index == -1)
         {
-            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+            ngx_ssl_error(NGX_LOG_EMERG, log, 0,
                           "spiffe: SSL_get_ex_new_index() failed");
             return NGX_ERROR;
         }
@@ -191,6 +193,21 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
 {
     const char  *name;
 
+    if (!svid && verify == NGX_SPIFFE_VERIFY_OFF) {
+
+        /* "spiffe_svid off" under a level with it on: nothing to serve */
+
+        if (ssl->ctx && ngx_spiffe_ssl_only_placeholder(certificates)) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "no \"ssl_certificate\" for the server in "
+                          "%s:%ui, where \"spiffe_svid\" is off",
+                          file, line);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
     name = svid ? "spiffe_svid" : "spiffe_verify_client";
 
     if (ngx_spiffe_get_conf(cf->cycle)->address.len == 0) {
@@ -225,9 +242,6 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_spiffe_ssl_init(cf) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
 
     if (svid) {
         SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, NULL);
@@ -287,10 +301,6 @@ ngx_int_t
 ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
     ngx_spiffe_upstream_t *verify)
 {
-    if (ngx_spiffe_ssl_init(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     if (svid) {
         SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, NULL);
     }

@@ -162,7 +162,7 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
         }
 
         ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DENIED_NO_ID);
-        return NGX_STREAM_FORBIDDEN;
+        goto refused;
     }
 
     if (sscf->rules == NULL) {
@@ -174,6 +174,14 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
         == NGX_OK)
     {
         return NGX_DECLINED;
+    }
+
+refused:
+
+    /* what the client sent already is not read: no shutdown alert */
+
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
     }
 
     return NGX_STREAM_FORBIDDEN;
@@ -262,10 +270,6 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->verify, prev->verify,
                               NGX_SPIFFE_VERIFY_OFF);
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
-
-    if (!conf->svid && conf->verify == NGX_SPIFFE_VERIFY_OFF) {
-        return NGX_CONF_OK;
-    }
 
     cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
     ssl = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_ssl_module);

@@ -21,7 +21,13 @@
 
 
 /* OpenSSL's own limits for RSA verification */
-#define SPIFFE_JWK_RSA_MAX_BITS  16384
+/*
+ * Every key is checked in a worker's event loop: a 16384-bit RSA modulus
+ * takes seconds, a 4096-bit one tens of milliseconds; real bundles hold a
+ * few keys.
+ */
+#define SPIFFE_JWK_RSA_MAX_BITS  4096
+#define SPIFFE_JWKS_MAX_KEYS     64
 #define SPIFFE_JWK_RSA_MAX_E     8
 
 
@@ -103,6 +109,11 @@ spiffe_jwks_parse(const char *json, size_t len, const char **err)
     keys = json_object_get(root, "keys");
     if (!json_is_array(keys)) {
         *err = "bundle has no \"keys\" array";
+        goto failed;
+    }
+
+    if (json_array_size(keys) > SPIFFE_JWKS_MAX_KEYS) {
+        *err = "bundle has too many keys";
         goto failed;
     }
 

@@ -254,11 +254,16 @@ spiffe_x509_svid_check(X509 *leaf, STACK_OF(X509) *chain, EVP_PKEY *key,
         return -1;
     }
 
+    /* a broken extension leaves an error in the queue: not ours to keep */
+
+    ERR_set_mark();
+
     for (i = 0; i < sk_X509_num(chain); i++) {
         x = sk_X509_value(chain, i);
         flags = X509_get_extension_flags(x);
 
         if ((flags & EXFLAG_INVALID) || !(flags & EXFLAG_CA)) {
+            ERR_pop_to_mark();
             *err = "chain certificate is not a CA";
             return -1;
         }
@@ -266,12 +271,11 @@ spiffe_x509_svid_check(X509 *leaf, STACK_OF(X509) *chain, EVP_PKEY *key,
         if (!(flags & EXFLAG_KUSAGE)
             || !(X509_get_key_usage(x) & KU_KEY_CERT_SIGN))
         {
+            ERR_pop_to_mark();
             *err = "chain certificate has no keyCertSign";
             return -1;
         }
     }
-
-    ERR_set_mark();
 
     pub = X509_get0_pubkey(leaf);
     match = (pub != NULL && key != NULL && EVP_PKEY_eq(pub, key) == 1);

@@ -166,6 +166,9 @@ the agent's own):
                                 advance: mint-jwt ... key=next
     jwt-ttl SECONDS             lifetime of the JWT-SVIDs of FetchJWTSVID
                                 from now on
+    jwt-svid-calls              OK calls=N intervals_ms=A,B,... : the
+                                FetchJWTSVID calls received and the time
+                                between each two ("-" when under two)
     mint-jwt SUB AUD[,AUD2...] [ttl=S] [alg=ALG] [td=TD] [kid=KID]
              [key=next] [exp=T] [nbf=T] [iat=T] [typ=TYP] [claim.NAME=V]
                                 a JWT-SVID signed by TD's key (default: the
@@ -721,6 +724,7 @@ class Agent:
         self.jwks_seq = {}      # "td" -> [keys as JSON, spiffe_sequence]
         self.jwks_docs = {}     # "td" -> JWKS document served, bytes
         self.jwt_svid_calls = 0
+        self.jwt_svid_times = []    # time.monotonic() of each FetchJWTSVID
         self.jwt_svids = 0
 
         self.root = None
@@ -1078,6 +1082,7 @@ class Agent:
         requested spiffe_id only, with the requested audiences."""
         with self.cond:
             self.jwt_svid_calls += 1
+            self.jwt_svid_times.append(time.monotonic())
         err = self.gate(context, "FetchJWTSVID")
         if err is None and not self.wait_unstalled(context):
             return None
@@ -1495,6 +1500,13 @@ class Agent:
         """next-jwt-key [td=TD]"""
         td, auth, _ = self._jwt_authority(opts, "next-jwt-key [td=TD]")
         return "OK td=%s kid=%s" % (td, auth.staged().kid)
+
+    def cmd_jwt_svid_calls(self):
+        """jwt-svid-calls"""
+        t = self.jwt_svid_times
+        gaps = [int(round((b - a) * 1000)) for a, b in zip(t, t[1:])]
+        return "OK calls=%d intervals_ms=%s" % (
+            len(t), ",".join(str(g) for g in gaps) or "-")
 
     def cmd_jwt_ttl(self, seconds):
         """jwt-ttl SECONDS"""

@@ -91,7 +91,9 @@ fuzz() {
 
         n=$(find "$found" -type f \( -name 'crash-*' -o -name 'leak-*' \
                 -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
-        line=$(printf '%-10s execs %9s  exec/s %6s  cov %4s  ft %5s  findings %s' \
+        fmt='%-10s execs %9s  exec/s %6s  cov %4s  ft %5s  findings %s'
+        # shellcheck disable=SC2059
+        line=$(printf "$fmt" \
             "$t" "$(field "$log" number_of_executed_units)" \
             "$(field "$log" average_exec_per_sec)" \
             "$(field "$log" ' cov')" "$(field "$log" ' ft')" "$n")

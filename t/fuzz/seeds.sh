@@ -344,8 +344,9 @@ for flags, text in ((0, b"TWFu"), (0, b"TWE="), (0, b"TQ=="), (1, b"TWE"),
 t0 = 1767225600
 claims = [
     {"sub": "spiffe://example.org/web", "aud": "api", "exp": t0 + 3600},
-    {"sub": "spiffe://example.org/web", "aud": ["x", "spiffe://example.org/api"],
-     "exp": t0 + 60.5, "nbf": t0 - 10, "iat": t0, "extra": {"a": [1, None]}},
+    {"sub": "spiffe://example.org/web",
+     "aud": ["x", "spiffe://example.org/api"], "exp": t0 + 60.5,
+     "nbf": t0 - 10, "iat": t0, "extra": {"a": [1, None]}},
     {"sub": "spiffe://example.org/web", "aud": "other", "exp": t0 + 3600},
     {"sub": "spiffe://example.org/web", "aud": "api", "exp": t0 - 3600},
     {"sub": "spiffe://other.org/web", "aud": "api", "exp": t0 + 3600},

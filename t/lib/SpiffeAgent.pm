@@ -59,6 +59,8 @@ sub start {
     push @args, '--intermediate' if $opt{intermediate};
     push @args, '--auto-rotate' if $opt{auto_rotate};
     push @args, '--down' if $opt{down};
+    push @args, '--jwt-alg', $opt{jwt_alg} if defined $opt{jwt_alg};
+    push @args, '--jwt-ttl', $opt{jwt_ttl} if defined $opt{jwt_ttl};
     push @args, @{ $opt{args} || [] };
 
     unlink $self->{pidfile};
@@ -148,6 +150,36 @@ sub wait_streams {
         return 0 if time > $deadline;
         sleep 0.05;
     }
+}
+
+# JWT-SVIDs signed by the agent's keys (see "mint-jwt" and "forge-jwt" in
+# t/agent/agent.py): the token, or die with the agent's reply
+
+sub mint_jwt {
+    my ($self, $sub, $aud, %opt) = @_;
+    return $self->_jwt('mint-jwt', $sub, $aud, %opt);
+}
+
+sub forge_jwt {
+    my ($self, $kind, $sub, $aud, %opt) = @_;
+    return $self->_jwt("forge-jwt $kind", $sub, $aud, %opt);
+}
+
+sub _jwt {
+    my ($self, $cmd, $sub, $aud, %opt) = @_;
+    $aud = join ',', @$aud if ref $aud eq 'ARRAY';
+    my @words = ($sub, $aud, map { "$_=$opt{$_}" } sort keys %opt);
+    my %r = $self->control_ok(join ' ', $cmd, map { _quote($_) } @words);
+    croak "test agent: '$cmd': no token in the reply" unless $r{token};
+    return $r{token};
+}
+
+# one word for the agent's shlex.split()
+sub _quote {
+    my ($word) = @_;
+    return $word if $word =~ m{\A[\w\-.,:/=+\@%]+\z};
+    $word =~ s/'/'"'"'/g;
+    return "'$word'";
 }
 
 sub stop {
@@ -294,8 +326,10 @@ C<intermediate> (issue from an intermediate CA), C<auto_rotate>, C<tcp>
 down until the C<up> command; the control socket is ready), C<state_dir>
 (default: a new directory under C<$TMPDIR>, removed at exit unless
 C<keep>), C<socket>, C<control>, C<log> (default C<STATE/agent.log>),
-C<args> (array ref of more agent arguments), C<timeout> (readiness wait,
-default 10 s).  Dies, with the end of the agent's
+C<jwt_alg> (C<--jwt-alg>: ES256, the default, ES384, ES512, RS256, ...,
+PS512), C<jwt_ttl> (C<--jwt-ttl>, lifetime of the JWT-SVIDs of
+FetchJWTSVID, s), C<args> (array ref of more agent arguments),
+C<timeout> (readiness wait, default 10 s).  Dies, with the end of the agent's
 log, if the agent does not come up.
 
 Unix socket paths are limited to 107 bytes: keep C<state_dir> short.
@@ -329,6 +363,36 @@ C<stall>, C<ttl>.
 
 Waits (default 5 s) until at least C<$n> streams are open, e.g. until nginx's
 workers are connected; returns the count, or 0 on timeout.
+
+=item $agent->mint_jwt($sub, $aud [, %opts])
+
+A JWT-SVID for C<$sub>, signed by the agent: C<mint-jwt> of
+F<t/agent/agent.py>.  C<$aud> is one audience (a string claim), an array
+ref or a comma-separated list (an array claim), or C<-> (no C<aud>).
+C<%opts> are its options: C<ttl>, C<alg> (a key of another family is made
+and pushed in the bundle), C<td> (whose key signs; default that of
+C<$sub>'s trust domain when the agent has one, else its own), C<kid>,
+C<key =E<gt> 'next'> (the staged key of C<next-jwt-key>), C<exp>, C<nbf>,
+C<iat> (UNIX time, C<+N>/C<-N> from now, or C<none>), C<typ>,
+C<'claim.NAME' =E<gt> VALUE> (JSON if it parses, else a string).  Returns
+the token; dies on an C<ERR> reply.
+
+    my $t = $agent->mint_jwt('spiffe://example.org/ns/web', 'api',
+                             ttl => 60, 'claim.scope' => 'read');
+
+=item $agent->forge_jwt($kind, $sub, $aud [, %opts])
+
+A token that a validator must refuse, made as C<mint_jwt> makes one and
+then spoilt: C<$kind> is C<none>, C<hs256>, C<badsig>, C<wrongkid>,
+C<nokid>, C<untrusted>, C<expired>, C<future-nbf>, C<typ>, C<json>,
+C<long>, C<truncated>, C<keyalg> or C<crit> (see C<forge-jwt> in
+F<t/agent/agent.py>).  Returns the token.
+
+Key rotation and the JWT bundle are driven with C<control>:
+C<rotate-jwt-key [keep-old] [td=TD]>, C<next-jwt-key [td=TD]>,
+C<jwt-ttl S>, C<new-td TD [jwt-alg=ALG]>, C<send-jwt-bundles KIND>,
+C<fail MODE FetchJWTSVID>; C<status> also has C<jwt_kid>, C<jwt_seq>,
+C<jwt_streams>, C<jwt_svid_calls>, ...
 
 =item $agent->stop
 

@@ -1,0 +1,1255 @@
+# JWT-SVIDs (issue 6).  Ingress: spiffe_jwt validates the caller's token
+# against the JWT bundle of its subject's trust domain, which the worker
+# streams from the agent's FetchJWTBundles; spiffe_jwt_allow/deny decide on
+# its subject.  Egress: spiffe_jwt_svid_audience keeps a JWT-SVID of our
+# own fresh (FetchJWTSVID, again at half its lifetime) as $spiffe_jwt_svid.
+#
+# Every block gets a fresh t/agent/agent.py (its --- init, or agent() by
+# default) and a /ctl/ location that proxies to the agent's control socket.
+# The tokens are made by the agent in --- init (mint()/forge() below) and
+# reach the requests as $TEST_NGINX_<NAME>.
+#
+# "access" locations answer with a static file (alias html/ok.txt), never
+# with "return": "return" answers in the rewrite phase, before the access
+# phase that spiffe_jwt runs in.  Their X-Jwt header shows the variables.
+#
+# --- grep_error_log_out holds the story of a block (see story()): every
+# [error] and worse line, and the module's JWT lines at info and above, in
+# order.  Every block also checks that no token reaches the log: no line
+# above debug looks like a JWT, no module line at all does, and no line
+# holds the signature of a token the block sent, except nginx's own debug
+# dump of the request headers ("http header: ...").
+
+use strict;
+use warnings;
+
+BEGIN { push @INC, 't/lib' }
+use Test::Nginx::Socket 'no_plan';
+use SpiffeAgent;
+use File::Temp qw(tempdir);
+
+no_shuffle();
+
+# one state directory for the agents of this file: the gRPC stubs are
+# generated once, and the socket paths are known before a block runs
+our $State = tempdir('spiffe-050-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+our $Sock = "$State/agent.sock";
+our $Agent;
+
+# how long nginx gets to take in what the agent pushed
+our $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
+$ENV{TEST_NGINX_PUSH_MS} = $Valgrind ? 3000 : 300;
+
+# a new agent for the block, replacing the previous block's
+sub agent {
+    my (%opt) = @_;
+    $Agent->stop if $Agent;
+    $Agent = SpiffeAgent->start(state_dir => $State, %opt);
+    return $Agent;
+}
+
+# ---- tokens --------------------------------------------------------------
+
+# the signatures of the tokens of the block: none may reach the log
+our @Secrets;
+our $SecretRe = qr/(?!)/;
+
+# $ENV{TEST_NGINX_<NAME>} = the token
+sub secret {
+    my ($name, $token) = @_;
+    $ENV{"TEST_NGINX_$name"} = $token;
+    my ($sig) = $token =~ /"signature":"([^"]+)"/;     # JSON serialization
+    ($sig) = $token =~ /\.([^.]+)\z/ unless defined $sig;
+    $sig = (split /\./, $token)[1] unless defined $sig;    # alg none
+    push @Secrets, $sig;
+    my $any = join '|', map { quotemeta } @Secrets;
+    $SecretRe = qr/$any/;
+    return $token;
+}
+
+sub mint {
+    my ($name, @args) = @_;
+    return secret($name, $Agent->mint_jwt(@args));
+}
+
+sub forge {
+    my ($name, @args) = @_;
+    return secret($name, $Agent->forge_jwt(@args));
+}
+
+our $WEB = 'spiffe://example.org/ns/web';
+
+# forge-jwt kinds and the reason each one must be refused for
+our @FORGED = (
+    none         => 'alg not allowed',
+    hs256        => 'alg not allowed',
+    badsig       => 'bad signature',
+    wrongkid     => 'unknown kid',
+    nokid        => 'no kid',
+    untrusted    => 'bad signature',
+    expired      => 'expired',
+    'future-nbf' => 'not yet valid',
+    typ          => 'bad typ',
+    json         => 'JSON serialization not supported',
+    long         => 'token too long',
+    truncated    => 'bad base64url',
+    keyalg       => 'key does not fit alg',
+    crit         => 'crit not supported',
+);
+our @KINDS = @FORGED[grep { $_ % 2 == 0 } 0 .. $#FORGED];
+our %REASON = @FORGED;
+
+sub kind_var { my $k = uc shift; $k =~ tr/-/_/; return "F_$k" }
+
+# one token of each kind, for $WEB and audience "api"
+sub forge_all {
+    forge(kind_var($_), $_, $WEB, 'api') for @KINDS;
+}
+
+# "Authorization: Bearer $TEST_NGINX_<NAME>" for each name
+sub bearer {
+    return [map { "Authorization: Bearer \$TEST_NGINX_$_" } @_];
+}
+
+# ---- the story of a block ------------------------------------------------
+
+# every [error] and worse line, and the module's JWT lines at info and
+# above, without nginx's request context
+our $Story = qr/
+    \[(?:error|alert|crit|emerg)\]\ .*?(?=,\ client:\ |$)
+  | \[(?:info|notice|warn)\]\ \d+\#\d+:\ (?:\*\d+\ )?spiffe:\ (?:
+        JWT\ bundles\ | JWT-SVID\ refused | no\ JWT-SVID | access\ forbidden
+      | Workload\ API\ "[^"]*":\ FetchJWT ) .*?(?=,\ client:\ |$)
+/x;
+
+# what the story must be: one "[level] text" per line; in the text "*"
+# stands for any text, {sock} for the agent's socket
+sub story {
+    my $re = '';
+    for my $line (@_) {
+        my ($level, $text) = $line =~ /^\[(\w+)\] (.*)\z/
+            or die "bad story line: $line";
+        $text = quotemeta $text;
+        $text =~ s/\\\*/.*/g;
+        $text =~ s/\\\{sock\\\}/\Q$Sock\E/g;
+        $re .= "\\[$level\\] \\d+#\\d+: (?:\\*\\d+ )?$text\\n";
+    }
+    return qr/\A$re\z/;
+}
+
+# the start of every story: the first JWT bundles
+sub boot {
+    my ($tds) = @_;
+    return ("[info] spiffe: JWT bundles of " . ($tds // 1)
+            . " trust domain(s)",
+            '[info] spiffe: Workload API "unix:{sock}": FetchJWTBundles '
+            . 'connected');
+}
+
+sub refused { map { "[info] spiffe: JWT-SVID refused: $_" } @_ }
+
+# ---- the leak checks -----------------------------------------------------
+
+our @LEAKS = (
+    # no line above debug holds anything like a JWT (base64url of '{"')
+    qr/\[(?:info|notice|warn|error|crit|alert|emerg)\] .*eyJ/,
+    # no line of the module, at any level
+    qr/spiffe: .*eyJ/,
+    # no signature of a token of the block, but in nginx's debug dump of
+    # the request headers
+    qr/^(?!.*\[debug\] \d+#\d+: \*\d+ http header: ").*?(??{ $main::SecretRe })/,
+);
+
+our $CTL = <<'EOC';
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
+EOC
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    delete $ENV{SPIFFE_ENDPOINT_SOCKET};
+    @Secrets = ();
+    $SecretRe = qr/(?!)/;
+
+    # config-error blocks stand alone
+    return if defined $block->must_die;
+
+    $block->set_value(init => 'agent();') unless defined $block->init;
+    $block->set_value(timeout => 10) unless defined $block->timeout;
+
+    $block->set_value(main_config =>
+        "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
+        . ($block->main_config // ''));
+
+    # the "long" tokens are 23 KiB
+    $block->set_value(http_config => "large_client_header_buffers 4 32k;\n"
+                                     . ($block->http_config // ''));
+
+    $block->set_value(config => ($block->config // '') . $CTL);
+
+    $block->set_value(user_files => ">>> ok.txt\nok\n"
+                                    . ($block->user_files // ''));
+
+    my $mine = $block->no_error_log;
+    my @never = ref $mine eq 'ARRAY' ? @$mine
+              : defined $mine ? grep { /\S/ } split /\n/, $mine
+              : ();
+    push @never, '[alert]', '[crit]', '[emerg]', 'exited on signal', @LEAKS;
+    push @never, '[error]' unless defined $block->grep_error_log;
+    $block->set_value(no_error_log => \@never);
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a valid JWT-SVID: 200, the variables, the JWT bundle stream
+--- init
+agent();
+mint(TOKEN => $main::WEB, 'api');
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+        add_header X-Jwt "$spiffe_jwt_verify id=$spiffe_jwt_id td=$spiffe_jwt_trust_domain path=$spiffe_jwt_path" always;
+    }
+--- request eval
+["GET /t", "GET /ctl/status"]
+--- more_headers eval
+["Authorization: Bearer \$TEST_NGINX_TOKEN", ""]
+--- response_body_like eval
+["\\Aok\\n\\z", "jwt_streams=1 jwt_svid_calls=0 "]
+--- response_headers eval
+["X-Jwt: SUCCESS id=spiffe://example.org/ns/web td=example.org path=/ns/web",
+ "!X-Jwt"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot())
+
+
+
+=== TEST 2: $spiffe_jwt_claims: the verified claims, compact JSON, keys sorted
+--- init
+agent();
+mint(TOKEN => $main::WEB, 'api,other', exp => 4102444800, iat => 1700000000,
+     'claim.scope' => 'read write', 'claim.n' => 5, 'claim.obj' => '{"z":1,"a":[true,null]}');
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify $spiffe_jwt_claims\n";
+    }
+--- more_headers
+Authorization: Bearer $TEST_NGINX_TOKEN
+--- request
+GET /t
+--- response_body
+SUCCESS {"aud":["api","other"],"exp":4102444800,"iat":1700000000,"n":5,"obj":{"a":[true,null],"z":1},"scope":"read write","sub":"spiffe://example.org/ns/web"}
+
+
+
+=== TEST 3: no token, spiffe_jwt on: 401 with a bare "WWW-Authenticate: Bearer"
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /t", "GET /t"]
+--- more_headers eval
+["", "Authorization: "]
+--- error_code eval
+[401, 401]
+--- response_headers eval
+["WWW-Authenticate: Bearer", "WWW-Authenticate: Bearer"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), ('[info] spiffe: no JWT-SVID in the request') x 2)
+
+
+
+=== TEST 4: spiffe_jwt optional: NONE without a token, SUCCESS with one
+--- init
+agent();
+mint(TOKEN => $main::WEB, 'api');
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+        add_header X-Jwt "$spiffe_jwt_verify id=$spiffe_jwt_id" always;
+    }
+--- request eval
+["GET /t", "GET /t"]
+--- more_headers eval
+["", "Authorization: Bearer \$TEST_NGINX_TOKEN"]
+--- response_headers eval
+["X-Jwt: NONE id=", "X-Jwt: SUCCESS id=spiffe://example.org/ns/web"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot())
+
+
+
+=== TEST 5: every forged token under optional: FAILED:reason, variables empty
+--- init
+agent();
+main::forge_all();
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+        add_header X-Jwt "$spiffe_jwt_verify id=$spiffe_jwt_id td=$spiffe_jwt_trust_domain path=$spiffe_jwt_path claims=$spiffe_jwt_claims" always;
+    }
+--- request eval
+[("GET /t") x @main::KINDS]
+--- more_headers eval
+main::bearer(map { main::kind_var($_) } @main::KINDS)
+--- response_headers eval
+[map { "X-Jwt: FAILED:$main::REASON{$_} id= td= path= claims=" } @main::KINDS]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused(map { $main::REASON{$_} } @main::KINDS))
+
+
+
+=== TEST 6: every forged token under on: 401 invalid_token
+--- init
+agent();
+main::forge_all();
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+    }
+--- request eval
+[("GET /t") x @main::KINDS]
+--- more_headers eval
+main::bearer(map { main::kind_var($_) } @main::KINDS)
+--- error_code eval
+[(401) x @main::KINDS]
+--- response_headers eval
+[('WWW-Authenticate: Bearer error="invalid_token"') x @main::KINDS]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused(map { $main::REASON{$_} } @main::KINDS))
+
+
+
+=== TEST 7: times: exp, nbf and iat with 60 s of leeway
+--- init
+agent();
+mint(EXP_30 => $main::WEB, 'api', exp => '-30');
+mint(EXP_120 => $main::WEB, 'api', exp => '-120', iat => '-400');
+mint(NBF_30 => $main::WEB, 'api', nbf => '+30');
+mint(NBF_120 => $main::WEB, 'api', nbf => '+120');
+mint(IAT_30 => $main::WEB, 'api', iat => '+30');
+mint(IAT_120 => $main::WEB, 'api', iat => '+120');
+mint(NO_EXP => $main::WEB, 'api', exp => 'none');
+mint(STR_EXP => $main::WEB, 'api', 'claim.exp' => 'soon');
+mint(FRAC_EXP => $main::WEB, 'api', 'claim.exp' => time() + 100.5);
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify\n";
+    }
+--- request eval
+[("GET /t") x 9]
+--- more_headers eval
+main::bearer(qw(EXP_30 EXP_120 NBF_30 NBF_120 IAT_30 IAT_120 NO_EXP STR_EXP FRAC_EXP))
+--- response_body eval
+["SUCCESS\n", "FAILED:expired\n", "SUCCESS\n", "FAILED:not yet valid\n",
+ "SUCCESS\n", "FAILED:issued in the future\n", "FAILED:no exp\n",
+ "FAILED:bad exp\n", "SUCCESS\n"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused('expired', 'not yet valid',
+            'issued in the future', 'no exp', 'bad exp'))
+
+
+
+=== TEST 8: audiences: a string, an array, several configured, none, wrong
+--- init
+agent();
+mint(API => $main::WEB, 'api');
+mint(ARRAY => $main::WEB, 'x,y,api');
+mint(SECOND => $main::WEB, 'billing');
+mint(WRONG => $main::WEB, 'apix');
+mint(WRONG_ARRAY => $main::WEB, 'x,y');
+mint(NO_AUD => $main::WEB, '-');
+mint(BAD_AUD => $main::WEB, 'api', 'claim.aud' => '["api",1]');
+mint(EMPTY_ARRAY => $main::WEB, 'api', 'claim.aud' => '[]');
+mint(CASE => $main::WEB, 'API');
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api billing;
+        return 200 "$spiffe_jwt_verify\n";
+    }
+--- request eval
+[("GET /t") x 9]
+--- more_headers eval
+main::bearer(qw(API ARRAY SECOND WRONG WRONG_ARRAY NO_AUD BAD_AUD EMPTY_ARRAY CASE))
+--- response_body eval
+["SUCCESS\n", "SUCCESS\n", "SUCCESS\n", "FAILED:audience mismatch\n",
+ "FAILED:audience mismatch\n", "FAILED:no aud\n", "FAILED:bad aud\n",
+ "FAILED:audience mismatch\n", "FAILED:audience mismatch\n"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused('audience mismatch',
+            'audience mismatch', 'no aud', 'bad aud', 'audience mismatch',
+            'audience mismatch'))
+
+
+
+=== TEST 9: subjects: not a SPIFFE ID, no path, no sub, an unknown trust domain
+--- init
+agent();
+$main::Agent->control_ok('new-td unknown.org');
+mint(NOT_ID => 'https://example.org/ns/web', 'api');
+mint(UPPER => 'spiffe://Example.org/ns/web', 'api');
+mint(NO_PATH => 'spiffe://example.org', 'api');
+mint(NO_SUB => '-', 'api');
+mint(NUM_SUB => '-', 'api', 'claim.sub' => '42');
+mint(UNKNOWN => 'spiffe://unknown.org/ns/web', 'api');
+mint(OWN_KEY => 'spiffe://unknown.org/ns/web', 'api', td => 'own');
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify\n";
+    }
+--- request eval
+[("GET /t") x 7]
+--- more_headers eval
+main::bearer(qw(NOT_ID UPPER NO_PATH NO_SUB NUM_SUB UNKNOWN OWN_KEY))
+--- response_body eval
+["FAILED:sub is not a SPIFFE ID\n", "FAILED:sub is not a SPIFFE ID\n",
+ "FAILED:sub has no path\n", "FAILED:no sub\n",
+ "FAILED:sub is not a SPIFFE ID\n", "FAILED:no bundle for trust domain\n",
+ "FAILED:no bundle for trust domain\n"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused('sub is not a SPIFFE ID',
+            'sub is not a SPIFFE ID', 'sub has no path', 'no sub',
+            'sub is not a SPIFFE ID', 'no bundle for trust domain',
+            'no bundle for trust domain'))
+
+
+
+=== TEST 10: spiffe_jwt_allow/deny: exact, "*", "/**", regex, order, all
+--- init
+agent();
+mint(WEB => $main::WEB, 'api');
+mint(PROD_WEB => 'spiffe://example.org/ns/prod/sa/web', 'api');
+mint(PROD_DB => 'spiffe://example.org/ns/prod/sa/db', 'api');
+mint(DEEP => 'spiffe://example.org/ns/a/b/c', 'api');
+mint(TOP => 'spiffe://example.org/x', 'api');
+mint(TEST_WEB => 'spiffe://example.org/ns/test/sa/web', 'api');
+--- config
+    spiffe_jwt on;
+    spiffe_jwt_audience api;
+
+    location = /exact {
+        spiffe_jwt_allow spiffe://example.org/ns/web;
+        alias html/ok.txt;
+    }
+    location = /star {
+        spiffe_jwt_allow spiffe://example.org/ns/*/sa/web;
+        alias html/ok.txt;
+    }
+    location = /glob {
+        spiffe_jwt_allow spiffe://example.org/ns/**;
+        alias html/ok.txt;
+    }
+    location = /regex {
+        spiffe_jwt_allow ~^spiffe://example\.org/ns/(prod|dev)/;
+        alias html/ok.txt;
+    }
+    location = /order {
+        spiffe_jwt_deny spiffe://example.org/ns/web;
+        spiffe_jwt_allow spiffe://example.org/**;
+        alias html/ok.txt;
+    }
+    location = /all {
+        spiffe_jwt_deny all;
+        alias html/ok.txt;
+    }
+    location = /open {
+        spiffe_jwt off;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /exact", "GET /exact",
+ "GET /star", "GET /star", "GET /star",
+ "GET /glob", "GET /glob", "GET /glob",
+ "GET /regex", "GET /regex",
+ "GET /order", "GET /order",
+ "GET /all", "GET /open"]
+--- more_headers eval
+[@{ main::bearer(qw(WEB PROD_WEB  PROD_WEB TEST_WEB PROD_DB  DEEP WEB TOP
+                    PROD_DB TEST_WEB  WEB TOP  PROD_WEB)) }, ""]
+--- error_code eval
+[200, 403,  200, 200, 403,  200, 200, 403,  200, 403,  403, 200,  403, 200]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(),
+    '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/ns/prod/sa/web"',
+    '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/ns/prod/sa/db"',
+    '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/x"',
+    '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/ns/test/sa/web"',
+    '[info] spiffe: access forbidden by JWT rule for "spiffe://example.org/ns/web"',
+    '[info] spiffe: access forbidden by JWT rule for "spiffe://example.org/ns/prod/sa/web"')
+
+
+
+=== TEST 11: rules without spiffe_jwt: no valid token is 403, not 401
+--- init
+agent();
+mint(WEB => $main::WEB, 'api');
+forge(BAD => 'badsig', $main::WEB, 'api');
+--- config
+    location = /t {
+        spiffe_jwt_audience api;
+        spiffe_jwt_allow spiffe://example.org/ns/web;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /t", "GET /t", "GET /t"]
+--- more_headers eval
+["Authorization: Bearer \$TEST_NGINX_WEB", "", "Authorization: Bearer \$TEST_NGINX_BAD"]
+--- error_code eval
+[200, 403, 403]
+--- response_headers eval
+["!WWW-Authenticate", "!WWW-Authenticate", "!WWW-Authenticate"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(),
+    '[info] spiffe: access forbidden: no verified JWT-SVID (NONE)',
+    '[info] spiffe: JWT-SVID refused: bad signature',
+    '[info] spiffe: access forbidden: no verified JWT-SVID (FAILED:bad signature)')
+
+
+
+=== TEST 12: satisfy any: a valid token lets the request in past "deny all"
+--- init
+agent();
+mint(WEB => $main::WEB, 'api');
+--- config
+    location = /t {
+        satisfy any;
+        deny all;
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /t", "GET /t"]
+--- more_headers eval
+["Authorization: Bearer \$TEST_NGINX_WEB", ""]
+--- error_code eval
+[200, 401]
+--- response_headers eval
+["!WWW-Authenticate", "WWW-Authenticate: Bearer"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), '[info] spiffe: no JWT-SVID in the request')
+
+
+
+=== TEST 13: spiffe_jwt_header: another header, with or without "Bearer "
+--- init
+agent();
+mint(WEB => $main::WEB, 'api');
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        spiffe_jwt_header X-Jwt-Svid;
+        alias html/ok.txt;
+    }
+    location = /lower {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /t", "GET /t", "GET /t", "GET /lower", "GET /lower"]
+--- more_headers eval
+["X-Jwt-Svid: \$TEST_NGINX_WEB",
+ "x-jwt-svid: Bearer \$TEST_NGINX_WEB",
+ "Authorization: Bearer \$TEST_NGINX_WEB",
+ "Authorization: bearer \$TEST_NGINX_WEB",
+ "Authorization: Bearer    \$TEST_NGINX_WEB"]
+--- error_code eval
+[200, 200, 401, 200, 200]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), '[info] spiffe: no JWT-SVID in the request')
+
+
+
+=== TEST 14: signing algorithms: ES256/384/512, RS256/384/512, PS256/384/512
+--- init
+agent();
+mint("T_$_" => $main::WEB, 'api', alg => $_)
+    for qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512);
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify\n";
+    }
+--- request eval
+[("GET /t") x 9]
+--- more_headers eval
+main::bearer(map { "T_$_" } qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512))
+--- response_body eval
+[("SUCCESS\n") x 9]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot())
+
+
+
+=== TEST 15: a federated trust domain's JWT bundle; keys never cross trust domains
+--- init
+agent();
+$main::Agent->control_ok('new-td other.org jwt-alg=RS256');
+$main::Agent->control_ok('federate other.org');
+mint(OTHER => 'spiffe://other.org/ns/web', 'api');
+# impersonation: a token for other.org signed by example.org's key, and
+# the other way round (each kid is in the other trust domain's bundle)
+mint(OTHER_OWN_KEY => 'spiffe://other.org/ns/web', 'api', td => 'own');
+mint(OWN_OTHER_KEY => $main::WEB, 'api', td => 'other.org');
+mint(WEB => $main::WEB, 'api');
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify $spiffe_jwt_trust_domain\n";
+    }
+--- request eval
+[("GET /t") x 4]
+--- more_headers eval
+main::bearer(qw(OTHER OTHER_OWN_KEY OWN_OTHER_KEY WEB))
+--- response_body eval
+["SUCCESS other.org\n", "FAILED:unknown kid \n", "FAILED:unknown kid \n",
+ "SUCCESS example.org\n"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(2), main::refused('unknown kid', 'unknown kid'))
+
+
+
+=== TEST 16: federation pushed mid-block: a trust domain's tokens count from its bundle on, and no longer after it goes
+--- init
+agent();
+$main::Agent->control_ok('new-td third.org');
+mint(THIRD => 'spiffe://third.org/ns/web', 'api');
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify\n";
+    }
+--- request eval
+["GET /t",
+ "GET /ctl/federate?arg=third.org&wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t",
+ "GET /ctl/unfederate?arg=third.org&wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t"]
+--- more_headers eval
+["Authorization: Bearer \$TEST_NGINX_THIRD", "",
+ "Authorization: Bearer \$TEST_NGINX_THIRD", "",
+ "Authorization: Bearer \$TEST_NGINX_THIRD"]
+--- response_body eval
+["FAILED:no bundle for trust domain\n", "OK td=spiffe://third.org certs=1\n",
+ "SUCCESS\n", "OK td=spiffe://third.org\n",
+ "FAILED:no bundle for trust domain\n"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused('no bundle for trust domain'),
+            '[info] spiffe: JWT bundles of 2 trust domain(s)',
+            '[info] spiffe: JWT bundles of 1 trust domain(s)',
+            main::refused('no bundle for trust domain'))
+
+
+
+=== TEST 17: JWT key rotation: the old key's tokens are refused after the push, the new key's accepted
+--- init
+agent();
+mint(OLD => $main::WEB, 'api');
+mint(NEW => $main::WEB, 'api', key => 'next');
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /t", "GET /t",
+ "GET /ctl/rotate-jwt-key?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t", "GET /t"]
+--- more_headers eval
+["Authorization: Bearer \$TEST_NGINX_OLD",
+ "Authorization: Bearer \$TEST_NGINX_NEW", "",
+ "Authorization: Bearer \$TEST_NGINX_OLD",
+ "Authorization: Bearer \$TEST_NGINX_NEW"]
+--- error_code eval
+[200, 401, 200, 401, 200]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused('unknown kid'),
+            '[info] spiffe: JWT bundles of 1 trust domain(s)',
+            main::refused('unknown kid'))
+
+
+
+=== TEST 18: JWT key rotation with keep-old: both keys count, then only the last two
+--- init
+agent();
+mint(OLD => $main::WEB, 'api');
+mint(NEW => $main::WEB, 'api', key => 'next');
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+    }
+--- request eval
+["GET /t", "GET /t",
+ "GET /ctl/rotate-jwt-key/keep-old?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t", "GET /t",
+ "GET /ctl/rotate-jwt-key/keep-old?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t", "GET /t"]
+--- more_headers eval
+[map { $_ ? "Authorization: Bearer \$TEST_NGINX_$_" : "" }
+     qw(OLD NEW 0 OLD NEW 0 OLD NEW)]
+--- error_code eval
+[200, 401, 200, 200, 200, 200, 401, 200]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused('unknown kid'),
+            '[info] spiffe: JWT bundles of 1 trust domain(s)',
+            '[info] spiffe: JWT bundles of 1 trust domain(s)',
+            main::refused('unknown kid'))
+
+
+
+=== TEST 19: bad JWTBundlesResponses are discarded, the last good bundles stay; an empty one trusts nothing
+--- init
+agent();
+mint(WEB => $main::WEB, 'api');
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify\n";
+    }
+--- request eval
+[map { ("GET /ctl/send-jwt-bundles/$_?wait_ms=$ENV{TEST_NGINX_PUSH_MS}", "GET /t") }
+     qw(garbage not-json no-keys bad-td empty state)]
+--- more_headers eval
+[map { ("", "Authorization: Bearer \$TEST_NGINX_WEB") } 1 .. 6]
+--- response_body eval
+[map { ("OK sent=1\n", $_) } "SUCCESS\n", "SUCCESS\n", "SUCCESS\n",
+     "SUCCESS\n", "FAILED:no bundle for trust domain\n", "SUCCESS\n"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(),
+    '[error] spiffe: JWTBundlesResponse discarded: malformed: *',
+    '[error] spiffe: JWTBundlesResponse discarded: *',
+    '[error] spiffe: JWTBundlesResponse discarded: *',
+    '[error] spiffe: JWTBundlesResponse discarded: *',
+    '[info] spiffe: JWT bundles of 0 trust domain(s)',
+    main::refused('no bundle for trust domain'),
+    '[info] spiffe: JWT bundles of 1 trust domain(s)')
+
+
+
+=== TEST 20: FetchJWTBundles fails: the last bundles stay; on recovery the stream brings the rotated key
+--- init
+agent();
+mint(OLD => $main::WEB, 'api');
+mint(NEW => $main::WEB, 'api', key => 'next');
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify\n";
+    }
+--- request eval
+["GET /t",
+ "GET /ctl/fail/unavailable?arg=FetchJWTBundles&wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t", "GET /t",
+ "GET /ctl/rotate-jwt-key",
+ "GET /ctl/fail/off?wait_ms=" . ($main::Valgrind ? 4000 : 1500),
+ "GET /t", "GET /t"]
+--- more_headers eval
+[map { $_ ? "Authorization: Bearer \$TEST_NGINX_$_" : "" }
+     qw(OLD 0 OLD NEW 0 0 OLD NEW)]
+--- response_body_like eval
+["\\ASUCCESS\n\\z", "\\AOK fail=unavailable ended=1\n\\z",
+ "\\ASUCCESS\n\\z", "\\AFAILED:unknown kid\n\\z", "\\AOK td=example.org ",
+ "\\AOK fail=off\n\\z", "\\AFAILED:unknown kid\n\\z", "\\ASUCCESS\n\\z"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(),
+    '[error] spiffe: Workload API "unix:{sock}": FetchJWTBundles failed (UNAVAILABLE: agent unavailable (test fault)), retrying with backoff',
+    main::refused('unknown kid'),
+    '[info] spiffe: JWT bundles of 1 trust domain(s)',
+    '[notice] spiffe: Workload API "unix:{sock}": FetchJWTBundles connected',
+    main::refused('unknown kid'))
+
+
+
+=== TEST 21: the agent ends FetchJWTBundles: nginx reconnects at once and takes later pushes
+--- init
+agent();
+mint(OLD => $main::WEB, 'api');
+mint(NEW => $main::WEB, 'api', key => 'next');
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify\n";
+    }
+--- request eval
+["GET /ctl/end-stream?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /ctl/rotate-jwt-key?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
+ "GET /t", "GET /t", "GET /ctl/status"]
+--- more_headers eval
+["", "", "Authorization: Bearer \$TEST_NGINX_OLD",
+ "Authorization: Bearer \$TEST_NGINX_NEW", ""]
+--- response_body_like eval
+["\\AOK ended=2\n\\z", "\\AOK td=example.org ",
+ "\\AFAILED:unknown kid\n\\z", "\\ASUCCESS\n\\z", " jwt_streams=1 "]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(),
+    '[info] spiffe: Workload API "unix:{sock}": FetchJWTBundles ended, reconnecting',
+    main::boot(),
+    '[info] spiffe: JWT bundles of 1 trust domain(s)',
+    main::refused('unknown kid'))
+
+
+
+=== TEST 22: no JWT bundles yet: tokens are refused until they come
+--- init
+agent()->control_ok('stall on');
+mint(WEB => $main::WEB, 'api');
+--- main_config
+    spiffe_startup_timeout 300ms;
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify\n";
+    }
+--- request eval
+["GET /t", "GET /ctl/stall/off?wait_ms=$ENV{TEST_NGINX_PUSH_MS}", "GET /t"]
+--- more_headers eval
+["Authorization: Bearer \$TEST_NGINX_WEB", "",
+ "Authorization: Bearer \$TEST_NGINX_WEB"]
+--- response_body eval
+["FAILED:no JWT bundles yet\n", "OK stall=off\n", "SUCCESS\n"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::refused('no JWT bundles yet'), main::boot())
+
+
+
+=== TEST 23: no JWT checks configured: no FetchJWTBundles stream, no FetchJWTSVID call
+--- config
+    location = /t {
+        return 200 "[$spiffe_jwt_verify] [$spiffe_jwt_svid]\n";
+    }
+--- request eval
+["GET /t", "GET /ctl/status"]
+--- more_headers eval
+["Authorization: Bearer x.y.z", ""]
+--- response_body_like eval
+["\\A\\[FAILED:no spiffe_jwt_audience here\\] \\[\\]\\n\\z",
+ " jwt_streams=0 jwt_svid_calls=0 "]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story()
+
+
+
+=== TEST 24: egress: our JWT-SVID reaches a backend that validates it
+--- config
+    location = /egress {
+        spiffe_jwt_svid_audience backend;
+        proxy_set_header Authorization "Bearer $spiffe_jwt_svid";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+    location = /backend {
+        spiffe_jwt on;
+        spiffe_jwt_audience backend;
+        spiffe_jwt_allow spiffe://example.org/nginx;
+        alias html/ok.txt;
+        add_header X-Jwt "$spiffe_jwt_verify $spiffe_jwt_id $spiffe_jwt_claims" always;
+    }
+--- request eval
+["GET /egress", "GET /ctl/status"]
+--- response_headers_like eval
+['X-Jwt: SUCCESS spiffe://example\.org/nginx \{"aud":"backend","exp":\d+,"iat":\d+,"sub":"spiffe://example\.org/nginx"\}',
+ ""]
+--- response_body_like eval
+["\\Aok\\n\\z", " jwt_streams=1 jwt_svid_calls=1 "]
+--- error_log eval
+[qr/\[info\] \d+#\d+: spiffe: JWT-SVID "spiffe:\/\/example\.org\/nginx" for audience "backend", expires in (?:29[5-9]|300) s$/]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot())
+
+
+
+=== TEST 25: egress: the JWT-SVID is fetched again at half its lifetime
+# a 5 s token: asked again 2 s later (half of the 4 to 5 s left, whole
+# seconds), so the agent sees 3 calls 2 s apart within 4.6 s
+--- init
+agent(jwt_ttl => 5);
+--- config
+    location = /egress {
+        spiffe_jwt_svid_audience backend;
+        proxy_set_header Authorization "Bearer $spiffe_jwt_svid";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+    location = /backend {
+        spiffe_jwt on;
+        spiffe_jwt_audience backend;
+        alias html/ok.txt;
+        add_header X-Jwt "$spiffe_jwt_verify $spiffe_jwt_id" always;
+    }
+--- request eval
+["GET /egress", "GET /ctl/jwt-ttl/5?wait_ms=" . ($main::Valgrind ? 4200 : 4600),
+ "GET /ctl/status",
+ "GET /ctl/jwt-svid-calls", "GET /egress"]
+--- response_headers eval
+["X-Jwt: SUCCESS spiffe://example.org/nginx", "", "", "",
+ "X-Jwt: SUCCESS spiffe://example.org/nginx"]
+--- response_body_like eval
+["\\Aok\\n\\z", "\\AOK jwt_ttl=5\\n\\z", " jwt_svid_calls=3 ",
+ "\\AOK calls=3 intervals_ms=(?:1[89]\\d\\d|2[0-5]\\d\\d),(?:1[89]\\d\\d|2[0-5]\\d\\d)\\n\\z",
+ "\\Aok\\n\\z"]
+--- grep_error_log eval
+qr/spiffe: JWT-SVID "spiffe:\/\/example\.org\/nginx" for audience "backend", expires in [45] s$/m
+--- grep_error_log_out eval
+qr/\A(?:spiffe: JWT-SVID "[^"]+" for audience "backend", expires in [45] s\n){3}\z/
+
+
+
+=== TEST 26: egress: the agent refuses FetchJWTSVID: $spiffe_jwt_svid empty and the log says why, until it recovers
+--- init
+agent()->control_ok('fail permission_denied FetchJWTSVID');
+--- main_config
+    spiffe_startup_timeout 300ms;
+--- config
+    location = /svid {
+        spiffe_jwt_svid_audience backend;
+        return 200 "[$spiffe_jwt_svid]\n";
+    }
+--- request eval
+["GET /svid",
+ "GET /ctl/fail/off?wait_ms=" . ($main::Valgrind ? 4000 : 1500),
+ "GET /svid"]
+--- response_body_like eval
+["\\A\\[\\]\\n\\z", "\\AOK fail=off\\n\\z", "\\A\\[eyJ[\\w-]+\\.eyJ[\\w-]+\\.[\\w-]+\\]\\n\\z"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(
+    '[error] spiffe: Workload API "unix:{sock}": FetchJWTSVID failed (PERMISSION_DENIED: no identity issued), retrying with backoff',
+    '[warn] spiffe: no JWT-SVID for audience "backend": FetchJWTSVID failed: PERMISSION_DENIED: no identity issued',
+    '[notice] spiffe: Workload API "unix:{sock}": FetchJWTSVID connected')
+
+
+
+=== TEST 27: egress: a JWT-SVID that expires without a new one is not used
+--- init
+agent(jwt_ttl => 2);
+--- config
+    location = /svid {
+        spiffe_jwt_svid_audience backend;
+        return 200 "[$spiffe_jwt_svid]\n";
+    }
+--- request eval
+["GET /svid",
+ "GET /ctl/stall/on?wait_ms=" . ($main::Valgrind ? 6000 : 3500),
+ "GET /svid"]
+--- response_body_like eval
+["\\A\\[eyJ[\\w-]+\\.eyJ[\\w-]+\\.[\\w-]+\\]\\n\\z", "\\AOK stall=on\\n\\z",
+ "\\A\\[\\]\\n\\z"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(
+    '[warn] spiffe: no JWT-SVID for audience "backend": it expired and no new one came')
+
+
+
+=== TEST 28: egress: one JWT-SVID per audience, each valid for its own audience only
+--- config
+    location = /to-a {
+        spiffe_jwt_svid_audience aud-a;
+        proxy_set_header Authorization "Bearer $spiffe_jwt_svid";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/a;
+    }
+    location = /b-to-a {
+        spiffe_jwt_svid_audience aud-b;
+        proxy_set_header Authorization "Bearer $spiffe_jwt_svid";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/a;
+    }
+    location = /a {
+        spiffe_jwt optional;
+        spiffe_jwt_audience aud-a;
+        return 200 "$spiffe_jwt_verify\n";
+    }
+    location = /svid {
+        return 200 "[$spiffe_jwt_svid]\n";
+    }
+--- request eval
+["GET /to-a", "GET /b-to-a", "GET /svid", "GET /ctl/status"]
+--- response_body_like eval
+["\\ASUCCESS\\n\\z", "\\AFAILED:audience mismatch\\n\\z", "\\A\\[\\]\\n\\z",
+ " jwt_svid_calls=2 "]
+--- error_log eval
+[qr/spiffe: JWT-SVID "spiffe:\/\/example\.org\/nginx" for audience "aud-a", expires in/,
+ qr/spiffe: JWT-SVID "spiffe:\/\/example\.org\/nginx" for audience "aud-b", expires in/]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused('audience mismatch'))
+
+
+
+=== TEST 29: egress: spiffe_svid_hint picks the JWT-SVID of that SVID
+--- init
+agent(spiffe_id => 'spiffe://example.org/nginx',
+      svids => ['spiffe://example.org/nginx-b,hint=b']);
+--- main_config
+    spiffe_svid_hint b;
+--- config
+    location = /egress {
+        spiffe_jwt_svid_audience backend;
+        proxy_set_header Authorization "Bearer $spiffe_jwt_svid";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+    location = /backend {
+        spiffe_jwt optional;
+        spiffe_jwt_audience backend;
+        return 200 "$spiffe_jwt_verify $spiffe_jwt_id $spiffe_svid_id\n";
+    }
+--- request
+GET /egress
+--- response_body
+SUCCESS spiffe://example.org/nginx-b spiffe://example.org/nginx-b
+--- error_log
+spiffe: JWT-SVID "spiffe://example.org/nginx-b" for audience "backend", expires in
+
+
+
+=== TEST 30: egress with RSA-PSS keys (an agent with --jwt-alg PS256)
+--- init
+agent(jwt_alg => 'PS256');
+mint(WEB => $main::WEB, 'api');
+--- config
+    location = /egress {
+        spiffe_jwt_svid_audience api;
+        proxy_set_header Authorization "Bearer $spiffe_jwt_svid";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+    location = /backend {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+        add_header X-Jwt "$spiffe_jwt_verify $spiffe_jwt_id" always;
+    }
+--- request eval
+["GET /egress", "GET /backend"]
+--- more_headers eval
+["", "Authorization: Bearer \$TEST_NGINX_WEB"]
+--- response_headers eval
+["X-Jwt: SUCCESS spiffe://example.org/nginx", "X-Jwt: SUCCESS spiffe://example.org/ns/web"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot())
+
+
+
+=== TEST 31: a verdict taken in a location is not reused after "rewrite ... last" to a location with another audience
+--- init
+agent();
+mint(FOR_A => $main::WEB, 'a');
+--- config
+    location = /a {
+        spiffe_jwt_audience a;
+        set $seen $spiffe_jwt_verify;
+        rewrite ^ /b last;
+    }
+    location = /b {
+        spiffe_jwt on;
+        spiffe_jwt_audience b;
+        alias html/ok.txt;
+        add_header X-Jwt "$spiffe_jwt_verify" always;
+    }
+--- request eval
+["GET /b", "GET /a"]
+--- more_headers eval
+main::bearer(qw(FOR_A FOR_A))
+--- error_code eval
+[401, 401]
+--- response_headers eval
+['X-Jwt: FAILED:audience mismatch', 'X-Jwt: FAILED:audience mismatch']
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused('audience mismatch', 'audience mismatch'))
+
+
+
+=== TEST 32: a JWT variable read at server level does not decide for the location
+--- init
+agent();
+mint(WEB => $main::WEB, 'api');
+--- config
+    set $early $spiffe_jwt_verify;
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        alias html/ok.txt;
+        add_header X-Jwt "$spiffe_jwt_verify" always;
+    }
+--- more_headers
+Authorization: Bearer $TEST_NGINX_WEB
+--- request
+GET /t
+--- response_headers
+X-Jwt: SUCCESS
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot())
+
+
+
+=== TEST 33: config: spiffe_jwt in a location without spiffe_jwt_audience
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location = /t {
+        spiffe_jwt on;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in location "/t" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 34: config: spiffe_jwt_allow without spiffe_jwt_audience
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location = /t {
+        spiffe_jwt_allow spiffe://example.org/**;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in location "/t" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 35: config: spiffe_jwt at server level without spiffe_jwt_audience
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    spiffe_jwt optional;
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 36: config: an empty audience
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api "";
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*empty audience in "spiffe_jwt_audience" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 37: config: spiffe_jwt_audience twice in one place
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        spiffe_jwt_audience other;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_jwt_audience" directive is duplicate in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 38: config: a bad spiffe_jwt value
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location = /t {
+        spiffe_jwt required;
+        spiffe_jwt_audience api;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid value "required" in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 39: config: a bad pattern in spiffe_jwt_allow
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        spiffe_jwt_allow spiffe://Example.org/ns/web;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://Example\.org/ns/web" in "spiffe_jwt_allow": it has uppercase letters in the trust domain in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 40: config: spiffe_jwt without an identity source
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*JWT-SVIDs need an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 41: config: spiffe_jwt_svid_audience without an identity source
+--- config
+    location = /t {
+        spiffe_jwt_svid_audience backend;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*JWT-SVIDs need an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
