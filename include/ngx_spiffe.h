@@ -194,6 +194,9 @@ char *ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
 ngx_int_t ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_flag_t svid, ngx_spiffe_upstream_t *verify);
 ngx_spiffe_peer_t *ngx_spiffe_ssl_peer(ngx_connection_t *c);
+ngx_int_t ngx_spiffe_peer_variable(ngx_connection_t *c,
+    ngx_variable_value_t *v, uintptr_t data);
+void ngx_spiffe_variable(ngx_variable_value_t *v, ngx_str_t *s);
 ngx_int_t ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c,
     spiffe_rules_t *rules);
 ngx_int_t ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess,

@@ -86,7 +86,6 @@ ngx_int_t
 ngx_http_spiffe_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                  *s;
     ngx_http_spiffe_jwt_ctx_t  *ctx;
 
     ctx = ngx_http_spiffe_jwt_ctx(r);
@@ -94,18 +93,7 @@ ngx_http_spiffe_jwt_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    s = (ngx_str_t *) ((char *) ctx + data);
-
-    if (s->len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = s->len;
-    v->data = s->data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    ngx_spiffe_variable(v, (ngx_str_t *) ((char *) ctx + data));
 
     return NGX_OK;
 }
@@ -138,11 +126,7 @@ ngx_http_spiffe_jwt_svid_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = token.len;
-    v->data = token.data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    ngx_spiffe_variable(v, &token);
 
     return NGX_OK;
 }

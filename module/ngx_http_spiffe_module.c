@@ -330,31 +330,7 @@ static ngx_int_t
 ngx_http_spiffe_peer_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t          *s;
-    ngx_spiffe_peer_t  *peer;
-
-    peer = ngx_http_spiffe_peer(r);
-
-    if (peer == NULL) {
-        s = (data == offsetof(ngx_spiffe_peer_t, verify))
-            ? &ngx_http_spiffe_none : NULL;
-
-    } else {
-        s = (ngx_str_t *) ((char *) peer + data);
-    }
-
-    if (s == NULL || s->len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = s->len;
-    v->data = s->data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_spiffe_peer_variable(r->connection, v, data);
 }
 
 

@@ -363,6 +363,44 @@ ngx_spiffe_ssl_peer(ngx_connection_t *c)
 }
 
 
+/* $spiffe_id and its kin, for http and stream: data is the field's offset */
+
+ngx_int_t
+ngx_spiffe_peer_variable(ngx_connection_t *c, ngx_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_spiffe_peer_t  *peer;
+
+    peer = c->ssl ? ngx_spiffe_ssl_peer(c) : NULL;
+
+    if (peer == NULL) {
+        ngx_spiffe_variable(v, (data == offsetof(ngx_spiffe_peer_t, verify))
+                               ? &ngx_spiffe_verify_none : NULL);
+        return NGX_OK;
+    }
+
+    ngx_spiffe_variable(v, (ngx_str_t *) ((char *) peer + data));
+
+    return NGX_OK;
+}
+
+
+void
+ngx_spiffe_variable(ngx_variable_value_t *v, ngx_str_t *s)
+{
+    if (s == NULL || s->len == 0) {
+        v->not_found = 1;
+        return;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+}
+
+
 ngx_int_t
 ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c, spiffe_rules_t *rules)
 {

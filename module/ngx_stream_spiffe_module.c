@@ -192,31 +192,7 @@ static ngx_int_t
 ngx_stream_spiffe_variable(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t          *str;
-    ngx_spiffe_peer_t  *peer;
-
-    peer = ngx_spiffe_ssl_peer(s->connection);
-
-    if (peer == NULL) {
-        str = (data == offsetof(ngx_spiffe_peer_t, verify))
-              ? &ngx_stream_spiffe_none : NULL;
-
-    } else {
-        str = (ngx_str_t *) ((char *) peer + data);
-    }
-
-    if (str == NULL || str->len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->len = str->len;
-    v->data = str->data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_spiffe_peer_variable(s->connection, v, data);
 }
 
 
