@@ -112,7 +112,7 @@ typedef struct {
     ngx_pid_t                   pid;
     char                        id[SPIFFE_ID_MAX_LEN + 1];
     char                        serial[128];
-    char                        hint[128];
+    char                        hint[2048];
     char                        state[16];
     char                        last_error[160];
     time_t                      not_after;
@@ -130,6 +130,7 @@ typedef struct {
 
 
 ngx_int_t ngx_spiffe_stats_add_zone(ngx_conf_t *cf);
+void ngx_spiffe_stats_init_process(ngx_cycle_t *cycle);
 ngx_spiffe_stats_t *ngx_spiffe_stats_get(void);
 void ngx_spiffe_stats_count(ngx_uint_t counter);
 void ngx_spiffe_stats_refused(ngx_uint_t side, const char *reason);
@@ -174,6 +175,7 @@ typedef struct {
     ngx_str_t                   verify;     /* SUCCESS, NONE, FAILED:... */
     unsigned                    resumed:1;  /* from a session */
     unsigned                    mismatch:1; /* verified, not allowed */
+    unsigned                    counted:1;  /* refusal in the stats */
 } ngx_spiffe_peer_t;
 
 

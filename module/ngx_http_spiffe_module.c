@@ -271,7 +271,15 @@ ngx_http_spiffe_verify_handler(ngx_http_request_t *r)
     if (peer->status == NGX_SPIFFE_PEER_NONE) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "spiffe: client sent no required SPIFFE SVID");
-        ngx_spiffe_stats_refused(NGX_SPIFFE_SIDE_CLIENT, "no certificate");
+
+        /* once per connection, however many requests it carries */
+
+        if (!peer->counted) {
+            peer->counted = 1;
+            ngx_spiffe_stats_refused(NGX_SPIFFE_SIDE_CLIENT,
+                                     "no certificate");
+        }
+
         return NGX_HTTPS_NO_CERT;
     }
 

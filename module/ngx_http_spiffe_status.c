@@ -20,7 +20,10 @@
  */
 
 
-#define NGX_HTTP_SPIFFE_PROM_MAX  (64 * 1024)
+/* the counters' part of the Prometheus page, then per worker and domain */
+#define NGX_HTTP_SPIFFE_PROM_BASE    (16 * 1024)
+#define NGX_HTTP_SPIFFE_PROM_WORKER  (2 * (SPIFFE_ID_MAX_LEN + 256))
+#define NGX_HTTP_SPIFFE_PROM_TD      (SPIFFE_TD_MAX_LEN + 128)
 
 
 static char *ngx_http_spiffe_status_json(ngx_http_request_t *r,
@@ -28,10 +31,12 @@ static char *ngx_http_spiffe_status_json(ngx_http_request_t *r,
 static json_t *ngx_http_spiffe_status_workers(void);
 static json_t *ngx_http_spiffe_status_bundles(void);
 static json_t *ngx_http_spiffe_status_refused(ngx_atomic_t *refused);
+static json_t *ngx_http_spiffe_status_string(const char *s);
 static u_char *ngx_http_spiffe_status_prometheus(ngx_http_request_t *r,
     ngx_spiffe_stats_t *st, u_char *p, u_char *last);
 static u_char *ngx_http_spiffe_status_family(u_char *p, u_char *last,
     const char *name, const char *type, const char *help);
+static size_t ngx_http_spiffe_status_prometheus_len(void);
 
 
 static ngx_str_t  ngx_http_spiffe_json_type = ngx_string("application/json");
@@ -73,14 +78,15 @@ ngx_http_spiffe_status_handler(ngx_http_request_t *r)
     }
 
     if (slcf->status == NGX_HTTP_SPIFFE_STATUS_PROMETHEUS) {
-        p = ngx_pnalloc(r->pool, NGX_HTTP_SPIFFE_PROM_MAX);
+        len = ngx_http_spiffe_status_prometheus_len();
+
+        p = ngx_pnalloc(r->pool, len);
         if (p == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         b->pos = p;
-        b->last = ngx_http_spiffe_status_prometheus(r, st, p,
-                                             p + NGX_HTTP_SPIFFE_PROM_MAX);
+        b->last = ngx_http_spiffe_status_prometheus(r, st, p, p + len);
         r->headers_out.content_type = ngx_http_spiffe_prom_type;
 
     } else {
@@ -196,15 +202,15 @@ ngx_http_spiffe_status_workers(void)
 
         svid = ws.id[0] == '\0'
                ? json_null()
-               : json_pack("{s:s, s:s, s:s, s:I, s:I}",
+               : json_pack("{s:s, s:s, s:o, s:I, s:I}",
                            "id", ws.id, "serial", ws.serial,
-                           "hint", ws.hint,
+                           "hint", ngx_http_spiffe_status_string(ws.hint),
                            "not_after", (json_int_t) ws.not_after,
                            "seconds_left",
                            (json_int_t) (ws.not_after - ngx_time()));
 
         json_array_append_new(workers,
-            json_pack("{s:I, s:I, s:o, s:{s:s, s:I, s:I, s:s, s:I}}",
+            json_pack("{s:I, s:I, s:o, s:{s:s, s:I, s:I, s:o, s:I}}",
                       "worker", (json_int_t) i,
                       "pid", (json_int_t) ws.pid,
                       "svid", svid,
@@ -212,7 +218,8 @@ ngx_http_spiffe_status_workers(void)
                           "state", ws.state,
                           "version", (json_int_t) ws.version,
                           "last_message", (json_int_t) ws.last_message,
-                          "last_error", ws.last_error,
+                          "last_error",
+                          ngx_http_spiffe_status_string(ws.last_error),
                           "failures", (json_int_t) ws.failures));
     }
 
@@ -285,6 +292,32 @@ ngx_http_spiffe_status_refused(ngx_atomic_t *refused)
     }
 
     return o;
+}
+
+
+/* text from the agent or cut to fit a slot may not be UTF-8: escape it */
+
+static json_t *
+ngx_http_spiffe_status_string(const char *s)
+{
+    u_char  *p, *d;
+    json_t  *j;
+    u_char   buf[4 * 256 + 1];
+
+    j = json_string(s);
+    if (j) {
+        return j;
+    }
+
+    d = buf;
+
+    for (p = (u_char *) s; *p && d < buf + sizeof(buf) - 5; p++) {
+        d = (*p < 0x80) ? (*d = *p, d + 1) : ngx_sprintf(d, "\\x%02xd", *p);
+    }
+
+    *d = '\0';
+
+    return json_string((char *) buf);
 }
 
 
@@ -417,6 +450,32 @@ ngx_http_spiffe_status_prometheus(ngx_http_request_t *r,
     }
 
     return p;
+}
+
+
+static size_t
+ngx_http_spiffe_status_prometheus_len(void)
+{
+    size_t                      len;
+    ngx_uint_t                  i;
+    spiffe_snapshot_t          *snap;
+    ngx_spiffe_worker_stats_t   ws;
+
+    len = NGX_HTTP_SPIFFE_PROM_BASE;
+
+    for (i = 0; i < NGX_SPIFFE_MAX_WORKERS; i++) {
+        if (ngx_spiffe_stats_worker(i, &ws) == NGX_OK) {
+            len += NGX_HTTP_SPIFFE_PROM_WORKER;
+        }
+    }
+
+    snap = ngx_spiffe_snapshot();
+
+    if (snap) {
+        len += spiffe_snapshot_ntds(snap) * NGX_HTTP_SPIFFE_PROM_TD;
+    }
+
+    return len;
 }
 
 

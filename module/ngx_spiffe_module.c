@@ -148,6 +148,8 @@ ngx_spiffe_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_spiffe_stats_init_process(cycle);
+
     scf = ngx_spiffe_get_conf(cycle);
 
     if (scf->address.len == 0) {

@@ -641,6 +641,12 @@ ngx_spiffe_ssl_session_resume(ngx_ssl_conn_t *ssl_conn, SSL_SESSION *sess)
     rc = ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id,
                                       &reason);
 
+    if (rc == NGX_DECLINED && SSL_SESSION_get0_peer(sess) != NULL) {
+        /* its certificate was refused: let it be refused again */
+        rc = NGX_ERROR;
+        reason = "the peer certificate was not verified";
+    }
+
     if (rc == NGX_ERROR) {
         ngx_log_debug1(NGX_LOG_DEBUG_EVENT, c->log, 0,
                        "spiffe: session not resumed: %s", reason);
@@ -654,7 +660,9 @@ ngx_spiffe_ssl_session_resume(ngx_ssl_conn_t *ssl_conn, SSL_SESSION *sess)
 
     peer->resumed = 1;
 
-    ngx_spiffe_stats_count(NGX_SPIFFE_STAT_RESUMED);
+    if (rc == NGX_OK) {
+        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_RESUMED);
+    }
 
     return NGX_OK;
 }

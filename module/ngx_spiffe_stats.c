@@ -64,6 +64,48 @@ ngx_spiffe_stats_add_zone(ngx_conf_t *cf)
 }
 
 
+/*
+ * The zone of the configuration this worker runs: a reload may have
+ * dropped it, and a pointer kept from the previous one would be unmapped.
+ */
+
+void
+ngx_spiffe_stats_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *zone;
+
+    ngx_spiffe_stats = NULL;
+
+    part = &cycle->shared_memory.part;
+    zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return;
+            }
+
+            part = part->next;
+            zone = part->elts;
+            i = 0;
+        }
+
+        if (zone[i].tag == &ngx_spiffe_module
+            && zone[i].shm.name.len == ngx_spiffe_stats_zone.len
+            && ngx_strncmp(zone[i].shm.name.data, ngx_spiffe_stats_zone.data,
+                           ngx_spiffe_stats_zone.len)
+               == 0)
+        {
+            ngx_spiffe_stats = zone[i].data;
+            return;
+        }
+    }
+}
+
+
 ngx_spiffe_stats_t *
 ngx_spiffe_stats_get(void)
 {
@@ -144,7 +186,11 @@ ngx_spiffe_stats_begin(void)
 {
     ngx_spiffe_worker_stats_t  *ws;
 
-    if (ngx_spiffe_stats == NULL || ngx_worker >= NGX_SPIFFE_MAX_WORKERS) {
+    /* after a reload, the slot is the new worker's */
+
+    if (ngx_spiffe_stats == NULL || ngx_worker >= NGX_SPIFFE_MAX_WORKERS
+        || ngx_exiting || ngx_quit)
+    {
         return NULL;
     }
 
