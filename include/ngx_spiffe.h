@@ -60,8 +60,7 @@ typedef struct {
     ngx_str_t                   address;
     ngx_str_t                   hint;
     ngx_msec_t                  startup_timeout;
-    u_char                     *file;
-    ngx_uint_t                  line;
+    ngx_flag_t                  directive;      /* not the environment */
 
     /* what the protocol modules need, set when they merge */
     ngx_flag_t                  jwt_bundles;

@@ -183,8 +183,7 @@ ngx_spiffe_create_conf(ngx_cycle_t *cycle)
      * set by ngx_pcalloc():
      *
      *     scf->hint = { 0, NULL };
-     *     scf->file = NULL;
-     *     scf->line = 0;
+     *     scf->directive = 0;
      *     scf->jwt_bundles = 0;
      *     scf->jwt_audiences = NULL;
      */
@@ -227,7 +226,7 @@ ngx_spiffe_init_conf(ngx_cycle_t *cycle, void *conf)
 
     ngx_conf_init_msec_value(scf->startup_timeout, 5000);
 
-    if (scf->address.len == 0 || scf->file != NULL) {
+    if (scf->address.len == 0 || scf->directive) {
         return NGX_CONF_OK;
     }
 
@@ -253,7 +252,7 @@ ngx_spiffe_workload_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t   *value;
     const char  *err;
 
-    if (scf->file != NULL) {
+    if (scf->directive) {
         return "is duplicate";
     }
 
@@ -270,8 +269,7 @@ ngx_spiffe_workload_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     scf->address = value[1];
-    scf->file = cf->conf_file->file.name.data;
-    scf->line = cf->conf_file->line;
+    scf->directive = 1;
 
     return NGX_CONF_OK;
 }
