@@ -17,6 +17,7 @@
 #include <spiffe_jwks.h>
 #include <spiffe_rules.h>
 #include <spiffe_snapshot.h>
+#include <spiffe_x509.h>
 
 
 #define NGX_SPIFFE_CURL_MAX_POLL  16
@@ -56,11 +57,40 @@ void ngx_spiffe_curl_cleanup(ngx_spiffe_curl_t *cm);
 
 /* main-context configuration: ngx_spiffe_module.c */
 
+#define NGX_SPIFFE_HTTPS_WEB        1
+#define NGX_SPIFFE_HTTPS_SPIFFE     2
+
+/* spiffe_svid_dir */
+
+typedef struct {
+    ngx_str_t                   dir;            /* empty: not used */
+    ngx_str_t                   cert;           /* empty: the defaults */
+    ngx_str_t                   key;
+    ngx_str_t                   bundle;
+    ngx_msec_t                  interval;
+} ngx_spiffe_svid_dir_conf_t;
+
+/* a configured trust domain: spiffe_bundle or spiffe_federate */
+
+typedef struct {
+    ngx_str_t                   td;
+    ngx_str_t                   file;           /* spiffe_bundle */
+    ngx_str_t                   url;            /* spiffe_federate */
+    ngx_uint_t                  profile;
+    ngx_str_t                   endpoint_id;
+    ngx_str_t                   ca_file;        /* bundle= */
+    u_char                     *conf_file;
+    ngx_uint_t                  conf_line;
+} ngx_spiffe_trust_conf_t;
+
 typedef struct {
     ngx_str_t                   address;
     ngx_str_t                   hint;
     ngx_msec_t                  startup_timeout;
     ngx_flag_t                  directive;      /* not the environment */
+    ngx_spiffe_svid_dir_conf_t  svid_dir;
+    ngx_array_t                *trust;          /* ngx_spiffe_trust_conf_t */
+    ngx_shm_zone_t             *bundles_zone;
 
     /* what the protocol modules need, set when they merge */
     ngx_flag_t                  jwt_bundles;
@@ -68,17 +98,54 @@ typedef struct {
 } ngx_spiffe_conf_t;
 
 
+#define NGX_SPIFFE_NO_SOURCE                                                 \
+    "needs an identity source: \"spiffe_workload_api\", "                  \
+    "\"spiffe_svid_dir\" or SPIFFE_ENDPOINT_SOCKET"
+
 ngx_spiffe_conf_t *ngx_spiffe_get_conf(ngx_cycle_t *cycle);
+ngx_int_t ngx_spiffe_has_source(ngx_cycle_t *cycle);
 ngx_int_t ngx_spiffe_need_jwt_svid(ngx_conf_t *cf, ngx_str_t *audience);
 
 /* the Workload API stream of this worker: ngx_spiffe_source.c */
 
 ngx_int_t ngx_spiffe_source_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf);
 void ngx_spiffe_source_stop(void);
-spiffe_snapshot_t *ngx_spiffe_snapshot(void);
-spiffe_jwt_bundles_t *ngx_spiffe_jwt_bundles(void);
 ngx_int_t ngx_spiffe_jwt_svid(ngx_str_t *audience, ngx_str_t *token,
     const char **reason);
+
+
+/* the worker's snapshot and the bundles joined to it: ngx_spiffe_identity.c */
+
+ngx_int_t ngx_spiffe_identity_init(ngx_cycle_t *cycle,
+    ngx_spiffe_conf_t *scf);
+void ngx_spiffe_identity_stop(void);
+spiffe_snapshot_t *ngx_spiffe_snapshot(void);
+spiffe_jwt_bundles_t *ngx_spiffe_jwt_bundles(void);
+void ngx_spiffe_identity_set_svid(spiffe_snapshot_t *snap);
+void ngx_spiffe_identity_set_jwt_bundles(spiffe_jwt_bundles_t *set);
+STACK_OF(X509) *ngx_spiffe_identity_bundle(ngx_uint_t i);
+void ngx_spiffe_identity_set_bundle(ngx_uint_t i, STACK_OF(X509) *certs,
+    spiffe_jwks_t *jwks);
+void ngx_spiffe_identity_report(const char *state, const u_char *error,
+    uint64_t failures, time_t last_message);
+
+
+/* spiffe_svid_dir and spiffe_bundle files: ngx_spiffe_files.c */
+
+#define NGX_SPIFFE_BUNDLE_MAX       (512 * 1024)
+
+ngx_int_t ngx_spiffe_files_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf);
+void ngx_spiffe_files_stop(void);
+ngx_int_t ngx_spiffe_read_file(ngx_str_t *path, size_t max, ngx_str_t *out,
+    ngx_log_t *log, const char **err);
+
+
+/* spiffe_federate: ngx_spiffe_federate.c */
+
+ngx_int_t ngx_spiffe_federate_zone(ngx_conf_t *cf, ngx_spiffe_conf_t *scf);
+ngx_int_t ngx_spiffe_federate_start(ngx_cycle_t *cycle,
+    ngx_spiffe_conf_t *scf);
+void ngx_spiffe_federate_stop(void);
 
 
 /* counters and worker slots in shared memory: ngx_spiffe_stats.c */

@@ -97,6 +97,14 @@ size_t spiffe_jwks_nignored(const spiffe_jwks_t *jwks);
  */
 STACK_OF(X509) *spiffe_jwks_x509_authorities(const spiffe_jwks_t *jwks);
 
+/*
+ * A bundle as a file holds it: a SPIFFE JWKS document (it starts with
+ * "{") or PEM certificates.  certs receives the X.509 authorities (free
+ * with spiffe_x509_free_certs()), jwks the document or NULL for PEM.
+ */
+int spiffe_bundle_parse(const char *text, size_t len, STACK_OF(X509) **certs,
+    spiffe_jwks_t **jwks, const char **err);
+
 /* -1 when the bundle has no "spiffe_sequence" */
 int spiffe_jwks_sequence(const spiffe_jwks_t *jwks, uint64_t *seq);
 

@@ -86,6 +86,32 @@ spiffe_snapshot_t *spiffe_snapshot_from_x509_svid_resp(
     const spiffe_pb_x509_svid_resp_t *resp, const char *hint,
     size_t hint_len, uint64_t version, time_t now, const char **err);
 
+/* an SVID from files: PEM texts, the CRLs optional (crl_len 0) */
+
+typedef struct {
+    const char                      *cert;      /* leaf, then chain */
+    size_t                           cert_len;
+    const char                      *key;       /* PKCS#8 */
+    size_t                           key_len;
+    const char                      *bundle;    /* its trust domain's */
+    size_t                           bundle_len;
+    const char                      *crl;
+    size_t                           crl_len;
+} spiffe_snapshot_pem_t;
+
+spiffe_snapshot_t *spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem,
+    uint64_t version, time_t now, const char **err);
+
+/*
+ * The SVID and CRLs of base with its bundles and those of extra, where a
+ * trust domain of extra replaces base's: configured bundles win over what
+ * a source gives.  A bundle of extra without a CA certificate leaves its
+ * trust domain with no bundle, so untrusted.
+ */
+spiffe_snapshot_t *spiffe_snapshot_compose(const spiffe_snapshot_t *base,
+    const spiffe_snapshot_bundle_t *extra, size_t nextra, uint64_t version,
+    time_t now, const char **err);
+
 spiffe_snapshot_t *spiffe_snapshot_ref(spiffe_snapshot_t *snap);
 void spiffe_snapshot_unref(spiffe_snapshot_t *snap);
 
@@ -107,6 +133,10 @@ X509_STORE *spiffe_snapshot_store(const spiffe_snapshot_t *snap,
 int spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap, X509 *leaf,
     STACK_OF(X509) *untrusted, time_t now, char *id_buf, size_t *id_len,
     const char **reason);
+
+/* the CAs of a trust domain, or NULL; owned by the snapshot */
+STACK_OF(X509) *spiffe_snapshot_cas(const spiffe_snapshot_t *snap,
+    const char *td, size_t td_len);
 
 /* the trust domains, in lookup order: name, and how many CAs it trusts */
 size_t spiffe_snapshot_ntds(const spiffe_snapshot_t *snap);

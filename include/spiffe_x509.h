@@ -74,6 +74,8 @@ EVP_PKEY *spiffe_x509_parse_der_key(const unsigned char *der, size_t len,
 EVP_PKEY *spiffe_x509_parse_pem_key(const char *pem, size_t len,
     const char **err);
 
+STACK_OF(X509_CRL) *spiffe_x509_parse_pem_crls(const char *pem, size_t len,
+    const char **err);
 X509_CRL *spiffe_x509_parse_der_crl(const unsigned char *der, size_t len,
     const char **err);
 

@@ -544,12 +544,10 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
 
     if ((conf->proxy_svid || conf->proxy_verify)
-        && ngx_spiffe_get_conf(cf->cycle)->address.len == 0)
+        && !ngx_spiffe_has_source(cf->cycle))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" needs an identity source: "
-                           "\"spiffe_workload_api\" or "
-                           "SPIFFE_ENDPOINT_SOCKET",
+                           "\"%s\" " NGX_SPIFFE_NO_SOURCE,
                            conf->proxy_svid ? "spiffe_proxy_svid"
                                             : "spiffe_proxy_verify");
         return NGX_CONF_ERROR;
@@ -643,12 +641,16 @@ ngx_http_spiffe_merge_jwt(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *prev,
         scf->jwt_bundles = 1;
     }
 
-    if ((scf->jwt_bundles || conf->jwt_svid_audience.len)
-        && scf->address.len == 0)
-    {
+    if (scf->jwt_bundles && !ngx_spiffe_has_source(cf->cycle)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "JWT-SVIDs need an identity source: "
-                           "\"spiffe_workload_api\" or "
+                           "JWT-SVID validation " NGX_SPIFFE_NO_SOURCE);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->jwt_svid_audience.len && scf->address.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"spiffe_jwt_svid_audience\" needs the Workload "
+                           "API: \"spiffe_workload_api\" or "
                            "SPIFFE_ENDPOINT_SOCKET");
         return NGX_CONF_ERROR;
     }

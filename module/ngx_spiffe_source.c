@@ -75,8 +75,6 @@ typedef struct {
     ngx_log_t                  *log;
     ngx_spiffe_call_t          *calls;
     ngx_uint_t                  ncalls;
-    spiffe_snapshot_t          *snapshot;
-    spiffe_jwt_bundles_t       *jwt_bundles;
     uint64_t                    version;
     uint64_t                    failures;
     time_t                      last_message;
@@ -114,20 +112,6 @@ static const char  *ngx_spiffe_state_names[] = {
 
 
 static ngx_spiffe_source_t  *ngx_spiffe_source;
-
-
-spiffe_snapshot_t *
-ngx_spiffe_snapshot(void)
-{
-    return ngx_spiffe_source ? ngx_spiffe_source->snapshot : NULL;
-}
-
-
-spiffe_jwt_bundles_t *
-ngx_spiffe_jwt_bundles(void)
-{
-    return ngx_spiffe_source ? ngx_spiffe_source->jwt_bundles : NULL;
-}
 
 
 ngx_int_t
@@ -218,7 +202,7 @@ ngx_spiffe_source_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf)
     ngx_spiffe_curl_run(&src->curl, scf->startup_timeout,
                         ngx_spiffe_source_ready, src);
 
-    if (src->snapshot == NULL) {
+    if (ngx_spiffe_snapshot() == NULL) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "spiffe: no SVID from \"%V\" within %M ms, serving "
                       "without one until it comes",
@@ -256,9 +240,6 @@ ngx_spiffe_source_stop(void)
     }
 
     ngx_spiffe_curl_cleanup(&src->curl);
-
-    spiffe_snapshot_unref(src->snapshot);
-    spiffe_jwt_bundles_unref(src->jwt_bundles);
 
     ngx_spiffe_source = NULL;
 }
@@ -591,8 +572,7 @@ ngx_spiffe_apply_x509_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
                   "spiffe: SVID \"%s\" serial %s, version %uL",
                   svid->id, svid->serial, src->version);
 
-    spiffe_snapshot_unref(src->snapshot);
-    src->snapshot = snap;
+    ngx_spiffe_identity_set_svid(snap);
 
     return NGX_OK;
 }
@@ -628,8 +608,7 @@ ngx_spiffe_apply_jwt_bundles(ngx_spiffe_call_t *sc, const unsigned char *msg,
                   "spiffe: JWT bundles of %uz trust domain(s)",
                   spiffe_jwt_bundles_count(set));
 
-    spiffe_jwt_bundles_unref(src->jwt_bundles);
-    src->jwt_bundles = set;
+    ngx_spiffe_identity_set_jwt_bundles(set);
 
     return NGX_OK;
 }
@@ -738,49 +717,13 @@ ngx_spiffe_source_ready(void *data)
 }
 
 
-/* this worker's identity and the state of its X.509 stream, for status */
+/* the state of the X.509 stream, for status */
 
 static void
 ngx_spiffe_source_report(ngx_spiffe_source_t *src)
 {
-    ngx_spiffe_call_t              *sc;
-    ngx_spiffe_worker_stats_t      *ws;
-    const spiffe_snapshot_svid_t   *svid;
+    ngx_spiffe_call_t  *sc = &src->calls[0];
 
-    ws = ngx_spiffe_stats_begin();
-    if (ws == NULL) {
-        return;
-    }
-
-    sc = &src->calls[0];
-
-    if (src->snapshot) {
-        svid = spiffe_snapshot_svid(src->snapshot);
-
-        ngx_cpystrn((u_char *) ws->id, (u_char *) svid->id,
-                    sizeof(ws->id));
-        ngx_cpystrn((u_char *) ws->serial, (u_char *) svid->serial,
-                    sizeof(ws->serial));
-        ngx_cpystrn((u_char *) ws->hint, (u_char *) svid->hint,
-                    sizeof(ws->hint));
-        ws->not_after = svid->not_after;
-
-    } else {
-        ws->id[0] = '\0';
-        ws->serial[0] = '\0';
-        ws->hint[0] = '\0';
-        ws->not_after = 0;
-    }
-
-    ngx_cpystrn((u_char *) ws->state,
-                (u_char *) ngx_spiffe_state_names[sc->state],
-                sizeof(ws->state));
-    ngx_cpystrn((u_char *) ws->last_error, sc->error,
-                sizeof(ws->last_error));
-
-    ws->version = src->version;
-    ws->failures = src->failures;
-    ws->last_message = src->last_message;
-
-    ngx_spiffe_stats_end(ws);
+    ngx_spiffe_identity_report(ngx_spiffe_state_names[sc->state], sc->error,
+                               src->failures, src->last_message);
 }

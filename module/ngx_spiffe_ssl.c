@@ -210,10 +210,9 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
 
     name = svid ? "spiffe_svid" : "spiffe_verify_client";
 
-    if (ngx_spiffe_get_conf(cf->cycle)->address.len == 0) {
+    if (!ngx_spiffe_has_source(cf->cycle)) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"%s\" in %s:%ui needs an identity source: "
-                      "\"spiffe_workload_api\" or SPIFFE_ENDPOINT_SOCKET",
+                      "\"%s\" in %s:%ui " NGX_SPIFFE_NO_SOURCE,
                       name, file, line);
         return NGX_CONF_ERROR;
     }

@@ -261,6 +261,41 @@ spiffe_jwks_x509_authorities(const spiffe_jwks_t *jwks)
 
 
 int
+spiffe_bundle_parse(const char *text, size_t len, STACK_OF(X509) **certs,
+    spiffe_jwks_t **jwks, const char **err)
+{
+    size_t  i;
+
+    for (i = 0; i < len && strchr(" \t\r\n", text[i]) != NULL; i++) {
+        /* void */
+    }
+
+    *jwks = NULL;
+
+    if (i == len || text[i] != '{') {
+        *certs = spiffe_x509_parse_pem_certs(text, len, err);
+        return (*certs != NULL) ? 0 : -1;
+    }
+
+    *jwks = spiffe_jwks_parse(text, len, err);
+    if (*jwks == NULL) {
+        *certs = NULL;
+        return -1;
+    }
+
+    *certs = X509_chain_up_ref((*jwks)->x509);
+    if (*certs == NULL) {
+        spiffe_jwks_unref(*jwks);
+        *jwks = NULL;
+        *err = "out of memory";
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
 spiffe_jwks_sequence(const spiffe_jwks_t *jwks, uint64_t *seq)
 {
     if (!jwks->has_sequence) {

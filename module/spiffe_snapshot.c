@@ -66,6 +66,8 @@ static int spiffe_snapshot_td_cmp(const void *a, const void *b);
 static size_t spiffe_snapshot_id_td(const char *id, size_t len);
 static int spiffe_snapshot_td_key(const spiffe_bytes_t *key, const char **td,
     size_t *len);
+static void spiffe_snapshot_parts_free(spiffe_snapshot_parts_t *parts,
+    spiffe_snapshot_bundle_t *bundles, size_t n);
 static void spiffe_snapshot_free(spiffe_snapshot_t *snap);
 
 
@@ -265,16 +267,155 @@ spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
 
 done:
 
-    for (i = 0; i < resp->nbundles + 1; i++) {
-        spiffe_x509_free_certs(bundles[i].certs);
-    }
-
+    spiffe_snapshot_parts_free(&parts, bundles, resp->nbundles + 1);
     free(bundles);
 
-    X509_free(parts.leaf);
-    spiffe_x509_free_certs(parts.chain);
-    EVP_PKEY_free(parts.key);
-    sk_X509_CRL_pop_free(parts.crls, X509_CRL_free);
+    return snap;
+}
+
+
+spiffe_snapshot_t *
+spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
+    time_t now, const char **err)
+{
+    char                       id[SPIFFE_ID_MAX_LEN + 1];
+    size_t                     len;
+    spiffe_snapshot_t         *snap;
+    spiffe_snapshot_parts_t    parts;
+    spiffe_snapshot_bundle_t   bundle;
+
+    snap = NULL;
+    memset(&parts, 0, sizeof(spiffe_snapshot_parts_t));
+    memset(&bundle, 0, sizeof(spiffe_snapshot_bundle_t));
+
+    parts.chain = spiffe_x509_parse_pem_certs(pem->cert, pem->cert_len, err);
+    if (parts.chain == NULL) {
+        goto done;
+    }
+
+    parts.leaf = sk_X509_shift(parts.chain);
+
+    parts.key = spiffe_x509_parse_pem_key(pem->key, pem->key_len, err);
+    if (parts.key == NULL) {
+        goto done;
+    }
+
+    if (spiffe_x509_peer_id(parts.leaf, id, &len, err) != 0) {
+        goto done;
+    }
+
+    bundle.td = id + SPIFFE_SCHEME_LEN;
+    bundle.td_len = spiffe_snapshot_id_td(id, len);
+    bundle.certs = spiffe_x509_parse_pem_certs(pem->bundle, pem->bundle_len,
+                                               err);
+    if (bundle.certs == NULL) {
+        goto done;
+    }
+
+    if (pem->crl_len != 0) {
+        parts.crls = spiffe_x509_parse_pem_crls(pem->crl, pem->crl_len, err);
+        if (parts.crls == NULL) {
+            goto done;
+        }
+    }
+
+    parts.hint = "";
+    parts.bundles = &bundle;
+    parts.nbundles = 1;
+    parts.version = version;
+
+    snap = spiffe_snapshot_create(&parts, now, err);
+
+done:
+
+    spiffe_snapshot_parts_free(&parts, &bundle, 1);
+
+    return snap;
+}
+
+
+spiffe_snapshot_t *
+spiffe_snapshot_compose(const spiffe_snapshot_t *base,
+    const spiffe_snapshot_bundle_t *extra, size_t nextra, uint64_t version,
+    time_t now, const char **err)
+{
+    int                        cas;
+    size_t                     i, k, n;
+    STACK_OF(X509_CRL)        *crls;
+    spiffe_snapshot_t         *snap;
+    spiffe_snapshot_parts_t    parts;
+    spiffe_snapshot_bundle_t  *bundles;
+
+    bundles = calloc(base->ntds + nextra, sizeof(spiffe_snapshot_bundle_t));
+    crls = sk_X509_CRL_new_null();
+
+    if (bundles == NULL || crls == NULL) {
+        free(bundles);
+        sk_X509_CRL_free(crls);
+        *err = "out of memory";
+        return NULL;
+    }
+
+    n = 0;
+
+    for (i = 0; i < base->ntds; i++) {
+        for (k = 0; k < nextra; k++) {
+            if (spiffe_snapshot_name_cmp(base->tds[i].name, base->tds[i].len,
+                                         extra[k].td, extra[k].td_len)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == nextra) {
+            bundles[n].td = base->tds[i].name;
+            bundles[n].td_len = base->tds[i].len;
+            bundles[n].certs = base->tds[i].cas;
+            n++;
+        }
+    }
+
+    /* a configured bundle without a CA leaves its trust domain untrusted */
+
+    for (k = 0; k < nextra; k++) {
+        cas = 0;
+
+        for (i = 0; i < (size_t) sk_X509_num(extra[k].certs); i++) {
+            cas += spiffe_x509_is_ca(sk_X509_value(extra[k].certs, i));
+        }
+
+        if (cas != 0) {
+            bundles[n++] = extra[k];
+        }
+    }
+
+    for (i = 0; i < base->ncrls; i++) {
+        if (sk_X509_CRL_push(crls, base->crls[i].crl) == 0) {
+            *err = "out of memory";
+            snap = NULL;
+            goto done;
+        }
+    }
+
+    memset(&parts, 0, sizeof(spiffe_snapshot_parts_t));
+
+    parts.leaf = base->svid.leaf;
+    parts.chain = base->svid.chain;
+    parts.key = base->svid.key;
+    parts.hint = base->svid.hint;
+    parts.hint_len = base->svid.hint_len;
+    parts.bundles = bundles;
+    parts.nbundles = n;
+    parts.crls = crls;
+    parts.version = version;
+
+    snap = spiffe_snapshot_create(&parts, now, err);
+
+done:
+
+    free(bundles);
+    sk_X509_CRL_free(crls);
 
     return snap;
 }
@@ -313,6 +454,18 @@ uint64_t
 spiffe_snapshot_version(const spiffe_snapshot_t *snap)
 {
     return snap->version;
+}
+
+
+STACK_OF(X509) *
+spiffe_snapshot_cas(const spiffe_snapshot_t *snap, const char *td,
+    size_t td_len)
+{
+    const spiffe_snapshot_td_t  *t;
+
+    t = spiffe_snapshot_find(snap, td, td_len);
+
+    return t ? t->cas : NULL;
 }
 
 
@@ -913,6 +1066,23 @@ spiffe_snapshot_td_key(const spiffe_bytes_t *key, const char **td,
     *len = n;
 
     return 0;
+}
+
+
+static void
+spiffe_snapshot_parts_free(spiffe_snapshot_parts_t *parts,
+    spiffe_snapshot_bundle_t *bundles, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        spiffe_x509_free_certs(bundles[i].certs);
+    }
+
+    X509_free(parts->leaf);
+    spiffe_x509_free_certs(parts->chain);
+    EVP_PKEY_free(parts->key);
+    sk_X509_CRL_pop_free(parts->crls, X509_CRL_free);
 }
 
 

@@ -21,11 +21,20 @@ typedef struct {
 } spiffe_x509_reason_t;
 
 
+typedef void *(*spiffe_x509_d2i_pt)(const unsigned char *der, long len);
+
+
 static const char *spiffe_x509_id_reason(const char *reason);
 static int spiffe_x509_check_time(X509 *x, time_t now, const char *expired,
     const char *not_yet, const char **err);
 static int spiffe_x509_pem_next(BIO *bio, char **name, char **header,
     unsigned char **data, long *len, const char **err);
+static OPENSSL_STACK *spiffe_x509_parse_pem_objs(const char *pem,
+    size_t len, const char *type, spiffe_x509_d2i_pt d2i,
+    OPENSSL_sk_freefunc free_obj, const char *bad, const char *none,
+    const char **err);
+static void *spiffe_x509_d2i_cert(const unsigned char *der, long len);
+static void *spiffe_x509_d2i_crl(const unsigned char *der, long len);
 static void spiffe_x509_pem_free(char *name, char *header,
     unsigned char *data, long len);
 
@@ -386,14 +395,40 @@ failed:
 STACK_OF(X509) *
 spiffe_x509_parse_pem_certs(const char *pem, size_t len, const char **err)
 {
+    return (STACK_OF(X509) *) spiffe_x509_parse_pem_objs(pem, len,
+                                   "CERTIFICATE", spiffe_x509_d2i_cert,
+                                   (OPENSSL_sk_freefunc) X509_free,
+                                   "bad certificate", "no certificate", err);
+}
+
+
+STACK_OF(X509_CRL) *
+spiffe_x509_parse_pem_crls(const char *pem, size_t len, const char **err)
+{
+    return (STACK_OF(X509_CRL) *) spiffe_x509_parse_pem_objs(pem, len,
+                                   "X509 CRL", spiffe_x509_d2i_crl,
+                                   (OPENSSL_sk_freefunc) X509_CRL_free,
+                                   "bad CRL", "no CRL", err);
+}
+
+
+/*
+ * The PEM blocks of one type, each decoded whole; blocks of other types,
+ * such as a key in the same file, are not ours and are skipped.
+ */
+
+static OPENSSL_STACK *
+spiffe_x509_parse_pem_objs(const char *pem, size_t len, const char *type,
+    spiffe_x509_d2i_pt d2i, OPENSSL_sk_freefunc free_obj, const char *bad,
+    const char *none, const char **err)
+{
     int                   rc;
     BIO                  *bio;
-    X509                 *x;
+    void                 *obj;
     long                  dlen;
     char                 *name, *header;
     unsigned char        *data;
-    const unsigned char  *p;
-    STACK_OF(X509)       *certs;
+    OPENSSL_STACK        *objs;
 
     if (len > INT_MAX) {
         *err = "PEM too long";
@@ -402,10 +437,10 @@ spiffe_x509_parse_pem_certs(const char *pem, size_t len, const char **err)
 
     ERR_set_mark();
 
-    certs = sk_X509_new_null();
+    objs = OPENSSL_sk_new_null();
     bio = BIO_new_mem_buf(pem, (int) len);
 
-    if (certs == NULL || bio == NULL) {
+    if (objs == NULL || bio == NULL) {
         *err = "out of memory";
         goto failed;
     }
@@ -421,52 +456,82 @@ spiffe_x509_parse_pem_certs(const char *pem, size_t len, const char **err)
             goto failed;
         }
 
-        /* other blocks, such as a key in the same file, are not ours */
-
-        if (strcmp(name, "CERTIFICATE") != 0) {
+        if (strcmp(name, type) != 0) {
             spiffe_x509_pem_free(name, header, data, dlen);
             continue;
         }
 
-        p = data;
-        x = d2i_X509(NULL, &p, dlen);
-
-        if (x != NULL && p != data + dlen) {
-            X509_free(x);
-            x = NULL;
-        }
+        obj = d2i(data, dlen);
 
         spiffe_x509_pem_free(name, header, data, dlen);
 
-        if (x == NULL) {
-            *err = "bad certificate";
+        if (obj == NULL) {
+            *err = bad;
             goto failed;
         }
 
-        if (sk_X509_push(certs, x) == 0) {
-            X509_free(x);
+        if (OPENSSL_sk_push(objs, obj) == 0) {
+            free_obj(obj);
             *err = "out of memory";
             goto failed;
         }
     }
 
-    if (sk_X509_num(certs) == 0) {
-        *err = "no certificate";
+    if (OPENSSL_sk_num(objs) == 0) {
+        *err = none;
         goto failed;
     }
 
     BIO_free(bio);
     ERR_pop_to_mark();
 
-    return certs;
+    return objs;
 
 failed:
 
     BIO_free(bio);
-    sk_X509_pop_free(certs, X509_free);
+    OPENSSL_sk_pop_free(objs, free_obj);
     ERR_pop_to_mark();
 
     return NULL;
+}
+
+
+/* a whole DER object, nothing after it */
+
+static void *
+spiffe_x509_d2i_cert(const unsigned char *der, long len)
+{
+    X509                 *x;
+    const unsigned char  *p;
+
+    p = der;
+    x = d2i_X509(NULL, &p, len);
+
+    if (x != NULL && p != der + len) {
+        X509_free(x);
+        return NULL;
+    }
+
+    return x;
+}
+
+
+static void *
+spiffe_x509_d2i_crl(const unsigned char *der, long len)
+{
+    X509_CRL             *crl;
+    const unsigned char  *p;
+
+    p = der;
+    crl = d2i_X509_CRL(NULL, &p, len);
+
+    if (crl != NULL && p != der + len) {
+        X509_CRL_free(crl);
+        return NULL;
+    }
+
+    return crl;
 }
 
 
@@ -624,8 +689,7 @@ X509_CRL *
 spiffe_x509_parse_der_crl(const unsigned char *der, size_t len,
     const char **err)
 {
-    X509_CRL             *crl;
-    const unsigned char  *p;
+    X509_CRL  *crl;
 
     if (len == 0 || len > LONG_MAX) {
         *err = "bad CRL";
@@ -633,21 +697,11 @@ spiffe_x509_parse_der_crl(const unsigned char *der, size_t len,
     }
 
     ERR_set_mark();
-
-    p = der;
-    crl = d2i_X509_CRL(NULL, &p, (long) len);
-
+    crl = spiffe_x509_d2i_crl(der, (long) len);
     ERR_pop_to_mark();
 
     if (crl == NULL) {
         *err = "bad CRL";
-        return NULL;
-    }
-
-    if (p != der + len) {
-        X509_CRL_free(crl);
-        *err = "trailing data after CRL";
-        return NULL;
     }
 
     return crl;

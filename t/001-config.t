@@ -273,7 +273,7 @@ qr{\[emerg\] .*"spiffe_workload_api" directive is not allowed here in \S+nginx\.
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"spiffe_svid" in \S+nginx\.conf:\d+ needs an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET}
+qr{\[emerg\] .*"spiffe_svid" in \S+nginx\.conf:\d+ needs an identity source: "spiffe_workload_api", "spiffe_svid_dir" or SPIFFE_ENDPOINT_SOCKET}
 
 
 

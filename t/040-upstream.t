@@ -960,7 +960,7 @@ qr{\[emerg\] .*"spiffe_proxy_svid" cannot be combined with "proxy_ssl_certificat
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"spiffe_proxy_svid" needs an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*"spiffe_proxy_svid" needs an identity source: "spiffe_workload_api", "spiffe_svid_dir" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
 
 
 
@@ -972,7 +972,7 @@ qr{\[emerg\] .*"spiffe_proxy_svid" needs an identity source: "spiffe_workload_ap
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"spiffe_proxy_verify" needs an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*"spiffe_proxy_verify" needs an identity source: "spiffe_workload_api", "spiffe_svid_dir" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
 
 
 

@@ -1241,7 +1241,7 @@ qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://Example\.org/ns/web" in "spif
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*JWT-SVIDs need an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*JWT-SVID validation needs an identity source: "spiffe_workload_api", "spiffe_svid_dir" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
 
 
 
@@ -1252,4 +1252,4 @@ qr{\[emerg\] .*JWT-SVIDs need an identity source: "spiffe_workload_api" or SPIFF
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*JWT-SVIDs need an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
+qr{\[emerg\] .*"spiffe_jwt_svid_audience" needs the Workload API: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}

@@ -706,7 +706,7 @@ test_parse_der(void **state)
     assert_non_null(der);
     der[len] = 0;
     assert_null(spiffe_x509_parse_der_crl(der, len + 1, &err));
-    assert_string_equal(err, "trailing data after CRL");
+    assert_string_equal(err, "bad CRL");
 
     free(der);
 

@@ -1,0 +1,334 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <ngx_spiffe.h>
+
+
+/*
+ * The worker's identity as the TLS hooks and the access phase see it: the
+ * snapshot of the source (the Workload API or the files) joined with the
+ * bundles of configured trust domains (spiffe_bundle, spiffe_federate).
+ * A configured trust domain is trusted through its configured bundle
+ * only, never through what the source says of it; until that bundle
+ * comes, its peers are refused.  Every change builds a new snapshot and
+ * swaps the pointer; connections keep the one they started with.
+ */
+
+
+typedef struct {
+    ngx_str_t                   td;
+    STACK_OF(X509)             *certs;      /* NULL: none yet */
+    spiffe_jwks_t              *jwks;       /* NULL: no JWT authorities */
+} ngx_spiffe_trust_t;
+
+
+typedef struct {
+    ngx_log_t                  *log;
+    spiffe_snapshot_t          *base;
+    spiffe_jwt_bundles_t       *base_jwt;
+    spiffe_snapshot_t          *snapshot;
+    spiffe_jwt_bundles_t       *jwt;
+    ngx_spiffe_trust_t         *trust;
+    ngx_uint_t                  ntrust;
+} ngx_spiffe_identity_t;
+
+
+static void ngx_spiffe_identity_compose(void);
+static void ngx_spiffe_identity_compose_jwt(void);
+static ngx_int_t ngx_spiffe_identity_configured(ngx_str_t *td);
+
+
+static ngx_spiffe_identity_t  ngx_spiffe_identity;
+
+
+ngx_int_t
+ngx_spiffe_identity_init(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf)
+{
+    ngx_uint_t                i;
+    ngx_spiffe_trust_conf_t  *tc;
+
+    ngx_spiffe_identity.log = cycle->log;
+
+    if (scf->trust == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_spiffe_identity.trust = ngx_pcalloc(cycle->pool,
+                                    scf->trust->nelts
+                                    * sizeof(ngx_spiffe_trust_t));
+    if (ngx_spiffe_identity.trust == NULL) {
+        return NGX_ERROR;
+    }
+
+    tc = scf->trust->elts;
+
+    for (i = 0; i < scf->trust->nelts; i++) {
+        ngx_spiffe_identity.trust[i].td = tc[i].td;
+    }
+
+    ngx_spiffe_identity.ntrust = scf->trust->nelts;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_spiffe_identity_stop(void)
+{
+    ngx_uint_t              i;
+    ngx_spiffe_identity_t  *id = &ngx_spiffe_identity;
+
+    for (i = 0; i < id->ntrust; i++) {
+        spiffe_x509_free_certs(id->trust[i].certs);
+        spiffe_jwks_unref(id->trust[i].jwks);
+    }
+
+    spiffe_snapshot_unref(id->base);
+    spiffe_snapshot_unref(id->snapshot);
+    spiffe_jwt_bundles_unref(id->base_jwt);
+    spiffe_jwt_bundles_unref(id->jwt);
+
+    ngx_memzero(id, sizeof(ngx_spiffe_identity_t));
+}
+
+
+spiffe_snapshot_t *
+ngx_spiffe_snapshot(void)
+{
+    return ngx_spiffe_identity.snapshot;
+}
+
+
+spiffe_jwt_bundles_t *
+ngx_spiffe_jwt_bundles(void)
+{
+    return ngx_spiffe_identity.jwt;
+}
+
+
+/* the X.509 authorities of a configured trust domain, or NULL */
+
+STACK_OF(X509) *
+ngx_spiffe_identity_bundle(ngx_uint_t i)
+{
+    return ngx_spiffe_identity.trust[i].certs;
+}
+
+
+/* the setters take the caller's reference */
+
+void
+ngx_spiffe_identity_set_svid(spiffe_snapshot_t *snap)
+{
+    spiffe_snapshot_unref(ngx_spiffe_identity.base);
+    ngx_spiffe_identity.base = snap;
+
+    ngx_spiffe_identity_compose();
+}
+
+
+void
+ngx_spiffe_identity_set_jwt_bundles(spiffe_jwt_bundles_t *set)
+{
+    spiffe_jwt_bundles_unref(ngx_spiffe_identity.base_jwt);
+    ngx_spiffe_identity.base_jwt = set;
+
+    ngx_spiffe_identity_compose_jwt();
+}
+
+
+void
+ngx_spiffe_identity_set_bundle(ngx_uint_t i, STACK_OF(X509) *certs,
+    spiffe_jwks_t *jwks)
+{
+    ngx_spiffe_trust_t  *t = &ngx_spiffe_identity.trust[i];
+
+    spiffe_x509_free_certs(t->certs);
+    spiffe_jwks_unref(t->jwks);
+
+    t->certs = certs;
+    t->jwks = jwks;
+
+    ngx_spiffe_identity_compose();
+    ngx_spiffe_identity_compose_jwt();
+}
+
+
+static void
+ngx_spiffe_identity_compose(void)
+{
+    ngx_uint_t                 i;
+    const char                *err;
+    spiffe_snapshot_t         *snap;
+    ngx_spiffe_identity_t     *id = &ngx_spiffe_identity;
+    spiffe_snapshot_bundle_t  *extra;
+
+    if (id->base == NULL) {
+        return;
+    }
+
+    if (id->ntrust == 0) {
+        spiffe_snapshot_unref(id->snapshot);
+        id->snapshot = spiffe_snapshot_ref(id->base);
+        return;
+    }
+
+    extra = ngx_alloc(id->ntrust * sizeof(spiffe_snapshot_bundle_t),
+                      id->log);
+    if (extra == NULL) {
+        return;
+    }
+
+    for (i = 0; i < id->ntrust; i++) {
+        extra[i].td = (char *) id->trust[i].td.data;
+        extra[i].td_len = id->trust[i].td.len;
+        extra[i].certs = id->trust[i].certs;
+    }
+
+    snap = spiffe_snapshot_compose(id->base, extra, id->ntrust,
+                                   spiffe_snapshot_version(id->base),
+                                   ngx_time(), &err);
+    ngx_free(extra);
+
+    if (snap == NULL) {
+        ngx_log_error(NGX_LOG_ERR, id->log, 0,
+                      "spiffe: SVID \"%s\" not used with the configured "
+                      "bundles: %s", spiffe_snapshot_svid(id->base)->id, err);
+        return;
+    }
+
+    spiffe_snapshot_unref(id->snapshot);
+    id->snapshot = snap;
+}
+
+
+static void
+ngx_spiffe_identity_compose_jwt(void)
+{
+    size_t                      i, n, count;
+    ngx_uint_t                  k;
+    const char                 *err;
+    ngx_str_t                   td;
+    spiffe_jwt_bundle_t        *all;
+    spiffe_jwt_bundles_t       *set;
+    ngx_spiffe_identity_t      *id = &ngx_spiffe_identity;
+    const spiffe_jwt_bundle_t  *b;
+
+    count = id->base_jwt ? spiffe_jwt_bundles_count(id->base_jwt) : 0;
+
+    all = ngx_alloc((count + id->ntrust + 1) * sizeof(spiffe_jwt_bundle_t),
+                    id->log);
+    if (all == NULL) {
+        return;
+    }
+
+    n = 0;
+
+    for (i = 0; i < count; i++) {
+        b = spiffe_jwt_bundles_get(id->base_jwt, i);
+
+        td.data = (u_char *) b->td;
+        td.len = b->td_len;
+
+        if (!ngx_spiffe_identity_configured(&td)) {
+            all[n++] = *b;
+        }
+    }
+
+    for (k = 0; k < id->ntrust; k++) {
+        if (id->trust[k].jwks != NULL) {
+            all[n].td = (char *) id->trust[k].td.data;
+            all[n].td_len = id->trust[k].td.len;
+            all[n].jwks = id->trust[k].jwks;
+            n++;
+        }
+    }
+
+    set = NULL;
+
+    if (id->base_jwt != NULL || n != 0) {
+        set = spiffe_jwt_bundles_create(all, n, &err);
+
+        if (set == NULL) {
+            ngx_log_error(NGX_LOG_ERR, id->log, 0,
+                          "spiffe: JWT bundles not updated: %s", err);
+            ngx_free(all);
+            return;
+        }
+    }
+
+    ngx_free(all);
+
+    spiffe_jwt_bundles_unref(id->jwt);
+    id->jwt = set;
+}
+
+
+static ngx_int_t
+ngx_spiffe_identity_configured(ngx_str_t *td)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_spiffe_identity.ntrust; i++) {
+        if (ngx_spiffe_identity.trust[i].td.len == td->len
+            && ngx_strncmp(ngx_spiffe_identity.trust[i].td.data, td->data,
+                           td->len)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* this worker's identity and the state of its source, for status */
+
+void
+ngx_spiffe_identity_report(const char *state, const u_char *error,
+    uint64_t failures, time_t last_message)
+{
+    ngx_spiffe_worker_stats_t      *ws;
+    const spiffe_snapshot_svid_t   *svid;
+
+    ws = ngx_spiffe_stats_begin();
+    if (ws == NULL) {
+        return;
+    }
+
+    if (ngx_spiffe_identity.snapshot) {
+        svid = spiffe_snapshot_svid(ngx_spiffe_identity.snapshot);
+
+        ngx_cpystrn((u_char *) ws->id, (u_char *) svid->id,
+                    sizeof(ws->id));
+        ngx_cpystrn((u_char *) ws->serial, (u_char *) svid->serial,
+                    sizeof(ws->serial));
+        ngx_cpystrn((u_char *) ws->hint, (u_char *) svid->hint,
+                    sizeof(ws->hint));
+        ws->not_after = svid->not_after;
+        ws->version = spiffe_snapshot_version(ngx_spiffe_identity.snapshot);
+
+    } else {
+        ws->id[0] = '\0';
+        ws->serial[0] = '\0';
+        ws->hint[0] = '\0';
+        ws->not_after = 0;
+        ws->version = 0;
+    }
+
+    ngx_cpystrn((u_char *) ws->state, (u_char *) state, sizeof(ws->state));
+    ngx_cpystrn((u_char *) ws->last_error, (u_char *) error,
+                sizeof(ws->last_error));
+
+    ws->failures = failures;
+    ws->last_message = last_message;
+
+    ngx_spiffe_stats_end(ws);
+}
