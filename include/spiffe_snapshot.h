@@ -99,8 +99,15 @@ typedef struct {
     size_t                           crl_len;
 } spiffe_snapshot_pem_t;
 
+/* which text *part names, on failure */
+#define SPIFFE_PEM_SET      -1
+#define SPIFFE_PEM_CERT     0
+#define SPIFFE_PEM_KEY      1
+#define SPIFFE_PEM_BUNDLE   2
+#define SPIFFE_PEM_CRL      3
+
 spiffe_snapshot_t *spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem,
-    uint64_t version, time_t now, const char **err);
+    uint64_t version, time_t now, int *part, const char **err);
 
 /*
  * The SVID and CRLs of base with its bundles and those of extra, where a

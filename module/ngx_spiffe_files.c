@@ -26,11 +26,6 @@
 #define NGX_SPIFFE_WATCH_INTERVAL   5000
 #define NGX_SPIFFE_REASON_LEN       512
 
-#define NGX_SPIFFE_SVID_CERT        0
-#define NGX_SPIFFE_SVID_KEY         1
-#define NGX_SPIFFE_SVID_BUNDLE      2
-#define NGX_SPIFFE_SVID_CRL         3
-
 
 /* what stat() says of a file; compared whole, so zeroed first */
 
@@ -65,6 +60,7 @@ struct ngx_spiffe_watch_s {
     ngx_spiffe_file_sig_t       seen[NGX_SPIFFE_WATCH_FILES];
     ngx_spiffe_file_sig_t       loaded[NGX_SPIFFE_WATCH_FILES];
     ngx_spiffe_file_sig_t       failed[NGX_SPIFFE_WATCH_FILES];
+    ngx_uint_t                  found[NGX_SPIFFE_WATCH_FILES];
     ngx_spiffe_watch_load_pt    load;
     ngx_str_t                   name;       /* DIR, or the trust domain */
     ngx_uint_t                  trust;      /* spiffe_bundle: its index */
@@ -450,6 +446,7 @@ ngx_spiffe_watch_read(ngx_spiffe_watch_t *w, ngx_spiffe_file_sig_t *sig,
     for (i = 0; i < w->nfiles; i++) {
         f = &w->files[i];
         path = &f->names[sig[i].name];
+        w->found[i] = sig[i].name;
 
         if (sig[i].err == NGX_ENOENT && f->optional) {
             continue;
@@ -562,25 +559,34 @@ failed:
 static ngx_int_t
 ngx_spiffe_svid_files_load(ngx_spiffe_watch_t *w, ngx_str_t *texts)
 {
+    int                            part;
     ngx_uint_t                     level;
     const char                    *err;
     spiffe_snapshot_t             *snap;
     spiffe_snapshot_pem_t          pem;
     const spiffe_snapshot_svid_t  *svid;
 
-    pem.cert = (char *) texts[NGX_SPIFFE_SVID_CERT].data;
-    pem.cert_len = texts[NGX_SPIFFE_SVID_CERT].len;
-    pem.key = (char *) texts[NGX_SPIFFE_SVID_KEY].data;
-    pem.key_len = texts[NGX_SPIFFE_SVID_KEY].len;
-    pem.bundle = (char *) texts[NGX_SPIFFE_SVID_BUNDLE].data;
-    pem.bundle_len = texts[NGX_SPIFFE_SVID_BUNDLE].len;
-    pem.crl = (char *) texts[NGX_SPIFFE_SVID_CRL].data;
-    pem.crl_len = texts[NGX_SPIFFE_SVID_CRL].len;
+    pem.cert = (char *) texts[SPIFFE_PEM_CERT].data;
+    pem.cert_len = texts[SPIFFE_PEM_CERT].len;
+    pem.key = (char *) texts[SPIFFE_PEM_KEY].data;
+    pem.key_len = texts[SPIFFE_PEM_KEY].len;
+    pem.bundle = (char *) texts[SPIFFE_PEM_BUNDLE].data;
+    pem.bundle_len = texts[SPIFFE_PEM_BUNDLE].len;
+    pem.crl = (char *) texts[SPIFFE_PEM_CRL].data;
+    pem.crl_len = texts[SPIFFE_PEM_CRL].len;
 
-    snap = spiffe_snapshot_from_pem(&pem, w->version + 1, ngx_time(), &err);
+    snap = spiffe_snapshot_from_pem(&pem, w->version + 1, ngx_time(), &part,
+                                    &err);
 
     if (snap == NULL) {
-        ngx_cpystrn(w->reason, (u_char *) err, NGX_SPIFFE_REASON_LEN);
+        if (part == SPIFFE_PEM_SET) {
+            ngx_cpystrn(w->reason, (u_char *) err, NGX_SPIFFE_REASON_LEN);
+
+        } else {
+            ngx_snprintf(w->reason, NGX_SPIFFE_REASON_LEN - 1, "\"%V\": %s%Z",
+                         &w->files[part].names[w->found[part]], err);
+        }
+
         return NGX_ERROR;
     }
 

@@ -276,7 +276,7 @@ done:
 
 spiffe_snapshot_t *
 spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
-    time_t now, const char **err)
+    time_t now, int *part, const char **err)
 {
     char                       id[SPIFFE_ID_MAX_LEN + 1];
     size_t                     len;
@@ -288,6 +288,8 @@ spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
     memset(&parts, 0, sizeof(spiffe_snapshot_parts_t));
     memset(&bundle, 0, sizeof(spiffe_snapshot_bundle_t));
 
+    *part = SPIFFE_PEM_CERT;
+
     parts.chain = spiffe_x509_parse_pem_certs(pem->cert, pem->cert_len, err);
     if (parts.chain == NULL) {
         goto done;
@@ -295,14 +297,18 @@ spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
 
     parts.leaf = sk_X509_shift(parts.chain);
 
+    if (spiffe_x509_peer_id(parts.leaf, id, &len, err) != 0) {
+        goto done;
+    }
+
+    *part = SPIFFE_PEM_KEY;
+
     parts.key = spiffe_x509_parse_pem_key(pem->key, pem->key_len, err);
     if (parts.key == NULL) {
         goto done;
     }
 
-    if (spiffe_x509_peer_id(parts.leaf, id, &len, err) != 0) {
-        goto done;
-    }
+    *part = SPIFFE_PEM_BUNDLE;
 
     bundle.td = id + SPIFFE_SCHEME_LEN;
     bundle.td_len = spiffe_snapshot_id_td(id, len);
@@ -312,12 +318,18 @@ spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
         goto done;
     }
 
+    *part = SPIFFE_PEM_CRL;
+
     if (pem->crl_len != 0) {
         parts.crls = spiffe_x509_parse_pem_crls(pem->crl, pem->crl_len, err);
         if (parts.crls == NULL) {
             goto done;
         }
     }
+
+    /* what is wrong now is the set: a key of another, a foreign chain */
+
+    *part = SPIFFE_PEM_SET;
 
     parts.hint = "";
     parts.bundles = &bundle;
