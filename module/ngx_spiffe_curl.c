@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 #include <poll.h>
+#include <openssl/err.h>
 
 #include <ngx_spiffe.h>
 
@@ -111,6 +112,8 @@ ngx_spiffe_curl_remove(ngx_spiffe_curl_t *cm, CURL *easy)
     }
 
     curl_multi_remove_handle(cm->multi, easy);
+
+    ERR_clear_error();
 }
 
 
@@ -389,4 +392,12 @@ ngx_spiffe_curl_action(ngx_spiffe_curl_t *cm, curl_socket_t s, int action)
         /* the handler removes the handle, and may add another */
         e->handler(e->data, easy, result);
     }
+
+    /*
+     * libcurl's TLS connections run in nginx's thread and may leave errors
+     * in OpenSSL's queue; nginx would take them for its own connections'
+     * ("ignoring stale global SSL error") and log them at alert
+     */
+
+    ERR_clear_error();
 }

@@ -198,18 +198,17 @@ ngx_spiffe_init_process(ngx_cycle_t *cycle)
 
     scf = ngx_spiffe_get_conf(cycle);
 
+    /* the SVID first: an https_spiffe endpoint may be checked with it */
+
     if (ngx_spiffe_identity_init(cycle, scf) != NGX_OK
         || ngx_spiffe_files_start(cycle, scf) != NGX_OK
-        || ngx_spiffe_federate_start(cycle, scf) != NGX_OK)
+        || (scf->address.len
+            && ngx_spiffe_source_start(cycle, scf) != NGX_OK))
     {
         return NGX_ERROR;
     }
 
-    if (scf->address.len == 0) {
-        return NGX_OK;
-    }
-
-    return ngx_spiffe_source_start(cycle, scf);
+    return ngx_spiffe_federate_start(cycle, scf);
 }
 
 

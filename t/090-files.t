@@ -196,8 +196,9 @@ add_block_preprocessor(sub {
                                      . outer_upstreams());
     $block->set_value(config => ($block->config // '') . outer_locations());
 
-    my $errors_expected = join('', $block->error_log // '',
-                               $block->grep_error_log_out // '')
+    my $errors_expected = join('', map { ref eq 'ARRAY' ? @$_ : $_ // '' }
+                                   $block->error_log,
+                                   $block->grep_error_log_out)
                           =~ /\[error\\?\]/;
 
     unless (defined $block->must_die) {
