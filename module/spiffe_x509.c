@@ -21,20 +21,17 @@ typedef struct {
 } spiffe_x509_reason_t;
 
 
-typedef void *(*spiffe_x509_d2i_pt)(const unsigned char *der, long len);
-
-
 static const char *spiffe_x509_id_reason(const char *reason);
 static int spiffe_x509_check_time(X509 *x, time_t now, const char *expired,
     const char *not_yet, const char **err);
 static int spiffe_x509_pem_next(BIO *bio, char **name, char **header,
     unsigned char **data, long *len, const char **err);
 static OPENSSL_STACK *spiffe_x509_parse_pem_objs(const char *pem,
-    size_t len, const char *type, spiffe_x509_d2i_pt d2i,
+    size_t len, const char *type, d2i_of_void *d2i,
     OPENSSL_sk_freefunc free_obj, const char *bad, const char *none,
     const char **err);
-static void *spiffe_x509_d2i_cert(const unsigned char *der, long len);
-static void *spiffe_x509_d2i_crl(const unsigned char *der, long len);
+static void *spiffe_x509_d2i_whole(d2i_of_void *d2i,
+    OPENSSL_sk_freefunc free_obj, const unsigned char *der, long len);
 static void spiffe_x509_pem_free(char *name, char *header,
     unsigned char *data, long len);
 
@@ -396,7 +393,7 @@ STACK_OF(X509) *
 spiffe_x509_parse_pem_certs(const char *pem, size_t len, const char **err)
 {
     return (STACK_OF(X509) *) spiffe_x509_parse_pem_objs(pem, len,
-                                   "CERTIFICATE", spiffe_x509_d2i_cert,
+                                   "CERTIFICATE", (d2i_of_void *) d2i_X509,
                                    (OPENSSL_sk_freefunc) X509_free,
                                    "bad certificate", "no certificate", err);
 }
@@ -406,7 +403,7 @@ STACK_OF(X509_CRL) *
 spiffe_x509_parse_pem_crls(const char *pem, size_t len, const char **err)
 {
     return (STACK_OF(X509_CRL) *) spiffe_x509_parse_pem_objs(pem, len,
-                                   "X509 CRL", spiffe_x509_d2i_crl,
+                                   "X509 CRL", (d2i_of_void *) d2i_X509_CRL,
                                    (OPENSSL_sk_freefunc) X509_CRL_free,
                                    "bad CRL", "no CRL", err);
 }
@@ -419,7 +416,7 @@ spiffe_x509_parse_pem_crls(const char *pem, size_t len, const char **err)
 
 static OPENSSL_STACK *
 spiffe_x509_parse_pem_objs(const char *pem, size_t len, const char *type,
-    spiffe_x509_d2i_pt d2i, OPENSSL_sk_freefunc free_obj, const char *bad,
+    d2i_of_void *d2i, OPENSSL_sk_freefunc free_obj, const char *bad,
     const char *none, const char **err)
 {
     int                   rc;
@@ -461,7 +458,7 @@ spiffe_x509_parse_pem_objs(const char *pem, size_t len, const char *type,
             continue;
         }
 
-        obj = d2i(data, dlen);
+        obj = spiffe_x509_d2i_whole(d2i, free_obj, data, dlen);
 
         spiffe_x509_pem_free(name, header, data, dlen);
 
@@ -500,38 +497,21 @@ failed:
 /* a whole DER object, nothing after it */
 
 static void *
-spiffe_x509_d2i_cert(const unsigned char *der, long len)
+spiffe_x509_d2i_whole(d2i_of_void *d2i, OPENSSL_sk_freefunc free_obj,
+    const unsigned char *der, long len)
 {
-    X509                 *x;
+    void                 *obj;
     const unsigned char  *p;
 
     p = der;
-    x = d2i_X509(NULL, &p, len);
+    obj = d2i(NULL, &p, len);
 
-    if (x != NULL && p != der + len) {
-        X509_free(x);
+    if (obj != NULL && p != der + len) {
+        free_obj(obj);
         return NULL;
     }
 
-    return x;
-}
-
-
-static void *
-spiffe_x509_d2i_crl(const unsigned char *der, long len)
-{
-    X509_CRL             *crl;
-    const unsigned char  *p;
-
-    p = der;
-    crl = d2i_X509_CRL(NULL, &p, len);
-
-    if (crl != NULL && p != der + len) {
-        X509_CRL_free(crl);
-        return NULL;
-    }
-
-    return crl;
+    return obj;
 }
 
 
@@ -697,7 +677,9 @@ spiffe_x509_parse_der_crl(const unsigned char *der, size_t len,
     }
 
     ERR_set_mark();
-    crl = spiffe_x509_d2i_crl(der, (long) len);
+    crl = spiffe_x509_d2i_whole((d2i_of_void *) d2i_X509_CRL,
+                                (OPENSSL_sk_freefunc) X509_CRL_free, der,
+                                (long) len);
     ERR_pop_to_mark();
 
     if (crl == NULL) {

@@ -1266,7 +1266,7 @@ stream {
 }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"spiffe_verify_client" in \S+nginx\.conf:\d+ needs an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET}
+qr{\[emerg\] .*"spiffe_verify_client" in \S+nginx\.conf:\d+ needs an identity source: "spiffe_workload_api", "spiffe_svid_dir" or SPIFFE_ENDPOINT_SOCKET}
 
 
 
@@ -1298,7 +1298,7 @@ line 12: spiffe_deny ~^spiffe://example\.org/(ns;
 line 10: server {
 ',
 'exit 1
-"spiffe_verify_client" in FILE:7 needs an identity source: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET
+"spiffe_verify_client" in FILE:7 needs an identity source: "spiffe_workload_api", "spiffe_svid_dir" or SPIFFE_ENDPOINT_SOCKET
 line 7: server {
 ',
 'exit 1

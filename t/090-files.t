@@ -21,7 +21,7 @@ use File::Copy qw(copy);
 use File::Path qw(remove_tree);
 use File::Temp qw(tempdir);
 use SpiffeAgent;
-use SpiffeMTLS qw(add_peer outer_locations outer_upstreams start_probe
+use SpiffeMTLS qw(add_peer mtls_block slurp wait_lines start_probe
                   start_load stop_load wait_served served_cert agent_cmd
                   cert_serial);
 use Time::HiRes qw(sleep time);
@@ -57,13 +57,6 @@ $agent->control_ok('new-td other.org');
 mint('o1', $OTHER, 'ca=other.org');
 mint('o2', $OTHER, 'ca=other.org');
 
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or die "$file: $!";
-    local $/;
-    return scalar <$fh>;
-}
-
 # write in place, as tbot does: truncate, then write
 sub put {
     my ($file, $text) = @_;
@@ -90,19 +83,6 @@ sub publish {
 
 sub clear_dir {
     remove_tree($SVID_DIR, { keep_root => 1 });
-}
-
-# error.log lines matching $re, once there are $n of them (or $secs)
-sub wait_log {
-    my ($re, $n, $secs) = @_;
-    my $deadline = time + $secs;
-    my @lines;
-    while (1) {
-        @lines = grep { /$re/ } split /\n/,
-                 slurp("$ENV{TEST_NGINX_SERVROOT}/logs/error.log");
-        return @lines if @lines >= $n || time > $deadline;
-        sleep 0.05;
-    }
 }
 
 start_probe(
@@ -171,7 +151,8 @@ start_probe(
     # lines of error.log matching RE, once there are N (or after 3 s)
     log => sub {
         my (%q) = @_;
-        my @lines = wait_log(qr/$q{re}/, $q{n} // 1, $q{secs} // 3);
+        my @lines = wait_lines("$ENV{TEST_NGINX_SERVROOT}/logs/error.log",
+                               qr/$q{re}/, $q{n} // 1, $q{secs} // 3);
         return scalar(@lines) . "\n";
     },
 
@@ -192,21 +173,7 @@ log_level('info');
 add_block_preprocessor(sub {
     my $block = shift;
 
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . outer_upstreams());
-    $block->set_value(config => ($block->config // '') . outer_locations());
-
-    my $errors_expected = join('', map { ref eq 'ARRAY' ? @$_ : $_ // '' }
-                                   $block->error_log,
-                                   $block->grep_error_log_out)
-                          =~ /\[error\\?\]/;
-
-    unless (defined $block->must_die) {
-        $block->set_value(no_error_log => join "\n",
-                          grep { defined } $block->no_error_log,
-                          ($errors_expected ? () : '[error]'),
-                          '[alert]', '[crit]', '[emerg]');
-    }
+    mtls_block($block);
 
     $block->set_value(main_config =>
         "spiffe_svid_dir $SVID_DIR interval=200ms;\n")
@@ -650,7 +617,7 @@ qr{\[emerg\] .*invalid trust domain "Other\.org" in "spiffe_bundle": .+ in \S+ng
 
 === TEST 27: config: a trust domain configured twice
 --- init
-main::put("$::BUNDLE_DIR/twice.pem", main::slurp("$::state/bundle.pem"));
+main::put("$::BUNDLE_DIR/twice.pem", SpiffeMTLS::slurp("$::state/bundle.pem"));
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR;
  spiffe_bundle other.org $::BUNDLE_DIR/twice.pem;

@@ -27,7 +27,7 @@ use File::Copy ();
 use File::Temp qw(tempdir);
 use JSON::PP ();
 use SpiffeAgent;
-use SpiffeMTLS qw(add_peer outer_locations outer_upstreams start_probe
+use SpiffeMTLS qw(add_peer mtls_block slurp wait_lines start_probe
                   agent_cmd http_get);
 use Time::HiRes qw(sleep time);
 
@@ -50,12 +50,9 @@ chmod 0755, "$DIR/www";
 $ENV{TEST_NGINX_FED_DIR} = $DIR;
 
 # the web PKI of the https_web endpoint, and a CA that did not sign it
-sub openssl {
-    system('openssl', @_, '-quiet') == 0 || system('openssl', @_) == 0
-        or die "openssl @_ failed\n";
-}
-
 sub web_pki {
+    open my $stderr, '>&', \*STDERR or die;
+    open STDERR, '>', '/dev/null' or die;
     for my $ca (qw(webca wrongca)) {
         system('openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
                'ec_paramgen_curve:P-256', '-nodes', '-keyout',
@@ -80,6 +77,7 @@ sub web_pki {
            '-days', '2', '-extfile', "$DIR/web.ext", '-out',
            "$DIR/web.pem") == 0
         or die "openssl x509 web failed\n";
+    open STDERR, '>&', $stderr or die;
 }
 
 web_pki();
@@ -125,25 +123,6 @@ sub doc {
     print {$fh} JSON::PP->new->canonical->encode($doc);
     close $fh;
     rename $tmp, "$DIR/www/other.json" or die $!;
-}
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or return '';
-    local $/;
-    return scalar <$fh>;
-}
-
-# lines of $file matching $re, once there are $n of them (or $secs)
-sub wait_lines {
-    my ($file, $re, $n, $secs) = @_;
-    my $deadline = time + $secs;
-    my @lines;
-    while (1) {
-        @lines = grep { /$re/ } split /\n/, slurp($file);
-        return @lines if @lines >= $n || time > $deadline;
-        sleep 0.05;
-    }
 }
 
 start_probe(
@@ -214,21 +193,7 @@ add_block_preprocessor(sub {
 
     workers(1);
 
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . outer_upstreams());
-    $block->set_value(config => ($block->config // '') . outer_locations());
-
-    my $errors_expected = join('', map { ref eq 'ARRAY' ? @$_ : $_ // '' }
-                                   $block->error_log,
-                                   $block->grep_error_log_out)
-                          =~ /\[error\\?\]/;
-
-    unless (defined $block->must_die) {
-        $block->set_value(no_error_log => join "\n",
-                          grep { defined } $block->no_error_log,
-                          ($errors_expected ? () : '[error]'),
-                          '[alert]', '[crit]', '[emerg]');
-    }
+    mtls_block($block);
 });
 
 # the TLS server under test and the bundle endpoints

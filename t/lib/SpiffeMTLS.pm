@@ -40,7 +40,7 @@ use Exporter 'import';
 our @EXPORT_OK = qw(add_peer peer_cert peer_key outer_upstreams
                     outer_locations start_probe agent_cmd http_get curl
                     served_cert wait_served start_load stop_load
-                    leaf_sha256 cert_serial);
+                    leaf_sha256 cert_serial mtls_block slurp wait_lines);
 
 my (%peers, @order);
 
@@ -309,6 +309,48 @@ sub stop_load {
     @loaders = ();
     remove_tree($load_dir);
     return ($total, $bad, $first);
+}
+
+
+# mtls_block($block), from a block preprocessor: the outer upstreams and
+# locations, and no line of level error or above in the log, but for
+# [error] lines when the block's error_log or grep_error_log_out expects one
+sub mtls_block {
+    my ($block) = @_;
+
+    $block->set_value(http_config => ($block->http_config // '')
+                                     . outer_upstreams());
+    $block->set_value(config => ($block->config // '') . outer_locations());
+
+    return if defined $block->must_die;
+
+    my $expected = join '', map { ref eq 'ARRAY' ? @$_ : $_ // '' }
+                            $block->error_log, $block->grep_error_log_out;
+
+    $block->set_value(no_error_log => join "\n",
+                      grep { defined } $block->no_error_log,
+                      ($expected =~ /\[error\\?\]/ ? () : '[error]'),
+                      '[alert]', '[crit]', '[emerg]');
+}
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<', $file or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+# the lines of $file matching $re, once there are $n of them, or after
+# $secs seconds
+sub wait_lines {
+    my ($file, $re, $n, $secs) = @_;
+    my $deadline = time + $secs;
+    my @lines;
+    while (1) {
+        @lines = grep { /$re/ } split /\n/, slurp($file);
+        return @lines if @lines >= $n || time > $deadline;
+        sleep 0.05;
+    }
 }
 
 
