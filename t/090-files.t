@@ -31,6 +31,9 @@ our $WEB = 'spiffe://example.org/ns/prod/sa/web';
 our $API = 'spiffe://example.org/ns/prod/sa/api';
 our $OTHER = 'spiffe://other.org/ns/prod/sa/db';
 
+# under valgrind, nginx answers a few requests a second
+our $MIN_REQUESTS = $ENV{TEST_NGINX_USE_VALGRIND} ? 3 : 20;
+
 our $agent = SpiffeAgent->start(spiffe_id => $SELF);
 our $state = $agent->state_dir;
 
@@ -100,7 +103,7 @@ start_probe(
         my ($n, $bad, $first) = stop_load();
         return "command: " . ($reply =~ /^OK/ ? 'OK' : $reply) . "\n"
                . "new SVID served: " . (defined $took ? 'yes' : 'no') . "\n"
-               . "requests: " . ($n >= 20 ? '20 or more' : $n) . "\n"
+               . "requests: " . ($n >= $MIN_REQUESTS ? 'enough' : $n) . "\n"
                . "failed: $bad" . ($bad ? " (first: $first)" : '') . "\n";
     },
 
@@ -252,7 +255,7 @@ main::clear_dir(); main::publish();
 --- response_body eval
 ["command: OK
 new SVID served: yes
-requests: 20 or more
+requests: enough
 failed: 0
 ", "SUCCESS|$::WEB\n"]
 --- timeout: 10
@@ -263,7 +266,9 @@ qr{\[(?:info|notice)\] .*spiffe: SVID "\Q$::SELF\E" serial \w+ from "/\S+", vers
 
 === TEST 5: tbot after a CA rotation: the new certificate waits for its bundle; no request fails
 # Between the certificate and the bundle the new SVID does not chain to
-# the bundle on disk: it is not used until the bundle comes.
+# the bundle on disk: it is not used until the bundle comes.  Whether a
+# half-written set stays long enough to be tried (and logged) depends on
+# timing; that it is never served does not.
 --- init
 main::clear_dir(); main::publish();
 --- http_config eval: $::TLS
@@ -272,14 +277,14 @@ main::clear_dir(); main::publish();
 --- response_body eval
 ["command: OK
 new SVID served: yes
-requests: 20 or more
+requests: enough
 failed: 0
 ", "SUCCESS|$::WEB\n"]
 --- timeout: 10
 --- grep_error_log eval
 qr/spiffe: SVID files in "[^"]+" not used: [^;]+; keeping the last good set/
 --- grep_error_log_out eval
-qr/\A(?:spiffe: SVID files in "[^"]+" not used: (?:private key does not match the certificate|unable to get local issuer certificate|[^;\n]+); keeping the last good set\n){1,2}\z/
+qr/\A(?:spiffe: SVID files in "[^"]+" not used: (?:private key does not match the certificate|unable to get local issuer certificate|[^;\n]+); keeping the last good set\n){0,2}\z/
 
 
 
