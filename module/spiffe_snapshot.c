@@ -339,7 +339,7 @@ spiffe_snapshot_compose(const spiffe_snapshot_t *base,
     const spiffe_snapshot_bundle_t *extra, size_t nextra, uint64_t version,
     time_t now, const char **err)
 {
-    int                        cas;
+    int                        cas, j;
     size_t                     i, k, n;
     STACK_OF(X509_CRL)        *crls;
     spiffe_snapshot_t         *snap;
@@ -381,8 +381,10 @@ spiffe_snapshot_compose(const spiffe_snapshot_t *base,
     for (k = 0; k < nextra; k++) {
         cas = 0;
 
-        for (i = 0; i < (size_t) sk_X509_num(extra[k].certs); i++) {
-            cas += spiffe_x509_is_ca(sk_X509_value(extra[k].certs, i));
+        /* certs may be NULL: sk_X509_num() is -1 then */
+
+        for (j = 0; j < sk_X509_num(extra[k].certs); j++) {
+            cas += spiffe_x509_is_ca(sk_X509_value(extra[k].certs, j));
         }
 
         if (cas != 0) {
