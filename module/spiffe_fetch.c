@@ -139,6 +139,13 @@ spiffe_fetch_done(spiffe_fetch_t *f, CURLcode result)
 {
     long  status;
 
+    /*
+     * After a refused handshake libcurl leaves "shutdown while in init"
+     * in OpenSSL's queue, where nginx's next SSL call would find it.
+     */
+
+    ERR_clear_error();
+
     if (f->too_long) {
         snprintf(f->error, SPIFFE_FETCH_ERROR_LEN,
                  "the bundle is larger than %zu bytes", f->max);
