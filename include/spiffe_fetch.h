@@ -54,7 +54,8 @@ spiffe_fetch_t *spiffe_fetch_create(const spiffe_fetch_conf_t *conf,
 
 /*
  * Once libcurl has finished the transfer: 0 with the body in body/len
- * (NUL-terminated), or -1 with the reason in error.
+ * (NUL-terminated), or -1 with the reason in error.  OpenSSL's error
+ * queue is left empty.
  */
 int spiffe_fetch_done(spiffe_fetch_t *f, CURLcode result);
 

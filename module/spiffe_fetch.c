@@ -70,7 +70,13 @@ spiffe_fetch_create(const spiffe_fetch_conf_t *conf, const char **err)
     failed |= curl_easy_setopt(e, CURLOPT_USERAGENT, "ngx_spiffe")
               != CURLE_OK;
 
-    /* a resumed TLS session would skip the checks below */
+    /*
+     * a new connection each time: a kept-alive one, or a resumed TLS
+     * session, would skip the checks below
+     */
+
+    failed |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK;
+    failed |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK;
 
     failed |= curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L)
               != CURLE_OK;
@@ -138,6 +144,13 @@ int
 spiffe_fetch_done(spiffe_fetch_t *f, CURLcode result)
 {
     long  status;
+
+    /*
+     * After a refused handshake libcurl leaves "shutdown while in init"
+     * in OpenSSL's queue, where nginx's next SSL call would find it.
+     */
+
+    ERR_clear_error();
 
     if (f->too_long) {
         snprintf(f->error, SPIFFE_FETCH_ERROR_LEN,

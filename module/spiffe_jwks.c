@@ -266,7 +266,7 @@ spiffe_bundle_parse(const char *text, size_t len, STACK_OF(X509) **certs,
 {
     size_t  i;
 
-    for (i = 0; i < len && strchr(" \t\r\n", text[i]) != NULL; i++) {
+    for (i = 0; i < len && memchr(" \t\r\n", text[i], 4) != NULL; i++) {
         /* void */
     }
 

@@ -393,6 +393,8 @@ spiffe_snapshot_compose(const spiffe_snapshot_t *base,
     for (k = 0; k < nextra; k++) {
         cas = 0;
 
+        /* certs may be NULL: sk_X509_num() is -1 then */
+
         for (j = 0; j < sk_X509_num(extra[k].certs); j++) {
             cas += spiffe_x509_is_ca(sk_X509_value(extra[k].certs, j));
         }

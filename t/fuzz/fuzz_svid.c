@@ -20,13 +20,25 @@
  *      response verified as a peer against the snapshot
  *   6  NOW(4) PEM: the certificates (leaf, intermediates, and the last
  *      one as the bundle when there are two or more), the key and the
- *      CRLs of an svid_dir, made into a snapshot with
- *      spiffe_snapshot_create()
+ *      CRLs (spiffe_x509_parse_pem_crls()) of one text, made into a
+ *      snapshot with spiffe_snapshot_create()
+ *   7  NOW(4) CERT NUL KEY NUL BUNDLE NUL CRL [NUL TD NUL TEXT]...: the
+ *      files of spiffe_svid_dir through spiffe_snapshot_from_pem() (an
+ *      empty CRL is no CRL file), then up to 8 configured trust domains,
+ *      each TEXT through spiffe_bundle_parse() (none yet when it fails),
+ *      joined to it with spiffe_snapshot_compose()
+ *   8  TEXT: spiffe_bundle_parse()
  *
  * NOW is a big-endian time_t, so that inputs replay the same way later.
  * Properties: the error queue of OpenSSL is left empty, a peer ID is a
  * valid SPIFFE ID with a path, and a snapshot serves an SVID valid at NOW
- * whose ID is the one its response announced.
+ * whose ID is the one its response announced.  From files, the only trust
+ * domain is the SVID's.  A composition keeps the SVID, trusts each
+ * configured domain with a CA through its own CAs only, drops the others
+ * that are configured and keeps the rest of the base; it may fail only
+ * for a bad or repeated name or for the SVID's own domain.  A bundle is
+ * JWKS when its first byte after JSON whitespace is "{", and then reads
+ * as spiffe_jwks_parse() does, else as spiffe_x509_parse_pem_certs().
  */
 
 #include <stddef.h>
@@ -36,12 +48,12 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <spiffe_id.h>
 #include <spiffe_pb.h>
 #include <spiffe_x509.h>
+#include <spiffe_jwks.h>
 #include <spiffe_snapshot.h>
 
 
@@ -68,6 +80,7 @@
 
 #define FUZZ_NOW      1767225600        /* 2026-01-01, for modes 0 and 1 */
 #define FUZZ_VERSION  7
+#define FUZZ_MAX_TDS  8
 
 
 static void
@@ -344,30 +357,6 @@ fuzz_resp(const uint8_t *data, size_t size)
 }
 
 
-/* the core reads no PEM CRLs: OpenSSL's reader, its errors dropped */
-
-static STACK_OF(X509_CRL) *
-fuzz_pem_crls(const uint8_t *data, size_t size)
-{
-    BIO                 *bio;
-    X509_CRL            *crl;
-    STACK_OF(X509_CRL)  *crls;
-
-    crls = sk_X509_CRL_new_null();
-    bio = BIO_new_mem_buf(data, (int) size);
-    FUZZ_CHECK(crls != NULL && bio != NULL);
-
-    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-        FUZZ_CHECK(sk_X509_CRL_push(crls, crl) > 0);
-    }
-
-    BIO_free(bio);
-    ERR_clear_error();
-
-    return crls;
-}
-
-
 static void
 fuzz_dir(const uint8_t *data, size_t size)
 {
@@ -405,7 +394,9 @@ fuzz_dir(const uint8_t *data, size_t size)
         return;
     }
 
-    crls = fuzz_pem_crls(data, size);
+    crls = spiffe_x509_parse_pem_crls((const char *) data, size, &err);
+    FUZZ_CHECK_ERR();
+    FUZZ_CHECK(crls == NULL || sk_X509_CRL_num(crls) > 0);
 
     n = sk_X509_num(certs);
 
@@ -468,6 +459,346 @@ fuzz_dir(const uint8_t *data, size_t size)
 }
 
 
+/* the next field of a NUL-separated input; *p is NULL after the last */
+
+static int
+fuzz_next(const char **p, size_t *left, const char **field, size_t *len)
+{
+    const char  *nul;
+
+    if (*p == NULL) {
+        return -1;
+    }
+
+    *field = *p;
+    nul = memchr(*p, '\0', *left);
+
+    if (nul == NULL) {
+        *len = *left;
+        *p = NULL;
+        return 0;
+    }
+
+    *len = nul - *p;
+    *left -= *len + 1;
+    *p = nul + 1;
+
+    return 0;
+}
+
+
+static size_t
+fuzz_ncas(STACK_OF(X509) *certs)
+{
+    int     i;
+    size_t  n;
+
+    n = 0;
+
+    for (i = 0; i < sk_X509_num(certs); i++) {
+        n += spiffe_x509_is_ca(sk_X509_value(certs, i));
+    }
+
+    FUZZ_CHECK_ERR();
+
+    return n;
+}
+
+
+static int
+fuzz_same(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+
+/*
+ * The same certificates, in the same order; both NULL is the same.
+ * X509_cmp() caches extensions: one that does not decode queues an error,
+ * the target's own.
+ */
+
+static void
+fuzz_same_certs(STACK_OF(X509) *a, STACK_OF(X509) *b)
+{
+    int  i;
+
+    FUZZ_CHECK(sk_X509_num(a) == sk_X509_num(b));
+
+    ERR_set_mark();
+
+    for (i = 0; i < sk_X509_num(a); i++) {
+        FUZZ_CHECK(X509_cmp(sk_X509_value(a, i), sk_X509_value(b, i)) == 0);
+    }
+
+    ERR_pop_to_mark();
+}
+
+
+static void
+fuzz_bundle(const char *text, size_t len)
+{
+    int              i, rc;
+    size_t           ws;
+    const char      *err, *ref_err;
+    spiffe_jwks_t   *jwks, *ref_jwks;
+    STACK_OF(X509)  *certs, *ref;
+
+    for (ws = 0; ws < len && memchr(" \t\r\n", text[ws], 4) != NULL; ws++) {
+        /* void */
+    }
+
+    err = NULL;
+    rc = spiffe_bundle_parse(text, len, &certs, &jwks, &err);
+    FUZZ_CHECK_ERR();
+    FUZZ_CHECK((rc == 0) == (certs != NULL));
+    FUZZ_CHECK(rc == 0 || (jwks == NULL && err != NULL));
+
+    ref_err = NULL;
+
+    if (ws < len && text[ws] == '{') {
+        ref_jwks = spiffe_jwks_parse(text, len, &ref_err);
+        FUZZ_CHECK_ERR();
+        FUZZ_CHECK((ref_jwks != NULL) == (rc == 0));
+        FUZZ_CHECK((jwks != NULL) == (rc == 0));
+
+        ref = (ref_jwks != NULL) ? spiffe_jwks_x509_authorities(ref_jwks)
+                                 : NULL;
+        fuzz_same_certs(certs, ref);
+        spiffe_jwks_unref(ref_jwks);
+
+    } else {
+        FUZZ_CHECK(jwks == NULL);
+
+        ref = spiffe_x509_parse_pem_certs(text, len, &ref_err);
+        FUZZ_CHECK_ERR();
+        FUZZ_CHECK((ref != NULL) == (rc == 0));
+        fuzz_same_certs(certs, ref);
+        spiffe_x509_free_certs(ref);
+    }
+
+    FUZZ_CHECK(rc == 0 || strcmp(err, ref_err) == 0);
+
+    if (jwks != NULL) {
+        ref = spiffe_jwks_x509_authorities(jwks);
+        FUZZ_CHECK(certs != ref && sk_X509_num(certs) == sk_X509_num(ref));
+
+        for (i = 0; i < sk_X509_num(ref); i++) {
+            FUZZ_CHECK(sk_X509_value(certs, i) == sk_X509_value(ref, i));
+        }
+    }
+
+    spiffe_jwks_unref(jwks);
+    spiffe_x509_free_certs(certs);
+    FUZZ_CHECK_ERR();
+}
+
+
+static void
+fuzz_compose(spiffe_snapshot_t *base, const spiffe_snapshot_bundle_t *extra,
+    size_t n, time_t now)
+{
+    int                            fine, named;
+    size_t                         i, k, len, ncas, base_ncas, ntds;
+    size_t                         cas[FUZZ_MAX_TDS];
+    const char                    *err, *name;
+    spiffe_id_t                    id;
+    unsigned char                  d1[SPIFFE_DIGEST_LEN];
+    unsigned char                  d2[SPIFFE_DIGEST_LEN];
+    STACK_OF(X509)                *sk;
+    spiffe_snapshot_t             *snap;
+    const spiffe_snapshot_svid_t  *svid, *bsvid;
+
+    bsvid = spiffe_snapshot_svid(base);
+    FUZZ_CHECK(spiffe_id_parse(bsvid->id, bsvid->id_len, &id, &err) == 0);
+
+    /* the refusals allowed: a bad or repeated name, the SVID's domain */
+
+    fine = 1;
+
+    for (k = 0; k < n; k++) {
+        cas[k] = fuzz_ncas(extra[k].certs);
+
+        if (cas[k] == 0) {
+            continue;
+        }
+
+        if (spiffe_td_parse(extra[k].td, extra[k].td_len, &err) != 0
+            || fuzz_same(extra[k].td, extra[k].td_len, id.td, id.td_len))
+        {
+            fine = 0;
+        }
+
+        for (i = 0; i < k; i++) {
+            if (cas[i] != 0
+                && fuzz_same(extra[k].td, extra[k].td_len, extra[i].td,
+                             extra[i].td_len))
+            {
+                fine = 0;
+            }
+        }
+    }
+
+    err = NULL;
+    snap = spiffe_snapshot_compose(base, extra, n, FUZZ_VERSION, now, &err);
+    FUZZ_CHECK_ERR();
+
+    if (snap == NULL) {
+        FUZZ_CHECK(err != NULL && !fine);
+        return;
+    }
+
+    svid = spiffe_snapshot_svid(snap);
+    FUZZ_CHECK(svid->leaf == bsvid->leaf && svid->key == bsvid->key);
+    FUZZ_CHECK(strcmp(svid->id, bsvid->id) == 0);
+
+    /* each domain: configured with CAs, or the base's and not configured */
+
+    ntds = 0;
+
+    for (k = 0; k < n; k++) {
+        ntds += (cas[k] != 0);
+    }
+
+    for (i = 0; i < spiffe_snapshot_ntds(base); i++) {
+        name = spiffe_snapshot_td(base, i, &len, &ncas);
+
+        for (k = 0; k < n; k++) {
+            if (fuzz_same(name, len, extra[k].td, extra[k].td_len)) {
+                break;
+            }
+        }
+
+        ntds += (k == n);
+    }
+
+    FUZZ_CHECK(spiffe_snapshot_ntds(snap) == ntds);
+
+    for (i = 0; i < ntds; i++) {
+        name = spiffe_snapshot_td(snap, i, &len, &ncas);
+        sk = spiffe_snapshot_cas(snap, name, len);
+        FUZZ_CHECK(sk != NULL && (size_t) sk_X509_num(sk) == ncas);
+
+        named = 0;
+
+        for (k = 0; k < n; k++) {
+            if (!fuzz_same(name, len, extra[k].td, extra[k].td_len)) {
+                continue;
+            }
+
+            named = 1;
+
+            if (cas[k] != 0) {
+                FUZZ_CHECK(ncas == cas[k]);
+                break;
+            }
+        }
+
+        if (named) {
+            FUZZ_CHECK(k < n);
+            continue;
+        }
+
+        FUZZ_CHECK(spiffe_snapshot_cas(base, name, len) != NULL);
+        base_ncas = sk_X509_num(spiffe_snapshot_cas(base, name, len));
+        FUZZ_CHECK(ncas == base_ncas);
+        FUZZ_CHECK(spiffe_snapshot_td_digest(base, name, len, d1) == 0
+                   && spiffe_snapshot_td_digest(snap, name, len, d2) == 0
+                   && memcmp(d1, d2, SPIFFE_DIGEST_LEN) == 0);
+    }
+
+    fuzz_snapshot(snap, bsvid->id, bsvid->id_len, bsvid->hint,
+                  bsvid->hint_len,
+                  spiffe_snapshot_cas(snap, id.td, id.td_len) != NULL, now);
+
+    spiffe_snapshot_unref(snap);
+}
+
+
+static void
+fuzz_files(const uint8_t *data, size_t size)
+{
+    int                        part;
+    size_t                     i, n, len, ncas, left;
+    time_t                     now;
+    const char                *p, *err, *td, *text;
+    spiffe_id_t                id;
+    spiffe_jwks_t             *jwks;
+    STACK_OF(X509)            *cas;
+    spiffe_snapshot_t         *snap;
+    spiffe_snapshot_pem_t      pem;
+    spiffe_snapshot_bundle_t   extra[FUZZ_MAX_TDS];
+
+    if (size < 4) {
+        return;
+    }
+
+    now = fuzz_time(data);
+    p = (const char *) data + 4;
+    left = size - 4;
+
+    if (fuzz_next(&p, &left, &pem.cert, &pem.cert_len) != 0
+        || fuzz_next(&p, &left, &pem.key, &pem.key_len) != 0
+        || fuzz_next(&p, &left, &pem.bundle, &pem.bundle_len) != 0
+        || fuzz_next(&p, &left, &pem.crl, &pem.crl_len) != 0)
+    {
+        return;
+    }
+
+    err = NULL;
+    snap = spiffe_snapshot_from_pem(&pem, FUZZ_VERSION, now, &part, &err);
+    FUZZ_CHECK_ERR();
+
+    if (snap == NULL) {
+        FUZZ_CHECK(err != NULL);
+        return;
+    }
+
+    fuzz_snapshot(snap, NULL, 0, "", 0, 1, now);
+
+    /* one trust domain, the SVID's, and CAs only */
+
+    FUZZ_CHECK(spiffe_id_parse(spiffe_snapshot_svid(snap)->id,
+                               spiffe_snapshot_svid(snap)->id_len, &id, &err)
+               == 0);
+    FUZZ_CHECK(spiffe_snapshot_ntds(snap) == 1);
+
+    td = spiffe_snapshot_td(snap, 0, &len, &ncas);
+    FUZZ_CHECK(fuzz_same(td, len, id.td, id.td_len));
+
+    cas = spiffe_snapshot_cas(snap, id.td, id.td_len);
+    FUZZ_CHECK(ncas > 0 && fuzz_ncas(cas) == ncas);
+
+    /* the configured trust domains; a bundle that fails is none yet */
+
+    n = 0;
+
+    while (n < FUZZ_MAX_TDS
+           && fuzz_next(&p, &left, &extra[n].td, &extra[n].td_len) == 0
+           && fuzz_next(&p, &left, &text, &len) == 0)
+    {
+        if (spiffe_bundle_parse(text, len, &extra[n].certs, &jwks, &err)
+            == 0)
+        {
+            spiffe_jwks_unref(jwks);
+        }
+
+        FUZZ_CHECK_ERR();
+        n++;
+    }
+
+    if (n != 0) {
+        fuzz_compose(snap, extra, n, now);
+    }
+
+    for (i = 0; i < n; i++) {
+        spiffe_x509_free_certs(extra[i].certs);
+    }
+
+    spiffe_snapshot_unref(snap);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -487,11 +818,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
     err = NULL;
 
-    switch (data[0] % 7) {
+    switch (data[0] % 9) {
 
     case 0:
     case 1:
-        certs = (data[0] % 7 == 0)
+        certs = (data[0] % 9 == 0)
                 ? spiffe_x509_parse_der_certs(p, size, &err)
                 : spiffe_x509_parse_pem_certs((const char *) p, size, &err);
         FUZZ_CHECK_ERR();
@@ -507,7 +838,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     case 2:
     case 3:
-        key = (data[0] % 7 == 2)
+        key = (data[0] % 9 == 2)
               ? spiffe_x509_parse_der_key(p, size, &err)
               : spiffe_x509_parse_pem_key((const char *) p, size, &err);
         FUZZ_CHECK_ERR();
@@ -528,8 +859,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_resp(p, size);
         break;
 
-    default:
+    case 6:
         fuzz_dir(p, size);
+        break;
+
+    case 7:
+        fuzz_files(p, size);
+        break;
+
+    default:
+        fuzz_bundle((const char *) p, size);
         break;
     }
 

@@ -375,6 +375,49 @@ token = signing + b"." + b64u(r.to_bytes(32, "big") +
 for t in (token, token + b".x", b"{}", b"a.b.c"):
     seed("fuzz_jwt", b"\2" + be32(t0) + t)
 
+# fuzz_svid 7: the files of an svid_dir, then configured trust domains
+# (td, bundle text): another domain, the own one, JWKS, nothing usable
+
+def files(name, bundle, crl_pem=b"", *extra):
+    return b"\7" + be32(now) + b"\0".join(
+        (pems[name], keys[name], bundle, crl_pem) + extra)
+
+
+crl_pem = crl.public_bytes(Encoding.PEM)
+jwks_a = json.dumps(docs[0]).encode()
+ws_jwks = b" \r\n\t" + jwks_a
+for data in (
+        files("good-int", pems["bundle-example.org"]),
+        files("good", pems["ca-a"], crl_pem),
+        files("good-other", pems["bundle-other.org"], b"",
+              b"example.org", pems["ca-a"]),
+        files("good-int", pems["ca-a"], crl_pem, b"other.org", pems["ca-b"],
+              b"unknown.org", pems["ca-unknown"] + pems["good"],
+              b"federated.test", b'{"keys": []}', b"none.test", b"none"),
+        files("good", pems["ca-a"], b"", b"example.org",
+              pems["ca-a"] + pems["ca-b"], b"other.org", ws_jwks),
+        files("good-int", pems["ca-a"], b"", b"example.org", pems["int-a"]),
+        files("good", pems["ca-a"], b"", b"example.org", pems["ca-b"]),
+        files("good", pems["ca-a"], b"", b"example.org", pems["good"]),
+        files("good", pems["ca-a"], b"", b"other.org", pems["ca-b"],
+              b"other.org", pems["ca-b"]),
+        files("good", pems["ca-a"], b"", b"Other.org", pems["ca-b"]),
+        files("good-int", pems["int-a"]),
+        files("good-int", pems["ca-b"]),
+        files("expired", pems["ca-a"]),
+        files("no-uri", pems["ca-a"]),
+        files("good", pems["good"]),
+        b"\7" + be32(now) + b"\0".join((pems["good"], keys["good-dev"],
+                                        pems["ca-a"], crl_pem))):
+    seed("fuzz_svid", data)
+
+# fuzz_svid 8: bundle files, PEM or JWKS
+
+for data in (pems["bundle-example.org"], pems["ca-a"] + pems["good"],
+             keys["good"] + pems["ca-b"], jwks_a, ws_jwks,
+             json.dumps(docs[1]).encode(), b"{}", b"\n[]", b" "):
+    seed("fuzz_svid", b"\x08" + data)
+
 for target in sorted(count):
     print("seeds: %-10s %3d seeds in %s" % (
         target, count[target], os.path.join(out, target)))

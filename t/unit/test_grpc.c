@@ -21,6 +21,8 @@
 #include <spiffe_grpc.h>
 #include <spiffe_pb.h>
 
+#include "server.h"
+
 
 /*
  * The call tests run t/unit/grpc_test_server.py (from the repo root, or
@@ -28,7 +30,6 @@
  * they are skipped when it cannot start.
  */
 #define TEST_SERVER  "t/unit/grpc_test_server.py"
-#define TEST_PYTHON  "/usr/bin/python3"
 
 
 typedef struct {
@@ -1006,14 +1007,10 @@ typedef struct {
 static int
 server_start(void **state)
 {
-    int          status;
     char         path[256], buf[16];
     FILE        *f;
     server_t    *srv;
-    const char  *python, *script;
     const char  *err;
-    unsigned     i;
-    struct timespec  ts;
 
     srv = calloc(1, sizeof(server_t));
     if (srv == NULL) {
@@ -1023,51 +1020,16 @@ server_start(void **state)
     *state = srv;
     srv->pid = -1;
 
-    python = getenv("SPIFFE_TEST_PYTHON");
-    python = (python != NULL) ? python : TEST_PYTHON;
-    script = getenv("SPIFFE_TEST_SERVER");
-    script = (script != NULL) ? script : TEST_SERVER;
-
-    if (access(python, X_OK) != 0 || access(script, R_OK) != 0) {
-        return 0;
-    }
-
     strcpy(srv->dir, "/tmp/ngx_spiffe_grpc.XXXXXX");
     if (mkdtemp(srv->dir) == NULL) {
         return 0;
     }
 
     snprintf(srv->sock, sizeof(srv->sock), "%s/agent.sock", srv->dir);
-
-    srv->pid = fork();
-    if (srv->pid == -1) {
-        return 0;
-    }
-
-    if (srv->pid == 0) {
-        execl(python, python, script, srv->sock, (char *) NULL);
-        _exit(127);
-    }
-
     snprintf(path, sizeof(path), "%s.port", srv->sock);
 
-    ts.tv_sec = 0;
-    ts.tv_nsec = 50 * 1000 * 1000;
-
-    for (i = 0; i < 400; i++) {
-        f = fopen(path, "r");
-        if (f != NULL) {
-            break;
-        }
-
-        if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
-            srv->pid = -1;
-            return 0;
-        }
-
-        nanosleep(&ts, NULL);
-    }
-
+    f = test_server_start("SPIFFE_TEST_SERVER", TEST_SERVER, srv->sock, path,
+                          &srv->pid);
     if (f == NULL) {
         return 0;
     }

@@ -14,8 +14,10 @@
 #include <cmocka.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include <spiffe_pb.h>
+#include <spiffe_x509.h>
 #include <spiffe_jwks.h>
 
 #include "certs.h"
@@ -996,6 +998,148 @@ test_base64(void **state)
 }
 
 
+/* spiffe_bundle_parse() refuses text, with both results NULL */
+
+static void
+bundle_refused(const char *text, size_t len, const char *want)
+{
+    const char      *err;
+    spiffe_jwks_t   *jwks;
+    STACK_OF(X509)  *certs;
+
+    certs = (STACK_OF(X509) *) &err;
+    jwks = (spiffe_jwks_t *) &err;
+    err = NULL;
+
+    if (spiffe_bundle_parse(text, len, &certs, &jwks, &err) != -1) {
+        fail_msg("bundle \"%.*s\" accepted, want \"%s\"", (int) len, text,
+                 want);
+    }
+
+    assert_null(certs);
+    assert_null(jwks);
+    assert_non_null(err);
+
+    if (strcmp(err, want) != 0) {
+        fail_msg("bundle \"%.*s\" (%zu bytes): \"%s\", want \"%s\"",
+                 (int) len, text, len, err, want);
+    }
+
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+
+static void
+test_bundle_parse(void **state)
+{
+    BIO             *bio;
+    long             n;
+    char            *pem, *s, *text;
+    env_t           *env;
+    json_t          *doc;
+    const char      *err;
+    spiffe_jwks_t   *jwks;
+    STACK_OF(X509)  *certs;
+
+    env = *state;
+
+    /* PEM: every certificate, in order, CA or not; text around them */
+
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    BIO_puts(bio, "\n# example.org\n");
+    assert_int_equal(PEM_write_bio_X509(bio, env->ca), 1);
+    assert_int_equal(PEM_write_bio_X509(bio, env->leaf), 1);
+    n = BIO_get_mem_data(bio, &pem);
+    assert_true(n > 0);
+
+    jwks = (spiffe_jwks_t *) &err;
+    assert_int_equal(spiffe_bundle_parse(pem, n, &certs, &jwks, &err), 0);
+    assert_null(jwks);
+    assert_int_equal(sk_X509_num(certs), 2);
+    assert_int_equal(X509_cmp(sk_X509_value(certs, 0), env->ca), 0);
+    assert_int_equal(X509_cmp(sk_X509_value(certs, 1), env->leaf), 0);
+    spiffe_x509_free_certs(certs);
+
+    /* a broken PEM block */
+
+    pem[strstr(pem, "-----BEGIN CERTIFICATE-----\n") - pem + 30] = '*';
+    bundle_refused(pem, n, "bad PEM");
+    BIO_free(bio);
+
+    /* JWKS after JSON whitespace: the X.509 authorities and the keys */
+
+    doc = bundle(jose_x509_jwk(env->ca), jose_jwk(env->ec256, "k"),
+                 jose_x509_jwk(env->leaf));
+    json_object_set_new(doc, "spiffe_sequence", json_integer(12));
+    s = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    assert_non_null(s);
+    text = malloc(strlen(s) + 6);
+    assert_non_null(text);
+    sprintf(text, " \t\r\n%s\n", s);
+    free(s);
+
+    certs = NULL;
+    assert_int_equal(spiffe_bundle_parse(text, strlen(text), &certs, &jwks,
+                                         &err),
+                     0);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 1);
+    assert_non_null(spiffe_jwks_find(jwks, "k", 1));
+    assert_int_equal(spiffe_jwks_nignored(jwks), 1);
+    assert_int_equal(sk_X509_num(certs), 1);
+    assert_ptr_not_equal(certs, spiffe_jwks_x509_authorities(jwks));
+    assert_ptr_equal(sk_X509_value(certs, 0),
+                     sk_X509_value(spiffe_jwks_x509_authorities(jwks), 0));
+
+    /* the authorities outlive the bundle */
+
+    spiffe_jwks_unref(jwks);
+    assert_int_equal(X509_cmp(sk_X509_value(certs, 0), env->ca), 0);
+    assert_true(spiffe_x509_is_ca(sk_X509_value(certs, 0)));
+    spiffe_x509_free_certs(certs);
+
+    /* a JWT-only bundle trusts no X.509 authority */
+
+    assert_int_equal(spiffe_bundle_parse("{\"keys\": []}", 12, &certs, &jwks,
+                                         &err),
+                     0);
+    assert_non_null(jwks);
+    assert_non_null(certs);
+    assert_int_equal(sk_X509_num(certs), 0);
+    spiffe_jwks_unref(jwks);
+    spiffe_x509_free_certs(certs);
+
+    /* JSON errors are the JWKS reasons */
+
+    text[strlen(text) - 2] = ',';
+    bundle_refused(text, strlen(text), "bundle is not valid JSON");
+    free(text);
+
+    bundle_refused("\n{\"keys\": [], \"spiffe_sequence\": -1}", 36,
+                   "bad \"spiffe_sequence\"");
+    bundle_refused("{}", 2, "bundle has no \"keys\" array");
+
+    /* anything else is read as PEM */
+
+    bundle_refused("", 0, "no certificate");
+    bundle_refused(" \r\n\t ", 5, "no certificate");
+    bundle_refused("[{\"keys\": []}]", 14, "no certificate");
+    bundle_refused("\v{\"keys\": []}", 13, "no certificate");
+    bundle_refused("x{\"keys\": []}", 13, "no certificate");
+
+    /* a NUL byte is no whitespace */
+
+    bundle_refused("\0{\"keys\": []}", 13, "no certificate");
+    bundle_refused(" \0{\"keys\": []}", 14, "no certificate");
+
+    /* the length bounds the text */
+
+    bundle_refused("  {\"keys\": []}", 2, "no certificate");
+}
+
+
 int
 main(void)
 {
@@ -1013,6 +1157,7 @@ main(void)
         cmocka_unit_test(test_set_from_resp),
         cmocka_unit_test(test_fixture),
         cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_bundle_parse),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

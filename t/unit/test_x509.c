@@ -883,6 +883,158 @@ test_parse_pem(void **state)
 }
 
 
+/*
+ * A PEM block of type name holding der and, when extra, one more byte:
+ * the CRL reader (crls) or the certificate reader refuses it with want.
+ */
+
+static void
+block_refused(const char *name, const unsigned char *der, size_t len,
+    int extra, int crls, const char *want)
+{
+    BIO            *bio;
+    char           *pem;
+    void           *objs;
+    size_t          n;
+    const char     *err;
+    unsigned char  *buf;
+
+    buf = malloc(len + 1);
+    assert_non_null(buf);
+    memcpy(buf, der, len);
+    buf[len] = 0;
+
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    assert_true(PEM_write_bio(bio, name, "", buf, (long) len + extra) > 0);
+    free(buf);
+
+    pem = pem_of(bio, &n);
+    assert_non_null(pem);
+
+    err = NULL;
+    objs = crls ? (void *) spiffe_x509_parse_pem_crls(pem, n, &err)
+                : (void *) spiffe_x509_parse_pem_certs(pem, n, &err);
+    assert_null(objs);
+    assert_string_equal(err, want);
+
+    free(pem);
+}
+
+
+static int
+same_crl(X509_CRL *a, X509_CRL *b)
+{
+    int             rc;
+    size_t          alen, blen;
+    unsigned char  *ader, *bder;
+
+    ader = test_der_crl(a, &alen);
+    bder = test_der_crl(b, &blen);
+
+    rc = ader != NULL && bder != NULL && alen == blen
+         && memcmp(ader, bder, alen) == 0;
+
+    free(ader);
+    free(bder);
+
+    return rc;
+}
+
+
+static void
+test_parse_pem_crls(void **state)
+{
+    BIO                 *bio;
+    long                 serial;
+    char                *pem, *p;
+    size_t               len, dlen;
+    X509_CRL            *a, *b;
+    const char          *err;
+    env_t               *env;
+    unsigned char       *der;
+    STACK_OF(X509)      *sk;
+    STACK_OF(X509_CRL)  *crls;
+
+    env = *state;
+
+    serial = 7;
+    a = test_crl(env->root, env->root_key, &serial, 1);
+    b = test_crl(env->inter, env->int_key, NULL, 0);
+    assert_non_null(a);
+    assert_non_null(b);
+
+    /* two CRLs among text, a certificate and a key, in their order */
+
+    bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    BIO_puts(bio, "issuer=root\n");
+    assert_int_equal(PEM_write_bio_X509_CRL(bio, a), 1);
+    assert_int_equal(PEM_write_bio_X509(bio, env->root), 1);
+    assert_int_equal(PEM_write_bio_PrivateKey(bio, env->leaf_key, NULL, NULL,
+                                              0, NULL, NULL),
+                     1);
+    assert_int_equal(PEM_write_bio_X509_CRL(bio, b), 1);
+    pem = pem_of(bio, &len);
+    assert_non_null(pem);
+
+    crls = spiffe_x509_parse_pem_crls(pem, len, &err);
+    assert_non_null(crls);
+    assert_int_equal(sk_X509_CRL_num(crls), 2);
+    assert_true(same_crl(sk_X509_CRL_value(crls, 0), a));
+    assert_true(same_crl(sk_X509_CRL_value(crls, 1), b));
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+
+    /* the certificate reader skips the CRLs, and the other way round */
+
+    sk = spiffe_x509_parse_pem_certs(pem, len, &err);
+    assert_non_null(sk);
+    assert_int_equal(sk_X509_num(sk), 1);
+    assert_int_equal(X509_cmp(sk_X509_value(sk, 0), env->root), 0);
+    spiffe_x509_free_certs(sk);
+
+    /* a broken base64 body in the second CRL */
+
+    p = strstr(pem + 1, "-----BEGIN X509 CRL-----\n");
+    p = strstr(p + 1, "-----BEGIN X509 CRL-----\n");
+    assert_non_null(p);
+    p[sizeof("-----BEGIN X509 CRL-----\n")] = '*';
+
+    assert_null(spiffe_x509_parse_pem_crls(pem, len, &err));
+    assert_string_equal(err, "bad PEM");
+
+    free(pem);
+
+    /* no CRL: nothing, text (a certificate only below) */
+
+    assert_null(spiffe_x509_parse_pem_crls("", 0, &err));
+    assert_string_equal(err, "no CRL");
+
+    assert_null(spiffe_x509_parse_pem_crls("no PEM here\n", 12, &err));
+    assert_string_equal(err, "no CRL");
+
+    /* a certificate in a CRL block and back; a byte after the DER */
+
+    der = test_der_certs(&env->root, 1, &dlen);
+    assert_non_null(der);
+    block_refused("CERTIFICATE", der, dlen, 0, 1, "no CRL");
+    block_refused("X509 CRL", der, dlen, 0, 1, "bad CRL");
+    block_refused("CERTIFICATE", der, dlen, 1, 0, "bad certificate");
+    free(der);
+
+    der = test_der_crl(b, &dlen);
+    assert_non_null(der);
+    block_refused("CERTIFICATE", der, dlen, 0, 0, "bad certificate");
+    block_refused("X509 CRL", der, dlen, 1, 1, "bad CRL");
+    free(der);
+
+    X509_CRL_free(a);
+    X509_CRL_free(b);
+
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+
 int
 main(void)
 {
@@ -896,6 +1048,7 @@ main(void)
         cmocka_unit_test(test_is_ca),
         cmocka_unit_test(test_parse_der),
         cmocka_unit_test(test_parse_pem),
+        cmocka_unit_test(test_parse_pem_crls),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
