@@ -800,7 +800,7 @@ stream {
 
 
 
-=== TEST 11: TLS sessions resume (TLS 1.3 and 1.2) where the peer matches; a session saved under other patterns is not offered, even to an upstream that would resume it
+=== TEST 11: TLS sessions resume (TLS 1.3 and 1.2, kept by the worker or in a zone) where the peer matches; a session saved under other patterns is not offered, even to an upstream that would resume it
 --- main_config
 stream {
     upstream nv {
@@ -808,6 +808,11 @@ stream {
     }
 
     upstream nv12 {
+        server unix:$TEST_NGINX_SERVROOT/logs/db-nv.sock;
+    }
+
+    upstream z {
+        zone z 64k;
         server unix:$TEST_NGINX_SERVROOT/logs/db-nv.sock;
     }
 
@@ -863,23 +868,40 @@ stream {
         spiffe_proxy_verify spiffe://mesh.test/ns/other/**;
         proxy_pass nv12;
     }
+
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/pzdb.sock;
+        spiffe_proxy_verify spiffe://mesh.test/ns/db/sa/pg;
+        proxy_pass z;
+    }
+
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/pzother.sock;
+        spiffe_proxy_verify spiffe://mesh.test/ns/other/**;
+        proxy_pass z;
+    }
 }
 --- request eval
 ["GET /p/db/", "GET /p/db/", "GET /p/any/", "GET /p/other/", "GET /p/var/",
  "GET /p/plain/", "GET /p/db/",
  "GET /p/db12/", "GET /p/db12/", "GET /p/other12/", "GET /p/db12/",
+ "GET /p/zdb/", "GET /p/zdb/", "GET /p/zother/", "GET /p/zdb/",
  "GET /probe/errors"]
 --- error_code eval
-[200, 200, 200, 502, 502, 200, 200, 200, 200, 502, 200, 200]
+[200, 200, 200, 502, 502, 200, 200, 200, 200, 502, 200,
+ 200, 200, 502, 200, 200]
 --- response_body eval
 ["db-nv reused=. TLSv1.3\n", "db-nv reused=r TLSv1.3\n",
  "db-nv reused=r TLSv1.3\n", qr/502 Bad Gateway/, qr/502 Bad Gateway/,
  "db-nv reused=r TLSv1.3\n", "db-nv reused=r TLSv1.3\n",
  "db-nv reused=. TLSv1.2\n", "db-nv reused=r TLSv1.2\n",
  qr/502 Bad Gateway/, "db-nv reused=r TLSv1.2\n",
+ "db-nv reused=. TLSv1.3\n", "db-nv reused=r TLSv1.3\n",
+ qr/502 Bad Gateway/, "db-nv reused=r TLSv1.3\n",
  $::SESS . ::refused($::DB, 'pother', $::NOMATCH)
  . $::SESS . ::refused($::DB, 'pvar', $::NOMATCH)
- . $::SESS . ::refused($::DB, 'pother12', $::NOMATCH)]
+ . $::SESS . ::refused($::DB, 'pother12', $::NOMATCH)
+ . $::SESS . ::refused($::DB, 'pzother', $::NOMATCH)]
 
 
 
