@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
+#include <ngx_event_connect.h>
 #include <curl/curl.h>
 
 #include <spiffe_id.h>
@@ -104,6 +105,8 @@ typedef struct {
 
 ngx_spiffe_conf_t *ngx_spiffe_get_conf(ngx_cycle_t *cycle);
 ngx_int_t ngx_spiffe_has_source(ngx_cycle_t *cycle);
+ngx_int_t ngx_spiffe_need_source(ngx_conf_t *cf, const char *directive,
+    u_char *file, ngx_uint_t line);
 ngx_int_t ngx_spiffe_need_jwt_svid(ngx_conf_t *cf, ngx_str_t *audience);
 
 /* the Workload API stream of this worker: ngx_spiffe_source.c */
@@ -214,6 +217,8 @@ ngx_int_t ngx_spiffe_stats_worker(ngx_uint_t i,
 
 char *ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules,
     int action, ngx_str_t *value, ngx_str_t *directive);
+char *ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
     ngx_str_t *id, ngx_uint_t kind);
 
@@ -245,11 +250,12 @@ typedef struct {
 } ngx_spiffe_peer_t;
 
 
-/* spiffe_proxy_verify of one location */
+/* spiffe_proxy_svid and spiffe_proxy_verify of one location or server */
 
 typedef struct {
-    spiffe_rules_t             *rules;
-    ngx_str_t                   location;
+    ngx_flag_t                  svid;
+    spiffe_rules_t             *rules;      /* NULL: the peer is not checked */
+    ngx_str_t                   where;      /* for the log: location "/a/" */
 } ngx_spiffe_upstream_t;
 
 
@@ -260,7 +266,7 @@ char *ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_flag_t svid,
     ngx_uint_t verify, u_char *file, ngx_uint_t line);
 ngx_int_t ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
-    ngx_flag_t svid, ngx_spiffe_upstream_t *verify);
+    ngx_spiffe_upstream_t *up);
 ngx_spiffe_peer_t *ngx_spiffe_ssl_peer(ngx_connection_t *c);
 ngx_int_t ngx_spiffe_peer_variable(ngx_connection_t *c,
     ngx_variable_value_t *v, uintptr_t data);
@@ -269,6 +275,12 @@ ngx_int_t ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c,
     spiffe_rules_t *rules);
 ngx_int_t ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess,
     spiffe_rules_t *rules);
+
+
+/* balancers of upstreams with spiffe_proxy_verify: ngx_spiffe_upstream.c */
+
+ngx_int_t ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
+    spiffe_rules_t *rules, ngx_pool_t *pool);
 
 
 extern ngx_module_t  ngx_spiffe_module;

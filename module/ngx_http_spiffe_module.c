@@ -43,8 +43,6 @@ static char *ngx_http_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_spiffe_proxy_verify(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_spiffe_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_spiffe_status(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -149,7 +147,7 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
 
     { ngx_string("spiffe_proxy_verify"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_spiffe_proxy_verify,
+      ngx_spiffe_rules_patterns,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, proxy_verify),
       NULL },
@@ -689,33 +687,6 @@ ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return ngx_spiffe_rules_add(cf, (spiffe_rules_t **) (p + cmd->offset),
                                 (int) (intptr_t) cmd->post, &value[1],
                                 &cmd->name);
-}
-
-
-static char *
-ngx_http_spiffe_proxy_verify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_spiffe_loc_conf_t *slcf = conf;
-
-    char        *rv;
-    ngx_str_t   *value;
-    ngx_uint_t   i;
-
-    if (slcf->proxy_verify != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        rv = ngx_spiffe_rules_add(cf, &slcf->proxy_verify, SPIFFE_RULES_ALLOW,
-                                  &value[i], &cmd->name);
-        if (rv != NGX_CONF_OK) {
-            return rv;
-        }
-    }
-
-    return NGX_CONF_OK;
 }
 
 

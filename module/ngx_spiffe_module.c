@@ -125,6 +125,24 @@ ngx_spiffe_has_source(ngx_cycle_t *cycle)
 }
 
 
+/* a directive of the server in file:line needs the identity source */
+
+ngx_int_t
+ngx_spiffe_need_source(ngx_conf_t *cf, const char *directive, u_char *file,
+    ngx_uint_t line)
+{
+    if (ngx_spiffe_has_source(cf->cycle)) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"%s\" in %s:%ui " NGX_SPIFFE_NO_SOURCE,
+                  directive, file, line);
+
+    return NGX_ERROR;
+}
+
+
 /* a JWT-SVID for this audience is kept fresh in every worker */
 
 ngx_int_t

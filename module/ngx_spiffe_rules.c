@@ -109,6 +109,36 @@ ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules, int action,
 }
 
 
+/* spiffe_proxy_verify PATTERN ...: the list is at cmd->offset of conf */
+
+char *
+ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    spiffe_rules_t  **rules = (spiffe_rules_t **) ((char *) conf
+                                                   + cmd->offset);
+
+    char        *rv;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (*rules != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        rv = ngx_spiffe_rules_add(cf, rules, SPIFFE_RULES_ALLOW, &value[i],
+                                  &cmd->name);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * The decision on a verified ID, logged and counted: NGX_OK allowed,
  * NGX_DECLINED refused.  kind is NGX_SPIFFE_RULES_X509 or _JWT.

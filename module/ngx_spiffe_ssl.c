@@ -52,6 +52,7 @@ static ngx_int_t ngx_spiffe_ssl_pem(ngx_conf_t *cf, BIO *bio, ngx_str_t *s);
 
 static int  ngx_spiffe_ssl_peer_index = -1;
 static int  ngx_spiffe_ssl_ctx_index = -1;
+static int  ngx_spiffe_ssl_upstream_index = -1;
 
 static ngx_cycle_t  *ngx_spiffe_placeholder_cycle;
 static ngx_str_t     ngx_spiffe_placeholder_cert;
@@ -71,9 +72,13 @@ ngx_spiffe_ssl_init(ngx_log_t *log)
                                                          NULL, NULL);
         ngx_spiffe_ssl_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL,
                                                             NULL, NULL);
+        ngx_spiffe_ssl_upstream_index = SSL_CTX_get_ex_new_index(0, NULL,
+                                                                 NULL, NULL,
+                                                                 NULL);
 
         if (ngx_spiffe_ssl_peer_index == -1
-            || ngx_spiffe_ssl_ctx_index == -1)
+            || ngx_spiffe_ssl_ctx_index == -1
+            || ngx_spiffe_ssl_upstream_index == -1)
         {
             ngx_ssl_error(NGX_LOG_EMERG, log, 0,
                           "spiffe: SSL_get_ex_new_index() failed");
@@ -210,10 +215,7 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
 
     name = svid ? "spiffe_svid" : "spiffe_verify_client";
 
-    if (!ngx_spiffe_has_source(cf->cycle)) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"%s\" in %s:%ui " NGX_SPIFFE_NO_SOURCE,
-                      name, file, line);
+    if (ngx_spiffe_need_source(cf, name, file, line) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -291,23 +293,44 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
 
 
 /*
- * An upstream context: our SVID when the upstream asks for a client
- * certificate, and the upstream's SVID checked against the location's
- * patterns.  A refusal fails the handshake: the request is never sent.
+ * An upstream context of a location or a stream server: our SVID when the
+ * upstream asks for a client certificate, and the upstream's SVID checked
+ * against the patterns.  A refusal fails the handshake: no byte is sent.
+ *
+ * nginx 1.23.1 and later give one context to the locations or servers
+ * that set no proxy_ssl_* directive of their own; the hooks are the
+ * context's, so such users must agree on them: NGX_DECLINED otherwise.
  */
 
 ngx_int_t
-ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl, ngx_flag_t svid,
-    ngx_spiffe_upstream_t *verify)
+ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
+    ngx_spiffe_upstream_t *up)
 {
-    if (svid) {
+    ngx_spiffe_upstream_t  *prev;
+
+    prev = SSL_CTX_get_ex_data(ssl->ctx, ngx_spiffe_ssl_upstream_index);
+
+    if (prev) {
+        return (prev->svid == up->svid && prev->rules == up->rules)
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    if (SSL_CTX_set_ex_data(ssl->ctx, ngx_spiffe_ssl_upstream_index, up)
+        == 0)
+    {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "SSL_CTX_set_ex_data() failed");
+        return NGX_ERROR;
+    }
+
+    if (up->svid) {
         SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, NULL);
     }
 
-    if (verify) {
+    if (up->rules) {
         SSL_CTX_set_verify(ssl->ctx, SSL_VERIFY_PEER, NULL);
         SSL_CTX_set_cert_verify_callback(ssl->ctx, ngx_spiffe_ssl_verify,
-                                         verify);
+                                         up);
     }
 
     return NGX_OK;
@@ -468,7 +491,8 @@ ngx_spiffe_ssl_certificate(ngx_ssl_conn_t *ssl_conn, void *arg)
 
 /*
  * Both sides: arg is NULL for a client's certificate, which is refused
- * later by the protocol module, and spiffe_proxy_verify for an upstream's.
+ * later by the protocol module, and the spiffe_proxy_verify of the location
+ * or stream server for an upstream's.
  */
 
 static int
@@ -544,9 +568,9 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
         }
 
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "spiffe: upstream X.509-SVID%s%s%s refused in "
-                      "location \"%V\": %s", len ? " \"" : "", buf,
-                      len ? "\"" : "", &up->location, reason);
+                      "spiffe: upstream X.509-SVID%s%s%s refused in %V: %s",
+                      len ? " \"" : "", buf, len ? "\"" : "", &up->where,
+                      reason);
 
         /* nginx logs the failed handshake at the level of this reason */
         ERR_raise(ERR_LIB_SSL, SSL_R_CALLBACK_FAILED);

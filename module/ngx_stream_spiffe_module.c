@@ -8,7 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_stream.h>
 
-#include <ngx_spiffe.h>
+#include <ngx_stream_spiffe.h>
 
 
 /*
@@ -18,17 +18,11 @@
  */
 
 
-typedef struct {
-    ngx_flag_t           svid;
-    ngx_uint_t           verify;
-    spiffe_rules_t      *rules;
-} ngx_stream_spiffe_srv_conf_t;
-
-
 static ngx_int_t ngx_stream_spiffe_handler(ngx_stream_session_t *s);
 static ngx_int_t ngx_stream_spiffe_variable(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_stream_spiffe_add_variables(ngx_conf_t *cf);
+static void *ngx_stream_spiffe_create_main_conf(ngx_conf_t *cf);
 static void *ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -77,6 +71,20 @@ static ngx_command_t  ngx_stream_spiffe_commands[] = {
       offsetof(ngx_stream_spiffe_srv_conf_t, rules),
       (void *) SPIFFE_RULES_DENY },
 
+    { ngx_string("spiffe_proxy_svid"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_spiffe_srv_conf_t, proxy_svid),
+      NULL },
+
+    { ngx_string("spiffe_proxy_verify"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
+      ngx_spiffe_rules_patterns,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_spiffe_srv_conf_t, proxy_verify),
+      NULL },
+
       ngx_null_command
 };
 
@@ -85,7 +93,7 @@ static ngx_stream_module_t  ngx_stream_spiffe_module_ctx = {
     ngx_stream_spiffe_add_variables,       /* preconfiguration */
     ngx_stream_spiffe_init,                /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_stream_spiffe_create_main_conf,    /* create main configuration */
     NULL,                                  /* init main configuration */
 
     ngx_stream_spiffe_create_srv_conf,     /* create server configuration */
@@ -216,6 +224,33 @@ ngx_stream_spiffe_add_variables(ngx_conf_t *cf)
 
 
 static void *
+ngx_stream_spiffe_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_stream_spiffe_main_conf_t  *smcf;
+
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_stream_spiffe_main_conf_t));
+    if (smcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     smcf->proxy_verify = 0;
+     */
+
+    if (ngx_array_init(&smcf->upstreams, cf->pool, 4,
+                       sizeof(ngx_stream_spiffe_upstream_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return smcf;
+}
+
+
+static void *
 ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf)
 {
     ngx_stream_spiffe_srv_conf_t  *sscf;
@@ -228,6 +263,8 @@ ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf)
     sscf->svid = NGX_CONF_UNSET;
     sscf->verify = NGX_CONF_UNSET_UINT;
     sscf->rules = NGX_CONF_UNSET_PTR;
+    sscf->proxy_svid = NGX_CONF_UNSET;
+    sscf->proxy_verify = NGX_CONF_UNSET_PTR;
 
     return sscf;
 }
@@ -239,6 +276,7 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_stream_spiffe_srv_conf_t *prev = parent;
     ngx_stream_spiffe_srv_conf_t *conf = child;
 
+    char                        *rv;
     ngx_stream_ssl_conf_t       *ssl;
     ngx_stream_core_srv_conf_t  *cscf;
 
@@ -246,13 +284,20 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->verify, prev->verify,
                               NGX_SPIFFE_VERIFY_OFF);
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
+    ngx_conf_merge_value(conf->proxy_svid, prev->proxy_svid, 0);
+    ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
 
     cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
     ssl = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_ssl_module);
 
-    return ngx_spiffe_ssl_server(cf, &ssl->ssl, ssl->certificates,
-                                 ssl->verify, conf->svid, conf->verify,
-                                 cscf->file_name, cscf->line);
+    rv = ngx_spiffe_ssl_server(cf, &ssl->ssl, ssl->certificates,
+                               ssl->verify, conf->svid, conf->verify,
+                               cscf->file_name, cscf->line);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_stream_spiffe_upstream_merge(cf, conf);
 }
 
 
@@ -271,7 +316,7 @@ ngx_stream_spiffe_init(ngx_conf_t *cf)
 
     *h = ngx_stream_spiffe_handler;
 
-    return NGX_OK;
+    return ngx_stream_spiffe_upstream_init(cf);
 }
 
 

@@ -37,6 +37,7 @@ use warnings;
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
 use SpiffeAgent;
+use SpiffeUpstream qw(matrix_servers tls_servers);
 
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
@@ -111,54 +112,22 @@ our $SESS = "spiffe: upstream session not allowed here\n";
 our $STALE = "spiffe: session not resumed: resumed session predates a "
              . "bundle change\n";
 
-# one refused handshake: the module's line, then nginx's
+# one refused handshake in location LOC: the module's line, then nginx's
 sub refused {
     my ($id, $loc, $reason) = @_;
-    my $svid = $id eq '' ? 'X.509-SVID' : qq{X.509-SVID "$id"};
-    return qq{spiffe: upstream $svid refused in location }
-           . qq{"$loc": $reason\n}
-           . "SSL_do_handshake() failed (SSL: error:0A0000EA:SSL routines::"
-           . "callback failed error:0A000086:SSL routines::certificate verify "
-           . "failed)\n";
+    return SpiffeUpstream::refused($id, qq{location "$loc"}, $reason);
 }
 
 our $NOMATCH = 'its ID matches no spiffe_proxy_verify pattern';
 
-my %servers = (
-    up      => [],
-    db      => ["$state/db.pem", "$state/db.key"],
-    expired => ["$state/expired.pem", "$state/expired.key"],
-    web     => ["$certs/web.pem", "$certs/web.key"],
-    cross   => ["$certs/cross-domain.pem", "$certs/cross-domain.key"],
-    unknown => ["$certs/unknown-td.pem", "$certs/unknown-td.key"],
-    other   => ["$certs/good-other.pem", "$certs/good-other.key"],
-);
+my %servers = matrix_servers($state, $certs);
 
-sub upstream_servers {
-    my $conf = '';
-    for my $name (sort keys %servers) {
-        my ($cert, $key) = @{ $servers{$name} };
-        # a second address: an upstream {} of two servers with one ID
-        my $extra = $name ne 'up' ? '' : "\n        listen unix:"
-                    . "\$TEST_NGINX_SERVROOT/logs/up2.sock ssl;";
-        my $tls = $cert ? "ssl_certificate $cert;\n"
-                          . "        ssl_certificate_key $key;"
-                        : 'spiffe_svid on;';
-        $conf .= <<"EOC";
-    server {
-        listen unix:\$TEST_NGINX_SERVROOT/logs/$name.sock ssl;$extra
-        $tls
-        spiffe_verify_client on;
+# up has a second address: an upstream {} of two servers with one ID
+my $UPSTREAMS = tls_servers(\%servers, <<'EOC', up => 'up2.sock');
         location / {
-            return 200 "$name saw \$spiffe_id reused=\$ssl_session_reused req=\$connection_requests\\n";
+            return 200 "NAME saw $spiffe_id reused=$ssl_session_reused req=$connection_requests\n";
         }
-    }
 EOC
-    }
-    return $conf;
-}
-
-my $UPSTREAMS = upstream_servers();
 
 no_shuffle();
 

@@ -425,9 +425,12 @@ sub _start {
     my @cmd = ($bin, '-p', "$ServRoot/", '-c', 'conf/nginx.conf');
 
     if ($Valgrind) {
+        # --keep-debuginfo: frames in the modules, which nginx unloads
+        # before the leak check, keep their object's name
         my @vg = ('valgrind', '--tool=memcheck', '--leak-check=full',
                   '--show-leak-kinds=definite',
                   '--errors-for-leak-kinds=definite', '--num-callers=30',
+                  '--keep-debuginfo=yes',
                   "--log-file=$ServRoot/logs/valgrind.%p.log");
         push @vg, "--suppressions=$ValgrindSupp" if -f $ValgrindSupp;
         push @vg, split ' ', $Valgrind if $Valgrind =~ /[^\d\s]/;

@@ -1,0 +1,188 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include <ngx_spiffe.h>
+
+
+/*
+ * The balancer of an upstream, wrapped for one request (http) or session
+ * (stream) with spiffe_proxy_verify, when its kept-alive connections and
+ * TLS sessions are shared with others: neither is taken unless the peer
+ * it leads to matches these patterns, under the current bundle.
+ */
+
+
+typedef struct {
+    void                              *data;
+    ngx_event_get_peer_pt              get;
+    ngx_event_free_peer_pt             free;
+    ngx_event_notify_peer_pt           notify;
+    ngx_event_set_peer_session_pt      set_session;
+    ngx_event_save_peer_session_pt     save_session;
+    spiffe_rules_t                    *rules;
+} ngx_spiffe_upstream_peer_t;
+
+
+static ngx_int_t ngx_spiffe_upstream_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_spiffe_upstream_free_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
+static void ngx_spiffe_upstream_notify_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t type);
+static ngx_int_t ngx_spiffe_upstream_set_session(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_spiffe_upstream_save_session(ngx_peer_connection_t *pc,
+    void *data);
+
+
+/* after the balancer's own per-request init */
+
+ngx_int_t
+ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc, spiffe_rules_t *rules,
+    ngx_pool_t *pool)
+{
+    ngx_spiffe_upstream_peer_t  *sp;
+
+    sp = ngx_palloc(pool, sizeof(ngx_spiffe_upstream_peer_t));
+    if (sp == NULL) {
+        return NGX_ERROR;
+    }
+
+    sp->data = pc->data;
+    sp->get = pc->get;
+    sp->free = pc->free;
+    sp->notify = pc->notify;
+    sp->set_session = pc->set_session;
+    sp->save_session = pc->save_session;
+    sp->rules = rules;
+
+    pc->data = sp;
+    pc->get = ngx_spiffe_upstream_get_peer;
+    pc->free = ngx_spiffe_upstream_free_peer;
+    pc->notify = sp->notify ? ngx_spiffe_upstream_notify_peer : NULL;
+    pc->set_session = ngx_spiffe_upstream_set_session;
+    pc->save_session = ngx_spiffe_upstream_save_session;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_spiffe_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_spiffe_upstream_peer_t  *sp = data;
+
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    rc = sp->get(pc, sp->data);
+
+    if (rc != NGX_DONE || pc->connection->ssl == NULL
+        || ngx_spiffe_ssl_peer_allowed(pc->connection, sp->rules))
+    {
+        return rc;
+    }
+
+    /* kept alive for a location that trusts another peer */
+
+    c = pc->connection;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pc->log, 0,
+                   "spiffe: kept-alive upstream connection %p not allowed "
+                   "here, closing it", c);
+
+    c->ssl->no_wait_shutdown = 1;
+    (void) ngx_ssl_shutdown(c);
+
+    ngx_destroy_pool(c->pool);
+    ngx_close_connection(c);
+
+    pc->connection = NULL;
+    pc->cached = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_spiffe_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_spiffe_upstream_peer_t  *sp = data;
+
+    ngx_spiffe_peer_t  *peer;
+
+    /*
+     * a server whose SVID is valid but not what these patterns ask for
+     * has not failed: others may want it
+     */
+
+    if ((state & NGX_PEER_FAILED) && pc->connection
+        && pc->connection->ssl)
+    {
+        peer = ngx_spiffe_ssl_peer(pc->connection);
+
+        if (peer && peer->mismatch) {
+            state &= ~NGX_PEER_FAILED;
+        }
+    }
+
+    sp->free(pc, sp->data, state);
+}
+
+
+static void
+ngx_spiffe_upstream_notify_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t type)
+{
+    ngx_spiffe_upstream_peer_t  *sp = data;
+
+    sp->notify(pc, sp->data, type);
+}
+
+
+static ngx_int_t
+ngx_spiffe_upstream_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_spiffe_upstream_peer_t  *sp = data;
+
+    ngx_int_t     rc;
+    SSL_SESSION  *sess;
+
+    rc = sp->set_session(pc, sp->data);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    sess = SSL_get0_session(pc->connection->ssl->connection);
+
+    if (sess && !ngx_spiffe_ssl_session_allowed(sess, sp->rules)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, pc->log, 0,
+                       "spiffe: upstream session not allowed here, "
+                       "full handshake");
+
+        if (SSL_set_session(pc->connection->ssl->connection, NULL) == 0) {
+            ngx_ssl_error(NGX_LOG_ALERT, pc->log, 0,
+                          "SSL_set_session() failed");
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_spiffe_upstream_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_spiffe_upstream_peer_t  *sp = data;
+
+    sp->save_session(pc, sp->data);
+}

@@ -1,0 +1,251 @@
+
+/*
+ * Copyright (C) ngx_spiffe developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+
+#include <ngx_stream_spiffe.h>
+
+
+/*
+ * spiffe_proxy_svid and spiffe_proxy_verify for "proxy_ssl on".
+ *
+ * The stream proxy module keeps its configuration to itself.  Its fields
+ * set by directives are found through its command table (the offset each
+ * directive writes to); its SSL context, made when it merges, is set by no
+ * directive.  The one layout assumption: the ngx_ssl_t pointer is the
+ * member right after the ngx_array_t pointer of "proxy_ssl_conf_command",
+ * as in every nginx from 1.19.4 (that directive's first release) to 1.29.
+ * The pointer found there is used only if it is the data of one of the
+ * configuration pool's ngx_ssl_cleanup_ctx cleanups, that is, an SSL
+ * context that nginx made: another layout is refused at "nginx -t", never
+ * dereferenced.
+ *
+ * TLS sessions to an upstream are shared by all servers that use it, and
+ * the upstream named by a "proxy_pass $variable" is known only at run
+ * time: once a server has spiffe_proxy_verify, every upstream's balancer
+ * is wrapped, and sessions are checked for the servers that verify.
+ */
+
+
+static ngx_int_t ngx_stream_spiffe_upstream_init_peer(
+    ngx_stream_session_t *s, ngx_stream_upstream_srv_conf_t *us);
+static void *ngx_stream_spiffe_proxy_field(void *pscf, const char *name);
+static ngx_ssl_t *ngx_stream_spiffe_proxy_ssl(ngx_conf_t *cf, void *after);
+
+
+/* not in any header of nginx: its configuration is its own */
+extern ngx_module_t  ngx_stream_proxy_module;
+
+
+char *
+ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
+    ngx_stream_spiffe_srv_conf_t *sscf)
+{
+    u_char                         *p, *file;
+    void                           *pscf;
+    ngx_int_t                       rc;
+    ngx_ssl_t                      *ssl;
+    ngx_uint_t                      line;
+    ngx_flag_t                     *enable, *verify;
+    const char                     *name;
+    ngx_array_t                   **commands;
+    ngx_spiffe_upstream_t          *up;
+    ngx_stream_core_srv_conf_t     *cscf;
+    ngx_stream_complex_value_t    **cert;
+    ngx_stream_spiffe_main_conf_t  *smcf;
+
+    if (!sscf->proxy_svid && sscf->proxy_verify == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
+    file = cscf->file_name;
+    line = cscf->line;
+
+    name = sscf->proxy_svid ? "spiffe_proxy_svid" : "spiffe_proxy_verify";
+
+    if (ngx_spiffe_need_source(cf, name, file, line) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    pscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_proxy_module);
+
+    enable = ngx_stream_spiffe_proxy_field(pscf, "proxy_ssl");
+    verify = ngx_stream_spiffe_proxy_field(pscf, "proxy_ssl_verify");
+    cert = ngx_stream_spiffe_proxy_field(pscf, "proxy_ssl_certificate");
+    commands = ngx_stream_spiffe_proxy_field(pscf, "proxy_ssl_conf_command");
+
+    if (enable && !*enable) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" needs \"proxy_ssl on\" in the server in "
+                      "%s:%ui", name, file, line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (sscf->proxy_svid && cert && *cert) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"spiffe_proxy_svid\" cannot be combined with "
+                      "\"proxy_ssl_certificate\" in the server in %s:%ui",
+                      file, line);
+        return NGX_CONF_ERROR;
+    }
+
+    ssl = (enable && verify && cert && commands)
+          ? ngx_stream_spiffe_proxy_ssl(cf, commands + 1) : NULL;
+
+    if (ssl == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" in %s:%ui: the stream proxy module of this "
+                      "nginx does not keep its TLS context where ngx_spiffe "
+                      "looks for it", name, file, line);
+        return NGX_CONF_ERROR;
+    }
+
+    up = ngx_palloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
+    p = ngx_pnalloc(cf->pool, sizeof("the server at :") - 1
+                              + ngx_strlen(file) + NGX_INT_T_LEN);
+
+    if (up == NULL || p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    up->svid = sscf->proxy_svid;
+    up->rules = sscf->proxy_verify;
+    up->where.data = p;
+    up->where.len = ngx_sprintf(p, "the server at %s:%ui", file, line) - p;
+
+    if (up->rules) {
+        /* SPIFFE replaces both the chain and the host name checks */
+        *verify = 0;
+
+        smcf = ngx_stream_conf_get_module_main_conf(cf,
+                                                    ngx_stream_spiffe_module);
+        smcf->proxy_verify = 1;
+    }
+
+    rc = ngx_spiffe_ssl_client(cf, ssl, up);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "the server in %s:%ui shares the TLS context of "
+                      "\"proxy_ssl\" with a server of other "
+                      "\"spiffe_proxy_svid\" or \"spiffe_proxy_verify\": "
+                      "give it a \"proxy_ssl_*\" directive of its own",
+                      file, line);
+        return NGX_CONF_ERROR;
+    }
+
+    return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/* after every merge: the balancers are final by now */
+
+ngx_int_t
+ngx_stream_spiffe_upstream_init(ngx_conf_t *cf)
+{
+    ngx_uint_t                         i;
+    ngx_stream_spiffe_upstream_t      *up;
+    ngx_stream_upstream_srv_conf_t   **uscf;
+    ngx_stream_spiffe_main_conf_t     *smcf;
+    ngx_stream_upstream_main_conf_t   *umcf;
+
+    smcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_spiffe_module);
+
+    if (!smcf->proxy_verify) {
+        return NGX_OK;
+    }
+
+    umcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_upstream_module);
+
+    uscf = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+        up = ngx_array_push(&smcf->upstreams);
+        if (up == NULL) {
+            return NGX_ERROR;
+        }
+
+        up->upstream = uscf[i];
+        up->init = uscf[i]->peer.init;
+        uscf[i]->peer.init = ngx_stream_spiffe_upstream_init_peer;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_spiffe_upstream_init_peer(ngx_stream_session_t *s,
+    ngx_stream_upstream_srv_conf_t *us)
+{
+    ngx_int_t                       rc;
+    ngx_uint_t                      i;
+    ngx_stream_spiffe_upstream_t   *up;
+    ngx_stream_spiffe_srv_conf_t   *sscf;
+    ngx_stream_spiffe_main_conf_t  *smcf;
+
+    smcf = ngx_stream_get_module_main_conf(s, ngx_stream_spiffe_module);
+
+    up = smcf->upstreams.elts;
+
+    for (i = 0; up[i].upstream != us; i++) {
+        /* void */
+    }
+
+    rc = up[i].init(s, us);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    sscf = ngx_stream_get_module_srv_conf(s, ngx_stream_spiffe_module);
+
+    if (sscf->proxy_verify == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_spiffe_upstream_wrap(&s->upstream->peer, sscf->proxy_verify,
+                                    s->connection->pool);
+}
+
+
+/* the field of the proxy's configuration that a directive sets */
+
+static void *
+ngx_stream_spiffe_proxy_field(void *pscf, const char *name)
+{
+    ngx_command_t  *cmd;
+
+    for (cmd = ngx_stream_proxy_module.commands; cmd->name.len; cmd++) {
+        if (ngx_strcmp(cmd->name.data, name) == 0) {
+            return (char *) pscf + cmd->offset;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the proxy's SSL context, if "after" holds one that nginx made */
+
+static ngx_ssl_t *
+ngx_stream_spiffe_proxy_ssl(ngx_conf_t *cf, void *after)
+{
+    ngx_ssl_t           *ssl;
+    ngx_pool_cleanup_t  *cln;
+
+    ssl = *(ngx_ssl_t **) after;
+
+    for (cln = cf->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_ssl_cleanup_ctx && cln->data == ssl) {
+            return ssl->ctx ? ssl : NULL;
+        }
+    }
+
+    return NULL;
+}
