@@ -8,10 +8,12 @@
 #     refused (README, "Security model", spiffe_startup_timeout);
 #   - that it recovers by itself once the fault is cleared: the SVID the
 #     agent made meanwhile (or after) is served, with no reload;
-#   - the log: "--- grep_error_log_out" holds every line the module logs at
-#     info and above, in order (see story()): one line per change of state,
-#     none for each retry, though the probe waits until several calls
-#     failed (the debug log counts them);
+#   - the log: "--- grep_error_log_out" holds every line the source logs
+#     at info and above, in order (see story()): one line per change of
+#     state, none for each retry, though the probe waits until several
+#     calls failed (the debug log counts them); and the lines about a
+#     connection are one per handshake refused for want of a valid SVID,
+#     or per client refused by verification (connection_lines());
 #   - no crash: the worker PIDs are the same before the fault and after the
 #     recovery, and no "exited on signal" in the log;
 #   - no descriptor leak: the worker's open descriptors (/proc/PID/fd, by
@@ -21,18 +23,19 @@
 #
 # The whole walk of a fault runs in the probe (t/lib/SpiffeMTLS.pm), a
 # child process that nginx reaches at /probe/walk?fault=NAME; it drives the
-# agent on its control socket, makes the TLS connections with openssl
-# s_client straight to the server under test (unix:.../logs/tls.sock), and
-# answers with its report, which the block checks line by line.  The
+# agent on its control socket, makes the TLS connections with curl
+# straight to the server under test (unix:.../logs/tls.sock), and answers
+# with its report, which the block checks line by line.  The
 # report names SVIDs, not serials: "SVID 1" is the one nginx served first,
 # "SVID 2" the next one the agent made, and so on.
 #
 # Every block gets a fresh agent (state in $State: the same socket paths
 # for every block, which the probe, forked once, relies on) and one nginx
-# worker.  Timing: nothing is a fixed sleep but the "nothing may happen"
-# windows (stall); everything else polls with a deadline, longer under
-# valgrind ($SLOW).  Retries back off 1 s, 2 s, 4 s..., so a block that
-# waits for 3 failed calls and then for the recovery takes about 8 s.
+# worker.  Timing: nothing is a fixed sleep but the window in which nothing
+# may happen (stall) and the wait for an SVID to expire; everything else
+# polls with a deadline, longer under valgrind ($SLOW).  Retries back off
+# 1 s, 2 s, 4 s..., so a block that waits for 3 failed calls and then for
+# the recovery takes about 8 s.
 
 use strict;
 use warnings;
@@ -117,11 +120,11 @@ sub poll {
     }
 }
 
-# the agent's reply to a command, without the values that change from run
-# to run (serials, fingerprints, counts of cancelled streams)
 my %names;      # serial -> "SVID N"
 my %refused;    # what tls_get() saw refused: handshake => N, client => N
 
+# the agent's reply to a command; dies on "ERR" (the replies a report shows
+# hold no serial)
 sub cmd {
     my ($c) = @_;
     my $reply = agent_cmd($c);
@@ -153,7 +156,8 @@ sub tls_get {
     my @cmd = ('curl', '-sS', '-k', '--max-time', 10 * $SLOW, '--http1.1',
                '--tlsv1.3', '--unix-socket', $TLS_SOCK,
                '--cert', "$State/$peer.pem", '--key', "$State/$peer.key",
-               '-H', 'Connection: close', '-w', '\n<<%{http_code}>>\n%{certs}', 'https://localhost/');
+               '-H', 'Connection: close',
+               '-w', '\n<<%{http_code}>>\n%{certs}', 'https://localhost/');
     my $pid = open my $out, '-|';
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
@@ -179,11 +183,12 @@ sub tls_get {
 # The connection lines the module logged at info and above, each with how
 # many times: as many as the handshakes refused for want of a valid SVID,
 # or as the clients refused by verification, that tls_get() saw.
-
 sub connection_lines {
     my $text = slurp($LOG);
     my %n;
-    $n{"[$1] $2"}++ while $text =~ /\[(info|notice|warn|error|alert|crit)\] \d+#\d+: \*\d+ (spiffe: .*?)(?:, client: .*)?$/mg;
+    $n{"[$1] $2"}++ while $text =~ m{
+        \[(info|notice|warn|error|alert|crit)\] \s \d+\#\d+: \s \*\d+ \s
+        (spiffe: .*?) (?:, \s client: .*)? $}xmg;
     my %per = (($refused{handshake} // -1) => 'refused handshake',
                ($refused{client} // -1) => 'refused client');
     return map { $per{$n{$_}} ? "logged once per $per{$n{$_}}: $_"
@@ -287,7 +292,9 @@ sub log_mark { -s $LOG // 0 }
 sub failures {
     my ($mark) = @_;
     my $text = slurp($LOG, $mark);
-    my $n = () = $text =~ /spiffe: (?:Workload API "[^"]*": FetchX509SVID failed \(|FetchX509SVID still failing)/g;
+    my $n = () = $text =~ m{spiffe: \s (?:Workload \s API \s "[^"]*": \s
+                                     FetchX509SVID \s failed \s \(
+                                   | FetchX509SVID \s still \s failing)}xg;
     return $n;
 }
 
@@ -317,7 +324,10 @@ sub wait_failures {
 sub source_lines {
     my ($mark) = @_;
     my $text = slurp($LOG, $mark);
-    my $n = () = $text =~ /\[(?:info|notice|warn|error|alert|crit)\] \d+#\d+: spiffe: (?:Workload API|SVID "[^"]*" serial|X509SVIDResponse|no SVID from)/g;
+    my $n = () = $text =~ m{
+        \[(?:info|notice|warn|error|alert|crit)\] \s \d+\#\d+: \s spiffe: \s
+        (?:Workload \s API | SVID \s "[^"]*" \s serial | X509SVIDResponse
+           | no \s SVID \s from)}xg;
     return $n;
 }
 
@@ -475,11 +485,13 @@ my %walks = (
     },
 
     'expired' => sub {
-        bad_message('expired', qr/X509SVIDResponse discarded: certificate has expired/);
+        bad_message('expired',
+                    qr/X509SVIDResponse discarded: certificate has expired/);
     },
 
     'mismatched' => sub {
-        bad_message('mismatched', qr/X509SVIDResponse discarded: private key does not match/);
+        bad_message('mismatched', qr/X509SVIDResponse discarded: private
+                                     \ key \ does \ not \ match/x);
     },
 
     # over 4 MiB: the call fails, the next one (1 s later) gets the agent's
