@@ -490,8 +490,8 @@ my %walks = (
     },
 
     'mismatched' => sub {
-        bad_message('mismatched', qr/X509SVIDResponse discarded: private
-                                     \ key \ does \ not \ match/x);
+        bad_message('mismatched',
+                    qr/X509SVIDResponse discarded: private key does not/);
     },
 
     # over 4 MiB: the call fails, the next one (1 s later) gets the agent's
