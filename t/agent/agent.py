@@ -115,6 +115,16 @@ Commands:
                                 one bad X509SVIDResponse on each open
                                 FetchX509SVID stream (the stream stays open
                                 and serves normally after); replies sent=N
+    junk bytes|grpc|off         new connections to the unix socket get
+                                junk instead of the Workload API: "bytes",
+                                bytes that are not HTTP/2; "grpc", an
+                                HTTP/2 answer (200, application/grpc) whose
+                                gRPC message prefix has flags no message
+                                has.  Streams already open go on (the
+                                gRPC server's socket is kept under a second
+                                name until "off" puts it back); end them
+                                with "end-stream" to make nginx reconnect.
+                                "down", "up" and "restart" turn it off
     status                      serial, CA fingerprint, streams, calls,
                                 and jwt_alg, jwt_kid (current key of the
                                 own trust domain), jwt_keys (published),
@@ -260,6 +270,17 @@ SERVICE = "SpiffeWorkloadAPI"
 MAX_SEND = 16 * 1024 * 1024
 OVERSIZE = 4 * 1024 * 1024 + 1024
 MAX_WAIT_MS = 60000
+
+# "junk": what a connection gets instead of the Workload API
+JUNK_MODES = ("bytes", "grpc")
+JUNK_BYTES = b"junk: this is not HTTP/2\r\n" * 4
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+H2_DATA, H2_HEADERS, H2_SETTINGS = 0, 1, 4
+# HPACK: ":status: 200" (static index 8), then "content-type:
+# application/grpc" as a literal without indexing, name index 31
+JUNK_H2_HEADERS = b"\x88\x0f\x10\x10application/grpc"
+# a gRPC message prefix with flags 2 (only 0 and 1 exist), 4 bytes
+JUNK_GRPC_MESSAGE = b"\x02\x00\x00\x00\x04junk"
 SIGNALS = ("HUP", "QUIT", "TERM", "USR1", "USR2", "WINCH")
 
 log = logging.getLogger("agent")
@@ -716,6 +737,7 @@ class Agent:
         self.old_roots = []
         self.quit = threading.Event()
         self.serving = None     # set by main(): serving(on) starts/stops
+        self.junk = None        # set by main(): junk(mode or None)
 
         self.jwt_alg = args.jwt_alg
         self.jwt_ttl = args.jwt_ttl
@@ -1448,6 +1470,13 @@ class Agent:
         self.cond.notify_all()
         return "OK sent=%d" % n
 
+    def cmd_junk(self, mode):
+        """junk bytes|grpc|off"""
+        if mode not in JUNK_MODES + ("off",):
+            raise ValueError("usage: junk %s|off" % "|".join(JUNK_MODES))
+        self.junk(None if mode == "off" else mode)
+        return "OK junk=%s" % mode
+
     def cmd_status(self):
         """status"""
         auth = self.jwt[self.td]
@@ -1883,8 +1912,10 @@ class WorkloadServer:
         self.tcp = tcp
         self.tcp_port = None
         self.server = None
+        self.junk_server = None
 
     def serving(self, on):
+        self.junk(None)
         if on and self.server is None:
             self.start()
         elif not on and self.server is not None:
@@ -1916,6 +1947,79 @@ class WorkloadServer:
         event = server.stop(grace)
         unlink_quiet(self.sock)
         return event
+
+
+    def junk(self, mode):
+        """New connections to the unix socket get junk of this mode; None
+        puts the gRPC server's socket back."""
+        keep = self.sock + ".grpc"
+        if mode is None:
+            if self.junk_server is not None:
+                os.rename(keep, self.sock)
+                self.junk_server.shutdown()
+                self.junk_server.server_close()
+                self.junk_server = None
+            return
+        if self.server is None:
+            raise ValueError("the Workload API is down")
+        if self.junk_server is None:
+            tmp = self.sock + ".junk"
+            unlink_quiet(tmp)
+            unlink_quiet(keep)
+            srv = JunkServer(tmp, JunkHandler)
+            os.chmod(tmp, 0o666)
+            os.link(self.sock, keep)
+            os.rename(tmp, self.sock)
+            threading.Thread(target=srv.serve_forever, args=(0.05,),
+                             daemon=True).start()
+            self.junk_server = srv
+        self.junk_server.mode = mode
+
+
+def h2_frame(ftype, flags, stream, payload=b""):
+    return (len(payload).to_bytes(3, "big") + bytes([ftype, flags])
+            + stream.to_bytes(4, "big") + payload)
+
+
+class JunkHandler(socketserver.BaseRequestHandler):
+    """One connection under "junk"; it ends when the client closes."""
+
+    def handle(self):
+        sock = self.request
+        sock.settimeout(30)
+        try:
+            if self.server.mode == "bytes":
+                sock.recv(4096)
+                sock.sendall(JUNK_BYTES)
+                while sock.recv(4096):
+                    pass
+                return
+            f = sock.makefile("rb")
+            if f.read(len(H2_PREFACE)) != H2_PREFACE:
+                return
+            sock.sendall(h2_frame(H2_SETTINGS, 0, 0))
+            while True:
+                head = f.read(9)
+                if len(head) < 9:
+                    return
+                f.read(int.from_bytes(head[:3], "big"))
+                ftype, flags = head[3], head[4]
+                stream = int.from_bytes(head[5:], "big") & 0x7fffffff
+                if ftype == H2_SETTINGS and not flags & 1:
+                    sock.sendall(h2_frame(H2_SETTINGS, 1, 0))
+                elif ftype == H2_HEADERS:
+                    # END_HEADERS; the stream is left open
+                    sock.sendall(h2_frame(H2_HEADERS, 4, stream,
+                                          JUNK_H2_HEADERS)
+                                 + h2_frame(H2_DATA, 0, stream,
+                                            JUNK_GRPC_MESSAGE))
+        except OSError:
+            pass
+
+
+class JunkServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    mode = None
 
 
 def restart_argv(argv, args, down, tcp_port):
@@ -1971,6 +2075,7 @@ def main(argv=None):
 
     wl = WorkloadServer(agent, sock, args.tcp)
     agent.serving = wl.serving
+    agent.junk = wl.junk
     if not args.down:
         try:
             wl.start()

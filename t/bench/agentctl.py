@@ -11,18 +11,24 @@
     agentctl.py SOCK --rotate-count N [--max-seconds SEC] [--log FILE]
         "rotate-svid" back to back, N times or until SEC have passed
 
+    --exec CMD (with either): after each rotation, run CMD with the shell
+        and wait for it, as spiffe-helper runs its command once it has
+        written the new SVID's files (e.g. copy them, "nginx -s reload")
+
 The rotation modes write "MONOTONIC_NS SERIAL_HEX" to --log for each reply
 (time.monotonic_ns() is CLOCK_MONOTONIC, the clock mtls_load --serials
 uses) and print one summary line:
 
     ROTATE rotations=N errors=E secs=S reply_ms_mean=M reply_ms_max=X late=L
+        [exec_errors=F exec_ms_mean=M exec_ms_max=X]
 
 "late" counts rotations sent after their slot because the previous reply
-had not come yet.
+(and CMD) had not come yet; exec_errors counts runs of CMD that failed.
 """
 
 import argparse
 import socket
+import subprocess
 import sys
 import time
 
@@ -48,10 +54,10 @@ def serial_of(reply):
     return "-"
 
 
-def rotate(ctl, every, seconds, count, log):
+def rotate(ctl, every, seconds, count, log, cmd=None):
     out = open(log, "a") if log else None
-    n = errors = late = 0
-    total = worst = 0.0
+    n = errors = late = cmd_errors = 0
+    total = worst = cmd_total = cmd_worst = 0.0
     start = time.monotonic()
     deadline = start + seconds if seconds else None
     while True:
@@ -78,17 +84,29 @@ def rotate(ctl, every, seconds, count, log):
             n += 1
             if out:
                 out.write("%d %s\n" % (t1, serial_of(reply)))
+            if cmd:
+                rc = subprocess.call(cmd, shell=True)
+                took = time.monotonic() - t1 / 1e9
+                cmd_total += took
+                cmd_worst = max(cmd_worst, took)
+                if rc != 0:
+                    cmd_errors += 1
+                    sys.stderr.write("agentctl: %s: exit %d\n" % (cmd, rc))
         else:
             errors += 1
             sys.stderr.write("agentctl: rotate-svid: %s\n" % reply)
     if out:
         out.close()
     done = n + errors
-    print("ROTATE rotations=%d errors=%d secs=%.3f reply_ms_mean=%.2f "
-          "reply_ms_max=%.2f late=%d" % (
-              n, errors, time.monotonic() - start,
-              1000 * total / done if done else 0, 1000 * worst, late))
-    return 0 if errors == 0 else 1
+    line = ("ROTATE rotations=%d errors=%d secs=%.3f reply_ms_mean=%.2f "
+            "reply_ms_max=%.2f late=%d" % (
+                n, errors, time.monotonic() - start,
+                1000 * total / done if done else 0, 1000 * worst, late))
+    if cmd:
+        line += " exec_errors=%d exec_ms_mean=%.2f exec_ms_max=%.2f" % (
+            cmd_errors, 1000 * cmd_total / n if n else 0, 1000 * cmd_worst)
+    print(line)
+    return 0 if errors == 0 and cmd_errors == 0 else 1
 
 
 def main():
@@ -103,15 +121,17 @@ def main():
     p.add_argument("--rotate-count", type=int)
     p.add_argument("--max-seconds", type=float)
     p.add_argument("--log")
+    p.add_argument("--exec", dest="cmd")
     a = p.parse_args()
 
     ctl = Control(a.socket)
     if a.rotate_every:
         if not a.seconds:
             p.error("--rotate-every needs --for")
-        return rotate(ctl, a.rotate_every, a.seconds, 0, a.log)
+        return rotate(ctl, a.rotate_every, a.seconds, 0, a.log, a.cmd)
     if a.rotate_count:
-        return rotate(ctl, 0, a.max_seconds or 0, a.rotate_count, a.log)
+        return rotate(ctl, 0, a.max_seconds or 0, a.rotate_count, a.log,
+                      a.cmd)
     if not a.command:
         p.error("no command")
     reply = ctl.command(" ".join(a.command))

@@ -2,18 +2,19 @@
 #
 # ngx_spiffe against stock nginx: handshakes, kept-alive requests with 0 to
 # 10,000 allow rules, SVID rotation under load, worker memory, the crypto
-# ceiling of the machine, and instruction counts under callgrind.
+# ceiling of the machine, instruction counts under callgrind, and rotation
+# the way it is done without the module (new files, "nginx -s reload").
 # What each number means: t/bench/README.md.
 #
-#   t/bench/run.sh            full run (about 9 minutes)
-#   QUICK=1 t/bench/run.sh    smoke run (about a minute)
+#   t/bench/run.sh            full run (about 12 minutes)
+#   QUICK=1 t/bench/run.sh    smoke run (about two minutes)
 #
 # The table goes to stdout and to build/bench/results.txt, every client
 # result line to build/bench/raw.txt.  Overrides from the environment:
 # ROUNDS DUR WARMUP CONNS_NEW CONNS_KA ROT_SECS ROT_BASE_SECS ROT_INTERVAL
 # ROT_CONNS ROT_RATE MEM_ROTATIONS MEM_SECS MEM_DUR SPEED_SECS CG_HS CG_REQ CALLGRIND=0
-# SERVER_CPU CLIENT_CPU PORT_BASE NGINX MODULE OUT KEEP=1 (keep the scratch
-# directory).
+# HELPER_INTERVAL SERVER_CPU CLIENT_CPU PORT_BASE NGINX MODULE OUT KEEP=1
+# (keep the scratch directory).
 
 set -u -o pipefail
 
@@ -24,6 +25,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 OUT=${OUT:-$ROOT/build/bench}
 CLIENT=$OUT/mtls_load
 AGENTCTL="$PYTHON $ROOT/t/bench/agentctl.py"
+NGINXPROCS="$PYTHON $ROOT/t/bench/nginxprocs.py"
 
 if [ "${QUICK:-0}" = 1 ]; then
     : "${ROUNDS:=2}" "${DUR:=1}" "${WARMUP:=0.3}" "${ROT_SECS:=4}"
@@ -37,7 +39,7 @@ fi
 
 : "${CONNS_NEW:=32}" "${CONNS_KA:=100}" "${ROT_INTERVAL:=0.1}"
 : "${ROT_CONNS:=4}" "${ROT_RATE:=}" "${SERVER_CPU:=0}" "${CLIENT_CPU:=1}"
-: "${PORT_BASE:=18443}" "${CALLGRIND:=1}"
+: "${PORT_BASE:=18443}" "${CALLGRIND:=1}" "${HELPER_INTERVAL:=1}"
 
 CLIENT_ID=spiffe://example.org/ns/bench/sa/web
 SERVER_ID=spiffe://example.org/ns/bench/sa/nginx
@@ -204,9 +206,10 @@ awk 'BEGIN {
     print "spiffe_allow spiffe://example.org/ns/*/sa/web;" }' \
     > "$SCRATCH/rules/wild10000.conf"
 
-# write_conf NAME KIND PORT RULESETS LOGLEVEL [single]
+# write_conf NAME KIND PORT RULESETS LOGLEVEL [single|helper]
 #   KIND stock|spiffe; RULESETS all|small (r0 and r1 only); "single": no
-#   master process, in the foreground (for valgrind)
+#   master process, in the foreground (for valgrind); "helper": stock reads
+#   its SVID from its own copy of the files, which section g rewrites
 write_conf() {
     local name=$1 kind=$2 port=$3 sets=$4 level=$5 mode=${6:-}
     local p=$SCRATCH/$name v
@@ -269,9 +272,11 @@ EOF
 EOF
             fi
         else
+            local files=$A
+            [ "$mode" = helper ] && files=$p
             cat <<EOF
-        ssl_certificate $A/svid.pem;
-        ssl_certificate_key $A/svid_key.pem;
+        ssl_certificate $files/svid.pem;
+        ssl_certificate_key $files/svid_key.pem;
         ssl_verify_client on;
         ssl_client_certificate $A/bundle.pem;
 
@@ -292,6 +297,8 @@ PORT[mstock]=$((PORT_BASE + 2))
 PORT[mspiffe]=$((PORT_BASE + 3))
 PORT[cgstock]=$((PORT_BASE + 4))
 PORT[cgspiffe]=$((PORT_BASE + 5))
+PORT[gstock]=$((PORT_BASE + 6))
+PORT[gspiffe]=$((PORT_BASE + 7))
 
 # ready NAME: waits until the server at PORT[NAME] answers one request
 ready() {
@@ -441,16 +448,19 @@ LINE_ROT=$(load spiffe rot/on "${ROTC[@]}" --duration "$ROT_SECS" --serials "$SC
 wait "$ROT_PID"
 ROT_SUMMARY=$(grep '^ROTATE' "$SCRATCH/rot.out" || echo "ROTATE rotations=0 errors=?")
 
-# from the agent's reply to the first handshake that got the new serial
-awk 'NR == FNR { sent[$2] = $1; next }
-     ($2 in sent) && !($2 in done) { done[$2] = 1; print ($1 - sent[$2]) / 1e6 }' \
-    "$SCRATCH/rot.log" "$SCRATCH/seen.log" | sort -g > "$SCRATCH/prop.ms"
-PROP_N=$(wc -l < "$SCRATCH/prop.ms")
-PROP=$(awk '{ v[NR] = $1 } END {
-    if (NR == 0) { print "- - -"; exit }
-    i50 = int(NR * 0.50); if (i50 < NR * 0.50) i50++; if (i50 < 1) i50 = 1
-    i99 = int(NR * 0.99); if (i99 < NR * 0.99) i99++; if (i99 < 1) i99 = 1
-    printf "%.1f %.1f %.1f\n", v[i50], v[i99], v[NR] }' "$SCRATCH/prop.ms")
+# propagation ROTLOG SEENLOG: from the agent's reply to the first handshake
+# that got the new serial, "p50 p99 max n" in ms
+propagation() {
+    awk 'NR == FNR { sent[$2] = $1; next }
+         ($2 in sent) && !($2 in done) { done[$2] = 1; print ($1 - sent[$2]) / 1e6 }' \
+        "$1" "$2" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "- - - 0"; exit }
+        i50 = int(NR * 0.50); if (i50 < NR * 0.50) i50++; if (i50 < 1) i50 = 1
+        i99 = int(NR * 0.99); if (i99 < NR * 0.99) i99++; if (i99 < 1) i99 = 1
+        printf "%.1f %.1f %.1f %d\n", v[i50], v[i99], v[NR], NR }'
+}
+read -r p50 p99 pmax PROP_N <<< "$(propagation "$SCRATCH/rot.log" "$SCRATCH/seen.log")"
+PROP="$p50 $p99 $pmax"
 
 stop_nginx stock
 stop_nginx spiffe
@@ -620,6 +630,81 @@ else
 fi
 
 
+# ------------------------------------------------------------ g. reloads
+
+# The way it is done without the module: a helper (spiffe-helper) writes
+# each new SVID to the files of ssl_certificate and runs "nginx -s
+# reload": new workers start, the old ones drain.  Both servers get the
+# same load as in c. and a new SVID every HELPER_INTERVAL s for ROT_SECS s,
+# after ROT_BASE_SECS s of the same load without rotation (the steady
+# state); nginxprocs.py samples the processes of each nginx meanwhile.
+say "bench: [$(since)] g. a new SVID every ${HELPER_INTERVAL}s for ${ROT_SECS}s: stock nginx with files and reloads, ngx_spiffe"
+write_conf gstock stock "${PORT[gstock]}" small warn helper
+write_conf gspiffe spiffe "${PORT[gspiffe]}" small warn
+G=$SCRATCH/gstock
+HELPER_CMD="cp $A/svid.pem $G/svid.pem.new && cp $A/svid_key.pem $G/svid_key.pem.new && mv -f $G/svid.pem.new $G/svid.pem && mv -f $G/svid_key.pem.new $G/svid_key.pem && $NGINX -p $G/ -c conf/nginx.conf -s reload 2>>$SCRATCH/helper.log"
+cp "$A/svid.pem" "$A/svid_key.pem" "$G/"
+start_nginx gstock
+start_nginx gspiffe
+# each reload replaces stock's worker: the CPU time of all the processes
+# of each nginx comes from nginxprocs.py instead of the client
+WORKER[gstock]=0 WORKER[gspiffe]=0
+
+declare -A GLINE=() GPROCS=() GROT=() GPROP=()
+# sampled NAME LABEL CMD...: CMD, with the processes of nginx NAME sampled;
+# sets GPROCS[LABEL]
+sampled() {
+    local name=$1 label=$2 spid
+    shift 2
+    $NICE taskset -c "$CLIENT_CPU" $NGINXPROCS "${MASTER[$name]}" \
+        > "$SCRATCH/procs.out" &
+    spid=$!
+    "$@"
+    kill -TERM "$spid"
+    wait "$spid"
+    GPROCS[$label]=$(grep '^PROCS' "$SCRATCH/procs.out")
+}
+g_load() { GLINE[$2]=$(load "$1" "g/$2" "${@:3}"); }
+# g_rotating NAME LABEL CLIENT-ARGS...: the client for ROT_SECS s while the
+# agent makes a new SVID every HELPER_INTERVAL s (for stock, the helper
+# then copies it and reloads nginx); sets GLINE, GPROCS, GROT, GPROP[LABEL]
+g_rotating() {
+    local name=$1 label=$2 rpid exec_arg=()
+    shift 2
+    [ "$name" = gstock ] && exec_arg=(--exec "$HELPER_CMD")
+    : > "$SCRATCH/grot-$label.log"
+    : > "$SCRATCH/gseen-$label.log"
+    $NICE taskset -c "$CLIENT_CPU" $AGENTCTL "$A/control.sock" \
+        --rotate-every "$HELPER_INTERVAL" --for "$ROT_SECS" \
+        --log "$SCRATCH/grot-$label.log" "${exec_arg[@]}" \
+        > "$SCRATCH/grot-$label.out" 2>&1 &
+    rpid=$!
+    sampled "$name" "$label" g_load "$name" "$label" "$@" \
+        --duration "$ROT_SECS" --serials "$SCRATCH/gseen-$label.log"
+    wait "$rpid"
+    GROT[$label]=$(grep '^ROTATE' "$SCRATCH/grot-$label.out" || echo "ROTATE rotations=0 errors=?")
+    GPROP[$label]=$(propagation "$SCRATCH/grot-$label.log" "$SCRATCH/gseen-$label.log")
+}
+# the load of c., and the same on kept-alive connections
+ROTK=(--keepalive --conns "$ROT_CONNS" --path /r1/ok.txt --expect-body "$BODY"
+      --ca "$A/bundle.pem")
+for side in gspiffe gstock; do
+    sampled "$side" "${side}_none" g_load "$side" "${side}_none" \
+        "${ROTC[@]}" --warmup "$WARMUP" --duration "$ROT_BASE_SECS"
+    g_rotating "$side" "${side}_on" "${ROTC[@]}"
+    g_rotating "$side" "${side}_ka" "${ROTK[@]}"
+done
+G_RELOAD_ERR=$(grep -c '\[\(alert\|crit\|emerg\|error\)\]' "$SCRATCH/helper.log" 2>/dev/null)
+stop_nginx gstock
+stop_nginx gspiffe
+for n in gstock gspiffe; do
+    c=$(grep -cE '\[(alert|crit|emerg|error)\]' "$SCRATCH/$n/logs/error.log")
+    ERRLOG_LINES=$(( ERRLOG_LINES + c ))
+    c=$(grep -c 'exited on signal' "$SCRATCH/$n/logs/error.log")
+    SIGNALLED=$(( SIGNALLED + c ))
+done
+
+
 # ------------------------------------------------------------ table
 
 T_END=$(date +%s)
@@ -739,6 +824,56 @@ OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHE
     else
         echo "f. instructions under callgrind: $CG_NOTE"
     fi
+    echo "g. a new SVID every ${HELPER_INTERVAL}s for ${ROT_SECS}s, $ROT_LOAD_NOTE; stock: files + nginx -s reload (spiffe-helper's way)"
+    grow() { printf '  %-36s %18s %18s  %s\n' "$@"; }
+    gk() { kv "${GLINE[${1}_$2]}" "$3"; }
+    gp() { kv "${GPROCS[${1}_$2]}" "$3"; }
+    gfail() {   # failed requests of a run, and their kinds
+        printf '%s (handshake %s, io %s, connect %s, timeout %s)' "$(gk "$1" "$2" fail)" \
+            "$(gk "$1" "$2" fail_handshake)" "$(gk "$1" "$2" fail_io)" \
+            "$(gk "$1" "$2" fail_connect)" "$(gk "$1" "$2" fail_timeout)"
+    }
+    grow "" "stock+reload" "ngx_spiffe" ""
+    grow "rotations (failed)" "$(kv "${GROT[gstock_on]}" rotations) ($(( $(kv "${GROT[gstock_on]}" errors) + $(kv "${GROT[gstock_on]}" exec_errors) )))" \
+        "$(kv "${GROT[gspiffe_on]}" rotations) ($(kv "${GROT[gspiffe_on]}" errors))" \
+        "helper: copy + reload $(fmt %.0f "$(kv "${GROT[gstock_on]}" exec_ms_mean)") ms mean"
+    grow "distinct serials served" "$(gk gstock on serials)" "$(gk gspiffe on serials)" ""
+    grow "requests ok (/s)" "$(gk gstock on ok) ($(fmt %.0f "$(gk gstock on rps)"))" \
+        "$(gk gspiffe on ok) ($(fmt %.0f "$(gk gspiffe on rps)"))" ""
+    grow "failed requests" "$(gk gstock on fail)" "$(gk gspiffe on fail)" "stock: $(gfail gstock on)"
+    grow "p50 / p99 ms, no rotation" "$(us2ms "$(gk gstock none p50_us)") / $(us2ms "$(gk gstock none p99_us)")" \
+        "$(us2ms "$(gk gspiffe none p50_us)") / $(us2ms "$(gk gspiffe none p99_us)")" "(${ROT_BASE_SECS}s before)"
+    grow "p50 / p99 ms, rotating" "$(us2ms "$(gk gstock on p50_us)") / $(us2ms "$(gk gstock on p99_us)")" \
+        "$(us2ms "$(gk gspiffe on p50_us)") / $(us2ms "$(gk gspiffe on p99_us)")" \
+        "max $(us2ms "$(gk gstock on max_us)") / $(us2ms "$(gk gspiffe on max_us)") ms"
+    read -r p50 p99 _ <<< "${GPROP[gstock_on]}"
+    read -r s50 s99 _ <<< "${GPROP[gspiffe_on]}"
+    grow "new serial served after, p50 / p99 ms" "$p50 / $p99" "$s50 / $s99" "from the agent's reply"
+    grow "nginx workers alive at once, max" "$(gp gstock on workers_max)" "$(gp gspiffe on workers_max)" \
+        "no rotation: $(gp gstock none workers_max) / $(gp gspiffe none workers_max)"
+    grow "all nginx RSS KiB, no rotation" "$(gp gstock none rss_kb_median)" "$(gp gspiffe none rss_kb_median)" \
+        "master + workers, median of samples"
+    grow "... rotating: median / peak" "$(gp gstock on rss_kb_median) / $(gp gstock on rss_kb_max)" \
+        "$(gp gspiffe on rss_kb_median) / $(gp gspiffe on rss_kb_max)" ""
+    grow "all nginx PSS KiB, no rotation" "$(gp gstock none pss_kb_median)" "$(gp gspiffe none pss_kb_median)" \
+        "pages shared by N processes count 1/N"
+    grow "... rotating: median / peak" "$(gp gstock on pss_kb_median) / $(gp gstock on pss_kb_max)" \
+        "$(gp gspiffe on pss_kb_median) / $(gp gspiffe on pss_kb_max)" ""
+    grow "nginx CPU-s per s, no rotation" "$(fmt %.3f "$(div "$(gp gstock none cpu_s)" "$(gp gstock none secs)")")" \
+        "$(fmt %.3f "$(div "$(gp gspiffe none cpu_s)" "$(gp gspiffe none secs)")")" "master and all workers"
+    grow "... rotating" "$(fmt %.3f "$(div "$(gp gstock on cpu_s)" "$(gp gstock on secs)")")" \
+        "$(fmt %.3f "$(div "$(gp gspiffe on cpu_s)" "$(gp gspiffe on secs)")")" ""
+    echo "  the same rotations, $ROT_CONNS kept-alive connections in a closed loop:"
+    grow "requests ok (/s)" "$(gk gstock ka ok) ($(fmt %.0f "$(gk gstock ka rps)"))" \
+        "$(gk gspiffe ka ok) ($(fmt %.0f "$(gk gspiffe ka rps)"))" ""
+    grow "failed requests" "$(gk gstock ka fail)" "$(gk gspiffe ka fail)" "stock: $(gfail gstock ka)"
+    grow "idle connections closed by nginx" "$(gk gstock ka reconnects)" "$(gk gspiffe ka reconnects)" \
+        "the client reconnects (a full handshake)"
+    grow "p50 / p99 ms" "$(us2ms "$(gk gstock ka p50_us)") / $(us2ms "$(gk gstock ka p99_us)")" \
+        "$(us2ms "$(gk gspiffe ka p50_us)") / $(us2ms "$(gk gspiffe ka p99_us)")" \
+        "max $(us2ms "$(gk gstock ka max_us)") / $(us2ms "$(gk gspiffe ka max_us)") ms"
+    grow "nginx workers alive at once, max" "$(gp gstock ka workers_max)" "$(gp gspiffe ka workers_max)" \
+        "reload errors logged by the helper: ${G_RELOAD_ERR:-0}"
     echo "nginx logs: $ERRLOG_LINES lines at [error] or worse, $SIGNALLED workers exited on a signal"
 } | tee "$RESULTS"
 
