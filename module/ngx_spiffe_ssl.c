@@ -58,6 +58,9 @@ static ngx_cycle_t  *ngx_spiffe_placeholder_cycle;
 static ngx_str_t     ngx_spiffe_placeholder_cert;
 static ngx_str_t     ngx_spiffe_placeholder_key;
 
+/* a handshake has failed for want of a valid SVID, and none came since */
+static ngx_uint_t    ngx_spiffe_ssl_without;
+
 static ngx_str_t  ngx_spiffe_verify_success = ngx_string("SUCCESS");
 static ngx_str_t  ngx_spiffe_verify_none = ngx_string("NONE");
 
@@ -454,6 +457,7 @@ ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess, spiffe_rules_t *rules)
 static int
 ngx_spiffe_ssl_certificate(ngx_ssl_conn_t *ssl_conn, void *arg)
 {
+    ngx_uint_t                     level;
     ngx_connection_t              *c;
     spiffe_snapshot_t             *snap;
     const spiffe_snapshot_svid_t  *svid;
@@ -461,21 +465,30 @@ ngx_spiffe_ssl_certificate(ngx_ssl_conn_t *ssl_conn, void *arg)
     c = ngx_ssl_get_connection(ssl_conn);
 
     snap = ngx_spiffe_snapshot();
+    svid = snap ? spiffe_snapshot_svid(snap) : NULL;
 
-    if (snap == NULL) {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "spiffe: no SVID to serve yet");
+    /*
+     * without a valid SVID every handshake fails: said once until one
+     * comes, not once per client
+     */
+
+    if (svid == NULL || svid->not_after <= ngx_time()) {
+        level = ngx_spiffe_ssl_without ? NGX_LOG_DEBUG : NGX_LOG_ERR;
+        ngx_spiffe_ssl_without = 1;
+
+        if (svid == NULL) {
+            ngx_log_error(level, c->log, 0, "spiffe: no SVID to serve yet");
+
+        } else {
+            ngx_log_error(level, c->log, 0,
+                          "spiffe: SVID \"%s\" has expired and no new one "
+                          "came", svid->id);
+        }
+
         return 0;
     }
 
-    svid = spiffe_snapshot_svid(snap);
-
-    if (svid->not_after <= ngx_time()) {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "spiffe: SVID \"%s\" has expired and no new one came",
-                      svid->id);
-        return 0;
-    }
+    ngx_spiffe_ssl_without = 0;
 
     if (SSL_use_cert_and_key(ssl_conn, svid->leaf, svid->key, svid->chain, 1)
         != 1)

@@ -181,8 +181,9 @@ sub tls_get {
 }
 
 # The connection lines the module logged at info and above, each with how
-# many times: as many as the handshakes refused for want of a valid SVID,
-# or as the clients refused by verification, that tls_get() saw.
+# many times: as many as the clients refused by verification that
+# tls_get() saw, or once for all the handshakes it saw refused for want of
+# a valid SVID.
 sub connection_lines {
     my $text = slurp($LOG);
     my %n;
@@ -191,8 +192,13 @@ sub connection_lines {
         (spiffe: .*?) (?:, \s client: .*)? $}xmg;
     my %per = (($refused{handshake} // -1) => 'refused handshake',
                ($refused{client} // -1) => 'refused client');
-    return map { $per{$n{$_}} ? "logged once per $per{$n{$_}}: $_"
-                              : "logged $n{$_} times: $_" } sort keys %n;
+    # a handshake refused for want of an SVID is logged once until one
+    # comes, however many are refused
+    return map { $n{$_} == 1 && ($refused{handshake} // 0) >= 1
+                 && /no SVID to serve|has expired/
+                     ? "logged once for all refused handshakes: $_"
+                 : $per{$n{$_}} ? "logged once per $per{$n{$_}}: $_"
+                 : "logged $n{$_} times: $_" } sort keys %n;
 }
 
 # what a client sees: the SVID served, and the answer to $peer
@@ -940,7 +946,7 @@ SVID 3 served: yes
 after: serves SVID 3; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
-logged once per refused handshake: [error] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" has expired and no new one came while SSL handshaking
+logged once for all refused handshakes: [error] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" has expired and no new one came while SSL handshaking
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -971,7 +977,7 @@ SVID 1 served: yes
 after: serves SVID 1; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same plus a socket
-logged once per refused handshake: [error] spiffe: no SVID to serve yet while SSL handshaking
+logged once for all refused handshakes: [error] spiffe: no SVID to serve yet while SSL handshaking
 --- grep_error_log_out eval
 main::story(
     '[error] spiffe: Workload API "unix:{sock}": FetchX509SVID failed (UNAVAILABLE: cannot connect to {sock}: No such file or directory), retrying with backoff',

@@ -151,13 +151,6 @@ start_probe(
         return ($serial // 'none') . "\n";
     },
 
-    # lines of error.log matching RE, once there are N (or after 3 s)
-    log => sub {
-        my (%q) = @_;
-        my @lines = wait_lines("$ENV{TEST_NGINX_SERVROOT}/logs/error.log",
-                               qr/$q{re}/, $q{n} // 1, $q{secs} // 3);
-        return scalar(@lines) . "\n";
-    },
 
     # write the bundle file of other.org: the CA of PREFIX's trust domain
     bundle => sub {

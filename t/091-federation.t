@@ -126,14 +126,6 @@ sub doc {
 }
 
 start_probe(
-    # lines of error.log matching RE, once there are N of them (or SECS)
-    log => sub {
-        my (%q) = @_;
-        my @lines = wait_lines("$ENV{TEST_NGINX_SERVROOT}/logs/error.log",
-                               qr/$q{re}/, $q{n} // 1, $q{secs} // 5);
-        return scalar(@lines) . "\n";
-    },
-
     # the fetches the endpoint answered: how many, and the seconds
     # between the first two and between the last two
     fetches => sub {

@@ -364,6 +364,8 @@ my ($probe_pid, $probe_dir);
 #             (every message carries the whole state: what the agent
 #             changed before is then in force too)
 #   sleep?ms=N
+#   log?re=RE&n=N&secs=S   how many lines of error.log match RE, once
+#             there are N of them (1), or after S seconds (5)
 my %builtin = (
     curl => sub {
         my (%q) = @_;
@@ -381,6 +383,12 @@ my %builtin = (
         my (%q) = @_;
         sleep(($q{ms} // 0) / 1000);
         return "slept\n";
+    },
+    log => sub {
+        my (%q) = @_;
+        my @lines = wait_lines("$ENV{TEST_NGINX_SERVROOT}/logs/error.log",
+                               qr/$q{re}/, $q{n} // 1, $q{secs} // 5);
+        return scalar(@lines) . "\n";
     },
 );
 
