@@ -3,6 +3,9 @@
 #   make deps    install the Debian packages needed to build and test
 #   make         build/ngx_http_spiffe_module.so against Debian's nginx-dev
 #   make test    deps, build, unit tests, then the Test::Nginx suites
+#   make test-asan, make test-valgrind
+#                the suites again, on the ASan/UBSan build of the module
+#                and under valgrind (memory checks, run by CI too)
 
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
@@ -11,6 +14,16 @@ NGX_BUILD   := $(BUILD)/nginx
 MODULES     := $(BUILD)/ngx_http_spiffe_module.so \
                $(BUILD)/ngx_stream_spiffe_module.so
 PYTHON      := /usr/bin/python3
+
+# the same modules built with AddressSanitizer and UBSan, run by the stock
+# nginx with the runtimes preloaded (t/asan/nginx)
+ASAN_BUILD  := $(BUILD)/asan
+ASAN_NGX    := $(ASAN_BUILD)/nginx
+ASAN_MODS   := $(MODULES:$(BUILD)/%=$(ASAN_BUILD)/%)
+ASAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+# kept mapped after nginx's dlclose() at exit: reports then still name
+# the module's functions
+ASAN_LINK   := $(CC) $(ASAN_CFLAGS) -Wl,-z,nodelete
 
 # make install, where Debian's nginx looks for modules
 DESTDIR     ?=
@@ -34,13 +47,13 @@ DEBS := build-essential nginx nginx-dev libnginx-mod-stream \
         libcurl4-openssl-dev libcmocka-dev libtest-base-perl \
         python3 python3-grpcio python3-grpc-tools python3-protobuf \
         python3-cryptography openssl curl valgrind procps \
-        clang-14 libclang-rt-14-dev
+        clang-14 libclang-rt-14-dev libasan8 libubsan1
 
 export TEST_NGINX_BINARY        ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES  ?= $(CURDIR)/$(BUILD)/ngx_http_spiffe_module.so
 
-.PHONY: all deps modules unit test test-valgrind fuzz fuzz-replay demo bench \
-        install clean
+.PHONY: all deps modules modules-asan unit test test-asan test-valgrind \
+        fuzz fuzz-replay demo bench install clean
 
 all: modules
 
@@ -63,23 +76,42 @@ deps:
 
 modules: $(MODULES)
 
-$(NGX_BUILD)/objs/Makefile: config
-	rm -rf $(NGX_BUILD)
-	mkdir -p $(BUILD)
-	cp -r $(NGINX_SRC) $(NGX_BUILD)
-	cd $(NGX_BUILD) && bash -c '. ./conf_flags && \
+modules-asan: $(ASAN_MODS)
+
+# $(call configure,NGINX BUILD DIR,EXTRA CONFIGURE FLAGS)
+define configure
+	rm -rf $(1)
+	mkdir -p $(dir $(1))
+	cp -r $(NGINX_SRC) $(1)
+	cd $(1) && bash -c '. ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" \
 	        --with-stream=dynamic --with-stream_ssl_module \
-	        --add-dynamic-module=$(CURDIR)' > ../configure.log \
+	        --add-dynamic-module=$(CURDIR) $(2)' > ../configure.log \
 	    || { cat ../configure.log; exit 1; }
+endef
 
-$(MODULES) &: $(NGX_BUILD)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
-	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile $(MODULES:$(BUILD)/%=objs/%)
+# $(call build,NGINX BUILD DIR,OUTPUT DIR,EXTRA MAKE ARGUMENTS)
+define build
+	$(MAKE) -s -C $(1) -f objs/Makefile $(3) \
+	    $(MODULES:$(BUILD)/%=objs/%)
 	@# a new file, not a rewrite: running nginx processes map the old one
 	for m in $(MODULES:$(BUILD)/%=%); do \
-	    cp $(NGX_BUILD)/objs/$$m $(BUILD)/$$m.new \
-	    && mv -f $(BUILD)/$$m.new $(BUILD)/$$m; \
+	    cp $(1)/objs/$$m $(2)/$$m.new && mv -f $(2)/$$m.new $(2)/$$m; \
 	done
+endef
+
+$(NGX_BUILD)/objs/Makefile: config
+	$(call configure,$(NGX_BUILD))
+
+$(MODULES) &: $(NGX_BUILD)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
+	$(call build,$(NGX_BUILD),$(BUILD))
+
+$(ASAN_NGX)/objs/Makefile: config
+	$(call configure,$(ASAN_NGX),--with-cc-opt="$(ASAN_CFLAGS)")
+
+$(ASAN_MODS) &: $(ASAN_NGX)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) \
+                $(GLUE_SRCS)
+	$(call build,$(ASAN_NGX),$(ASAN_BUILD),LINK="$(ASAN_LINK)")
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard t/unit/*.h)
 	@mkdir -p $(BUILD)/unit
@@ -95,7 +127,15 @@ test: deps
 	t/fuzz/run.sh --replay
 	prove -r t
 
-# the suites again with every nginx under valgrind (slow: tens of minutes)
+# the suites again on the ASan/UBSan build of the module: memory errors
+# and undefined behaviour (t/asan/nginx says why leaks are valgrind's)
+test-asan: deps
+	$(MAKE) modules modules-asan
+	TEST_NGINX_USE_ASAN=1 TEST_NGINX_BINARY=$(CURDIR)/t/asan/nginx \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(ASAN_BUILD)/ngx_http_spiffe_module.so \
+	    prove -r t
+
+# the suites again with every nginx under valgrind: errors and leaks
 test-valgrind: deps
 	$(MAKE) modules
 	TEST_NGINX_USE_VALGRIND=1 prove -r t

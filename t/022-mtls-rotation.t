@@ -27,6 +27,11 @@ our $SELF = 'spiffe://example.org/ns/edge/sa/nginx';
 our $WEB = 'spiffe://example.org/ns/prod/sa/web';
 our $API = 'spiffe://example.org/ns/prod/sa/api';
 
+# waits for nginx are longer under valgrind (the runner's request timeouts
+# are 10 times longer there), and so is the load of the rotation blocks;
+# the 1 s in which a new SVID must be served is not
+our $SLOW = $ENV{TEST_NGINX_USE_VALGRIND} ? 10 : 1;
+
 our $agent = SpiffeAgent->start(spiffe_id => $SELF);
 our $state = $agent->state_dir;
 
@@ -38,7 +43,7 @@ sub mint {
 
 mint('c1', $WEB);
 mint('c2', $API);
-mint('short', $WEB, 'ttl=4');
+mint('short', $WEB, 'ttl=' . 4 * $SLOW);
 add_peer($_, "$state/$_.pem", "$state/$_.key") for qw(c1 c2 short);
 
 start_probe(
@@ -49,11 +54,11 @@ start_probe(
         my (%q) = @_;
         start_load("SUCCESS|$WEB\n", '/fresh/c1/', '/fresh12/c1/',
                    '/as/c1/', '/as12/c1/');
-        sleep 0.3;
+        sleep 0.3 * $SLOW;
         my $reply = agent_cmd($q{cmd});
         my ($serial) = $reply =~ /\bserial=(\w+)/;
-        my $took = defined $serial ? wait_served($serial, 3) : undef;
-        sleep 0.3;
+        my $took = defined $serial ? wait_served($serial, 3 * $SLOW) : undef;
+        sleep 0.3 * $SLOW;
         my ($n, $bad, $first) = stop_load();
 
         my $out = "command: " . ($reply =~ /^OK/ ? 'OK' : $reply) . "\n"
@@ -118,7 +123,8 @@ start_probe(
             my $reply = agent_cmd($q{cmd});
             my ($serial) = $reply =~ /\bserial=(\w+)/;
             return undef unless defined $serial
-                                && defined wait_served($serial, 3);
+                                && defined wait_served($serial,
+                                                       3 * $SLOW);
             return $req;
         });
         return "first: $first" . "then: $second";
@@ -165,7 +171,7 @@ sub s_client {
     my $res = "no handshake\n";
     if ($done) {
         # let the server take in the client's Finished
-        sleep 0.1;
+        sleep 0.1 * $SLOW;
         my $req = $between->();
         if (defined $req) {
             print {$in} $req;
@@ -427,8 +433,9 @@ spiffe: peer X.509-SVID refused: revoked while SSL handshaking
 
 
 === TEST 6: a session is not resumed past its peer certificate's expiry
+# the peer's certificate must outlive nginx's start and four requests
 --- init
-main::mint('short', $main::WEB, 'ttl=4');
+main::mint('short', $main::WEB, 'ttl=' . 4 * $main::SLOW);
 --- http_config
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;

@@ -776,6 +776,9 @@ main::story(main::boot(),
 
 
 === TEST 20: FetchJWTBundles fails: the last bundles stay; on recovery the stream brings the rotated key
+# nginx retries with a backoff that doubles from 1 s while the agent
+# fails: under valgrind the failure lasts longer, and the retry after
+# "fail off" may be 8 s away
 --- init
 agent();
 mint(OLD => $main::WEB, 'api');
@@ -791,7 +794,7 @@ mint(NEW => $main::WEB, 'api', key => 'next');
  "GET /ctl/fail/unavailable?arg=FetchJWTBundles&wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
  "GET /t", "GET /t",
  "GET /ctl/rotate-jwt-key",
- "GET /ctl/fail/off?wait_ms=" . ($main::Valgrind ? 4000 : 1500),
+ "GET /ctl/fail/off?wait_ms=" . ($main::Valgrind ? 10000 : 1500),
  "GET /t", "GET /t"]
 --- more_headers eval
 [map { $_ ? "Authorization: Bearer \$TEST_NGINX_$_" : "" }

@@ -56,6 +56,10 @@ my ($RepeatEach, $Workers, $MasterOn, $NoRootLocation, $Timeout) =
    (1, 1, 0, 0, 3);
 my $LogLevel = $ENV{TEST_NGINX_LOG_LEVEL} || 'debug';
 my $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
+my $Asan = $ENV{TEST_NGINX_USE_ASAN};
+# seconds nginx may take to start, and to stop (under ASan: whole stacks,
+# when asked for with ASAN_OPTIONS=fast_unwind_on_malloc=0, are slow)
+my $StartStop = $Valgrind ? 120 : $Asan ? 60 : 10;
 my $NoClean = $ENV{TEST_NGINX_NO_CLEAN};
 my $ValgrindSupp = File::Spec->rel2abs('t/valgrind.supp');
 my (@EnvToNginx, @Preprocessors, $RunningPid, $RunningIsChild, $Lock);
@@ -107,6 +111,14 @@ sub _export_env {
 }
 
 _export_env();
+
+# AddressSanitizer's reports from any nginx a block runs, a suite's own
+# "nginx -t" included, go to files of the servroot that _check_crash
+# reads; UBSan's go to stderr, that is to stderr.log or error.log
+if ($Asan) {
+    $ENV{ASAN_OPTIONS} = join ':', grep { defined && $_ ne '' }
+                         $ENV{ASAN_OPTIONS}, "log_path=$ServRoot/logs/asan";
+}
 
 
 # ---- the block loop -----------------------------------------------------
@@ -425,8 +437,8 @@ sub _start {
     my @cmd = ($bin, '-p', "$ServRoot/", '-c', 'conf/nginx.conf');
 
     if ($Valgrind) {
-        # --keep-debuginfo: frames in the modules, which nginx unloads
-        # before the leak check, keep their object's name
+        # nginx unloads the modules before the exit-time leak check:
+        # --keep-debuginfo names their functions all the same
         my @vg = ('valgrind', '--tool=memcheck', '--leak-check=full',
                   '--show-leak-kinds=definite',
                   '--errors-for-leak-kinds=definite', '--num-callers=30',
@@ -448,7 +460,7 @@ sub _start {
         POSIX::_exit(127);
     }
 
-    my $deadline = time + ($Valgrind ? 120 : 10);
+    my $deadline = time + $StartStop;
     my $exited;
 
     # daemon on: the launcher exits once nginx has forked; under
@@ -492,10 +504,17 @@ sub _alive {
     return kill(0, $pid) && _slurp("/proc/$pid/stat") !~ /^\d+ \(.*\) [ZX]/s;
 }
 
-# SIGQUIT, wait for the master to exit; returns true on a clean exit
+# SIGQUIT, wait for the master to exit; returns true on a clean exit.
+# Without a master, nginx looks at its signal flags only between two event
+# waits: a signal handled just before an epoll_wait() with no timer to
+# end it is not seen until the next event, which may never come (under
+# valgrind, which delivers signals late, one stop in a few hangs so).
+# The signal is sent again every second then.
 sub _stop {
     my ($pid, $name) = @_;
-    my $deadline = time + ($Valgrind ? 120 : 10);
+    my $deadline = time + $StartStop;
+    my $single = !$MasterOn || $Valgrind;
+    my $again = time + 1;
 
     kill 'QUIT', $pid;
     while (time < $deadline) {
@@ -505,6 +524,10 @@ sub _stop {
             fail("$name - nginx exited badly: " . _status_str($?));
             return 0;
         }
+        if ($single && time > $again) {
+            kill 'QUIT', $pid;
+            $again = time + 1;
+        }
         sleep 0.02;
     }
 
@@ -512,6 +535,7 @@ sub _stop {
     sleep 0.2 while _alive($pid);
     $RunningPid = undef;
     fail("$name - nginx did not exit on SIGQUIT, killed");
+    diag(_tail(_slurp("$ServRoot/logs/error.log"), 30));
     return 0;
 }
 
@@ -838,6 +862,14 @@ sub _check_crash {
     {
         fail("$name - nginx (pid $pid) stopped without its exit notice");
         diag(_tail($log, 20));
+    }
+
+    # TEST_NGINX_USE_ASAN: the log_path files, one per process reporting
+    for my $file (glob "$ServRoot/logs/asan.*") {
+        my $report = _slurp($file);
+        next unless $report =~ /\S/;
+        fail("$name - sanitizer report in $file");
+        diag(_tail($report, 200));
     }
 
     return unless $Valgrind;
