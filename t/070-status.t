@@ -762,9 +762,15 @@ sub drained_report {
 
 # GET /probe/hint: the workers of the JSON page, their SVID and hint
 sub hint_report {
-    my $res = request('GET', '/status');
-    my $j = eval { JSON::PP->new->utf8->decode($res->{body}) };
-    return "not JSON: $@" unless ref $j eq 'HASH';
+    # a worker may still be in its start (the agent saw its stream before
+    # the worker applied the answer): wait until every worker has an SVID
+    my ($j) = wait_page(sub {
+        my ($p) = @_;
+        return ref $p eq 'HASH' && ref $p->{workers} eq 'ARRAY'
+               && @{ $p->{workers} } == $NW
+               && !grep { !$_->{svid} } @{ $p->{workers} };
+    }, 5);
+    return "no page" unless ref $j eq 'HASH';
     my $want = Encode::decode('UTF-8', $LONG_HINT);
     my @out = ('workers: ' . scalar @{ $j->{workers} });
     for my $w (@{ $j->{workers} }) {
