@@ -728,10 +728,13 @@ ngx_http_spiffe_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     } else if (ngx_strcmp(value[1].data, "prometheus") == 0) {
         slcf->status = NGX_HTTP_SPIFFE_STATUS_PROMETHEUS;
 
+    } else if (ngx_strcmp(value[1].data, "ready") == 0) {
+        slcf->status = NGX_HTTP_SPIFFE_STATUS_READY;
+
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"%V\" in \"%V\", it must be "
-                           "\"json\" or \"prometheus\"",
+                           "\"json\", \"prometheus\" or \"ready\"",
                            &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }

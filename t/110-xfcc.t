@@ -295,7 +295,7 @@ qr{\[emerg\] .*invalid value "off" in "spiffe_xfcc_details", it must be}
 
 
 
-=== TEST 11: a part named twice, the directive twice
+=== TEST 11: a part named twice
 --- config
     spiffe_xfcc_details cert cert;
 --- must_die
