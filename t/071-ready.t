@@ -177,8 +177,8 @@ __DATA__
  "OK up\n",
  main::lines('status 200', 'content-type: application/json', 'ready true',
              'body {"ready":true}')]
---- error_log
-spiffe: Workload API
+--- error_log eval
+qr{\[error\] .*spiffe: Workload API "unix:\S+": FetchX509SVID failed \(UNAVAILABLE: }
 --- no_error_log
 [emerg]
 
@@ -236,7 +236,7 @@ spiffe: Workload API
              'bundle partner.test: changed recent', 'format: ok',
              'metrics: same as json')]
 --- error_log
-other.org
+spiffe: federated bundle of "other.org" from "https://127.0.0.1:1/bundle.json" not used
 
 
 
@@ -253,7 +253,9 @@ other.org
  main::lines('status 503', 'content-type: application/json', 'ready false',
              'trust domains without bundle: partner.test')]
 --- error_log
-empty.json
+spiffe: bundle of "partner.test" from "$TEST_NGINX_HTML_DIR/empty.json": 0 X.509 authorities, 0 JWT authorities
+--- no_error_log
+[error]
 
 
 
