@@ -34,11 +34,31 @@ typedef struct {
     ngx_str_t                    jwt_svid_audience;
 
     ngx_uint_t                   status;        /* NGX_HTTP_SPIFFE_STATUS_* */
+
+    ngx_uint_t                   xfcc_forward;  /* NGX_HTTP_SPIFFE_XFCC_* */
+    ngx_uint_t                   xfcc_details;  /* ..._XFCC_CERT etc. */
 } ngx_http_spiffe_loc_conf_t;
 
 
 #define NGX_HTTP_SPIFFE_STATUS_JSON        1
 #define NGX_HTTP_SPIFFE_STATUS_PROMETHEUS  2
+#define NGX_HTTP_SPIFFE_STATUS_READY       3
+
+
+/* spiffe_xfcc_forward, as Envoy's forward_client_cert_details */
+
+#define NGX_HTTP_SPIFFE_XFCC_SANITIZE        0
+#define NGX_HTTP_SPIFFE_XFCC_FORWARD_ONLY    1
+#define NGX_HTTP_SPIFFE_XFCC_APPEND_FORWARD  2
+#define NGX_HTTP_SPIFFE_XFCC_SANITIZE_SET    3
+
+/* spiffe_xfcc_details */
+
+#define NGX_HTTP_SPIFFE_XFCC_OFF             0x01
+#define NGX_HTTP_SPIFFE_XFCC_CERT            0x02
+#define NGX_HTTP_SPIFFE_XFCC_CHAIN           0x04
+#define NGX_HTTP_SPIFFE_XFCC_SUBJECT         0x08
+#define NGX_HTTP_SPIFFE_XFCC_DNS             0x10
 
 
 /* the request's JWT-SVID, validated once per location settings */
@@ -76,6 +96,16 @@ ngx_int_t ngx_http_spiffe_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_spiffe_jwt_svid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+
+
+/* X-Forwarded-Client-Cert: ngx_http_spiffe_xfcc.c */
+
+ngx_int_t ngx_http_spiffe_xfcc_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_spiffe_xfcc_forward_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+char *ngx_http_spiffe_xfcc_details(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* the status page: ngx_http_spiffe_status.c */

@@ -127,6 +127,8 @@ spiffe_jwt_bundles_t *ngx_spiffe_jwt_bundles(void);
 void ngx_spiffe_identity_set_svid(spiffe_snapshot_t *snap);
 void ngx_spiffe_identity_set_jwt_bundles(spiffe_jwt_bundles_t *set);
 STACK_OF(X509) *ngx_spiffe_identity_bundle(ngx_uint_t i);
+ngx_uint_t ngx_spiffe_identity_trusted(ngx_uint_t i);
+time_t ngx_spiffe_identity_bundle_updated(const char *td, size_t len);
 void ngx_spiffe_identity_set_bundle(ngx_uint_t i, STACK_OF(X509) *certs,
     spiffe_jwks_t *jwks);
 void ngx_spiffe_identity_report(const char *state, const u_char *error,
@@ -185,6 +187,7 @@ typedef struct {
     char                        state[16];
     char                        last_error[160];
     time_t                      not_after;
+    time_t                      updated;        /* the SVID came */
     time_t                      last_message;
     uint64_t                    version;
     uint64_t                    failures;

@@ -26,8 +26,6 @@ static ngx_int_t ngx_http_spiffe_access_handler(ngx_http_request_t *r);
 static ngx_spiffe_peer_t *ngx_http_spiffe_peer(ngx_http_request_t *r);
 static ngx_int_t ngx_http_spiffe_peer_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_spiffe_xfcc_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_spiffe_add_variables(ngx_conf_t *cf);
@@ -55,6 +53,15 @@ static ngx_conf_enum_t  ngx_http_spiffe_verify[] = {
     { ngx_string("off"), NGX_SPIFFE_VERIFY_OFF },
     { ngx_string("on"), NGX_SPIFFE_VERIFY_ON },
     { ngx_string("optional"), NGX_SPIFFE_VERIFY_OPTIONAL },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_spiffe_xfcc_forward[] = {
+    { ngx_string("sanitize"), NGX_HTTP_SPIFFE_XFCC_SANITIZE },
+    { ngx_string("forward_only"), NGX_HTTP_SPIFFE_XFCC_FORWARD_ONLY },
+    { ngx_string("append_forward"), NGX_HTTP_SPIFFE_XFCC_APPEND_FORWARD },
+    { ngx_string("sanitize_set"), NGX_HTTP_SPIFFE_XFCC_SANITIZE_SET },
     { ngx_null_string, 0 }
 };
 
@@ -152,6 +159,20 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       offsetof(ngx_http_spiffe_loc_conf_t, proxy_verify),
       NULL },
 
+    { ngx_string("spiffe_xfcc_forward"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, xfcc_forward),
+      &ngx_http_spiffe_xfcc_forward },
+
+    { ngx_string("spiffe_xfcc_details"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_spiffe_xfcc_details,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -175,6 +196,9 @@ static ngx_http_variable_t  ngx_http_spiffe_vars[] = {
 
     { ngx_string("spiffe_xfcc"), NULL, ngx_http_spiffe_xfcc_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("spiffe_xfcc_forward"), NULL,
+      ngx_http_spiffe_xfcc_forward_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("spiffe_jwt_id"), NULL, ngx_http_spiffe_jwt_variable,
       offsetof(ngx_http_spiffe_jwt_ctx_t, id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -340,58 +364,6 @@ ngx_http_spiffe_peer_variable(ngx_http_request_t *r,
 }
 
 
-/* By=<our ID>;Hash=<sha256 of the peer's leaf>;URI=<peer ID>, as Envoy */
-
-static ngx_int_t
-ngx_http_spiffe_xfcc_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    X509                          *leaf;
-    u_char                        *p;
-    unsigned int                   n;
-    ngx_spiffe_peer_t             *peer;
-    spiffe_snapshot_t             *snap;
-    const spiffe_snapshot_svid_t  *svid;
-    u_char                         md[EVP_MAX_MD_SIZE];
-
-    peer = ngx_http_spiffe_peer(r);
-    snap = ngx_spiffe_snapshot();
-
-    if (peer == NULL || peer->id.len == 0 || snap == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    leaf = SSL_get0_peer_certificate(r->connection->ssl->connection);
-
-    if (leaf == NULL || X509_digest(leaf, EVP_sha256(), md, &n) != 1) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    svid = spiffe_snapshot_svid(snap);
-
-    p = ngx_pnalloc(r->pool, sizeof("By=;Hash=;URI=") - 1 + svid->id_len
-                             + 2 * n + peer->id.len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    v->data = p;
-
-    p = ngx_sprintf(p, "By=%s;Hash=", svid->id);
-    p = ngx_hex_dump(p, md, n);
-    p = ngx_sprintf(p, ";URI=%V", &peer->id);
-
-    v->len = p - v->data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
@@ -526,6 +498,8 @@ ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf)
     conf->jwt = NGX_CONF_UNSET_UINT;
     conf->jwt_aud = NGX_CONF_UNSET_PTR;
     conf->jwt_rules = NGX_CONF_UNSET_PTR;
+    conf->xfcc_forward = NGX_CONF_UNSET_UINT;
+    conf->xfcc_details = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -540,6 +514,10 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
     ngx_conf_merge_value(conf->proxy_svid, prev->proxy_svid, 0);
     ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
+    ngx_conf_merge_uint_value(conf->xfcc_forward, prev->xfcc_forward,
+                              NGX_HTTP_SPIFFE_XFCC_SANITIZE_SET);
+    ngx_conf_merge_uint_value(conf->xfcc_details, prev->xfcc_details,
+                              NGX_HTTP_SPIFFE_XFCC_OFF);
 
     if ((conf->proxy_svid || conf->proxy_verify)
         && !ngx_spiffe_has_source(cf->cycle))
@@ -750,10 +728,13 @@ ngx_http_spiffe_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     } else if (ngx_strcmp(value[1].data, "prometheus") == 0) {
         slcf->status = NGX_HTTP_SPIFFE_STATUS_PROMETHEUS;
 
+    } else if (ngx_strcmp(value[1].data, "ready") == 0) {
+        slcf->status = NGX_HTTP_SPIFFE_STATUS_READY;
+
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"%V\" in \"%V\", it must be "
-                           "\"json\" or \"prometheus\"",
+                           "\"json\", \"prometheus\" or \"ready\"",
                            &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }

@@ -16,18 +16,24 @@
 /*
  * spiffe_status: the SVID each worker holds, the bundles this worker
  * trusts, the source's state and the counters of all workers, as JSON
- * (jansson) or in the Prometheus text format.  Nothing secret is in it.
+ * (jansson) or in the Prometheus text format; or, for readiness probes,
+ * whether every worker holds a valid SVID and every configured trust
+ * domain has a bundle.  Nothing secret is in it.
  */
 
 
 /* the counters' part of the Prometheus page, then per worker and domain */
 #define NGX_HTTP_SPIFFE_PROM_BASE    (16 * 1024)
-#define NGX_HTTP_SPIFFE_PROM_WORKER  (2 * (SPIFFE_ID_MAX_LEN + 256))
-#define NGX_HTTP_SPIFFE_PROM_TD      (SPIFFE_TD_MAX_LEN + 128)
+#define NGX_HTTP_SPIFFE_PROM_WORKER  (3 * (SPIFFE_ID_MAX_LEN + 256))
+#define NGX_HTTP_SPIFFE_PROM_TD      (2 * (SPIFFE_TD_MAX_LEN + 128))
 
 
-static char *ngx_http_spiffe_status_json(ngx_http_request_t *r,
-    ngx_spiffe_stats_t *st);
+static char *ngx_http_spiffe_status_text(ngx_http_request_t *r,
+    ngx_spiffe_stats_t *st, ngx_uint_t page, ngx_uint_t *status);
+static json_t *ngx_http_spiffe_status_json(ngx_spiffe_stats_t *st);
+static json_t *ngx_http_spiffe_status_ready(ngx_uint_t *status);
+static json_t *ngx_http_spiffe_status_unready_workers(void);
+static json_t *ngx_http_spiffe_status_unready_domains(void);
 static json_t *ngx_http_spiffe_status_workers(void);
 static json_t *ngx_http_spiffe_status_bundles(void);
 static json_t *ngx_http_spiffe_status_refused(ngx_atomic_t *refused);
@@ -51,6 +57,7 @@ ngx_http_spiffe_status_handler(ngx_http_request_t *r)
     u_char                      *p;
     size_t                       len;
     ngx_int_t                    rc;
+    ngx_uint_t                   status;
     ngx_buf_t                   *b;
     ngx_chain_t                  out;
     ngx_spiffe_stats_t          *st;
@@ -77,6 +84,8 @@ ngx_http_spiffe_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    status = NGX_HTTP_OK;
+
     if (slcf->status == NGX_HTTP_SPIFFE_STATUS_PROMETHEUS) {
         len = ngx_http_spiffe_status_prometheus_len();
 
@@ -90,7 +99,7 @@ ngx_http_spiffe_status_handler(ngx_http_request_t *r)
         r->headers_out.content_type = ngx_http_spiffe_prom_type;
 
     } else {
-        json = ngx_http_spiffe_status_json(r, st);
+        json = ngx_http_spiffe_status_text(r, st, slcf->status, &status);
         if (json == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -112,7 +121,7 @@ ngx_http_spiffe_status_handler(ngx_http_request_t *r)
     }
 
     r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
 
     b->memory = 1;
@@ -132,16 +141,40 @@ ngx_http_spiffe_status_handler(ngx_http_request_t *r)
 }
 
 
+/* the JSON page or the readiness answer */
+
 static char *
-ngx_http_spiffe_status_json(ngx_http_request_t *r, ngx_spiffe_stats_t *st)
+ngx_http_spiffe_status_text(ngx_http_request_t *r, ngx_spiffe_stats_t *st,
+    ngx_uint_t page, ngx_uint_t *status)
 {
-    char          *text;
-    json_t        *root;
+    char    *text;
+    json_t  *root;
+
+    root = (page == NGX_HTTP_SPIFFE_STATUS_READY)
+           ? ngx_http_spiffe_status_ready(status)
+           : ngx_http_spiffe_status_json(st);
+
+    if (root == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "spiffe: json_pack() failed");
+        return NULL;
+    }
+
+    text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+
+    return text;
+}
+
+
+static json_t *
+ngx_http_spiffe_status_json(ngx_spiffe_stats_t *st)
+{
     ngx_atomic_t  *c;
 
     c = st->counters;
 
-    root = json_pack("{s:I, s:o, s:o, s:{s:{s:I, s:o}, s:{s:I, s:o},"
+    return json_pack("{s:I, s:o, s:o, s:{s:{s:I, s:o}, s:{s:I, s:o},"
                      " s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I},"
                      " s:{s:I, s:I, s:I}}",
         "pid", (json_int_t) ngx_pid,
@@ -171,17 +204,117 @@ ngx_http_spiffe_status_json(ngx_http_request_t *r, ngx_spiffe_stats_t *st)
             "svid_updates", (json_int_t) c[NGX_SPIFFE_STAT_SVID_UPDATES],
             "messages_discarded", (json_int_t) c[NGX_SPIFFE_STAT_DISCARDED],
             "failures", (json_int_t) c[NGX_SPIFFE_STAT_FAILURES]);
+}
 
-    if (root == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "spiffe: json_pack() failed");
-        return NULL;
+
+/* 200 and {"ready":true}, or 503 and what is missing */
+
+static json_t *
+ngx_http_spiffe_status_ready(ngx_uint_t *status)
+{
+    json_t  *workers, *domains;
+
+    workers = ngx_http_spiffe_status_unready_workers();
+    domains = ngx_http_spiffe_status_unready_domains();
+
+    if (workers && domains && json_array_size(workers) == 0
+        && json_array_size(domains) == 0)
+    {
+        json_decref(workers);
+        json_decref(domains);
+
+        return json_pack("{s:b}", "ready", 1);
     }
 
-    text = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
+    *status = NGX_HTTP_SERVICE_UNAVAILABLE;
 
-    return text;
+    return json_pack("{s:b, s:o, s:o}", "ready", 0,
+                     "workers_without_svid", workers,
+                     "trust_domains_without_bundle", domains);
+}
+
+
+/* the workers that need an SVID and hold none, or an expired one */
+
+static json_t *
+ngx_http_spiffe_status_unready_workers(void)
+{
+    json_t                     *workers, *w;
+    ngx_uint_t                  i, n;
+    ngx_core_conf_t            *ccf;
+    ngx_spiffe_worker_stats_t   ws;
+
+    workers = json_array();
+
+    if (workers == NULL || !ngx_spiffe_has_source((ngx_cycle_t *) ngx_cycle))
+    {
+        return workers;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+
+    n = (ngx_process == NGX_PROCESS_SINGLE) ? 1 : ccf->worker_processes;
+    n = ngx_min(n, NGX_SPIFFE_MAX_WORKERS);
+
+    for (i = 0; i < n; i++) {
+
+        /* a worker that has not reported yet has no SVID either */
+
+        if (ngx_spiffe_stats_worker(i, &ws) != NGX_OK) {
+            w = json_pack("{s:I, s:s}", "worker", (json_int_t) i,
+                          "svid", "none");
+
+        } else if (ws.id[0] == '\0') {
+            w = json_pack("{s:I, s:I, s:s, s:s}", "worker", (json_int_t) i,
+                          "pid", (json_int_t) ws.pid, "svid", "none",
+                          "source", ws.state);
+
+        } else if (ws.not_after <= ngx_time()) {
+            w = json_pack("{s:I, s:I, s:s, s:s, s:I}",
+                          "worker", (json_int_t) i,
+                          "pid", (json_int_t) ws.pid, "svid", "expired",
+                          "id", ws.id, "not_after", (json_int_t) ws.not_after);
+
+        } else {
+            continue;
+        }
+
+        json_array_append_new(workers, w);
+    }
+
+    return workers;
+}
+
+
+/* spiffe_bundle and spiffe_federate domains without a bundle here */
+
+static json_t *
+ngx_http_spiffe_status_unready_domains(void)
+{
+    json_t                   *domains;
+    ngx_uint_t                i;
+    ngx_spiffe_conf_t        *scf;
+    ngx_spiffe_trust_conf_t  *tc;
+
+    domains = json_array();
+    scf = ngx_spiffe_get_conf((ngx_cycle_t *) ngx_cycle);
+
+    if (domains == NULL || scf->trust == NULL) {
+        return domains;
+    }
+
+    tc = scf->trust->elts;
+
+    for (i = 0; i < scf->trust->nelts; i++) {
+        if (!ngx_spiffe_identity_trusted(i)) {
+            json_array_append_new(domains,
+                                  json_stringn((char *) tc[i].td.data,
+                                               tc[i].td.len));
+        }
+    }
+
+    return domains;
 }
 
 
@@ -202,10 +335,11 @@ ngx_http_spiffe_status_workers(void)
 
         svid = ws.id[0] == '\0'
                ? json_null()
-               : json_pack("{s:s, s:s, s:o, s:I, s:I}",
+               : json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}",
                            "id", ws.id, "serial", ws.serial,
                            "hint", ngx_http_spiffe_status_string(ws.hint),
                            "not_after", (json_int_t) ws.not_after,
+                           "updated", (json_int_t) ws.updated,
                            "seconds_left",
                            (json_int_t) (ws.not_after - ngx_time()));
 
@@ -248,8 +382,11 @@ ngx_http_spiffe_status_bundles(void)
         td = (char *) spiffe_snapshot_td(snap, i, &len, &ncas);
 
         json_object_setn_new(bundles, td, len,
-                             json_pack("{s:I, s:s}",
+                             json_pack("{s:I, s:I, s:s}",
                                        "x509_authorities", (json_int_t) ncas,
+                                       "updated", (json_int_t)
+                                       ngx_spiffe_identity_bundle_updated(td,
+                                                                         len),
                                        "source", "workload_api"));
     }
 
@@ -419,6 +556,19 @@ ngx_http_spiffe_status_prometheus(ngx_http_request_t *r,
         }
     }
 
+    p = ngx_http_spiffe_status_family(p, last,
+            "spiffe_svid_updated_timestamp_seconds", "gauge",
+            "When each worker took the X.509-SVID it serves.");
+
+    for (i = 0; i < NGX_SPIFFE_MAX_WORKERS; i++) {
+        if (ngx_spiffe_stats_worker(i, &ws) == NGX_OK && ws.id[0]) {
+            p = ngx_slprintf(p, last,
+                             "spiffe_svid_updated_timestamp_seconds{"
+                             "worker=\"%ui\",pid=\"%P\",spiffe_id=\"%s\"} "
+                             "%T\n", i, ws.pid, ws.id, ws.updated);
+        }
+    }
+
     p = ngx_http_spiffe_status_family(p, last, "spiffe_source_up", "gauge",
             "1 while the worker's FetchX509SVID stream is connected.");
 
@@ -442,6 +592,18 @@ ngx_http_spiffe_status_prometheus(ngx_http_request_t *r,
         p = ngx_slprintf(p, last,
                          "spiffe_bundle_x509_authorities{trust_domain="
                          "\"%*s\"} %uz\n", len, td, ncas);
+    }
+
+    p = ngx_http_spiffe_status_family(p, last,
+            "spiffe_bundle_updated_timestamp_seconds", "gauge",
+            "When this worker's X.509 bundle of each trust domain changed.");
+
+    for (i = 0; snap && i < spiffe_snapshot_ntds(snap); i++) {
+        td = spiffe_snapshot_td(snap, i, &len, &ncas);
+        p = ngx_slprintf(p, last,
+                         "spiffe_bundle_updated_timestamp_seconds{"
+                         "trust_domain=\"%*s\"} %T\n", len, td,
+                         ngx_spiffe_identity_bundle_updated(td, len));
     }
 
     if (p == last) {

@@ -28,6 +28,16 @@ typedef struct {
 } ngx_spiffe_trust_t;
 
 
+/* when this worker's X.509 bundle of a trust domain last changed */
+
+typedef struct {
+    u_char                      td[SPIFFE_TD_MAX_LEN];
+    size_t                      len;
+    u_char                      digest[SPIFFE_DIGEST_LEN];
+    time_t                      updated;
+} ngx_spiffe_bundle_time_t;
+
+
 typedef struct {
     ngx_log_t                  *log;
     spiffe_snapshot_t          *base;
@@ -36,11 +46,15 @@ typedef struct {
     spiffe_jwt_bundles_t       *jwt;
     ngx_spiffe_trust_t         *trust;
     ngx_uint_t                  ntrust;
+    time_t                      svid_updated;
+    ngx_spiffe_bundle_time_t   *times;
+    ngx_uint_t                  ntimes;
 } ngx_spiffe_identity_t;
 
 
 static void ngx_spiffe_identity_compose(void);
 static void ngx_spiffe_identity_compose_jwt(void);
+static void ngx_spiffe_identity_times(void);
 static ngx_int_t ngx_spiffe_identity_configured(ngx_str_t *td);
 
 
@@ -94,6 +108,10 @@ ngx_spiffe_identity_stop(void)
     spiffe_jwt_bundles_unref(id->base_jwt);
     spiffe_jwt_bundles_unref(id->jwt);
 
+    if (id->times) {
+        ngx_free(id->times);
+    }
+
     ngx_memzero(id, sizeof(ngx_spiffe_identity_t));
 }
 
@@ -121,11 +139,61 @@ ngx_spiffe_identity_bundle(ngx_uint_t i)
 }
 
 
+/* whether a configured trust domain has a bundle, X.509 or JWT */
+
+ngx_uint_t
+ngx_spiffe_identity_trusted(ngx_uint_t i)
+{
+    ngx_spiffe_trust_t  *t;
+
+    if (i >= ngx_spiffe_identity.ntrust) {
+        return 0;
+    }
+
+    t = &ngx_spiffe_identity.trust[i];
+
+    return (t->certs && sk_X509_num(t->certs) > 0)
+           || (t->jwks && spiffe_jwks_nkeys(t->jwks) > 0);
+}
+
+
+/* when the X.509 bundle of td last changed, 0: no bundle */
+
+time_t
+ngx_spiffe_identity_bundle_updated(const char *td, size_t len)
+{
+    ngx_uint_t                 i;
+    ngx_spiffe_bundle_time_t  *t;
+
+    for (i = 0; i < ngx_spiffe_identity.ntimes; i++) {
+        t = &ngx_spiffe_identity.times[i];
+
+        if (t->len == len && ngx_memcmp(t->td, td, len) == 0) {
+            return t->updated;
+        }
+    }
+
+    return 0;
+}
+
+
 /* the setters take the caller's reference */
 
 void
 ngx_spiffe_identity_set_svid(spiffe_snapshot_t *snap)
 {
+    spiffe_snapshot_t  *old = ngx_spiffe_identity.base;
+
+    /* a message that only changes the bundles keeps the SVID's time */
+
+    if (old == NULL
+        || ngx_strcmp(spiffe_snapshot_svid(old)->serial,
+                      spiffe_snapshot_svid(snap)->serial)
+           != 0)
+    {
+        ngx_spiffe_identity.svid_updated = ngx_time();
+    }
+
     spiffe_snapshot_unref(ngx_spiffe_identity.base);
     ngx_spiffe_identity.base = snap;
 
@@ -176,6 +244,7 @@ ngx_spiffe_identity_compose(void)
     if (id->ntrust == 0) {
         spiffe_snapshot_unref(id->snapshot);
         id->snapshot = spiffe_snapshot_ref(id->base);
+        ngx_spiffe_identity_times();
         return;
     }
 
@@ -205,6 +274,65 @@ ngx_spiffe_identity_compose(void)
 
     spiffe_snapshot_unref(id->snapshot);
     id->snapshot = snap;
+
+    ngx_spiffe_identity_times();
+}
+
+
+/* a trust domain's time moves only when what it trusts changes */
+
+static void
+ngx_spiffe_identity_times(void)
+{
+    size_t                     i, n, len, ncas;
+    ngx_uint_t                 k;
+    const char                *td;
+    ngx_spiffe_identity_t     *id = &ngx_spiffe_identity;
+    ngx_spiffe_bundle_time_t  *times, *t, *old;
+
+    n = spiffe_snapshot_ntds(id->snapshot);
+
+    times = ngx_alloc((n ? n : 1) * sizeof(ngx_spiffe_bundle_time_t),
+                      id->log);
+    if (times == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        t = &times[i];
+
+        td = spiffe_snapshot_td(id->snapshot, i, &len, &ncas);
+
+        t->len = ngx_min(len, SPIFFE_TD_MAX_LEN);
+        ngx_memcpy(t->td, td, t->len);
+        t->updated = ngx_time();
+
+        if (spiffe_snapshot_td_digest(id->snapshot, td, len, t->digest)
+            != 0)
+        {
+            ngx_memzero(t->digest, SPIFFE_DIGEST_LEN);
+        }
+
+        for (k = 0; k < id->ntimes; k++) {
+            old = &id->times[k];
+
+            if (old->len == t->len
+                && ngx_memcmp(old->td, t->td, t->len) == 0
+                && ngx_memcmp(old->digest, t->digest, SPIFFE_DIGEST_LEN)
+                   == 0)
+            {
+                t->updated = old->updated;
+                break;
+            }
+        }
+    }
+
+    if (id->times) {
+        ngx_free(id->times);
+    }
+
+    id->times = times;
+    id->ntimes = n;
 }
 
 
@@ -313,6 +441,7 @@ ngx_spiffe_identity_report(const char *state, const u_char *error,
         ngx_cpystrn((u_char *) ws->hint, (u_char *) svid->hint,
                     sizeof(ws->hint));
         ws->not_after = svid->not_after;
+        ws->updated = ngx_spiffe_identity.svid_updated;
         ws->version = spiffe_snapshot_version(ngx_spiffe_identity.snapshot);
 
     } else {
@@ -320,6 +449,7 @@ ngx_spiffe_identity_report(const char *state, const u_char *error,
         ws->serial[0] = '\0';
         ws->hint[0] = '\0';
         ws->not_after = 0;
+        ws->updated = 0;
         ws->version = 0;
     }
 

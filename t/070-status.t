@@ -307,12 +307,13 @@ sub workers_lines {
     return @out;
 }
 
+# the times ("updated") are t/071-ready.t's
 sub bundles_text {
     my ($j) = @_;
     my $b = $j->{bundles};
     return join(' ', map {
         my $td = $_;
-        "$td\{" . join(',', map { "$_=$b->{$td}{$_}" }
+        "$td\{" . join(',', map { "$_=$b->{$td}{$_}" } grep { $_ ne 'updated' }
                             sort keys %{ $b->{$td} }) . '}';
     } sort keys %$b) || 'none';
 }
@@ -1701,7 +1702,7 @@ spiffe_status xml;
 --- must_die
 --- error_log
 [emerg]
-invalid value "xml" in "spiffe_status", it must be "json" or "prometheus" in $TEST_NGINX_HTML_DIR/bad.conf:2
+invalid value "xml" in "spiffe_status", it must be "json", "prometheus" or "ready" in $TEST_NGINX_HTML_DIR/bad.conf:2
 
 
 

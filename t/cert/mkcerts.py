@@ -22,6 +22,8 @@ Peers that must verify (with the bundle of their own trust domain)
     good          spiffe://example.org/ns/prod/sa/web, from A
     good-dev      spiffe://example.org/ns/dev/sa/web, from A (for deny rules)
     good-int      spiffe://example.org/ns/prod/sa/api, from int-a (chained)
+    good-xfcc     spiffe://example.org/ns/prod/sa/xfcc, from int-a, with DNS
+                  names and a subject to escape in X-Forwarded-Client-Cert
     good-other    spiffe://other.org/ns/prod/sa/web, from B
     long-2048     an ID of exactly 2048 bytes (the limit), from A
     nginx         spiffe://example.org/nginx + DNS localhost, from A: a
@@ -158,9 +160,9 @@ class Writer:
         self.pem(name, [cert], key, what)
         return Issuer(name, key, cert, chain)
 
-    def peer(self, name, issuer, what, uris=(GOOD_ID,), **kw):
+    def peer(self, name, issuer, what, uris=(GOOD_ID,), cn=None, **kw):
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = build(name, key, issuer, uris=uris, **kw)
+        cert = build(cn or name, key, issuer, uris=uris, **kw)
         chain = issuer.chain if issuer else []
         self.pem(name, [cert] + chain, key, what)
         return Issuer(name, key, cert, [cert] + chain)
@@ -186,6 +188,10 @@ def main():
            uris=["spiffe://example.org/ns/dev/sa/web"])
     w.peer("good-int", ia, "valid via int-a", uris=[
         "spiffe://example.org/ns/prod/sa/api"])
+    w.peer("good-xfcc", ia, "valid via int-a: DNS names, a subject with "
+           "'\"' and ','", uris=["spiffe://example.org/ns/prod/sa/xfcc"],
+           dns=["xfcc.example.org", "a,b.example.org"],
+           cn='say "hi", web')
     w.peer("good-other", b, "valid in other.org",
            uris=["spiffe://other.org/ns/prod/sa/web"])
     w.peer("long-2048", a, "valid: ID of exactly 2048 bytes",

@@ -154,6 +154,7 @@ our $SCHEMA = {
             hint         => 'str',
             not_after    => 'uint',
             seconds_left => 'int',
+            updated      => 'uint',
         }],
         source => {
             state        => 'state',
@@ -167,6 +168,7 @@ our $SCHEMA = {
         x509_authorities => '?uint',
         jwt_keys         => '?uint',
         spiffe_sequence  => '?uint',
+        updated          => '?uint',
         source           => 'str',
     }],
     handshakes => {
@@ -272,16 +274,18 @@ sub _check {
 
 # The documented families and their types
 our %FAMILIES = (
-    spiffe_handshakes_total              => 'counter',
-    spiffe_sessions_resumed_total        => 'counter',
-    spiffe_access_decisions_total        => 'counter',
-    spiffe_jwt_validations_total         => 'counter',
-    spiffe_svid_updates_total            => 'counter',
-    spiffe_messages_discarded_total      => 'counter',
-    spiffe_source_failures_total         => 'counter',
-    spiffe_svid_expiry_timestamp_seconds => 'gauge',
-    spiffe_source_up                     => 'gauge',
-    spiffe_bundle_x509_authorities       => 'gauge',
+    spiffe_handshakes_total                 => 'counter',
+    spiffe_sessions_resumed_total           => 'counter',
+    spiffe_access_decisions_total           => 'counter',
+    spiffe_jwt_validations_total            => 'counter',
+    spiffe_svid_updates_total               => 'counter',
+    spiffe_messages_discarded_total         => 'counter',
+    spiffe_source_failures_total            => 'counter',
+    spiffe_svid_expiry_timestamp_seconds    => 'gauge',
+    spiffe_svid_updated_timestamp_seconds   => 'gauge',
+    spiffe_source_up                        => 'gauge',
+    spiffe_bundle_x509_authorities          => 'gauge',
+    spiffe_bundle_updated_timestamp_seconds => 'gauge',
 );
 
 # { series key => value } that the Prometheus page must hold for a JSON
@@ -329,6 +333,10 @@ sub prom_expected {
                      spiffe_id => $w->{svid}{id},
                      serial => $w->{svid}{serial} },
                    $w->{svid}{not_after});
+            $add->('spiffe_svid_updated_timestamp_seconds',
+                   { worker => $w->{worker}, pid => $w->{pid},
+                     spiffe_id => $w->{svid}{id} },
+                   $w->{svid}{updated});
         }
         $add->('spiffe_source_up',
                { worker => $w->{worker}, pid => $w->{pid},
@@ -340,6 +348,10 @@ sub prom_expected {
         my $n = $j->{bundles}{$td}{x509_authorities};
         $add->('spiffe_bundle_x509_authorities', { trust_domain => $td }, $n)
             if defined $n;
+        my $u = $j->{bundles}{$td}{updated};
+        $add->('spiffe_bundle_updated_timestamp_seconds',
+               { trust_domain => $td }, $u)
+            if defined $u;
     }
 
     return \%e;
