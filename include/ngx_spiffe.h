@@ -14,6 +14,8 @@
 #include <ngx_event_connect.h>
 #include <curl/curl.h>
 
+#include <ngx_spiffe_compat.h>
+
 #include <spiffe_id.h>
 #include <spiffe_jwks.h>
 #include <spiffe_rules.h>
@@ -281,6 +283,8 @@ ngx_int_t ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess,
 
 ngx_int_t ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
     spiffe_rules_t *rules, ngx_pool_t *pool);
+void *ngx_spiffe_upstream_field(ngx_module_t *m, void *conf,
+    const char *directive);
 
 
 extern ngx_module_t  ngx_spiffe_module;

@@ -59,6 +59,11 @@ static ngx_conf_enum_t  ngx_http_spiffe_verify[] = {
 };
 
 
+static ngx_conf_post_t  ngx_http_spiffe_proxy_post = {
+    ngx_http_spiffe_upstream_directive
+};
+
+
 static ngx_command_t  ngx_http_spiffe_commands[] = {
 
     { ngx_string("spiffe_svid"),
@@ -143,14 +148,14 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, proxy_svid),
-      NULL },
+      &ngx_http_spiffe_proxy_post },
 
     { ngx_string("spiffe_proxy_verify"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_spiffe_rules_patterns,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, proxy_verify),
-      NULL },
+      &ngx_http_spiffe_proxy_post },
 
       ngx_null_command
 };
@@ -460,6 +465,12 @@ ngx_http_spiffe_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     smcf->proxy_verify = 0;
+     */
+
     if (ngx_array_init(&smcf->upstreams, cf->pool, 4,
                        sizeof(ngx_http_spiffe_upstream_t))
         != NGX_OK)
@@ -523,6 +534,8 @@ ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf)
     conf->rules = NGX_CONF_UNSET_PTR;
     conf->proxy_svid = NGX_CONF_UNSET;
     conf->proxy_verify = NGX_CONF_UNSET_PTR;
+    conf->proxy_verify_file = NGX_CONF_UNSET_PTR;
+    conf->proxy_verify_line = NGX_CONF_UNSET_UINT;
     conf->jwt = NGX_CONF_UNSET_UINT;
     conf->jwt_aud = NGX_CONF_UNSET_PTR;
     conf->jwt_rules = NGX_CONF_UNSET_PTR;
@@ -540,6 +553,10 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
     ngx_conf_merge_value(conf->proxy_svid, prev->proxy_svid, 0);
     ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
+    ngx_conf_merge_ptr_value(conf->proxy_verify_file, prev->proxy_verify_file,
+                             NULL);
+    ngx_conf_merge_uint_value(conf->proxy_verify_line,
+                              prev->proxy_verify_line, 0);
 
     if ((conf->proxy_svid || conf->proxy_verify)
         && !ngx_spiffe_has_source(cf->cycle))

@@ -117,9 +117,10 @@ ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     spiffe_rules_t  **rules = (spiffe_rules_t **) ((char *) conf
                                                    + cmd->offset);
 
-    char        *rv;
-    ngx_str_t   *value;
-    ngx_uint_t   i;
+    char             *rv;
+    ngx_str_t        *value;
+    ngx_uint_t        i;
+    ngx_conf_post_t  *post;
 
     if (*rules != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -133,6 +134,11 @@ ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (rv != NGX_CONF_OK) {
             return rv;
         }
+    }
+
+    if (cmd->post) {
+        post = cmd->post;
+        return post->post_handler(cf, post, rules);
     }
 
     return NGX_CONF_OK;

@@ -33,6 +33,11 @@ static char *ngx_stream_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
+static ngx_conf_post_t  ngx_stream_spiffe_proxy_post = {
+    ngx_stream_spiffe_upstream_directive
+};
+
+
 static ngx_conf_enum_t  ngx_stream_spiffe_verify[] = {
     { ngx_string("off"), NGX_SPIFFE_VERIFY_OFF },
     { ngx_string("on"), NGX_SPIFFE_VERIFY_ON },
@@ -76,14 +81,14 @@ static ngx_command_t  ngx_stream_spiffe_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_spiffe_srv_conf_t, proxy_svid),
-      NULL },
+      &ngx_stream_spiffe_proxy_post },
 
     { ngx_string("spiffe_proxy_verify"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
       ngx_spiffe_rules_patterns,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_spiffe_srv_conf_t, proxy_verify),
-      NULL },
+      &ngx_stream_spiffe_proxy_post },
 
       ngx_null_command
 };
@@ -276,9 +281,9 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_stream_spiffe_srv_conf_t *prev = parent;
     ngx_stream_spiffe_srv_conf_t *conf = child;
 
-    char                        *rv;
-    ngx_stream_ssl_conf_t       *ssl;
-    ngx_stream_core_srv_conf_t  *cscf;
+    char                          *rv;
+    ngx_stream_core_srv_conf_t    *cscf;
+    ngx_stream_spiffe_ssl_conf_t  *ssl;
 
     ngx_conf_merge_value(conf->svid, prev->svid, 0);
     ngx_conf_merge_uint_value(conf->verify, prev->verify,
@@ -323,7 +328,7 @@ ngx_stream_spiffe_init(ngx_conf_t *cf)
 static char *
 ngx_stream_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_stream_ssl_conf_t  *ssl;
+    ngx_stream_spiffe_ssl_conf_t  *ssl;
 
     ssl = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_ssl_module);
 
