@@ -39,6 +39,9 @@ static void *ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_spiffe_init(ngx_conf_t *cf);
+#if (NGX_SPIFFE_HTTP_QUIC)
+static ngx_int_t ngx_http_spiffe_quic(ngx_conf_t *cf);
+#endif
 static char *ngx_http_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -605,8 +608,77 @@ ngx_http_spiffe_init(ngx_conf_t *cf)
 
     *h = ngx_http_spiffe_verify_handler;
 
+#if (NGX_SPIFFE_HTTP_QUIC)
+    if (ngx_http_spiffe_quic(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+#endif
+
     return ngx_http_spiffe_upstream_init(cf);
 }
+
+
+#if (NGX_SPIFFE_HTTP_QUIC)
+
+/*
+ * The TLS hooks are not tested over QUIC: a server that listens on QUIC
+ * is refused with them, rather than served without them
+ */
+
+static ngx_int_t
+ngx_http_spiffe_quic(ngx_conf_t *cf)
+{
+    ngx_uint_t                   p, a, s;
+    ngx_http_conf_port_t        *port;
+    ngx_http_conf_addr_t        *addr;
+    ngx_http_core_srv_conf_t   **cscfp;
+    ngx_http_spiffe_srv_conf_t  *sscf;
+    ngx_http_core_main_conf_t   *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    if (cmcf->ports == NULL) {
+        return NGX_OK;
+    }
+
+    port = cmcf->ports->elts;
+
+    for (p = 0; p < cmcf->ports->nelts; p++) {
+
+        addr = port[p].addrs.elts;
+
+        for (a = 0; a < port[p].addrs.nelts; a++) {
+
+            if (!addr[a].opt.quic) {
+                continue;
+            }
+
+            cscfp = addr[a].servers.elts;
+
+            for (s = 0; s < addr[a].servers.nelts; s++) {
+
+                sscf = ngx_http_conf_get_module_srv_conf(cscfp[s],
+                                                         ngx_http_spiffe_module);
+
+                if (!sscf->svid && sscf->verify == NGX_SPIFFE_VERIFY_OFF) {
+                    continue;
+                }
+
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "\"%s\" is not supported over QUIC: the "
+                              "server in %s:%ui has \"listen ... quic\"",
+                              sscf->svid ? "spiffe_svid"
+                                         : "spiffe_verify_client",
+                              cscfp[s]->file_name, cscfp[s]->line);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+#endif
 
 
 static char *

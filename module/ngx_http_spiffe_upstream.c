@@ -32,7 +32,7 @@ static char *ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf,
 static ngx_int_t ngx_http_spiffe_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_module_t *ngx_http_spiffe_upstream_module(ngx_cycle_t *cycle,
-    const char *name);
+    ngx_uint_t n);
 
 
 static const char  *ngx_http_spiffe_upstream_modules[][2] = {
@@ -64,8 +64,7 @@ ngx_http_spiffe_upstream_directive(ngx_conf_t *cf, void *post, void *data)
     for (i = 0; i < sizeof(ngx_http_spiffe_upstream_modules)
                     / sizeof(ngx_http_spiffe_upstream_modules[0]); i++)
     {
-        m = ngx_http_spiffe_upstream_module(cf->cycle,
-                                            ngx_http_spiffe_upstream_modules[i][0]);
+        m = ngx_http_spiffe_upstream_module(cf->cycle, i);
         if (m == NULL) {
             continue;
         }
@@ -111,8 +110,7 @@ ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
     for (i = 0; i < sizeof(ngx_http_spiffe_upstream_modules)
                     / sizeof(ngx_http_spiffe_upstream_modules[0]); i++)
     {
-        m = ngx_http_spiffe_upstream_module(cf->cycle,
-                                            ngx_http_spiffe_upstream_modules[i][0]);
+        m = ngx_http_spiffe_upstream_module(cf->cycle, i);
         if (m == NULL) {
             continue;
         }
@@ -335,10 +333,15 @@ ngx_http_spiffe_upstream_init_peer(ngx_http_request_t *r,
 }
 
 
+/* the proxy or the grpc module, if this nginx has it */
+
 static ngx_module_t *
-ngx_http_spiffe_upstream_module(ngx_cycle_t *cycle, const char *name)
+ngx_http_spiffe_upstream_module(ngx_cycle_t *cycle, ngx_uint_t n)
 {
-    ngx_uint_t  i;
+    ngx_uint_t   i;
+    const char  *name;
+
+    name = ngx_http_spiffe_upstream_modules[n][0];
 
     for (i = 0; cycle->modules[i]; i++) {
         if (ngx_strcmp(cycle->modules[i]->name, name) == 0) {

@@ -128,6 +128,13 @@ ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /* "off": no check here, whatever the level above asks */
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        *rules = NULL;
+        goto done;
+    }
+
     for (i = 1; i < cf->args->nelts; i++) {
         rv = ngx_spiffe_rules_add(cf, rules, SPIFFE_RULES_ALLOW, &value[i],
                                   &cmd->name);
@@ -135,6 +142,8 @@ ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return rv;
         }
     }
+
+done:
 
     if (cmd->post) {
         post = cmd->post;
