@@ -97,9 +97,10 @@ END {
 # ---- shared configuration ------------------------------------------------
 
 # Every [error] line reduced to its message (without nginx's context), and
+# [crit] ones (nginx 1.26 logs a refused upstream handshake at crit), and
 # the module's debug lines about reusing upstream connections and sessions:
 # in the order they were logged.
-my $error = qr/\[error\] \d+#\d+: (?:\*\d+ )?\K.*?(?= while |, client: |$)/;
+my $error = qr/\[(?:error|crit)\] \d+#\d+: (?:\*\d+ )?\K.*?(?= while |, client: |$)/;
 my $debug = join '|', 'kept-alive upstream connection(?= \S+ not allowed)',
                       'upstream session not allowed here',
                       'session not resumed: [^,\n]*';
@@ -151,8 +152,8 @@ add_block_preprocessor(sub {
         }
 EOC
 
-    my @never = ('[alert]', '[crit]', '[emerg]');
-    push @never, '[error]' unless defined $block->grep_error_log;
+    my @never = ('[alert]', '[emerg]');
+    push @never, '[error]', '[crit]' unless defined $block->grep_error_log;
     $block->set_value(no_error_log => join "\n",
                       grep { defined } $block->no_error_log, @never);
 });
