@@ -252,12 +252,21 @@ typedef struct {
 } ngx_spiffe_peer_t;
 
 
-/* spiffe_proxy_svid and spiffe_proxy_verify of one location or server */
+/*
+ * spiffe_proxy_svid and spiffe_proxy_verify of one location or server, and
+ * for the log where an upstream connection of its comes from (location
+ * "/a/"): the locations or servers that inherit them share an SSL context
+ */
+
+#define NGX_SPIFFE_WHERE_LEN        256
+
+typedef u_char *(*ngx_spiffe_upstream_where_pt)(ngx_connection_t *c,
+    u_char *buf, size_t len);
 
 typedef struct {
-    ngx_flag_t                  svid;
-    spiffe_rules_t             *rules;      /* NULL: the peer is not checked */
-    ngx_str_t                   where;      /* for the log: location "/a/" */
+    ngx_flag_t                     svid;
+    spiffe_rules_t                *rules;   /* NULL: the peer is not checked */
+    ngx_spiffe_upstream_where_pt   where;
 } ngx_spiffe_upstream_t;
 
 

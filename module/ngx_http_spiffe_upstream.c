@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_spiffe_upstream_tls(ngx_module_t *m,
 static char *ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf,
     ngx_http_spiffe_loc_conf_t *slcf, ngx_http_upstream_conf_t *ucf,
     const char *prefix);
+static u_char *ngx_http_spiffe_upstream_where(ngx_connection_t *c,
+    u_char *buf, size_t len);
 static ngx_int_t ngx_http_spiffe_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_module_t *ngx_http_spiffe_upstream_module(ngx_cycle_t *cycle,
@@ -206,7 +208,6 @@ static char *
 ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *slcf,
     ngx_http_upstream_conf_t *ucf, const char *prefix)
 {
-    u_char                       *p;
     ngx_int_t                     rc;
     ngx_spiffe_upstream_t        *sup;
     ngx_http_core_loc_conf_t     *clcf;
@@ -231,16 +232,13 @@ ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *slcf,
     }
 
     sup = ngx_palloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
-    p = ngx_pnalloc(cf->pool, sizeof("location \"\"") - 1 + clcf->name.len);
-
-    if (sup == NULL || p == NULL) {
+    if (sup == NULL) {
         return NGX_CONF_ERROR;
     }
 
     sup->svid = slcf->proxy_svid;
     sup->rules = slcf->proxy_verify;
-    sup->where.data = p;
-    sup->where.len = ngx_sprintf(p, "location \"%V\"", &clcf->name) - p;
+    sup->where = ngx_http_spiffe_upstream_where;
 
     if (sup->rules) {
         /* SPIFFE replaces both the chain and the host name checks */
@@ -296,6 +294,21 @@ ngx_http_spiffe_upstream_tls(ngx_module_t *m, ngx_http_upstream_conf_t *ucf,
     }
 
     return protocols[-1];
+}
+
+
+/* the location of the request of an upstream connection */
+
+static u_char *
+ngx_http_spiffe_upstream_where(ngx_connection_t *c, u_char *buf, size_t len)
+{
+    ngx_http_request_t        *r;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    r = c->data;
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    return ngx_snprintf(buf, len, "location \"%V\"", &clcf->name);
 }
 
 

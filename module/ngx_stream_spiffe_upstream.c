@@ -32,6 +32,8 @@
  */
 
 
+static u_char *ngx_stream_spiffe_upstream_where(ngx_connection_t *c,
+    u_char *buf, size_t len);
 static ngx_int_t ngx_stream_spiffe_upstream_init_peer(
     ngx_stream_session_t *s, ngx_stream_upstream_srv_conf_t *us);
 static ngx_ssl_t *ngx_stream_spiffe_proxy_ssl(ngx_conf_t *cf, void *after);
@@ -45,7 +47,7 @@ char *
 ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
     ngx_stream_spiffe_srv_conf_t *sscf)
 {
-    u_char                         *p, *file;
+    u_char                         *file;
     void                           *pscf;
     ngx_int_t                       rc;
     ngx_ssl_t                      *ssl;
@@ -109,17 +111,13 @@ ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
     }
 
     up = ngx_palloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
-    p = ngx_pnalloc(cf->pool, sizeof("the server at :") - 1
-                              + ngx_strlen(file) + NGX_INT_T_LEN);
-
-    if (up == NULL || p == NULL) {
+    if (up == NULL) {
         return NGX_CONF_ERROR;
     }
 
     up->svid = sscf->proxy_svid;
     up->rules = sscf->proxy_verify;
-    up->where.data = p;
-    up->where.len = ngx_sprintf(p, "the server at %s:%ui", file, line) - p;
+    up->where = ngx_stream_spiffe_upstream_where;
 
     if (up->rules) {
         /* SPIFFE replaces both the chain and the host name checks */
@@ -207,6 +205,23 @@ ngx_stream_spiffe_upstream_init(ngx_conf_t *cf)
     }
 
     return NGX_OK;
+}
+
+
+/* the server of the session of an upstream connection */
+
+static u_char *
+ngx_stream_spiffe_upstream_where(ngx_connection_t *c, u_char *buf,
+    size_t len)
+{
+    ngx_stream_session_t        *s;
+    ngx_stream_core_srv_conf_t  *cscf;
+
+    s = c->data;
+    cscf = ngx_stream_get_module_srv_conf(s, ngx_stream_core_module);
+
+    return ngx_snprintf(buf, len, "the server at %s:%ui", cscf->file_name,
+                        cscf->line);
 }
 
 
