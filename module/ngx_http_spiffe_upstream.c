@@ -123,6 +123,10 @@ ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
         if (ucf->ssl == NULL || ucf->ssl->ctx == NULL) {
             tls = 0;
 
+        } else if (!slcf->proxy_svid && slcf->proxy_verify == NULL) {
+            /* a context of its own or shared: claimed as it is */
+            tls = 1;
+
         } else {
             tls = ngx_http_spiffe_upstream_tls(m, ucf, prefix);
         }
