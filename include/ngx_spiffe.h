@@ -233,6 +233,10 @@ ngx_int_t ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
 
 #define NGX_SPIFFE_PLACEHOLDER_CN   "ngx_spiffe placeholder, never served"
 
+#define NGX_SPIFFE_NEEDS_TLS                                                 \
+    "\"%s\" needs TLS in the server in %s:%ui: add \"ssl\" to \"listen\" " \
+    "and \"spiffe_svid on\" or \"ssl_certificate\""
+
 
 /* a TLS peer, found once per connection */
 

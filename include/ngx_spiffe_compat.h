@@ -36,9 +36,9 @@
  * 1.23.1: locations and stream servers that set no "proxy_ssl_*" (or
  * "grpc_ssl_*") directive share the upstream SSL context of the level
  * above.  A level that has "spiffe_proxy_svid" or "spiffe_proxy_verify"
- * marks itself, as such a directive would, with an empty list of
- * "proxy_ssl_conf_command": its context is then its own, and shared only
- * with the levels that inherit its SPIFFE settings.
+ * marks itself as such a directive would: its "proxy_ssl_conf_command"
+ * (or "grpc_ssl_conf_command") list is set, to none, so its context is its
+ * own, shared only with the levels that inherit its SPIFFE settings.
  */
 
 #if (nginx_version >= 1023001)
@@ -63,6 +63,7 @@
 
 #if (nginx_version >= 1025005)
 typedef ngx_stream_ssl_srv_conf_t  ngx_stream_spiffe_ssl_conf_t;
+#define NGX_SPIFFE_STREAM_SSL_ANY_SERVER  1
 #else
 typedef ngx_stream_ssl_conf_t      ngx_stream_spiffe_ssl_conf_t;
 #endif

@@ -629,6 +629,7 @@ static ngx_int_t
 ngx_http_spiffe_quic(ngx_conf_t *cf)
 {
     ngx_uint_t                   p, a, s;
+    ngx_http_conf_ctx_t         *ctx;
     ngx_http_conf_port_t        *port;
     ngx_http_conf_addr_t        *addr;
     ngx_http_core_srv_conf_t   **cscfp;
@@ -657,8 +658,8 @@ ngx_http_spiffe_quic(ngx_conf_t *cf)
 
             for (s = 0; s < addr[a].servers.nelts; s++) {
 
-                sscf = ngx_http_conf_get_module_srv_conf(cscfp[s],
-                                                         ngx_http_spiffe_module);
+                ctx = cscfp[s]->ctx;
+                sscf = ctx->srv_conf[ngx_http_spiffe_module.ctx_index];
 
                 if (!sscf->svid && sscf->verify == NGX_SPIFFE_VERIFY_OFF) {
                     continue;

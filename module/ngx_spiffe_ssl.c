@@ -239,10 +239,8 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
     }
 
     if (ssl->ctx == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"%s\" needs TLS in the server in %s:%ui: add "
-                      "\"ssl\" to \"listen\" and \"spiffe_svid on\" or "
-                      "\"ssl_certificate\"", name, file, line);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, NGX_SPIFFE_NEEDS_TLS,
+                      name, file, line);
         return NGX_CONF_ERROR;
     }
 
