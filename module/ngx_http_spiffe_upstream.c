@@ -18,9 +18,9 @@
  * name, so that an nginx built without one of them still loads this one.
  *
  * A kept-alive connection or a TLS session is shared by all locations
- * that use an upstream: the balancer of such an upstream is wrapped
- * (ngx_spiffe_upstream.c), so that a location with spiffe_proxy_verify
- * takes neither unless the peer it leads to matches its patterns.
+ * that use an upstream: the balancers are wrapped (ngx_spiffe_upstream.c),
+ * so that a location with spiffe_proxy_verify takes neither unless the
+ * peer it leads to matches its patterns.
  */
 
 
