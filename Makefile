@@ -15,6 +15,25 @@ MODULES     := $(BUILD)/ngx_http_spiffe_module.so \
                $(BUILD)/ngx_stream_spiffe_module.so
 PYTHON      := /usr/bin/python3
 
+# NGINX_VERSION=1.26.3: nginx built from that version's source (its
+# tarball fetched by t/nginx/source.sh), the modules built against it
+# under build/1.26.3/, and the suites run with that nginx
+NGINX_VERSION ?=
+ifneq ($(NGINX_VERSION),)
+BUILD       := build/$(NGINX_VERSION)
+NGX_BUILD   := $(BUILD)/nginx
+NGINX       := $(CURDIR)/$(NGX_BUILD)/objs/nginx
+MODULES     := $(BUILD)/ngx_http_spiffe_module.so \
+               $(BUILD)/ngx_stream_spiffe_module.so
+export TEST_NGINX_STREAM_MODULE ?= $(CURDIR)/$(NGX_BUILD)/objs/ngx_stream_module.so
+endif
+# the flags of nginx.org's packages that matter to the module, as modules:
+# the stream one as Debian builds it; debug: the suites read debug lines
+NGINX_FLAGS := --with-compat --with-debug --with-threads \
+               --with-http_ssl_module --with-http_v2_module \
+               --with-http_v3_module --with-http_sub_module \
+               --with-stream=dynamic --with-stream_ssl_module
+
 # the same modules built with AddressSanitizer and UBSan, run by the stock
 # nginx with the runtimes preloaded (t/asan/nginx)
 ASAN_BUILD  := $(BUILD)/asan
@@ -100,11 +119,29 @@ define build
 	done
 endef
 
+ifeq ($(NGINX_VERSION),)
 $(NGX_BUILD)/objs/Makefile: config
 	$(call configure,$(NGX_BUILD))
 
 $(MODULES) &: $(NGX_BUILD)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 	$(call build,$(NGX_BUILD),$(BUILD))
+else
+build/dl/nginx-%.tar.gz:
+	t/nginx/source.sh $* build/dl
+
+$(NGX_BUILD)/objs/Makefile: config build/dl/nginx-$(NGINX_VERSION).tar.gz
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(NGX_BUILD)
+	tar -xzf build/dl/nginx-$(NGINX_VERSION).tar.gz --strip-components=1 \
+	    -C $(NGX_BUILD)
+	cd $(NGX_BUILD) && ./configure $(NGINX_FLAGS) \
+	    --add-dynamic-module=$(CURDIR) > ../configure.log \
+	    || { cat ../configure.log; exit 1; }
+
+# nginx and its stream module are targets too
+$(MODULES) &: $(NGX_BUILD)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
+	$(call build,$(NGX_BUILD),$(BUILD),objs/nginx objs/ngx_stream_module.so)
+endif
 
 $(ASAN_NGX)/objs/Makefile: config
 	$(call configure,$(ASAN_NGX),--with-cc-opt="$(ASAN_CFLAGS)")

@@ -17,6 +17,7 @@
 
 typedef struct {
     ngx_array_t                  upstreams;     /* of ..._upstream_t */
+    ngx_flag_t                   proxy_verify;  /* in some location */
 } ngx_http_spiffe_main_conf_t;
 
 
@@ -24,6 +25,8 @@ typedef struct {
     spiffe_rules_t              *rules;         /* spiffe_allow, deny */
     ngx_flag_t                   proxy_svid;
     spiffe_rules_t              *proxy_verify;
+    u_char                      *proxy_verify_file;
+    ngx_uint_t                   proxy_verify_line;
 
     ngx_uint_t                   jwt;
     const char                 **jwt_aud;       /* spiffe_jwt_audience */
@@ -84,6 +87,8 @@ typedef struct {
 
 /* TLS upstreams of the proxy and grpc modules: ngx_http_spiffe_upstream.c */
 
+char *ngx_http_spiffe_upstream_directive(ngx_conf_t *cf, void *post,
+    void *data);
 char *ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
     ngx_http_spiffe_loc_conf_t *slcf);
 ngx_int_t ngx_http_spiffe_upstream_init(ngx_conf_t *cf);

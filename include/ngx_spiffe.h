@@ -14,6 +14,8 @@
 #include <ngx_event_connect.h>
 #include <curl/curl.h>
 
+#include <ngx_spiffe_compat.h>
+
 #include <spiffe_id.h>
 #include <spiffe_jwks.h>
 #include <spiffe_rules.h>
@@ -234,6 +236,10 @@ ngx_int_t ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
 
 #define NGX_SPIFFE_PLACEHOLDER_CN   "ngx_spiffe placeholder, never served"
 
+#define NGX_SPIFFE_NEEDS_TLS                                                 \
+    "\"%s\" needs TLS in the server in %s:%ui: add \"ssl\" to \"listen\" " \
+    "and \"spiffe_svid on\" or \"ssl_certificate\""
+
 
 /* a TLS peer, found once per connection */
 
@@ -253,12 +259,21 @@ typedef struct {
 } ngx_spiffe_peer_t;
 
 
-/* spiffe_proxy_svid and spiffe_proxy_verify of one location or server */
+/*
+ * spiffe_proxy_svid and spiffe_proxy_verify of one location or server, and
+ * for the log where an upstream connection of its comes from (location
+ * "/a/"): the locations or servers that inherit them share an SSL context
+ */
+
+#define NGX_SPIFFE_WHERE_LEN        256
+
+typedef u_char *(*ngx_spiffe_upstream_where_pt)(ngx_connection_t *c,
+    u_char *buf, size_t len);
 
 typedef struct {
-    ngx_flag_t                  svid;
-    spiffe_rules_t             *rules;      /* NULL: the peer is not checked */
-    ngx_str_t                   where;      /* for the log: location "/a/" */
+    ngx_flag_t                     svid;
+    spiffe_rules_t                *rules;   /* NULL: the peer is not checked */
+    ngx_spiffe_upstream_where_pt   where;
 } ngx_spiffe_upstream_t;
 
 
@@ -284,6 +299,8 @@ ngx_int_t ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess,
 
 ngx_int_t ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
     spiffe_rules_t *rules, ngx_pool_t *pool);
+void *ngx_spiffe_upstream_field(ngx_module_t *m, void *conf,
+    const char *directive);
 
 
 extern ngx_module_t  ngx_spiffe_module;

@@ -42,6 +42,8 @@ typedef struct {
 
 char *ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
     ngx_stream_spiffe_srv_conf_t *sscf);
+char *ngx_stream_spiffe_upstream_directive(ngx_conf_t *cf, void *post,
+    void *data);
 ngx_int_t ngx_stream_spiffe_upstream_init(ngx_conf_t *cf);
 
 

@@ -340,6 +340,7 @@ ngx_http_spiffe_jwt_unauthorized(ngx_http_request_t *r,
     /* RFC 6750: no error code when no token came */
 
     h->hash = 1;
+    ngx_spiffe_header_single(h);
     ngx_str_set(&h->key, "WWW-Authenticate");
 
     if (ctx->status == NGX_SPIFFE_PEER_NONE) {

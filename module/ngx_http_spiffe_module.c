@@ -37,6 +37,9 @@ static void *ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_spiffe_init(ngx_conf_t *cf);
+#if (NGX_SPIFFE_HTTP_QUIC)
+static ngx_int_t ngx_http_spiffe_quic(ngx_conf_t *cf);
+#endif
 static char *ngx_http_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -63,6 +66,11 @@ static ngx_conf_enum_t  ngx_http_spiffe_xfcc_forward[] = {
     { ngx_string("append_forward"), NGX_HTTP_SPIFFE_XFCC_APPEND_FORWARD },
     { ngx_string("sanitize_set"), NGX_HTTP_SPIFFE_XFCC_SANITIZE_SET },
     { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_post_t  ngx_http_spiffe_proxy_post = {
+    ngx_http_spiffe_upstream_directive
 };
 
 
@@ -150,14 +158,14 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, proxy_svid),
-      NULL },
+      &ngx_http_spiffe_proxy_post },
 
     { ngx_string("spiffe_proxy_verify"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_spiffe_rules_patterns,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, proxy_verify),
-      NULL },
+      &ngx_http_spiffe_proxy_post },
 
     { ngx_string("spiffe_xfcc_forward"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -432,6 +440,12 @@ ngx_http_spiffe_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     smcf->proxy_verify = 0;
+     */
+
     if (ngx_array_init(&smcf->upstreams, cf->pool, 4,
                        sizeof(ngx_http_spiffe_upstream_t))
         != NGX_OK)
@@ -495,6 +509,8 @@ ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf)
     conf->rules = NGX_CONF_UNSET_PTR;
     conf->proxy_svid = NGX_CONF_UNSET;
     conf->proxy_verify = NGX_CONF_UNSET_PTR;
+    conf->proxy_verify_file = NGX_CONF_UNSET_PTR;
+    conf->proxy_verify_line = NGX_CONF_UNSET_UINT;
     conf->jwt = NGX_CONF_UNSET_UINT;
     conf->jwt_aud = NGX_CONF_UNSET_PTR;
     conf->jwt_rules = NGX_CONF_UNSET_PTR;
@@ -518,6 +534,10 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_SPIFFE_XFCC_SANITIZE_SET);
     ngx_conf_merge_uint_value(conf->xfcc_details, prev->xfcc_details,
                               NGX_HTTP_SPIFFE_XFCC_OFF);
+    ngx_conf_merge_ptr_value(conf->proxy_verify_file, prev->proxy_verify_file,
+                             NULL);
+    ngx_conf_merge_uint_value(conf->proxy_verify_line,
+                              prev->proxy_verify_line, 0);
 
     if ((conf->proxy_svid || conf->proxy_verify)
         && !ngx_spiffe_has_source(cf->cycle))
@@ -566,8 +586,78 @@ ngx_http_spiffe_init(ngx_conf_t *cf)
 
     *h = ngx_http_spiffe_verify_handler;
 
+#if (NGX_SPIFFE_HTTP_QUIC)
+    if (ngx_http_spiffe_quic(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+#endif
+
     return ngx_http_spiffe_upstream_init(cf);
 }
+
+
+#if (NGX_SPIFFE_HTTP_QUIC)
+
+/*
+ * The TLS hooks are not tested over QUIC: a server that listens on QUIC
+ * is refused with them, rather than served without them
+ */
+
+static ngx_int_t
+ngx_http_spiffe_quic(ngx_conf_t *cf)
+{
+    ngx_uint_t                   p, a, s;
+    ngx_http_conf_ctx_t         *ctx;
+    ngx_http_conf_port_t        *port;
+    ngx_http_conf_addr_t        *addr;
+    ngx_http_core_srv_conf_t   **cscfp;
+    ngx_http_spiffe_srv_conf_t  *sscf;
+    ngx_http_core_main_conf_t   *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    if (cmcf->ports == NULL) {
+        return NGX_OK;
+    }
+
+    port = cmcf->ports->elts;
+
+    for (p = 0; p < cmcf->ports->nelts; p++) {
+
+        addr = port[p].addrs.elts;
+
+        for (a = 0; a < port[p].addrs.nelts; a++) {
+
+            if (!addr[a].opt.quic) {
+                continue;
+            }
+
+            cscfp = addr[a].servers.elts;
+
+            for (s = 0; s < addr[a].servers.nelts; s++) {
+
+                ctx = cscfp[s]->ctx;
+                sscf = ctx->srv_conf[ngx_http_spiffe_module.ctx_index];
+
+                if (!sscf->svid && sscf->verify == NGX_SPIFFE_VERIFY_OFF) {
+                    continue;
+                }
+
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "\"%s\" is not supported over QUIC: the "
+                              "server in %s:%ui has \"listen ... quic\"",
+                              sscf->svid ? "spiffe_svid"
+                                         : "spiffe_verify_client",
+                              cscfp[s]->file_name, cscfp[s]->line);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+#endif
 
 
 static char *

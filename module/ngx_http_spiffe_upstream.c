@@ -18,19 +18,80 @@
  * name, so that an nginx built without one of them still loads this one.
  *
  * A kept-alive connection or a TLS session is shared by all locations
- * that use an upstream: the balancer of such an upstream is wrapped
- * (ngx_spiffe_upstream.c), so that a location with spiffe_proxy_verify
- * takes neither unless the peer it leads to matches its patterns.
+ * that use an upstream: the balancers are wrapped (ngx_spiffe_upstream.c),
+ * so that a location with spiffe_proxy_verify takes neither unless the
+ * peer it leads to matches its patterns.
  */
 
 
+static ngx_int_t ngx_http_spiffe_upstream_tls(ngx_module_t *m,
+    ngx_http_upstream_conf_t *ucf, const char *prefix);
 static char *ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf,
     ngx_http_spiffe_loc_conf_t *slcf, ngx_http_upstream_conf_t *ucf,
     const char *prefix);
+static u_char *ngx_http_spiffe_upstream_where(ngx_connection_t *c,
+    u_char *buf, size_t len);
 static ngx_int_t ngx_http_spiffe_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_module_t *ngx_http_spiffe_upstream_module(ngx_cycle_t *cycle,
-    const char *name);
+    ngx_uint_t n);
+
+
+static const char  *ngx_http_spiffe_upstream_modules[][2] = {
+    { "ngx_http_proxy_module", "proxy" },
+    { "ngx_http_grpc_module", "grpc" }
+};
+
+
+/*
+ * "post" of spiffe_proxy_svid and spiffe_proxy_verify: where the latter
+ * is written, for the log; the level where either is written gets SSL
+ * contexts of its own (ngx_spiffe_compat.h)
+ */
+
+char *
+ngx_http_spiffe_upstream_directive(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_spiffe_loc_conf_t  *slcf;
+
+#if (NGX_SPIFFE_SHARED_UPSTREAM_SSL)
+    u_char                       name[sizeof("proxy_ssl_conf_command")];
+    ngx_uint_t                   i;
+    ngx_array_t                **commands;
+    ngx_module_t                *m;
+    ngx_http_conf_ctx_t         *ctx;
+
+    ctx = cf->ctx;
+
+    for (i = 0; i < sizeof(ngx_http_spiffe_upstream_modules)
+                    / sizeof(ngx_http_spiffe_upstream_modules[0]); i++)
+    {
+        m = ngx_http_spiffe_upstream_module(cf->cycle, i);
+        if (m == NULL) {
+            continue;
+        }
+
+        ngx_sprintf(name, "%s_ssl_conf_command%Z",
+                    ngx_http_spiffe_upstream_modules[i][1]);
+
+        commands = ngx_spiffe_upstream_field(m, ctx->loc_conf[m->ctx_index],
+                                             (const char *) name);
+
+        if (commands && *commands == NGX_CONF_UNSET_PTR) {
+            *commands = NULL;
+        }
+    }
+#endif
+
+    slcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_spiffe_module);
+
+    if (data == &slcf->proxy_verify) {
+        slcf->proxy_verify_file = cf->conf_file->file.name.data;
+        slcf->proxy_verify_line = cf->conf_file->line;
+    }
+
+    return NGX_CONF_OK;
+}
 
 
 char *
@@ -38,38 +99,67 @@ ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
     ngx_http_spiffe_loc_conf_t *slcf)
 {
     char                      *rv;
+    ngx_int_t                  tls;
     ngx_uint_t                 i;
+    const char                *prefix;
     ngx_module_t              *m;
     ngx_http_conf_ctx_t       *ctx;
+    ngx_http_core_loc_conf_t  *clcf;
     ngx_http_upstream_conf_t  *ucf;
-
-    static const char  *modules[][2] = {
-        { "ngx_http_proxy_module", "proxy" },
-        { "ngx_http_grpc_module", "grpc" }
-    };
-
-    if (!slcf->proxy_svid && slcf->proxy_verify == NULL) {
-        return NGX_CONF_OK;
-    }
 
     ctx = cf->ctx;
 
-    for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
-
-        m = ngx_http_spiffe_upstream_module(cf->cycle, modules[i][0]);
+    for (i = 0; i < sizeof(ngx_http_spiffe_upstream_modules)
+                    / sizeof(ngx_http_spiffe_upstream_modules[0]); i++)
+    {
+        m = ngx_http_spiffe_upstream_module(cf->cycle, i);
         if (m == NULL) {
             continue;
         }
 
+        prefix = ngx_http_spiffe_upstream_modules[i][1];
         ucf = ctx->loc_conf[m->ctx_index];
 
-        if (ucf->ssl == NULL) {
+        if (ucf->ssl == NULL || ucf->ssl->ctx == NULL) {
+            tls = 0;
+
+        } else if (!slcf->proxy_svid && slcf->proxy_verify == NULL) {
+            /* a context of its own or shared: claimed as it is */
+            tls = 1;
+
+        } else {
+            tls = ngx_http_spiffe_upstream_tls(m, ucf, prefix);
+        }
+
+        if (tls == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the %s module of this nginx does not keep "
+                               "its \"https\" flag where ngx_spiffe looks "
+                               "for it", prefix);
+            return NGX_CONF_ERROR;
+        }
+
+        if (tls) {
+            rv = ngx_http_spiffe_upstream_ssl(cf, slcf, ucf, prefix);
+            if (rv != NGX_CONF_OK) {
+                return rv;
+            }
+
             continue;
         }
 
-        rv = ngx_http_spiffe_upstream_ssl(cf, slcf, ucf, modules[i][1]);
-        if (rv != NGX_CONF_OK) {
-            return rv;
+        /* proxy_pass http://, grpc_pass grpc:// */
+
+        if (slcf->proxy_verify && ucf->upstream) {
+            clcf = ngx_http_conf_get_module_loc_conf(cf,
+                                                     ngx_http_core_module);
+
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"spiffe_proxy_verify\" in %s:%ui needs TLS to "
+                          "the upstream of location \"%V\": its \"%s_pass\" "
+                          "is cleartext", slcf->proxy_verify_file,
+                          slcf->proxy_verify_line, &clcf->name, prefix);
+            return NGX_CONF_ERROR;
         }
     }
 
@@ -77,22 +167,41 @@ ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
 }
 
 
-/* after every merge: the balancers are final by now */
+/*
+ * After every merge, the balancers being final by now: once a location
+ * has spiffe_proxy_verify, every upstream {} is wrapped, as a "proxy_pass"
+ * with variables may lead a location to any of them (the stream module's
+ * policy too)
+ */
 
 ngx_int_t
 ngx_http_spiffe_upstream_init(ngx_conf_t *cf)
 {
-    ngx_uint_t                    i;
-    ngx_http_spiffe_upstream_t   *up;
-    ngx_http_spiffe_main_conf_t  *smcf;
+    ngx_uint_t                        i;
+    ngx_http_spiffe_upstream_t       *up;
+    ngx_http_upstream_srv_conf_t    **uscf;
+    ngx_http_spiffe_main_conf_t      *smcf;
+    ngx_http_upstream_main_conf_t    *umcf;
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
 
-    up = smcf->upstreams.elts;
+    if (!smcf->proxy_verify) {
+        return NGX_OK;
+    }
 
-    for (i = 0; i < smcf->upstreams.nelts; i++) {
-        up[i].init = up[i].upstream->peer.init;
-        up[i].upstream->peer.init = ngx_http_spiffe_upstream_init_peer;
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+
+    uscf = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+        up = ngx_array_push(&smcf->upstreams);
+        if (up == NULL) {
+            return NGX_ERROR;
+        }
+
+        up->upstream = uscf[i];
+        up->init = uscf[i]->peer.init;
+        uscf[i]->peer.init = ngx_http_spiffe_upstream_init_peer;
     }
 
     return NGX_OK;
@@ -103,15 +212,20 @@ static char *
 ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *slcf,
     ngx_http_upstream_conf_t *ucf, const char *prefix)
 {
-    u_char                       *p;
     ngx_int_t                     rc;
-    ngx_uint_t                    i;
     ngx_spiffe_upstream_t        *sup;
     ngx_http_core_loc_conf_t     *clcf;
-    ngx_http_spiffe_upstream_t   *up;
     ngx_http_spiffe_main_conf_t  *smcf;
 
+    static ngx_spiffe_upstream_t  plain;
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (!slcf->proxy_svid && slcf->proxy_verify == NULL) {
+        /* claims the context: no other location hooks it */
+        sup = &plain;
+        goto client;
+    }
 
     if (slcf->proxy_svid && ucf->ssl_certificate) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -122,21 +236,20 @@ ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *slcf,
     }
 
     sup = ngx_palloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
-    p = ngx_pnalloc(cf->pool, sizeof("location \"\"") - 1 + clcf->name.len);
-
-    if (sup == NULL || p == NULL) {
+    if (sup == NULL) {
         return NGX_CONF_ERROR;
     }
 
     sup->svid = slcf->proxy_svid;
     sup->rules = slcf->proxy_verify;
-    sup->where.data = p;
-    sup->where.len = ngx_sprintf(p, "location \"%V\"", &clcf->name) - p;
+    sup->where = ngx_http_spiffe_upstream_where;
 
     if (sup->rules) {
         /* SPIFFE replaces both the chain and the host name checks */
         ucf->ssl_verify = 0;
     }
+
+client:
 
     rc = ngx_spiffe_ssl_client(cf, ucf->ssl, sup);
 
@@ -144,9 +257,8 @@ ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *slcf,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "location \"%V\" shares the TLS context of "
                            "\"%s_pass\" with a location of other "
-                           "\"spiffe_proxy_svid\" or \"spiffe_proxy_verify\": "
-                           "give it a \"%s_ssl_*\" directive of its own",
-                           &clcf->name, prefix, prefix);
+                           "\"spiffe_proxy_svid\" or \"spiffe_proxy_verify\"",
+                           &clcf->name, prefix);
         return NGX_CONF_ERROR;
     }
 
@@ -154,29 +266,53 @@ ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *slcf,
         return NGX_CONF_ERROR;
     }
 
-    if (sup->rules == NULL || ucf->upstream == NULL) {
-        return NGX_CONF_OK;
+    if (sup->rules) {
+        smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
+        smcf->proxy_verify = 1;
     }
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
-
-    up = smcf->upstreams.elts;
-
-    for (i = 0; i < smcf->upstreams.nelts; i++) {
-        if (up[i].upstream == ucf->upstream) {
-            return NGX_CONF_OK;
-        }
-    }
-
-    up = ngx_array_push(&smcf->upstreams);
-    if (up == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    up->upstream = ucf->upstream;
-    up->init = NULL;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Whether a location's upstream is TLS: the module's "ssl" flag, the
+ * member just before the one "proxy_ssl_protocols" sets, as in every
+ * nginx from 1.9 to 1.29 (set for https:// and for URLs with variables).
+ * Another layout is refused, never guessed.
+ */
+
+static ngx_int_t
+ngx_http_spiffe_upstream_tls(ngx_module_t *m, ngx_http_upstream_conf_t *ucf,
+    const char *prefix)
+{
+    u_char       name[sizeof("proxy_ssl_protocols")];
+    ngx_uint_t  *protocols;
+
+    ngx_sprintf(name, "%s_ssl_protocols%Z", prefix);
+
+    protocols = ngx_spiffe_upstream_field(m, ucf, (const char *) name);
+
+    if (protocols == NULL || (protocols[-1] != 0 && protocols[-1] != 1)) {
+        return NGX_ERROR;
+    }
+
+    return protocols[-1];
+}
+
+
+/* the location of the request of an upstream connection */
+
+static u_char *
+ngx_http_spiffe_upstream_where(ngx_connection_t *c, u_char *buf, size_t len)
+{
+    ngx_http_request_t        *r;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    r = c->data;
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    return ngx_snprintf(buf, len, "location \"%V\"", &clcf->name);
 }
 
 
@@ -214,10 +350,15 @@ ngx_http_spiffe_upstream_init_peer(ngx_http_request_t *r,
 }
 
 
+/* the proxy or the grpc module, if this nginx has it */
+
 static ngx_module_t *
-ngx_http_spiffe_upstream_module(ngx_cycle_t *cycle, const char *name)
+ngx_http_spiffe_upstream_module(ngx_cycle_t *cycle, ngx_uint_t n)
 {
-    ngx_uint_t  i;
+    ngx_uint_t   i;
+    const char  *name;
+
+    name = ngx_http_spiffe_upstream_modules[n][0];
 
     for (i = 0; cycle->modules[i]; i++) {
         if (ngx_strcmp(cycle->modules[i]->name, name) == 0) {

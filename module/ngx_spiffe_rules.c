@@ -117,9 +117,10 @@ ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     spiffe_rules_t  **rules = (spiffe_rules_t **) ((char *) conf
                                                    + cmd->offset);
 
-    char        *rv;
-    ngx_str_t   *value;
-    ngx_uint_t   i;
+    char             *rv;
+    ngx_str_t        *value;
+    ngx_uint_t        i;
+    ngx_conf_post_t  *post;
 
     if (*rules != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -127,12 +128,26 @@ ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /* "off": no check here, whatever the level above asks */
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        *rules = NULL;
+        goto done;
+    }
+
     for (i = 1; i < cf->args->nelts; i++) {
         rv = ngx_spiffe_rules_add(cf, rules, SPIFFE_RULES_ALLOW, &value[i],
                                   &cmd->name);
         if (rv != NGX_CONF_OK) {
             return rv;
         }
+    }
+
+done:
+
+    if (cmd->post) {
+        post = cmd->post;
+        return post->post_handler(cf, post, rules);
     }
 
     return NGX_CONF_OK;

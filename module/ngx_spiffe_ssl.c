@@ -239,10 +239,8 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
     }
 
     if (ssl->ctx == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"%s\" needs TLS in the server in %s:%ui: add "
-                      "\"ssl\" to \"listen\" and \"spiffe_svid on\" or "
-                      "\"ssl_certificate\"", name, file, line);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, NGX_SPIFFE_NEEDS_TLS,
+                      name, file, line);
         return NGX_CONF_ERROR;
     }
 
@@ -521,7 +519,9 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
     ngx_connection_t   *c;
     ngx_spiffe_peer_t  *peer;
     spiffe_snapshot_t  *snap;
+    u_char             *last;
     u_char              digest[SPIFFE_DIGEST_LEN];
+    u_char              where[NGX_SPIFFE_WHERE_LEN];
     char                buf[SPIFFE_ID_MAX_LEN + 1];
 
     ssl_conn = X509_STORE_CTX_get_ex_data(x509_store,
@@ -580,10 +580,12 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
                                        buf, &len, &err);
         }
 
+        last = up->where(c, where, sizeof(where));
+
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "spiffe: upstream X.509-SVID%s%s%s refused in %V: %s",
-                      len ? " \"" : "", buf, len ? "\"" : "", &up->where,
-                      reason);
+                      "spiffe: upstream X.509-SVID%s%s%s refused in %*s: %s",
+                      len ? " \"" : "", buf, len ? "\"" : "", last - where,
+                      where, reason);
 
         /* nginx logs the failed handshake at the level of this reason */
         ERR_raise(ERR_LIB_SSL, SSL_R_CALLBACK_FAILED);

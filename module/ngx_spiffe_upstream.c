@@ -186,3 +186,24 @@ ngx_spiffe_upstream_save_session(ngx_peer_connection_t *pc, void *data)
 
     sp->save_session(pc, sp->data);
 }
+
+
+/*
+ * The field of a proxy module's configuration that one of its directives
+ * sets (the offset in its command table): the proxy modules keep their
+ * configuration types to themselves
+ */
+
+void *
+ngx_spiffe_upstream_field(ngx_module_t *m, void *conf, const char *directive)
+{
+    ngx_command_t  *cmd;
+
+    for (cmd = m->commands; cmd->name.len; cmd++) {
+        if (ngx_strcmp(cmd->name.data, directive) == 0) {
+            return (char *) conf + cmd->offset;
+        }
+    }
+
+    return NULL;
+}

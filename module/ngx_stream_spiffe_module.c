@@ -27,10 +27,18 @@ static void *ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_stream_spiffe_init(ngx_conf_t *cf);
+#if (NGX_SPIFFE_STREAM_SSL_ANY_SERVER)
+static ngx_int_t ngx_stream_spiffe_listen_ssl(ngx_conf_t *cf);
+#endif
 static char *ngx_stream_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_stream_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+
+static ngx_conf_post_t  ngx_stream_spiffe_proxy_post = {
+    ngx_stream_spiffe_upstream_directive
+};
 
 
 static ngx_conf_enum_t  ngx_stream_spiffe_verify[] = {
@@ -76,14 +84,14 @@ static ngx_command_t  ngx_stream_spiffe_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_spiffe_srv_conf_t, proxy_svid),
-      NULL },
+      &ngx_stream_spiffe_proxy_post },
 
     { ngx_string("spiffe_proxy_verify"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
       ngx_spiffe_rules_patterns,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_spiffe_srv_conf_t, proxy_verify),
-      NULL },
+      &ngx_stream_spiffe_proxy_post },
 
       ngx_null_command
 };
@@ -276,9 +284,9 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_stream_spiffe_srv_conf_t *prev = parent;
     ngx_stream_spiffe_srv_conf_t *conf = child;
 
-    char                        *rv;
-    ngx_stream_ssl_conf_t       *ssl;
-    ngx_stream_core_srv_conf_t  *cscf;
+    char                          *rv;
+    ngx_stream_core_srv_conf_t    *cscf;
+    ngx_stream_spiffe_ssl_conf_t  *ssl;
 
     ngx_conf_merge_value(conf->svid, prev->svid, 0);
     ngx_conf_merge_uint_value(conf->verify, prev->verify,
@@ -316,14 +324,88 @@ ngx_stream_spiffe_init(ngx_conf_t *cf)
 
     *h = ngx_stream_spiffe_handler;
 
+#if (NGX_SPIFFE_STREAM_SSL_ANY_SERVER)
+    if (ngx_stream_spiffe_listen_ssl(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+#endif
+
     return ngx_stream_spiffe_upstream_init(cf);
 }
+
+
+#if (NGX_SPIFFE_STREAM_SSL_ANY_SERVER)
+
+/*
+ * A server with spiffe_svid or spiffe_verify_client has an SSL context
+ * whether it listens with "ssl" or not: without, it is refused, as older
+ * nginx versions refuse it for want of a context
+ */
+
+static ngx_int_t
+ngx_stream_spiffe_listen_ssl(ngx_conf_t *cf)
+{
+    ngx_uint_t                      i, p, a, s;
+    ngx_stream_conf_port_t         *port;
+    ngx_stream_conf_addr_t         *addr;
+    ngx_stream_core_srv_conf_t    **cscfp, **servers;
+    ngx_stream_spiffe_srv_conf_t   *sscf;
+    ngx_stream_core_main_conf_t    *cmcf;
+
+    cmcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_core_module);
+
+    cscfp = cmcf->servers.elts;
+
+    for (i = 0; i < cmcf->servers.nelts; i++) {
+
+        sscf = cscfp[i]->ctx->srv_conf[ngx_stream_spiffe_module.ctx_index];
+
+        if (!sscf->svid && sscf->verify == NGX_SPIFFE_VERIFY_OFF) {
+            continue;
+        }
+
+        port = cmcf->ports ? cmcf->ports->elts : NULL;
+
+        for (p = 0; port && p < cmcf->ports->nelts; p++) {
+
+            addr = port[p].addrs.elts;
+
+            for (a = 0; a < port[p].addrs.nelts; a++) {
+
+                if (!addr[a].opt.ssl) {
+                    continue;
+                }
+
+                servers = addr[a].servers.elts;
+
+                for (s = 0; s < addr[a].servers.nelts; s++) {
+                    if (servers[s] == cscfp[i]) {
+                        goto next;
+                    }
+                }
+            }
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, NGX_SPIFFE_NEEDS_TLS,
+                      sscf->svid ? "spiffe_svid" : "spiffe_verify_client",
+                      cscfp[i]->file_name, cscfp[i]->line);
+        return NGX_ERROR;
+
+    next:
+
+        continue;
+    }
+
+    return NGX_OK;
+}
+
+#endif
 
 
 static char *
 ngx_stream_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_stream_ssl_conf_t  *ssl;
+    ngx_stream_spiffe_ssl_conf_t  *ssl;
 
     ssl = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_ssl_module);
 

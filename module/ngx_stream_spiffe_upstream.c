@@ -32,9 +32,10 @@
  */
 
 
+static u_char *ngx_stream_spiffe_upstream_where(ngx_connection_t *c,
+    u_char *buf, size_t len);
 static ngx_int_t ngx_stream_spiffe_upstream_init_peer(
     ngx_stream_session_t *s, ngx_stream_upstream_srv_conf_t *us);
-static void *ngx_stream_spiffe_proxy_field(void *pscf, const char *name);
 static ngx_ssl_t *ngx_stream_spiffe_proxy_ssl(ngx_conf_t *cf, void *after);
 
 
@@ -46,12 +47,13 @@ char *
 ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
     ngx_stream_spiffe_srv_conf_t *sscf)
 {
-    u_char                         *p, *file;
+    u_char                         *file;
     void                           *pscf;
     ngx_int_t                       rc;
     ngx_ssl_t                      *ssl;
     ngx_uint_t                      line;
     ngx_flag_t                     *enable, *verify;
+    ngx_module_t                   *m;
     const char                     *name;
     ngx_array_t                   **commands;
     ngx_spiffe_upstream_t          *up;
@@ -75,10 +77,12 @@ ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
 
     pscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_proxy_module);
 
-    enable = ngx_stream_spiffe_proxy_field(pscf, "proxy_ssl");
-    verify = ngx_stream_spiffe_proxy_field(pscf, "proxy_ssl_verify");
-    cert = ngx_stream_spiffe_proxy_field(pscf, "proxy_ssl_certificate");
-    commands = ngx_stream_spiffe_proxy_field(pscf, "proxy_ssl_conf_command");
+    m = &ngx_stream_proxy_module;
+
+    enable = ngx_spiffe_upstream_field(m, pscf, "proxy_ssl");
+    verify = ngx_spiffe_upstream_field(m, pscf, "proxy_ssl_verify");
+    cert = ngx_spiffe_upstream_field(m, pscf, "proxy_ssl_certificate");
+    commands = ngx_spiffe_upstream_field(m, pscf, "proxy_ssl_conf_command");
 
     if (enable && !*enable) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -107,17 +111,13 @@ ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
     }
 
     up = ngx_palloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
-    p = ngx_pnalloc(cf->pool, sizeof("the server at :") - 1
-                              + ngx_strlen(file) + NGX_INT_T_LEN);
-
-    if (up == NULL || p == NULL) {
+    if (up == NULL) {
         return NGX_CONF_ERROR;
     }
 
     up->svid = sscf->proxy_svid;
     up->rules = sscf->proxy_verify;
-    up->where.data = p;
-    up->where.len = ngx_sprintf(p, "the server at %s:%ui", file, line) - p;
+    up->where = ngx_stream_spiffe_upstream_where;
 
     if (up->rules) {
         /* SPIFFE replaces both the chain and the host name checks */
@@ -141,6 +141,34 @@ ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
     }
 
     return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/*
+ * "post" of spiffe_proxy_svid and spiffe_proxy_verify: the level where
+ * they are written gets an SSL context of its own (ngx_spiffe_compat.h)
+ */
+
+char *
+ngx_stream_spiffe_upstream_directive(ngx_conf_t *cf, void *post, void *data)
+{
+#if (NGX_SPIFFE_SHARED_UPSTREAM_SSL)
+
+    void          *pscf;
+    ngx_array_t  **commands;
+
+    pscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_proxy_module);
+
+    commands = ngx_spiffe_upstream_field(&ngx_stream_proxy_module, pscf,
+                                         "proxy_ssl_conf_command");
+
+    if (commands && *commands == NGX_CONF_UNSET_PTR) {
+        *commands = NULL;
+    }
+
+#endif
+
+    return NGX_CONF_OK;
 }
 
 
@@ -180,6 +208,23 @@ ngx_stream_spiffe_upstream_init(ngx_conf_t *cf)
 }
 
 
+/* the server of the session of an upstream connection */
+
+static u_char *
+ngx_stream_spiffe_upstream_where(ngx_connection_t *c, u_char *buf,
+    size_t len)
+{
+    ngx_stream_session_t        *s;
+    ngx_stream_core_srv_conf_t  *cscf;
+
+    s = c->data;
+    cscf = ngx_stream_get_module_srv_conf(s, ngx_stream_core_module);
+
+    return ngx_snprintf(buf, len, "the server at %s:%ui", cscf->file_name,
+                        cscf->line);
+}
+
+
 static ngx_int_t
 ngx_stream_spiffe_upstream_init_peer(ngx_stream_session_t *s,
     ngx_stream_upstream_srv_conf_t *us)
@@ -211,23 +256,6 @@ ngx_stream_spiffe_upstream_init_peer(ngx_stream_session_t *s,
 
     return ngx_spiffe_upstream_wrap(&s->upstream->peer, sscf->proxy_verify,
                                     s->connection->pool);
-}
-
-
-/* the field of the proxy's configuration that a directive sets */
-
-static void *
-ngx_stream_spiffe_proxy_field(void *pscf, const char *name)
-{
-    ngx_command_t  *cmd;
-
-    for (cmd = ngx_stream_proxy_module.commands; cmd->name.len; cmd++) {
-        if (ngx_strcmp(cmd->name.data, name) == 0) {
-            return (char *) pscf + cmd->offset;
-        }
-    }
-
-    return NULL;
 }
 
 

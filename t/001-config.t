@@ -379,3 +379,40 @@ qr{\[emerg\] .*the duplicate "spiffe_id" variable in \S+nginx\.conf:\d+}
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"spiffe_svid_hint" directive is duplicate in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 33: spiffe_svid in a server with "listen ... quic" (HTTP/3, nginx 1.25 and later): refused, not served without it
+--- skip_nginx: 2: < 1.25.0
+--- main_config
+    spiffe_workload_api unix:/tmp/ngx-spiffe-none.sock;
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_SERVER_PORT quic;
+        listen 127.0.0.1:$TEST_NGINX_SERVER_PORT ssl;
+        server_name h3;
+        spiffe_svid on;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_svid" is not supported over QUIC: the server in \S+nginx\.conf:\d+ has "listen \.\.\. quic"}
+
+
+
+=== TEST 34: spiffe_verify_client in a server with "listen ... quic", a certificate of its own: refused
+--- skip_nginx: 2: < 1.25.0
+--- main_config
+    spiffe_workload_api unix:/tmp/ngx-spiffe-none.sock;
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_SERVER_PORT quic;
+        server_name h3;
+        ssl_certificate $TEST_NGINX_CERTS/web.pem;
+        ssl_certificate_key $TEST_NGINX_CERTS/web.key;
+        spiffe_verify_client on;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_verify_client" is not supported over QUIC: the server in \S+nginx\.conf:\d+ has "listen \.\.\. quic"}

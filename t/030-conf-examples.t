@@ -25,7 +25,8 @@ for my $conf (@confs) {
     mkdir "$prefix/$_" for qw(modules logs);
     symlink $module, "$prefix/modules/ngx_http_spiffe_module.so" or die $!;
     symlink $stream, "$prefix/modules/ngx_stream_spiffe_module.so" or die $!;
-    symlink '/usr/lib/nginx/modules/ngx_stream_module.so',
+    symlink $ENV{TEST_NGINX_STREAM_MODULE}
+            || '/usr/lib/nginx/modules/ngx_stream_module.so',
             "$prefix/modules/ngx_stream_module.so" or die $!;
 
     # demo.conf takes its module and agent from "make demo"

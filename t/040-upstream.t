@@ -97,9 +97,10 @@ END {
 # ---- shared configuration ------------------------------------------------
 
 # Every [error] line reduced to its message (without nginx's context), and
+# [crit] ones (nginx 1.26 logs a refused upstream handshake at crit), and
 # the module's debug lines about reusing upstream connections and sessions:
 # in the order they were logged.
-my $error = qr/\[error\] \d+#\d+: (?:\*\d+ )?\K.*?(?= while |, client: |$)/;
+my $error = qr/\[(?:error|crit)\] \d+#\d+: (?:\*\d+ )?\K.*?(?= while |, client: |$)/;
 my $debug = join '|', 'kept-alive upstream connection(?= \S+ not allowed)',
                       'upstream session not allowed here',
                       'session not resumed: [^,\n]*';
@@ -146,12 +147,13 @@ add_block_preprocessor(sub {
 
     $block->set_value(config => ($block->config // '') . <<'EOC');
         location /ctl/ {
+            spiffe_proxy_verify off;
             proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
         }
 EOC
 
-    my @never = ('[alert]', '[crit]', '[emerg]');
-    push @never, '[error]' unless defined $block->grep_error_log;
+    my @never = ('[alert]', '[emerg]');
+    push @never, '[error]', '[crit]' unless defined $block->grep_error_log;
     $block->set_value(no_error_log => join "\n",
                       grep { defined } $block->no_error_log, @never);
 });
@@ -1070,3 +1072,126 @@ qr{\[emerg\] .*invalid number of arguments in "spiffe_proxy_verify" directive in
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on" or "off" in \S+nginx\.conf:\d+$}m
+
+
+
+=== TEST 30: spiffe_proxy_verify with a cleartext proxy_pass: refused, naming the directive's file and line
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    location /x {
+        spiffe_proxy_verify spiffe://example.org/nginx;
+        proxy_pass http://unix:/nonexistent/up.sock:/;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upstream of location "/x": its "proxy_pass" is cleartext}
+
+
+
+=== TEST 31: spiffe_proxy_verify inherited by a location with a cleartext grpc_pass: refused
+--- main_config
+    spiffe_workload_api unix:/nonexistent/agent.sock;
+--- config
+    spiffe_proxy_verify spiffe://example.org/nginx;
+    location /x {
+        grpc_pass grpc://unix:/nonexistent/up.sock;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upstream of location "/x": its "grpc_pass" is cleartext}
+
+
+
+=== TEST 32: "spiffe_proxy_verify off" lets one location of a verifying server proxy in cleartext
+--- config
+    spiffe_proxy_svid on;
+    spiffe_proxy_verify spiffe://example.org/nginx;
+    location /tls {
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+    location /clear {
+        spiffe_proxy_verify off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/target;
+    }
+    location = /target {
+        return 200 "cleartext target\n";
+    }
+--- request eval
+["GET /tls", "GET /clear"]
+--- response_body eval
+["up saw spiffe://example.org/nginx reused=. req=1\n",
+ "cleartext target\n"]
+
+
+
+=== TEST 33: a location without spiffe directives next to one with spiffe_proxy_svid, no proxy_ssl_* anywhere: it presents no SVID
+--- config
+    # /svid calls another address of the same server: no TLS session of
+    # one is offered to the other
+    location /plain {
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+    location /svid {
+        spiffe_proxy_svid on;
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up2.sock:/;
+    }
+    location /verify {
+        spiffe_proxy_verify spiffe://example.org/nginx;
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+--- request eval
+["GET /svid", "GET /plain", "GET /verify", "GET /svid"]
+--- error_code eval
+[200, 400, 400, 200]
+--- response_body_like eval
+["\\Aup saw spiffe://example\\.org/nginx reused=\\. req=1\\n\\z",
+ "No required SSL certificate was sent",
+ "No required SSL certificate was sent",
+ "\\Aup saw spiffe://example\\.org/nginx reused=r req=1\\n\\z"]
+
+
+
+=== TEST 34: proxy_pass with a variable to a keepalive upstream {} that locations verifying other patterns, nothing, or with proxy_ssl_* of their own share
+--- http_config
+    upstream ka {
+        server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
+        keepalive 8;
+    }
+--- config
+    spiffe_proxy_svid on;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    set $ka ka;
+    location /plain {
+        proxy_pass https://ka/;
+    }
+    location /own {
+        proxy_ssl_protocols TLSv1.2 TLSv1.3;
+        proxy_pass https://ka/;
+    }
+    location /var {
+        spiffe_proxy_verify spiffe://example.org/nginx;
+        proxy_pass https://$ka/;
+    }
+    location /var-other {
+        spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
+        proxy_pass https://$ka/;
+    }
+--- request eval
+[map { "GET /$_" } qw(plain var var own var var-other var)]
+--- error_code eval
+[200, 200, 200, 200, 200, 502, 200]
+--- response_body eval
+["up saw spiffe://example.org/nginx reused=. req=1\n",
+ # /plain's connection and session were never verified: not taken
+ "up saw spiffe://example.org/nginx reused=. req=1\n",
+ "up saw spiffe://example.org/nginx reused=. req=2\n",
+ # /own takes a kept-alive connection, as it verifies nothing
+ qr/\Aup saw spiffe:\/\/example\.org\/nginx reused=[.r] req=\d+\n\z/,
+ qr/\Aup saw spiffe:\/\/example\.org\/nginx reused=[.r] req=\d+\n\z/,
+ qr/502 Bad Gateway/,
+ qr/\Aup saw spiffe:\/\/example\.org\/nginx reused=[.r] req=\d+\n\z/]
+--- grep_error_log eval: $::LOG
+--- grep_error_log_out eval
+qr/\A\Q$::KA$::SESS\E(?:\Q$::KA\E)*\Q$::KA$::SESS\E\Q@{[::refused('spiffe:\/\/example.org\/nginx', '\/var-other', $::NOMATCH)]}\E/

@@ -1329,3 +1329,20 @@ stream {
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"ssl_certificate"}
+
+
+
+=== TEST 30: spiffe_svid in a stream server without "listen ... ssl": refused on every nginx (from 1.25.5 such a server has an SSL context all the same)
+--- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
+stream {
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock;
+        spiffe_svid on;
+        proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
+    }
+}
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_svid" needs TLS in the server in \S+nginx\.conf:\d+: add "ssl" to "listen"}

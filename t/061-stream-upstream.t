@@ -129,13 +129,14 @@ sub server_at {
     return "no listen after line $n";
 }
 
-# error.log: each [error] line's message, and the debug lines about TLS
+# error.log: each [error] or [crit] line's message (nginx 1.26 logs a
+# refused upstream handshake at crit), and the debug lines about TLS
 # sessions to upstreams, in order
 sub errors {
     my $debug = qr/spiffe: (?:upstream session not allowed here|session not resumed: [^,\n]*)/;
     my $out = '';
     for (split /\n/, slurp("$ENV{TEST_NGINX_SERVROOT}/logs/error.log")) {
-        my ($msg) = /\[error\] \d+#\d+: (?:\*\d+ )?(.*?)(?= while |, client: |$)/;
+        my ($msg) = /\[(?:error|crit)\] \d+#\d+: (?:\*\d+ )?(.*?)(?= while |, client: |$)/;
         ($msg) = /($debug)/ unless defined $msg;
         next unless defined $msg;
         $msg =~ s{the server at (\S+):(\d+):}{"the server at [" . server_at($1, $2) . "]:"}e;
@@ -348,8 +349,8 @@ EOC
 
     # a block that expects errors lists them all with /probe/errors
     my $req = $block->request;
-    my @never = ('[alert]', '[crit]', '[emerg]');
-    push @never, '[error]'
+    my @never = ('[alert]', '[emerg]');
+    push @never, '[error]', '[crit]'
         unless join(' ', ref $req ? @$req : $req) =~ m{/probe/errors};
     $block->set_value(no_error_log => join "\n",
                       grep { defined } $block->no_error_log, @never);

@@ -863,6 +863,9 @@ start_probe(
 
 master_on();
 
+# the level of nginx's line about a refused upstream handshake
+use SpiffeUpstream ();
+
 # the [error] lines of a block that expects some, with their text only
 our $ERRORS = qr/\[(?:warn|error|alert|crit|emerg)\] \d+#\d+: (?:\*\d+ )?.*?(?= while |, client: |, context: |$)/;
 
@@ -1281,7 +1284,7 @@ EOT
 --- grep_error_log eval: $::ERRORS
 --- grep_error_log_out eval
 main::errors_re(('[error] spiffe: upstream X.509-SVID "spiffe://mesh.test/ns/edge/sa/nginx" refused in location "/up/wrong/": its ID matches no spiffe_proxy_verify pattern',
-                 '[error] SSL_do_handshake() failed (SSL: error:0A0000EA:SSL routines::callback failed error:0A000086:SSL routines::certificate verify failed)') x 2)
+                 "[$SpiffeUpstream::REFUSED_LEVEL] SSL_do_handshake() failed (SSL: error:0A0000EA:SSL routines::callback failed error:0A000086:SSL routines::certificate verify failed)") x 2)
 
 
 

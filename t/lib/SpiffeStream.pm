@@ -18,7 +18,9 @@ use Exporter 'import';
 our @EXPORT_OK = qw($STREAM_CORE $HTTP_SO $STREAM_SO $MODULES $SLOW
                     slurp wait_log nginx_t rotate_under_load);
 
-our $STREAM_CORE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+# nginx's own stream module: Debian's, or that of the nginx under test
+our $STREAM_CORE = $ENV{TEST_NGINX_STREAM_MODULE}
+                  || '/usr/lib/nginx/modules/ngx_stream_module.so';
 our ($HTTP_SO) = grep { /ngx_http_spiffe_module\.so$/ }
                  split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
 $HTTP_SO //= abs_path('build/ngx_http_spiffe_module.so');

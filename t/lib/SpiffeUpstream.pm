@@ -8,7 +8,17 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-our @EXPORT_OK = qw(matrix_servers tls_servers refused);
+our @EXPORT_OK = qw(matrix_servers tls_servers refused $REFUSED_LEVEL);
+
+# the level of nginx's own line about an upstream handshake that the module
+# refused: nginx 1.22 classifies an SSL error by OpenSSL's first error
+# ("callback failed": error), 1.26 by its last ("certificate verify
+# failed": crit); the change came with nginx 1.23.4's new SSL log levels
+our $REFUSED_LEVEL = do {
+    my $bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+    my ($x, $y, $z) = `'$bin' -v 2>&1` =~ m{nginx/(\d+)\.(\d+)\.(\d+)};
+    defined $z && $x * 1e6 + $y * 1e3 + $z >= 1023004 ? 'crit' : 'error';
+};
 
 # The upstreams both suites have, for tls_servers: STATE is the agent's
 # state directory, where the suite minted db (a valid SVID of the agent's
