@@ -99,7 +99,10 @@ ngx_http_spiffe_jwt_variable(ngx_http_request_t *r,
 }
 
 
-/* $spiffe_jwt_svid: our own token for the location's audience */
+/*
+ * $spiffe_jwt_svid: our own token for the location's audience, copied: the
+ * worker frees it when it fetches the next one
+ */
 
 ngx_int_t
 ngx_http_spiffe_jwt_svid_variable(ngx_http_request_t *r,
@@ -124,6 +127,11 @@ ngx_http_spiffe_jwt_svid_variable(ngx_http_request_t *r,
                       &slcf->jwt_svid_audience, reason);
         v->not_found = 1;
         return NGX_OK;
+    }
+
+    token.data = ngx_pstrdup(r->pool, &token);
+    if (token.data == NULL) {
+        return NGX_ERROR;
     }
 
     ngx_spiffe_variable(v, &token);

@@ -1141,7 +1141,48 @@ main::story(main::boot())
 
 
 
-=== TEST 33: config: spiffe_jwt in a location without spiffe_jwt_audience
+=== TEST 33: $spiffe_svid_id and $spiffe_jwt_svid in add_header and the access log of a slow response, across rotations and token refreshes
+# The header goes out at once, the body at 4 KiB/s for about 3 s, while
+# the agent rotates the SVID every second (a 2 s SVID, at half-life) and
+# the 2 s JWT-SVID is fetched again every second.  A value read for the
+# header must stay valid for the whole request, whatever reads it later:
+# it is a copy, never a pointer into the snapshot or the token that the
+# worker frees on the next swap (the ASan build reports such a read; the
+# access log's escape=none copies the value with memcpy, which it checks).
+--- init
+agent(ttl => 2, auto_rotate => 1, jwt_ttl => 2);
+--- http_config
+    log_format vars escape=none '$spiffe_svid_id $spiffe_jwt_svid';
+--- config
+    location = /slow {
+        spiffe_jwt_svid_audience backend;
+        add_header X-Svid $spiffe_svid_id;
+        add_header X-Jwt $spiffe_jwt_svid;
+        limit_rate 4k;
+        alias html/big.txt;
+        access_log logs/vars.log vars;
+    }
+    location = /vars {
+        alias $TEST_NGINX_SERVROOT/logs/vars.log;
+    }
+--- user_files eval
+">>> big.txt\n" . ("x" x 99 . "\n") x 120
+--- request eval
+["GET /slow", "GET /vars", "GET /ctl/jwt-svid-calls"]
+--- response_headers_like eval
+["X-Svid: spiffe://example\\.org/nginx\nX-Jwt: eyJ[\\w-]+\\.eyJ[\\w-]+\\.[\\w-]+",
+ "", ""]
+--- response_body_like eval
+["\\A(?:x{99}\\n){120}\\z",
+ "\\Aspiffe://example\\.org/nginx eyJ[\\w-]+\\.eyJ[\\w-]+\\.[\\w-]+\\n\\z",
+ "\\AOK calls=(?:[3-9]|\\d\\d) "]
+--- error_log eval
+qr/spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 3$/m
+--- timeout: 15
+
+
+
+=== TEST 34: config: spiffe_jwt in a location without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1154,7 +1195,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 34: config: spiffe_jwt_allow without spiffe_jwt_audience
+=== TEST 35: config: spiffe_jwt_allow without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1167,7 +1208,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 35: config: spiffe_jwt at server level without spiffe_jwt_audience
+=== TEST 36: config: spiffe_jwt at server level without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1178,7 +1219,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 36: config: an empty audience
+=== TEST 37: config: an empty audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1192,7 +1233,7 @@ qr{\[emerg\] .*empty audience in "spiffe_jwt_audience" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 37: config: spiffe_jwt_audience twice in one place
+=== TEST 38: config: spiffe_jwt_audience twice in one place
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1207,7 +1248,7 @@ qr{\[emerg\] .*"spiffe_jwt_audience" directive is duplicate in \S+nginx\.conf:\d
 
 
 
-=== TEST 38: config: a bad spiffe_jwt value
+=== TEST 39: config: a bad spiffe_jwt value
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1221,7 +1262,7 @@ qr{\[emerg\] .*invalid value "required" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 39: config: a bad pattern in spiffe_jwt_allow
+=== TEST 40: config: a bad pattern in spiffe_jwt_allow
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1236,7 +1277,7 @@ qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://Example\.org/ns/web" in "spif
 
 
 
-=== TEST 40: config: spiffe_jwt without an identity source
+=== TEST 41: config: spiffe_jwt without an identity source
 --- config
     location = /t {
         spiffe_jwt on;
@@ -1248,7 +1289,7 @@ qr{\[emerg\] .*JWT-SVID validation needs an identity source: "spiffe_workload_ap
 
 
 
-=== TEST 41: config: spiffe_jwt_svid_audience without an identity source
+=== TEST 42: config: spiffe_jwt_svid_audience without an identity source
 --- config
     location = /t {
         spiffe_jwt_svid_audience backend;
