@@ -98,6 +98,7 @@ static ngx_int_t ngx_spiffe_apply_jwt_bundles(ngx_spiffe_call_t *sc,
     const unsigned char *msg, size_t len);
 static ngx_int_t ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc,
     const unsigned char *msg, size_t len);
+static void ngx_spiffe_source_token_free(ngx_spiffe_call_t *sc);
 static int ngx_spiffe_source_ready(void *data);
 static void ngx_spiffe_source_report(ngx_spiffe_source_t *src);
 
@@ -236,7 +237,7 @@ ngx_spiffe_source_stop(void)
         }
 
         ngx_free(sc->request);
-        ngx_free(sc->token.data);
+        ngx_spiffe_source_token_free(sc);
     }
 
     ngx_spiffe_curl_cleanup(&src->curl);
@@ -682,7 +683,7 @@ ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
 
     ngx_memcpy(p, svid->svid.data, svid->svid.len);
 
-    ngx_free(sc->token.data);
+    ngx_spiffe_source_token_free(sc);
     sc->token.data = p;
     sc->token.len = svid->svid.len;
     sc->expires = exp;
@@ -695,6 +696,20 @@ ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
     spiffe_pb_free_jwt_svid_resp(&resp);
 
     return NGX_OK;
+}
+
+
+/* the token is a bearer credential: wiped before it is freed */
+
+static void
+ngx_spiffe_source_token_free(ngx_spiffe_call_t *sc)
+{
+    if (sc->token.data != NULL) {
+        ngx_explicit_memzero(sc->token.data, sc->token.len);
+        ngx_free(sc->token.data);
+    }
+
+    ngx_str_null(&sc->token);
 }
 
 
