@@ -53,11 +53,14 @@ struct ngx_spiffe_call_s {
     spiffe_grpc_call_t         *call;
     ngx_event_t                 timer;
     ngx_msec_t                  backoff;
+    ngx_msec_t                  started;
     ngx_spiffe_state_e          state;
     int                         last_status;
     ngx_uint_t                  messages;
     unsigned                    unary:1;
     unsigned                    ready:1;
+    unsigned                    quick:1;    /* the last stream ended soon */
+    unsigned                    looping:1;  /* so did the ones before */
 
     /* FetchJWTSVID */
     ngx_str_t                   audience;
@@ -333,6 +336,7 @@ ngx_spiffe_call_start(ngx_spiffe_call_t *sc)
     conf.data = sc;
 
     sc->messages = 0;
+    sc->started = ngx_current_msec;
 
     if (sc->state != ngx_spiffe_backoff) {
         sc->state = ngx_spiffe_connecting;
@@ -374,7 +378,7 @@ ngx_spiffe_call_message(void *data, const unsigned char *msg, size_t len)
         return 0;
     }
 
-    if (sc->state != ngx_spiffe_streaming
+    if (sc->state != ngx_spiffe_streaming && !sc->looping
         && !(sc->unary && sc->last_status == SPIFFE_GRPC_OK))
     {
         level = (sc->last_status == SPIFFE_GRPC_OK) ? NGX_LOG_INFO
@@ -386,8 +390,12 @@ ngx_spiffe_call_message(void *data, const unsigned char *msg, size_t len)
 
     sc->state = ngx_spiffe_streaming;
     sc->last_status = SPIFFE_GRPC_OK;
-    sc->backoff = NGX_SPIFFE_BACKOFF_MIN;
     sc->error[0] = '\0';
+
+    if (!sc->looping) {
+        sc->backoff = NGX_SPIFFE_BACKOFF_MIN;
+    }
+
     sc->messages++;
     sc->ready = 1;
 
@@ -405,6 +413,8 @@ ngx_spiffe_call_done(void *data, CURL *easy, CURLcode result)
 
     int                  status;
     time_t               lifetime;
+    ngx_uint_t           level;
+    ngx_msec_t           lived;
     spiffe_grpc_call_t  *call;
     ngx_spiffe_source_t  *src = ngx_spiffe_source;
     char                 message[SPIFFE_GRPC_MESSAGE_MAX];
@@ -436,10 +446,36 @@ ngx_spiffe_call_done(void *data, CURL *easy, CURLcode result)
             return;
         }
 
-        ngx_log_error(NGX_LOG_INFO, src->log, 0,
-                      "spiffe: Workload API \"%V\": %s ended, reconnecting",
-                      &src->address, sc->method);
-        ngx_spiffe_call_start(sc);
+        lived = ngx_current_msec - sc->started;
+
+        if (lived >= NGX_SPIFFE_BACKOFF_MIN || !sc->quick) {
+            if (lived >= NGX_SPIFFE_BACKOFF_MIN && sc->looping) {
+                sc->backoff = NGX_SPIFFE_BACKOFF_MIN;
+            }
+
+            sc->quick = (lived < NGX_SPIFFE_BACKOFF_MIN);
+            sc->looping = 0;
+
+            ngx_log_error(NGX_LOG_INFO, src->log, 0,
+                          "spiffe: Workload API \"%V\": %s ended, "
+                          "reconnecting", &src->address, sc->method);
+            ngx_spiffe_call_start(sc);
+            return;
+        }
+
+        /* an agent that ends every stream at once gets no reconnect loop */
+
+        level = sc->looping ? NGX_LOG_DEBUG : NGX_LOG_WARN;
+
+        ngx_log_error(level, src->log, 0,
+                      "spiffe: Workload API \"%V\": %s ended again "
+                      "within %M ms of its start, reconnecting in %M ms",
+                      &src->address, sc->method,
+                      (ngx_msec_t) NGX_SPIFFE_BACKOFF_MIN, sc->backoff);
+
+        sc->looping = 1;
+        ngx_add_timer(&sc->timer, sc->backoff);
+        sc->backoff = ngx_min(sc->backoff * 2, NGX_SPIFFE_BACKOFF_MAX);
         return;
     }
 
@@ -465,6 +501,13 @@ ngx_spiffe_call_fail(ngx_spiffe_call_t *sc, int status, const char *message)
 
     src->failures++;
     ngx_spiffe_stats_count(NGX_SPIFFE_STAT_FAILURES);
+
+    if (sc->looping) {
+        sc->backoff = NGX_SPIFFE_BACKOFF_MIN;
+    }
+
+    sc->quick = 0;
+    sc->looping = 0;
 
     if (status == SPIFFE_GRPC_INVALID_ARGUMENT) {
         ngx_log_error(NGX_LOG_ALERT, src->log, 0,

@@ -108,7 +108,9 @@ Commands:
                                 (FetchX509SVID, FetchX509Bundles,
                                 FetchJWTBundles, FetchJWTSVID,
                                 ValidateJWTSVID), only calls of those
-    end-stream                  end open streams with status OK
+    end-stream [always|off]     end open streams with status OK; always:
+                                also every later stream, after its first
+                                message (an agent that loops)
     stall on [MS]|off           accept calls but send nothing until off (or
                                 for MS milliseconds)
     send garbage|oversized|expired|mismatched|missing-fields|empty
@@ -728,6 +730,7 @@ class Agent:
         self.fail_methods = ()  # the methods "fail" applies to; () = all
         self.stalled = False
         self.unstall = None     # the timer of "stall on MS"
+        self.end_always = False  # "end-stream always"
         self.crl_on = False
         self.revoked = set()
         self.crl_key = None
@@ -1063,6 +1066,8 @@ class Agent:
                 with self.cond:
                     s.sending = False
                     s.sent += 1
+                    if self.end_always:
+                        s.end = (grpc.StatusCode.OK, "")
                     self.cond.notify_all()
         finally:
             with self.cond:
@@ -1426,8 +1431,14 @@ class Agent:
         self.end_streams(FAULTS[mode], methods)
         return "OK fail=%s ended=%d" % (mode, n)
 
-    def cmd_end_stream(self):
-        """end-stream"""
+    def cmd_end_stream(self, mode=None):
+        """end-stream [always|off]"""
+        if mode not in (None, "always", "off"):
+            raise ValueError("usage: end-stream [always|off]")
+        if mode is not None:
+            self.end_always = mode == "always"
+            if mode == "off":
+                return "OK end_always=off"
         n = len(self.streams)
         self.end_streams((grpc.StatusCode.OK, ""))
         return "OK ended=%d" % n

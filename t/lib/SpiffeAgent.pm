@@ -342,7 +342,7 @@ Unix socket paths are limited to 107 bytes: keep C<state_dir> short.
 
 Sends one control command (see F<t/agent/agent.py>: C<rotate-svid>,
 C<rotate-ca [keep-old]>, C<new-td TD>, C<federate TD [PEM]>, C<unfederate TD>,
-C<mint ID PREFIX [ca=own|TD] [ttl=S]>, C<fail MODE>, C<end-stream>,
+C<mint ID PREFIX [ca=own|TD] [ttl=S]>, C<fail MODE>, C<end-stream [always|off]>,
 C<stall on|off>, C<send KIND>, C<crl on|off>, C<revoke SERIAL>, C<status>,
 C<ttl S>, C<wait-streams N [MS]>, C<down>, C<up>, C<restart [down]>,
 C<signal SIG PIDFILE>, ...) and returns the reply line, C<OK ...> or
