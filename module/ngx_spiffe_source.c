@@ -26,6 +26,7 @@
 
 #define NGX_SPIFFE_BACKOFF_MIN   1000
 #define NGX_SPIFFE_BACKOFF_MAX   30000
+#define NGX_SPIFFE_REFETCH_MAX   86400
 #define NGX_SPIFFE_ERR_LEN       160
 
 
@@ -438,11 +439,15 @@ ngx_spiffe_call_done(void *data, CURL *easy, CURLcode result)
     if (status == SPIFFE_GRPC_OK && sc->messages) {
 
         if (sc->unary) {
-            /* ask again at half the token's remaining lifetime */
+            /*
+             * ask again at half the token's remaining lifetime: at least a
+             * second and at most a day later, whatever its exp says
+             */
             lifetime = sc->expires - ngx_time();
+            lifetime = ngx_min(ngx_max(lifetime / 2, 1),
+                               NGX_SPIFFE_REFETCH_MAX);
             sc->state = ngx_spiffe_waiting;
-            ngx_add_timer(&sc->timer,
-                          (ngx_msec_t) ngx_max(lifetime / 2, 1) * 1000);
+            ngx_add_timer(&sc->timer, (ngx_msec_t) lifetime * 1000);
             return;
         }
 

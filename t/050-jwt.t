@@ -952,7 +952,28 @@ qr/\A(?:spiffe: JWT-SVID "[^"]+" for audience "backend", expires in [45] s\n){3}
 
 
 
-=== TEST 26: egress: the agent refuses FetchJWTSVID: $spiffe_jwt_svid empty and the log says why, until it recovers
+=== TEST 26: egress: a JWT-SVID whose half lifetime overflows in milliseconds is asked again after a day, not in a loop
+# 36893488147419104 s: half of it is 384 ms once multiplied by 1000 modulo
+# 2^64
+--- init
+agent(jwt_ttl => '36893488147419104');
+--- config
+    location = /svid {
+        spiffe_jwt_svid_audience backend;
+        return 200 "[$spiffe_jwt_svid]\n";
+    }
+--- request eval
+["GET /svid", "GET /ctl/status?wait_ms=1500", "GET /ctl/jwt-svid-calls"]
+--- response_body_like eval
+["\\A\\[eyJ[\\w-]+\\.eyJ[\\w-]+\\.[\\w-]+\\]\\n\\z", "\\AOK ", "\\AOK calls=1 "]
+--- grep_error_log eval
+qr/spiffe: JWT-SVID "[^"]+" for audience "backend", expires in \d+ s/
+--- grep_error_log_out eval
+qr/\Aspiffe: JWT-SVID "spiffe:\/\/example\.org\/nginx" for audience "backend", expires in 3689348814741910[34] s\n\z/
+
+
+
+=== TEST 27: egress: the agent refuses FetchJWTSVID: $spiffe_jwt_svid empty and the log says why, until it recovers
 --- init
 agent()->control_ok('fail permission_denied FetchJWTSVID');
 --- main_config
@@ -977,7 +998,7 @@ main::story(
 
 
 
-=== TEST 27: egress: a JWT-SVID that expires without a new one is not used
+=== TEST 28: egress: a JWT-SVID that expires without a new one is not used
 --- init
 agent(jwt_ttl => 2);
 --- config
@@ -999,7 +1020,7 @@ main::story(
 
 
 
-=== TEST 28: egress: one JWT-SVID per audience, each valid for its own audience only
+=== TEST 29: egress: one JWT-SVID per audience, each valid for its own audience only
 --- config
     location = /to-a {
         spiffe_jwt_svid_audience aud-a;
@@ -1033,7 +1054,7 @@ main::story(main::boot(), main::refused('audience mismatch'))
 
 
 
-=== TEST 29: egress: spiffe_svid_hint picks the JWT-SVID of that SVID
+=== TEST 30: egress: spiffe_svid_hint picks the JWT-SVID of that SVID
 --- init
 agent(spiffe_id => 'spiffe://example.org/nginx',
       svids => ['spiffe://example.org/nginx-b,hint=b']);
@@ -1059,7 +1080,7 @@ spiffe: JWT-SVID "spiffe://example.org/nginx-b" for audience "backend", expires 
 
 
 
-=== TEST 30: egress with RSA-PSS keys (an agent with --jwt-alg PS256)
+=== TEST 31: egress with RSA-PSS keys (an agent with --jwt-alg PS256)
 --- init
 agent(jwt_alg => 'PS256');
 mint(WEB => $main::WEB, 'api');
@@ -1087,7 +1108,7 @@ main::story(main::boot())
 
 
 
-=== TEST 31: a verdict taken in a location is not reused after "rewrite ... last" to a location with another audience
+=== TEST 32: a verdict taken in a location is not reused after "rewrite ... last" to a location with another audience
 --- init
 agent();
 mint(FOR_A => $main::WEB, 'a');
@@ -1117,7 +1138,7 @@ main::story(main::boot(), main::refused('audience mismatch', 'audience mismatch'
 
 
 
-=== TEST 32: a JWT variable read at server level does not decide for the location
+=== TEST 33: a JWT variable read at server level does not decide for the location
 --- init
 agent();
 mint(WEB => $main::WEB, 'api');
@@ -1141,7 +1162,7 @@ main::story(main::boot())
 
 
 
-=== TEST 33: $spiffe_svid_id and $spiffe_jwt_svid in add_header and the access log of a slow response, across rotations and token refreshes
+=== TEST 34: $spiffe_svid_id and $spiffe_jwt_svid in add_header and the access log of a slow response, across rotations and token refreshes
 # The header goes out at once, the body at 4 KiB/s for about 3 s, while
 # the agent rotates the SVID every second (a 2 s SVID, at half-life) and
 # the 2 s JWT-SVID is fetched again every second.  A value read for the
@@ -1182,7 +1203,7 @@ qr/spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 3$/m
 
 
 
-=== TEST 34: config: spiffe_jwt in a location without spiffe_jwt_audience
+=== TEST 35: config: spiffe_jwt in a location without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1195,7 +1216,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 35: config: spiffe_jwt_allow without spiffe_jwt_audience
+=== TEST 36: config: spiffe_jwt_allow without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1208,7 +1229,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 36: config: spiffe_jwt at server level without spiffe_jwt_audience
+=== TEST 37: config: spiffe_jwt at server level without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1219,7 +1240,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 37: config: an empty audience
+=== TEST 38: config: an empty audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1233,7 +1254,7 @@ qr{\[emerg\] .*empty audience in "spiffe_jwt_audience" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 38: config: spiffe_jwt_audience twice in one place
+=== TEST 39: config: spiffe_jwt_audience twice in one place
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1248,7 +1269,7 @@ qr{\[emerg\] .*"spiffe_jwt_audience" directive is duplicate in \S+nginx\.conf:\d
 
 
 
-=== TEST 39: config: a bad spiffe_jwt value
+=== TEST 40: config: a bad spiffe_jwt value
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1262,7 +1283,7 @@ qr{\[emerg\] .*invalid value "required" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 40: config: a bad pattern in spiffe_jwt_allow
+=== TEST 41: config: a bad pattern in spiffe_jwt_allow
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1277,7 +1298,7 @@ qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://Example\.org/ns/web" in "spif
 
 
 
-=== TEST 41: config: spiffe_jwt without an identity source
+=== TEST 42: config: spiffe_jwt without an identity source
 --- config
     location = /t {
         spiffe_jwt on;
@@ -1289,7 +1310,7 @@ qr{\[emerg\] .*JWT-SVID validation needs an identity source: "spiffe_workload_ap
 
 
 
-=== TEST 42: config: spiffe_jwt_svid_audience without an identity source
+=== TEST 43: config: spiffe_jwt_svid_audience without an identity source
 --- config
     location = /t {
         spiffe_jwt_svid_audience backend;
