@@ -196,6 +196,9 @@ ngx_http_spiffe_jwt_ctx(ngx_http_request_t *r)
         reason = "no spiffe_jwt_audience here";
         level = NGX_LOG_DEBUG;
 
+    } else if (rc == NGX_ERROR) {
+        reason = "more than one token header";
+
     } else if (bundles == NULL) {
         reason = "no JWT bundles yet";
 
@@ -219,7 +222,10 @@ ngx_http_spiffe_jwt_ctx(ngx_http_request_t *r)
 }
 
 
-/* NGX_DECLINED: no token presented */
+/*
+ * NGX_DECLINED: no token presented; NGX_ERROR: the header more than once,
+ * since what is checked here and what a backend reads could then differ
+ */
 
 static ngx_int_t
 ngx_http_spiffe_jwt_token(ngx_http_request_t *r,
@@ -251,8 +257,11 @@ ngx_http_spiffe_jwt_token(ngx_http_request_t *r,
                                h[i].key.len)
                == 0)
         {
+            if (value != NULL) {
+                return NGX_ERROR;
+            }
+
             value = &h[i].value;
-            break;
         }
     }
 

@@ -596,7 +596,44 @@ main::story(main::boot(), '[info] spiffe: no JWT-SVID in the request')
 
 
 
-=== TEST 14: signing algorithms: ES256/384/512, RS256/384/512, PS256/384/512
+=== TEST 14: two token headers: refused, whatever their order (a backend could read the other one)
+# nginx itself answers 400 to a second Authorization line; other headers
+# may repeat
+--- init
+agent();
+mint(WEB => $main::WEB, 'api');
+mint(API => 'spiffe://example.org/ns/api', 'api');
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        spiffe_jwt_header X-Jwt-Svid;
+        alias html/ok.txt;
+    }
+    location = /opt {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        spiffe_jwt_header X-Jwt-Svid;
+        return 200 "$spiffe_jwt_verify|$spiffe_jwt_id\n";
+    }
+--- request eval
+["GET /t", "GET /t", "GET /opt", "GET /t"]
+--- more_headers eval
+["X-Jwt-Svid: \$TEST_NGINX_WEB\nX-Jwt-Svid: \$TEST_NGINX_API",
+ "X-Jwt-Svid: \$TEST_NGINX_API\nx-jwt-svid: \$TEST_NGINX_WEB",
+ "X-Jwt-Svid: \$TEST_NGINX_WEB\nX-Jwt-Svid: \$TEST_NGINX_WEB",
+ "X-Jwt-Svid: \$TEST_NGINX_WEB"]
+--- error_code eval
+[401, 401, 200, 200]
+--- response_body_like eval
+["401", "401", "\\AFAILED:more than one token header\\|\\n\\z", "\\Aok\\n\\z"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused(('more than one token header') x 3))
+
+
+
+=== TEST 15: signing algorithms: ES256/384/512, RS256/384/512, PS256/384/512
 --- init
 agent();
 mint("T_$_" => $main::WEB, 'api', alg => $_)
@@ -619,7 +656,7 @@ main::story(main::boot())
 
 
 
-=== TEST 15: a federated trust domain's JWT bundle; keys never cross trust domains
+=== TEST 16: a federated trust domain's JWT bundle; keys never cross trust domains
 --- init
 agent();
 $main::Agent->control_ok('new-td other.org jwt-alg=RS256');
@@ -649,7 +686,7 @@ main::story(main::boot(2), main::refused('unknown kid', 'unknown kid'))
 
 
 
-=== TEST 16: federation pushed mid-block: a trust domain's tokens count from its bundle on, and no longer after it goes
+=== TEST 17: federation pushed mid-block: a trust domain's tokens count from its bundle on, and no longer after it goes
 --- init
 agent();
 $main::Agent->control_ok('new-td third.org');
@@ -683,7 +720,7 @@ main::story(main::boot(), main::refused('no bundle for trust domain'),
 
 
 
-=== TEST 17: JWT key rotation: the old key's tokens are refused after the push, the new key's accepted
+=== TEST 18: JWT key rotation: the old key's tokens are refused after the push, the new key's accepted
 --- init
 agent();
 mint(OLD => $main::WEB, 'api');
@@ -713,7 +750,7 @@ main::story(main::boot(), main::refused('unknown kid'),
 
 
 
-=== TEST 18: JWT key rotation with keep-old: both keys count, then only the last two
+=== TEST 19: JWT key rotation with keep-old: both keys count, then only the last two
 --- init
 agent();
 mint(OLD => $main::WEB, 'api');
@@ -744,7 +781,7 @@ main::story(main::boot(), main::refused('unknown kid'),
 
 
 
-=== TEST 19: bad JWTBundlesResponses are discarded, the last good bundles stay; an empty one trusts nothing
+=== TEST 20: bad JWTBundlesResponses are discarded, the last good bundles stay; an empty one trusts nothing
 --- init
 agent();
 mint(WEB => $main::WEB, 'api');
@@ -775,7 +812,7 @@ main::story(main::boot(),
 
 
 
-=== TEST 20: FetchJWTBundles fails: the last bundles stay; on recovery the stream brings the rotated key
+=== TEST 21: FetchJWTBundles fails: the last bundles stay; on recovery the stream brings the rotated key
 # nginx retries with a backoff that doubles from 1 s while the agent
 # fails: under valgrind the failure lasts longer, and the retry after
 # "fail off" may be 8 s away
@@ -814,7 +851,7 @@ main::story(main::boot(),
 
 
 
-=== TEST 21: the agent ends FetchJWTBundles: nginx reconnects at once and takes later pushes
+=== TEST 22: the agent ends FetchJWTBundles: nginx reconnects at once and takes later pushes
 --- init
 agent();
 mint(OLD => $main::WEB, 'api');
@@ -845,7 +882,7 @@ main::story(main::boot(),
 
 
 
-=== TEST 22: no JWT bundles yet: tokens are refused until they come
+=== TEST 23: no JWT bundles yet: tokens are refused until they come
 --- init
 agent()->control_ok('stall on');
 mint(WEB => $main::WEB, 'api');
@@ -870,7 +907,7 @@ main::story(main::refused('no JWT bundles yet'), main::boot())
 
 
 
-=== TEST 23: no JWT checks configured: no FetchJWTBundles stream, no FetchJWTSVID call
+=== TEST 24: no JWT checks configured: no FetchJWTBundles stream, no FetchJWTSVID call
 --- config
     location = /t {
         return 200 "[$spiffe_jwt_verify] [$spiffe_jwt_svid]\n";
@@ -888,7 +925,7 @@ main::story()
 
 
 
-=== TEST 24: egress: our JWT-SVID reaches a backend that validates it
+=== TEST 25: egress: our JWT-SVID reaches a backend that validates it
 --- config
     location = /egress {
         spiffe_jwt_svid_audience backend;
@@ -917,7 +954,7 @@ main::story(main::boot())
 
 
 
-=== TEST 25: egress: the JWT-SVID is fetched again at half its lifetime
+=== TEST 26: egress: the JWT-SVID is fetched again at half its lifetime
 # a 5 s token: asked again 2 s later (half of the 4 to 5 s left, whole
 # seconds), so the agent sees 3 calls 2 s apart within 4.6 s
 --- init
@@ -952,7 +989,7 @@ qr/\A(?:spiffe: JWT-SVID "[^"]+" for audience "backend", expires in [45] s\n){3}
 
 
 
-=== TEST 26: egress: a JWT-SVID whose half lifetime overflows in milliseconds is asked again after a day, not in a loop
+=== TEST 27: egress: a JWT-SVID whose half lifetime overflows in milliseconds is asked again after a day, not in a loop
 # 36893488147419104 s: half of it is 384 ms once multiplied by 1000 modulo
 # 2^64
 --- init
@@ -973,7 +1010,7 @@ qr/\Aspiffe: JWT-SVID "spiffe:\/\/example\.org\/nginx" for audience "backend", e
 
 
 
-=== TEST 27: egress: the agent refuses FetchJWTSVID: $spiffe_jwt_svid empty and the log says why, until it recovers
+=== TEST 28: egress: the agent refuses FetchJWTSVID: $spiffe_jwt_svid empty and the log says why, until it recovers
 --- init
 agent()->control_ok('fail permission_denied FetchJWTSVID');
 --- main_config
@@ -998,7 +1035,7 @@ main::story(
 
 
 
-=== TEST 28: egress: a JWT-SVID that expires without a new one is not used
+=== TEST 29: egress: a JWT-SVID that expires without a new one is not used
 --- init
 agent(jwt_ttl => 2);
 --- config
@@ -1020,7 +1057,7 @@ main::story(
 
 
 
-=== TEST 29: egress: one JWT-SVID per audience, each valid for its own audience only
+=== TEST 30: egress: one JWT-SVID per audience, each valid for its own audience only
 --- config
     location = /to-a {
         spiffe_jwt_svid_audience aud-a;
@@ -1054,7 +1091,7 @@ main::story(main::boot(), main::refused('audience mismatch'))
 
 
 
-=== TEST 30: egress: spiffe_svid_hint picks the JWT-SVID of that SVID
+=== TEST 31: egress: spiffe_svid_hint picks the JWT-SVID of that SVID
 --- init
 agent(spiffe_id => 'spiffe://example.org/nginx',
       svids => ['spiffe://example.org/nginx-b,hint=b']);
@@ -1080,7 +1117,7 @@ spiffe: JWT-SVID "spiffe://example.org/nginx-b" for audience "backend", expires 
 
 
 
-=== TEST 31: egress with RSA-PSS keys (an agent with --jwt-alg PS256)
+=== TEST 32: egress with RSA-PSS keys (an agent with --jwt-alg PS256)
 --- init
 agent(jwt_alg => 'PS256');
 mint(WEB => $main::WEB, 'api');
@@ -1108,7 +1145,7 @@ main::story(main::boot())
 
 
 
-=== TEST 32: a verdict taken in a location is not reused after "rewrite ... last" to a location with another audience
+=== TEST 33: a verdict taken in a location is not reused after "rewrite ... last" to a location with another audience
 --- init
 agent();
 mint(FOR_A => $main::WEB, 'a');
@@ -1138,7 +1175,7 @@ main::story(main::boot(), main::refused('audience mismatch', 'audience mismatch'
 
 
 
-=== TEST 33: a JWT variable read at server level does not decide for the location
+=== TEST 34: a JWT variable read at server level does not decide for the location
 --- init
 agent();
 mint(WEB => $main::WEB, 'api');
@@ -1162,7 +1199,7 @@ main::story(main::boot())
 
 
 
-=== TEST 34: $spiffe_svid_id and $spiffe_jwt_svid in add_header and the access log of a slow response, across rotations and token refreshes
+=== TEST 35: $spiffe_svid_id and $spiffe_jwt_svid in add_header and the access log of a slow response, across rotations and token refreshes
 # The header goes out at once, the body at 4 KiB/s for about 3 s, while
 # the agent rotates the SVID every second (a 2 s SVID, at half-life) and
 # the 2 s JWT-SVID is fetched again every second.  A value read for the
@@ -1203,7 +1240,7 @@ qr/spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 3$/m
 
 
 
-=== TEST 35: config: spiffe_jwt in a location without spiffe_jwt_audience
+=== TEST 36: config: spiffe_jwt in a location without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1216,7 +1253,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 36: config: spiffe_jwt_allow without spiffe_jwt_audience
+=== TEST 37: config: spiffe_jwt_allow without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1229,7 +1266,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 37: config: spiffe_jwt at server level without spiffe_jwt_audience
+=== TEST 38: config: spiffe_jwt at server level without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1240,7 +1277,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 38: config: an empty audience
+=== TEST 39: config: an empty audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1254,7 +1291,7 @@ qr{\[emerg\] .*empty audience in "spiffe_jwt_audience" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 39: config: spiffe_jwt_audience twice in one place
+=== TEST 40: config: spiffe_jwt_audience twice in one place
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1269,7 +1306,7 @@ qr{\[emerg\] .*"spiffe_jwt_audience" directive is duplicate in \S+nginx\.conf:\d
 
 
 
-=== TEST 40: config: a bad spiffe_jwt value
+=== TEST 41: config: a bad spiffe_jwt value
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1283,7 +1320,7 @@ qr{\[emerg\] .*invalid value "required" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 41: config: a bad pattern in spiffe_jwt_allow
+=== TEST 42: config: a bad pattern in spiffe_jwt_allow
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1298,7 +1335,7 @@ qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://Example\.org/ns/web" in "spif
 
 
 
-=== TEST 42: config: spiffe_jwt without an identity source
+=== TEST 43: config: spiffe_jwt without an identity source
 --- config
     location = /t {
         spiffe_jwt on;
@@ -1310,7 +1347,7 @@ qr{\[emerg\] .*JWT-SVID validation needs an identity source: "spiffe_workload_ap
 
 
 
-=== TEST 43: config: spiffe_jwt_svid_audience without an identity source
+=== TEST 44: config: spiffe_jwt_svid_audience without an identity source
 --- config
     location = /t {
         spiffe_jwt_svid_audience backend;
