@@ -671,6 +671,7 @@ ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
     time_t                      exp;
     ngx_uint_t                  i;
     const char                 *err;
+    spiffe_id_t                 id;
     spiffe_pb_jwt_svid_t       *svid;
     ngx_spiffe_source_t        *src = ngx_spiffe_source;
     spiffe_pb_jwt_svid_resp_t   resp;
@@ -703,6 +704,13 @@ ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
 
     if (svid == NULL) {
         err = "no JWT-SVID for our hint";
+
+    } else if (spiffe_id_parse((char *) svid->spiffe_id.data,
+                               svid->spiffe_id.len, &id, &err)
+               != 0)
+    {
+        /* it is logged below: no text from the agent that is not an ID */
+        err = "its spiffe_id is not a SPIFFE ID";
 
     } else if (svid->svid.len == 0 || svid->svid.len > SPIFFE_JWT_MAX_LEN) {
         err = "no token or a token too long";

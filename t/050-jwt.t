@@ -1035,7 +1035,34 @@ main::story(
 
 
 
-=== TEST 29: egress: a JWT-SVID that expires without a new one is not used
+=== TEST 29: egress: a JWTSVIDResponse whose spiffe_id is not a SPIFFE ID is discarded, and that text never reaches the log
+# a terminal escape sequence in the ID
+--- init
+agent()->control_ok("jwt-svid-id spiffe://example.org/\e[31mred");
+--- main_config
+    spiffe_startup_timeout 300ms;
+--- config
+    location = /svid {
+        spiffe_jwt_svid_audience backend;
+        return 200 "[$spiffe_jwt_svid]\n";
+    }
+--- request eval
+["GET /svid"]
+--- response_body
+[]
+--- no_error_log eval
+["\e[31m", "red"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+# discarded on each try
+qr{\A(?:\[error\] \d+#\d+: spiffe: JWTSVIDResponse for audience "backend" discarded: its spiffe_id is not a SPIFFE ID
+(?:\[error\] \d+#\d+: spiffe: Workload API "[^"]+": FetchJWTSVID failed \(UNAVAILABLE: no usable answer\), retrying with backoff
+)?)+\[warn\] \d+#\d+: \*\d+ spiffe: no JWT-SVID for audience "backend": FetchJWTSVID failed: UNAVAILABLE: no usable answer
+\z}
+
+
+
+=== TEST 30: egress: a JWT-SVID that expires without a new one is not used
 --- init
 agent(jwt_ttl => 2);
 --- config
@@ -1057,7 +1084,7 @@ main::story(
 
 
 
-=== TEST 30: egress: one JWT-SVID per audience, each valid for its own audience only
+=== TEST 31: egress: one JWT-SVID per audience, each valid for its own audience only
 --- config
     location = /to-a {
         spiffe_jwt_svid_audience aud-a;
@@ -1091,7 +1118,7 @@ main::story(main::boot(), main::refused('audience mismatch'))
 
 
 
-=== TEST 31: egress: spiffe_svid_hint picks the JWT-SVID of that SVID
+=== TEST 32: egress: spiffe_svid_hint picks the JWT-SVID of that SVID
 --- init
 agent(spiffe_id => 'spiffe://example.org/nginx',
       svids => ['spiffe://example.org/nginx-b,hint=b']);
@@ -1117,7 +1144,7 @@ spiffe: JWT-SVID "spiffe://example.org/nginx-b" for audience "backend", expires 
 
 
 
-=== TEST 32: egress with RSA-PSS keys (an agent with --jwt-alg PS256)
+=== TEST 33: egress with RSA-PSS keys (an agent with --jwt-alg PS256)
 --- init
 agent(jwt_alg => 'PS256');
 mint(WEB => $main::WEB, 'api');
@@ -1145,7 +1172,7 @@ main::story(main::boot())
 
 
 
-=== TEST 33: a verdict taken in a location is not reused after "rewrite ... last" to a location with another audience
+=== TEST 34: a verdict taken in a location is not reused after "rewrite ... last" to a location with another audience
 --- init
 agent();
 mint(FOR_A => $main::WEB, 'a');
@@ -1175,7 +1202,7 @@ main::story(main::boot(), main::refused('audience mismatch', 'audience mismatch'
 
 
 
-=== TEST 34: a JWT variable read at server level does not decide for the location
+=== TEST 35: a JWT variable read at server level does not decide for the location
 --- init
 agent();
 mint(WEB => $main::WEB, 'api');
@@ -1199,7 +1226,7 @@ main::story(main::boot())
 
 
 
-=== TEST 35: $spiffe_svid_id and $spiffe_jwt_svid in add_header and the access log of a slow response, across rotations and token refreshes
+=== TEST 36: $spiffe_svid_id and $spiffe_jwt_svid in add_header and the access log of a slow response, across rotations and token refreshes
 # The header goes out at once, the body at 4 KiB/s for about 3 s, while
 # the agent rotates the SVID every second (a 2 s SVID, at half-life) and
 # the 2 s JWT-SVID is fetched again every second.  A value read for the
@@ -1240,7 +1267,7 @@ qr/spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 3$/m
 
 
 
-=== TEST 36: config: spiffe_jwt in a location without spiffe_jwt_audience
+=== TEST 37: config: spiffe_jwt in a location without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1253,7 +1280,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 37: config: spiffe_jwt_allow without spiffe_jwt_audience
+=== TEST 38: config: spiffe_jwt_allow without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1266,7 +1293,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 38: config: spiffe_jwt at server level without spiffe_jwt_audience
+=== TEST 39: config: spiffe_jwt at server level without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1277,7 +1304,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 39: config: an empty audience
+=== TEST 40: config: an empty audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1291,7 +1318,7 @@ qr{\[emerg\] .*empty audience in "spiffe_jwt_audience" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 40: config: spiffe_jwt_audience twice in one place
+=== TEST 41: config: spiffe_jwt_audience twice in one place
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1306,7 +1333,7 @@ qr{\[emerg\] .*"spiffe_jwt_audience" directive is duplicate in \S+nginx\.conf:\d
 
 
 
-=== TEST 41: config: a bad spiffe_jwt value
+=== TEST 42: config: a bad spiffe_jwt value
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1320,7 +1347,7 @@ qr{\[emerg\] .*invalid value "required" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 42: config: a bad pattern in spiffe_jwt_allow
+=== TEST 43: config: a bad pattern in spiffe_jwt_allow
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1335,7 +1362,7 @@ qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://Example\.org/ns/web" in "spif
 
 
 
-=== TEST 43: config: spiffe_jwt without an identity source
+=== TEST 44: config: spiffe_jwt without an identity source
 --- config
     location = /t {
         spiffe_jwt on;
@@ -1347,7 +1374,7 @@ qr{\[emerg\] .*JWT-SVID validation needs an identity source: "spiffe_workload_ap
 
 
 
-=== TEST 44: config: spiffe_jwt_svid_audience without an identity source
+=== TEST 45: config: spiffe_jwt_svid_audience without an identity source
 --- config
     location = /t {
         spiffe_jwt_svid_audience backend;

@@ -178,6 +178,9 @@ the agent's own):
                                 advance: mint-jwt ... key=next
     jwt-ttl SECONDS             lifetime of the JWT-SVIDs of FetchJWTSVID
                                 from now on
+    jwt-svid-id [TEXT]          the spiffe_id field FetchJWTSVID sends with
+                                every token, whatever it is (none: the
+                                SVID's own ID again)
     jwt-svid-calls              OK calls=N intervals_ms=A,B,... : the
                                 FetchJWTSVID calls received and the time
                                 between each two ("-" when under two)
@@ -750,6 +753,7 @@ class Agent:
         self.jwks_docs = {}     # "td" -> JWKS document served, bytes
         self.jwt_svid_calls = 0
         self.jwt_svid_times = []    # time.monotonic() of each FetchJWTSVID
+        self.jwt_svid_id = None     # "jwt-svid-id TEXT"
         self.jwt_svids = 0
 
         self.root = None
@@ -1134,8 +1138,8 @@ class Agent:
                     for s in svids:
                         token, _ = self.jwt_svid_token(s.spiffe_id,
                                                        list(req.audience))
-                        m.svids.add(spiffe_id=s.spiffe_id, svid=token,
-                                    hint=s.hint)
+                        m.svids.add(spiffe_id=self.jwt_svid_id
+                                    or s.spiffe_id, svid=token, hint=s.hint)
                     self.jwt_svids += len(svids)
         if err is not None:
             log.info("FetchJWTSVID: %s", err[0].name)
@@ -1547,6 +1551,11 @@ class Agent:
         gaps = [int(round((b - a) * 1000)) for a, b in zip(t, t[1:])]
         return "OK calls=%d intervals_ms=%s" % (
             len(t), ",".join(str(g) for g in gaps) or "-")
+
+    def cmd_jwt_svid_id(self, text=None):
+        """jwt-svid-id [TEXT]"""
+        self.jwt_svid_id = text
+        return "OK jwt_svid_id=%s" % ("default" if text is None else "set")
 
     def cmd_jwt_ttl(self, seconds):
         """jwt-ttl SECONDS"""

@@ -390,7 +390,8 @@ F<t/agent/agent.py>).  Returns the token.
 
 Key rotation and the JWT bundle are driven with C<control>:
 C<rotate-jwt-key [keep-old] [td=TD]>, C<next-jwt-key [td=TD]>,
-C<jwt-ttl S>, C<new-td TD [jwt-alg=ALG]>, C<send-jwt-bundles KIND>,
+C<jwt-ttl S>, C<jwt-svid-id [TEXT]>, C<new-td TD [jwt-alg=ALG]>,
+C<send-jwt-bundles KIND>,
 C<fail MODE FetchJWTSVID>; C<status> also has C<jwt_kid>, C<jwt_seq>,
 C<jwt_streams>, C<jwt_svid_calls>, ...
 
