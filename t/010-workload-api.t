@@ -584,7 +584,8 @@ main::story(
 
 
 === TEST 16: an agent that ends every stream at once: reopened at once the first time, then after a growing backoff, logged once
-# "end-stream always": each stream ends right after its first message
+# "end-stream always": each stream ends right after its first message.
+# The first stream lives over a second: its end is an ordinary one.
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -593,6 +594,7 @@ main::story(
     }
 --- request eval
 ["GET /t",
+ "GET /ctl/status?wait_ms=1200",
  "GET /ctl/end-stream/always?wait_ms="
  . ($ENV{TEST_NGINX_USE_VALGRIND} ? 9000 : 3500),
  "GET /ctl/status",
@@ -600,14 +602,17 @@ main::story(
  "GET /t"]
 --- response_body_like eval
 ["\\Aspiffe://example\\.org/nginx\n\\z",
+ '\AOK ',
  '\AOK ended=1\n\z',
- '\AOK .* calls=[2-6] ',
+ '\AOK .* calls=[3-7] ',
  '\AOK end_always=off\n\z',
  "\\Aspiffe://example\\.org/nginx\n\\z"]
 --- grep_error_log eval
 qr/\[(?!debug)\w+\] \d+#\d+: spiffe: Workload API "[^"]+": FetchX509SVID (?:connected|ended.*)/
 --- grep_error_log_out eval
 main::story(
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID ended, reconnecting',
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID ended, reconnecting',
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
