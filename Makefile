@@ -155,6 +155,11 @@ $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard t/unit/*.h)
 	@echo "CC $@"
 	@$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
 
+# memory given back is watched for what it must no longer hold
+# (test_grpc.c, test_jwt.c)
+$(BUILD)/unit/test_grpc: UNIT_LIBS += -Wl,--wrap=free,--wrap=realloc
+$(BUILD)/unit/test_jwt: UNIT_LIBS += -Wl,--wrap=free
+
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 

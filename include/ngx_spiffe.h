@@ -291,6 +291,8 @@ ngx_int_t ngx_spiffe_peer_variable(ngx_connection_t *c,
 void ngx_spiffe_variable(ngx_variable_value_t *v, ngx_str_t *s);
 ngx_int_t ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c,
     spiffe_rules_t *rules);
+ngx_int_t ngx_spiffe_ssl_peer_current(ngx_connection_t *c,
+    const char **reason);
 ngx_int_t ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess,
     spiffe_rules_t *rules);
 

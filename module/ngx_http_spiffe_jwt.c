@@ -99,7 +99,10 @@ ngx_http_spiffe_jwt_variable(ngx_http_request_t *r,
 }
 
 
-/* $spiffe_jwt_svid: our own token for the location's audience */
+/*
+ * $spiffe_jwt_svid: our own token for the location's audience, copied: the
+ * worker frees it when it fetches the next one
+ */
 
 ngx_int_t
 ngx_http_spiffe_jwt_svid_variable(ngx_http_request_t *r,
@@ -124,6 +127,11 @@ ngx_http_spiffe_jwt_svid_variable(ngx_http_request_t *r,
                       &slcf->jwt_svid_audience, reason);
         v->not_found = 1;
         return NGX_OK;
+    }
+
+    token.data = ngx_pstrdup(r->pool, &token);
+    if (token.data == NULL) {
+        return NGX_ERROR;
     }
 
     ngx_spiffe_variable(v, &token);
@@ -188,6 +196,9 @@ ngx_http_spiffe_jwt_ctx(ngx_http_request_t *r)
         reason = "no spiffe_jwt_audience here";
         level = NGX_LOG_DEBUG;
 
+    } else if (rc == NGX_ERROR) {
+        reason = "more than one token header";
+
     } else if (bundles == NULL) {
         reason = "no JWT bundles yet";
 
@@ -211,7 +222,10 @@ ngx_http_spiffe_jwt_ctx(ngx_http_request_t *r)
 }
 
 
-/* NGX_DECLINED: no token presented */
+/*
+ * NGX_DECLINED: no token presented; NGX_ERROR: the header more than once,
+ * since what is checked here and what a backend reads could then differ
+ */
 
 static ngx_int_t
 ngx_http_spiffe_jwt_token(ngx_http_request_t *r,
@@ -243,8 +257,11 @@ ngx_http_spiffe_jwt_token(ngx_http_request_t *r,
                                h[i].key.len)
                == 0)
         {
+            if (value != NULL) {
+                return NGX_ERROR;
+            }
+
             value = &h[i].value;
-            break;
         }
     }
 

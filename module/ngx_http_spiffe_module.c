@@ -389,9 +389,16 @@ ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
 
     svid = spiffe_snapshot_svid(snap);
 
+    /* a copy: the snapshot may be freed before the request ends */
+
     if (data == 0) {
-        v->len = svid->id_len;
-        v->data = (u_char *) svid->id;
+        p = ngx_pnalloc(r->pool, svid->id_len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->len = ngx_cpymem(p, svid->id, svid->id_len) - p;
+        v->data = p;
 
     } else {
         p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);

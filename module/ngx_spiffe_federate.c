@@ -24,6 +24,7 @@
 
 #define NGX_SPIFFE_REFRESH_DEFAULT  300
 #define NGX_SPIFFE_REFRESH_MIN      30
+#define NGX_SPIFFE_REFRESH_MAX      86400
 #define NGX_SPIFFE_FETCH_TIMEOUT    10000
 #define NGX_SPIFFE_POLL             1000
 #define NGX_SPIFFE_FED_ERR_LEN      256
@@ -87,10 +88,12 @@ static void ngx_spiffe_federate_done(void *data, CURL *easy,
     CURLcode result);
 static ngx_int_t ngx_spiffe_federate_check(ngx_spiffe_fed_t *fed,
     u_char *doc, size_t len, time_t *refresh);
+static time_t ngx_spiffe_federate_refresh(spiffe_jwks_t *jwks);
 static ngx_int_t ngx_spiffe_federate_store(ngx_spiffe_fed_t *fed,
     u_char *doc, size_t len, spiffe_jwks_t *jwks, time_t refresh);
 static void ngx_spiffe_federate_failed(ngx_spiffe_fed_t *fed,
     const char *reason);
+static void ngx_spiffe_federate_after(ngx_spiffe_fed_t *fed, time_t secs);
 static STACK_OF(X509) *ngx_spiffe_federate_anchors(ngx_spiffe_fed_t *fed);
 
 
@@ -305,7 +308,7 @@ ngx_spiffe_federate_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf)
         ngx_shmtx_unlock(&fn->shpool->mutex);
 
         if (next > ngx_time()) {
-            ngx_add_timer(&fed->timer, (next - ngx_time()) * 1000);
+            ngx_spiffe_federate_after(fed, next - ngx_time());
 
         } else {
             ngx_spiffe_federate_fetch(fed);
@@ -574,7 +577,7 @@ ngx_spiffe_federate_done(void *data, CURL *easy, CURLcode result)
                                   &refresh)
         == NGX_OK)
     {
-        ngx_add_timer(&fed->timer, refresh * 1000);
+        ngx_spiffe_federate_after(fed, refresh);
     }
 
     spiffe_fetch_destroy(fetch);
@@ -590,8 +593,8 @@ ngx_spiffe_federate_check(ngx_spiffe_fed_t *fed, u_char *doc, size_t len,
     ngx_spiffe_federation_t  *fn = ngx_spiffe_federation;
 
     u_char                    reason[NGX_SPIFFE_FED_ERR_LEN];
-    int64_t                   hint;
     uint64_t                  seq, last;
+    ngx_int_t                 rc;
     ngx_uint_t                has_last, level;
     const char               *err;
     spiffe_jwks_t            *jwks;
@@ -621,26 +624,31 @@ ngx_spiffe_federate_check(ngx_spiffe_fed_t *fed, u_char *doc, size_t len,
         return NGX_ERROR;
     }
 
-    hint = spiffe_jwks_refresh_hint(jwks);
+    *refresh = ngx_spiffe_federate_refresh(jwks);
 
-    *refresh = (hint == 0) ? NGX_SPIFFE_REFRESH_DEFAULT
-                           : (time_t) ngx_max(hint, NGX_SPIFFE_REFRESH_MIN);
+    rc = ngx_spiffe_federate_store(fed, doc, len, jwks, *refresh);
 
-    level = fed->failing ? NGX_LOG_NOTICE : NGX_LOG_INFO;
-
-    ngx_log_error(level, fn->log, 0,
-                  "spiffe: federated bundle of \"%V\" from \"%V\": %d X.509 "
-                  "authorities, %uz JWT authorities, refresh in %T s",
-                  &fed->conf->td, &fed->conf->url,
-                  sk_X509_num(spiffe_jwks_x509_authorities(jwks)),
-                  spiffe_jwks_nkeys(jwks), *refresh);
-
-    if (ngx_spiffe_federate_store(fed, doc, len, jwks, *refresh)
-        != NGX_OK)
-    {
+    if (rc == NGX_ERROR) {
         spiffe_jwks_unref(jwks);
         ngx_spiffe_federate_failed(fed, "no room in shared memory");
         return NGX_ERROR;
+    }
+
+    level = fed->failing ? NGX_LOG_NOTICE : NGX_LOG_INFO;
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(level, fn->log, 0,
+                      "spiffe: federated bundle of \"%V\" from \"%V\" "
+                      "unchanged, refresh in %T s", &fed->conf->td,
+                      &fed->conf->url, *refresh);
+
+    } else {
+        ngx_log_error(level, fn->log, 0,
+                      "spiffe: federated bundle of \"%V\" from \"%V\": %d "
+                      "X.509 authorities, %uz JWT authorities, refresh in "
+                      "%T s", &fed->conf->td, &fed->conf->url,
+                      sk_X509_num(spiffe_jwks_x509_authorities(jwks)),
+                      spiffe_jwks_nkeys(jwks), *refresh);
     }
 
     spiffe_jwks_unref(jwks);
@@ -651,6 +659,34 @@ ngx_spiffe_federate_check(ngx_spiffe_fed_t *fed, u_char *doc, size_t len,
     ngx_spiffe_federate_apply(fed);
 
     return NGX_OK;
+}
+
+
+/*
+ * The bundle's spiffe_refresh_hint within bounds: an endpoint can make it
+ * neither a fetch loop nor a domain never refreshed again
+ */
+
+static time_t
+ngx_spiffe_federate_refresh(spiffe_jwks_t *jwks)
+{
+    int64_t  hint;
+
+    hint = spiffe_jwks_refresh_hint(jwks);
+
+    if (hint == 0) {
+        return NGX_SPIFFE_REFRESH_DEFAULT;
+    }
+
+    if (hint < NGX_SPIFFE_REFRESH_MIN) {
+        return NGX_SPIFFE_REFRESH_MIN;
+    }
+
+    if (hint > NGX_SPIFFE_REFRESH_MAX) {
+        return NGX_SPIFFE_REFRESH_MAX;
+    }
+
+    return (time_t) hint;
 }
 
 
@@ -667,6 +703,17 @@ ngx_spiffe_federate_store(ngx_spiffe_fed_t *fed, u_char *doc, size_t len,
     sh = &fn->zone->feds[fed - fn->feds];
 
     ngx_shmtx_lock(&fn->shpool->mutex);
+
+    /* the same document again: no new generation for the workers */
+
+    if (sh->generation != 0 && sh->len == len
+        && ngx_memcmp(sh->doc, doc, len) == 0)
+    {
+        sh->next = ngx_time() + refresh;
+        sh->refresh = refresh;
+        ngx_shmtx_unlock(&fn->shpool->mutex);
+        return NGX_DECLINED;
+    }
 
     p = ngx_slab_alloc_locked(fn->shpool, len);
 
@@ -737,5 +784,19 @@ ngx_spiffe_federate_failed(ngx_spiffe_fed_t *fed, const char *reason)
 
     fed->failing = 1;
 
-    ngx_add_timer(&fed->timer, retry * 1000);
+    ngx_spiffe_federate_after(fed, retry);
+}
+
+
+/*
+ * The next fetch in secs seconds, at most a day: the time comes from
+ * shared memory, which outlives a reload of another version
+ */
+
+static void
+ngx_spiffe_federate_after(ngx_spiffe_fed_t *fed, time_t secs)
+{
+    secs = ngx_min(ngx_max(secs, 0), NGX_SPIFFE_REFRESH_MAX);
+
+    ngx_add_timer(&fed->timer, (ngx_msec_t) secs * 1000);
 }

@@ -476,7 +476,8 @@ ngx_spiffe_watch_read(ngx_spiffe_watch_t *w, ngx_spiffe_file_sig_t *sig,
 
 /*
  * A whole small file, NUL-terminated; err says why not.  Reading a local
- * file is what nginx does for its own files too.
+ * file is what nginx does for its own files too.  Opened without waiting:
+ * a FIFO or a device put in a file's place must not hang the worker.
  */
 
 ngx_int_t
@@ -489,7 +490,8 @@ ngx_spiffe_read_file(ngx_str_t *path, size_t max, ngx_str_t *out,
     ngx_fd_t          fd;
     ngx_file_info_t   fi;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
         *err = ngx_spiffe_errno_reason(ngx_errno);

@@ -26,6 +26,7 @@
 
 #define NGX_SPIFFE_BACKOFF_MIN   1000
 #define NGX_SPIFFE_BACKOFF_MAX   30000
+#define NGX_SPIFFE_REFETCH_MAX   86400
 #define NGX_SPIFFE_ERR_LEN       160
 
 
@@ -53,11 +54,14 @@ struct ngx_spiffe_call_s {
     spiffe_grpc_call_t         *call;
     ngx_event_t                 timer;
     ngx_msec_t                  backoff;
+    ngx_msec_t                  started;
     ngx_spiffe_state_e          state;
     int                         last_status;
     ngx_uint_t                  messages;
     unsigned                    unary:1;
     unsigned                    ready:1;
+    unsigned                    quick:1;    /* the last stream ended soon */
+    unsigned                    looping:1;  /* so did the ones before */
 
     /* FetchJWTSVID */
     ngx_str_t                   audience;
@@ -98,6 +102,7 @@ static ngx_int_t ngx_spiffe_apply_jwt_bundles(ngx_spiffe_call_t *sc,
     const unsigned char *msg, size_t len);
 static ngx_int_t ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc,
     const unsigned char *msg, size_t len);
+static void ngx_spiffe_source_token_free(ngx_spiffe_call_t *sc);
 static int ngx_spiffe_source_ready(void *data);
 static void ngx_spiffe_source_report(ngx_spiffe_source_t *src);
 
@@ -236,7 +241,7 @@ ngx_spiffe_source_stop(void)
         }
 
         ngx_free(sc->request);
-        ngx_free(sc->token.data);
+        ngx_spiffe_source_token_free(sc);
     }
 
     ngx_spiffe_curl_cleanup(&src->curl);
@@ -332,6 +337,7 @@ ngx_spiffe_call_start(ngx_spiffe_call_t *sc)
     conf.data = sc;
 
     sc->messages = 0;
+    sc->started = ngx_current_msec;
 
     if (sc->state != ngx_spiffe_backoff) {
         sc->state = ngx_spiffe_connecting;
@@ -373,7 +379,7 @@ ngx_spiffe_call_message(void *data, const unsigned char *msg, size_t len)
         return 0;
     }
 
-    if (sc->state != ngx_spiffe_streaming
+    if (sc->state != ngx_spiffe_streaming && !sc->looping
         && !(sc->unary && sc->last_status == SPIFFE_GRPC_OK))
     {
         level = (sc->last_status == SPIFFE_GRPC_OK) ? NGX_LOG_INFO
@@ -385,8 +391,12 @@ ngx_spiffe_call_message(void *data, const unsigned char *msg, size_t len)
 
     sc->state = ngx_spiffe_streaming;
     sc->last_status = SPIFFE_GRPC_OK;
-    sc->backoff = NGX_SPIFFE_BACKOFF_MIN;
     sc->error[0] = '\0';
+
+    if (!sc->looping) {
+        sc->backoff = NGX_SPIFFE_BACKOFF_MIN;
+    }
+
     sc->messages++;
     sc->ready = 1;
 
@@ -404,6 +414,8 @@ ngx_spiffe_call_done(void *data, CURL *easy, CURLcode result)
 
     int                  status;
     time_t               lifetime;
+    ngx_uint_t           level;
+    ngx_msec_t           lived;
     spiffe_grpc_call_t  *call;
     ngx_spiffe_source_t  *src = ngx_spiffe_source;
     char                 message[SPIFFE_GRPC_MESSAGE_MAX];
@@ -427,18 +439,48 @@ ngx_spiffe_call_done(void *data, CURL *easy, CURLcode result)
     if (status == SPIFFE_GRPC_OK && sc->messages) {
 
         if (sc->unary) {
-            /* ask again at half the token's remaining lifetime */
+            /*
+             * ask again at half the token's remaining lifetime: at least a
+             * second and at most a day later, whatever its exp says
+             */
             lifetime = sc->expires - ngx_time();
+            lifetime = ngx_min(ngx_max(lifetime / 2, 1),
+                               NGX_SPIFFE_REFETCH_MAX);
             sc->state = ngx_spiffe_waiting;
-            ngx_add_timer(&sc->timer,
-                          (ngx_msec_t) ngx_max(lifetime / 2, 1) * 1000);
+            ngx_add_timer(&sc->timer, (ngx_msec_t) lifetime * 1000);
             return;
         }
 
-        ngx_log_error(NGX_LOG_INFO, src->log, 0,
-                      "spiffe: Workload API \"%V\": %s ended, reconnecting",
-                      &src->address, sc->method);
-        ngx_spiffe_call_start(sc);
+        lived = ngx_current_msec - sc->started;
+
+        if (lived >= NGX_SPIFFE_BACKOFF_MIN || !sc->quick) {
+            if (lived >= NGX_SPIFFE_BACKOFF_MIN && sc->looping) {
+                sc->backoff = NGX_SPIFFE_BACKOFF_MIN;
+            }
+
+            sc->quick = (lived < NGX_SPIFFE_BACKOFF_MIN);
+            sc->looping = 0;
+
+            ngx_log_error(NGX_LOG_INFO, src->log, 0,
+                          "spiffe: Workload API \"%V\": %s ended, "
+                          "reconnecting", &src->address, sc->method);
+            ngx_spiffe_call_start(sc);
+            return;
+        }
+
+        /* an agent that ends every stream at once gets no reconnect loop */
+
+        level = sc->looping ? NGX_LOG_DEBUG : NGX_LOG_WARN;
+
+        ngx_log_error(level, src->log, 0,
+                      "spiffe: Workload API \"%V\": %s ended again "
+                      "within %M ms of its start, reconnecting in %M ms",
+                      &src->address, sc->method,
+                      (ngx_msec_t) NGX_SPIFFE_BACKOFF_MIN, sc->backoff);
+
+        sc->looping = 1;
+        ngx_add_timer(&sc->timer, sc->backoff);
+        sc->backoff = ngx_min(sc->backoff * 2, NGX_SPIFFE_BACKOFF_MAX);
         return;
     }
 
@@ -464,6 +506,13 @@ ngx_spiffe_call_fail(ngx_spiffe_call_t *sc, int status, const char *message)
 
     src->failures++;
     ngx_spiffe_stats_count(NGX_SPIFFE_STAT_FAILURES);
+
+    if (sc->looping) {
+        sc->backoff = NGX_SPIFFE_BACKOFF_MIN;
+    }
+
+    sc->quick = 0;
+    sc->looping = 0;
 
     if (status == SPIFFE_GRPC_INVALID_ARGUMENT) {
         ngx_log_error(NGX_LOG_ALERT, src->log, 0,
@@ -622,6 +671,7 @@ ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
     time_t                      exp;
     ngx_uint_t                  i;
     const char                 *err;
+    spiffe_id_t                 id;
     spiffe_pb_jwt_svid_t       *svid;
     ngx_spiffe_source_t        *src = ngx_spiffe_source;
     spiffe_pb_jwt_svid_resp_t   resp;
@@ -655,6 +705,13 @@ ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
     if (svid == NULL) {
         err = "no JWT-SVID for our hint";
 
+    } else if (spiffe_id_parse((char *) svid->spiffe_id.data,
+                               svid->spiffe_id.len, &id, &err)
+               != 0)
+    {
+        /* it is logged below: no text from the agent that is not an ID */
+        err = "its spiffe_id is not a SPIFFE ID";
+
     } else if (svid->svid.len == 0 || svid->svid.len > SPIFFE_JWT_MAX_LEN) {
         err = "no token or a token too long";
 
@@ -682,7 +739,7 @@ ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
 
     ngx_memcpy(p, svid->svid.data, svid->svid.len);
 
-    ngx_free(sc->token.data);
+    ngx_spiffe_source_token_free(sc);
     sc->token.data = p;
     sc->token.len = svid->svid.len;
     sc->expires = exp;
@@ -695,6 +752,20 @@ ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
     spiffe_pb_free_jwt_svid_resp(&resp);
 
     return NGX_OK;
+}
+
+
+/* the token is a bearer credential: wiped before it is freed */
+
+static void
+ngx_spiffe_source_token_free(ngx_spiffe_call_t *sc)
+{
+    if (sc->token.data != NULL) {
+        ngx_explicit_memzero(sc->token.data, sc->token.len);
+        ngx_free(sc->token.data);
+    }
+
+    ngx_str_null(&sc->token);
 }
 
 

@@ -438,6 +438,41 @@ ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c, spiffe_rules_t *rules)
 }
 
 
+/*
+ * Whether the verified peer of a kept-alive connection still stands as a
+ * session must to resume: the bundle of its trust domain is the one it was
+ * verified under, and its certificate has not expired
+ */
+
+ngx_int_t
+ngx_spiffe_ssl_peer_current(ngx_connection_t *c, const char **reason)
+{
+    ngx_str_t     id;
+    SSL_SESSION  *sess;
+
+    sess = SSL_get0_session(c->ssl->connection);
+
+    if (sess == NULL) {
+        *reason = "no session";
+        return 0;
+    }
+
+    switch (ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id,
+                                         reason))
+    {
+    case NGX_OK:
+        return 1;
+
+    case NGX_DECLINED:
+        *reason = "no verified ID in its session";
+        return 0;
+
+    default:
+        return 0;
+    }
+}
+
+
 ngx_int_t
 ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess, spiffe_rules_t *rules)
 {

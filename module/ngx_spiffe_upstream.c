@@ -80,23 +80,32 @@ ngx_spiffe_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_spiffe_upstream_peer_t  *sp = data;
 
     ngx_int_t          rc;
+    const char        *reason;
     ngx_connection_t  *c;
 
     rc = sp->get(pc, sp->data);
 
-    if (rc != NGX_DONE || pc->connection->ssl == NULL
-        || ngx_spiffe_ssl_peer_allowed(pc->connection, sp->rules))
-    {
+    if (rc != NGX_DONE || pc->connection->ssl == NULL) {
         return rc;
     }
 
-    /* kept alive for a location that trusts another peer */
-
     c = pc->connection;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pc->log, 0,
-                   "spiffe: kept-alive upstream connection %p not allowed "
-                   "here, closing it", c);
+    if (!ngx_spiffe_ssl_peer_allowed(c, sp->rules)) {
+        /* kept alive for a location that trusts another peer */
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pc->log, 0,
+                       "spiffe: kept-alive upstream connection %p not "
+                       "allowed here, closing it", c);
+
+    } else if (!ngx_spiffe_ssl_peer_current(c, &reason)) {
+        /* verified under a bundle or a certificate that no longer holds */
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pc->log, 0,
+                       "spiffe: kept-alive upstream peer no longer trusted: "
+                       "%s, closing connection %p", reason, c);
+
+    } else {
+        return rc;
+    }
 
     c->ssl->no_wait_shutdown = 1;
     (void) ngx_ssl_shutdown(c);

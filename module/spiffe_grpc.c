@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 
 #include <spiffe_grpc.h>
 
@@ -463,8 +464,12 @@ spiffe_grpc_reader_feed(spiffe_grpc_reader_t *r, const unsigned char *p,
             continue;
         }
 
+        /* not realloc(): the old buffer is wiped before it is freed */
+
         if (r->size < r->need) {
-            buf = realloc(r->buf, r->need);
+            spiffe_grpc_reader_free(r);
+
+            buf = malloc(r->need);
             if (buf == NULL) {
                 spiffe_grpc_reader_fail(r, SPIFFE_GRPC_RESOURCE_EXHAUSTED,
                                         "out of memory");
@@ -503,9 +508,15 @@ spiffe_grpc_reader_partial(const spiffe_grpc_reader_t *r)
 }
 
 
+/* a message may hold a private key: wiped before the memory goes back */
+
 void
 spiffe_grpc_reader_free(spiffe_grpc_reader_t *r)
 {
+    if (r->buf != NULL) {
+        OPENSSL_cleanse(r->buf, r->size);
+    }
+
     free(r->buf);
     r->buf = NULL;
     r->size = 0;
@@ -549,12 +560,20 @@ static int
 spiffe_grpc_reader_deliver(spiffe_grpc_reader_t *r, const unsigned char *msg,
     size_t len)
 {
+    int  rc;
+
     r->nprefix = 0;
     r->need = 0;
     r->have = 0;
     r->nmessages++;
 
-    if (r->handler(r->data, msg, len) != 0) {
+    rc = r->handler(r->data, msg, len);
+
+    if (msg == r->buf) {
+        OPENSSL_cleanse(r->buf, len);
+    }
+
+    if (rc != 0) {
         return spiffe_grpc_reader_fail(r, SPIFFE_GRPC_CANCELLED,
                                        "the message handler failed");
     }

@@ -40,6 +40,7 @@ typedef struct {
     const char              *input;     /* "header.claims", signed */
     size_t                   input_len;
     unsigned char           *buf;
+    size_t                   size;      /* of buf */
     unsigned char           *header;
     size_t                   header_len;
     unsigned char           *claims;
@@ -51,6 +52,7 @@ typedef struct {
 
 static int spiffe_jwt_split(const char *token, size_t len,
     spiffe_jwt_parts_t *parts, const char **err);
+static void spiffe_jwt_parts_free(spiffe_jwt_parts_t *parts);
 static json_t *spiffe_jwt_json(const unsigned char *s, size_t len,
     const char *bad, const char **err);
 static const spiffe_jwt_alg_t *spiffe_jwt_alg(json_t *header,
@@ -187,7 +189,7 @@ done:
 
     json_decref(claims);
     json_decref(header);
-    free(parts.buf);
+    spiffe_jwt_parts_free(&parts);
 
     return rc;
 }
@@ -222,7 +224,7 @@ spiffe_jwt_peek_exp(const char *token, size_t len, time_t *exp,
 
     claims = spiffe_jwt_json(parts.claims, parts.claims_len, "bad claims",
                              err);
-    free(parts.buf);
+    spiffe_jwt_parts_free(&parts);
 
     if (claims == NULL) {
         return -1;
@@ -282,7 +284,8 @@ spiffe_jwt_split(const char *token, size_t len, spiffe_jwt_parts_t *parts,
 
     /* the three decodings together are no longer than the whole one */
 
-    parts->buf = malloc(SPIFFE_BASE64_DECODED_LEN(len));
+    parts->size = SPIFFE_BASE64_DECODED_LEN(len);
+    parts->buf = malloc(parts->size);
     if (parts->buf == NULL) {
         *err = "out of memory";
         return -1;
@@ -322,11 +325,23 @@ spiffe_jwt_split(const char *token, size_t len, spiffe_jwt_parts_t *parts,
 
 failed:
 
-    free(parts->buf);
-    parts->buf = NULL;
+    spiffe_jwt_parts_free(parts);
     *err = "bad base64url";
 
     return -1;
+}
+
+
+/* the signature, with the readable parts, is the token: wiped */
+
+static void
+spiffe_jwt_parts_free(spiffe_jwt_parts_t *parts)
+{
+    if (parts->buf != NULL) {
+        OPENSSL_cleanse(parts->buf, parts->size);
+        free(parts->buf);
+        parts->buf = NULL;
+    }
 }
 
 
@@ -518,7 +533,11 @@ done:
     ERR_pop_to_mark();
 
     EVP_MD_CTX_free(md);
-    free(der);
+
+    if (der != NULL) {
+        OPENSSL_cleanse(der, sig_len);
+        free(der);
+    }
 
     return rc;
 }

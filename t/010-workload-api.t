@@ -583,7 +583,45 @@ main::story(
 
 
 
-=== TEST 16: a stalled agent: the last SVID is served until it speaks again
+=== TEST 16: an agent that ends every stream at once: reopened at once the first time, then after a growing backoff, logged once
+# "end-stream always": each stream ends right after its first message.
+# The first stream lives over a second: its end is an ordinary one.
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- config
+    location = /t {
+        return 200 "$spiffe_svid_id\n";
+    }
+--- request eval
+["GET /t",
+ "GET /ctl/status?wait_ms=1200",
+ "GET /ctl/end-stream/always?wait_ms="
+ . ($ENV{TEST_NGINX_USE_VALGRIND} ? 9000 : 3500),
+ "GET /ctl/status",
+ "GET /ctl/end-stream/off",
+ "GET /t"]
+--- response_body_like eval
+["\\Aspiffe://example\\.org/nginx\n\\z",
+ '\AOK ',
+ '\AOK ended=1\n\z',
+ '\AOK .* calls=[3-7] ',
+ '\AOK end_always=off\n\z',
+ "\\Aspiffe://example\\.org/nginx\n\\z"]
+--- grep_error_log eval
+qr/\[(?!debug)\w+\] \d+#\d+: spiffe: Workload API "[^"]+": FetchX509SVID (?:connected|ended.*)/
+--- grep_error_log_out eval
+main::story(
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID ended, reconnecting',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID ended, reconnecting',
+    '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
+    '[warn] spiffe: Workload API "unix:{sock}": FetchX509SVID ended again within 1000 ms of its start, reconnecting in 1000 ms',
+)
+
+
+
+=== TEST 17: a stalled agent: the last SVID is served until it speaks again
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -625,7 +663,7 @@ main::story(
 
 
 
-=== TEST 17: garbage: discarded once, last SVID kept, the next message taken
+=== TEST 18: garbage: discarded once, last SVID kept, the next message taken
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -660,7 +698,7 @@ exited on signal
 
 
 
-=== TEST 18: an expired SVID: discarded once, last SVID kept
+=== TEST 19: an expired SVID: discarded once, last SVID kept
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -695,7 +733,7 @@ exited on signal
 
 
 
-=== TEST 19: a key that does not match the certificate: discarded once
+=== TEST 20: a key that does not match the certificate: discarded once
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -730,7 +768,7 @@ exited on signal
 
 
 
-=== TEST 20: an SVID without its certificate: discarded once
+=== TEST 21: an SVID without its certificate: discarded once
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -765,7 +803,7 @@ exited on signal
 
 
 
-=== TEST 21: zero SVIDs: discarded once, the last SVID is not dropped
+=== TEST 22: zero SVIDs: discarded once, the last SVID is not dropped
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -800,7 +838,7 @@ exited on signal
 
 
 
-=== TEST 22: a message over 4 MiB: the call fails once, then recovers
+=== TEST 23: a message over 4 MiB: the call fails once, then recovers
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -838,7 +876,7 @@ exited on signal
 
 
 
-=== TEST 23: the agent killed and started again: last SVID kept, reconnects
+=== TEST 24: the agent killed and started again: last SVID kept, reconnects
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -881,7 +919,7 @@ exited on signal
 
 
 
-=== TEST 24: no agent at start: nginx serves without an SVID, then takes it
+=== TEST 25: no agent at start: nginx serves without an SVID, then takes it
 --- init
 agent(down => 1);
 --- main_config
@@ -917,7 +955,7 @@ exited on signal
 
 
 
-=== TEST 25: two workers: each holds its own stream and its own SVID
+=== TEST 26: two workers: each holds its own stream and its own SVID
 --- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- init
 agent();
@@ -947,7 +985,7 @@ qr{\A(spiffe: SVID "spiffe://example\.org/nginx" serial [0-9a-f]+, version 1\n)\
 
 
 
-=== TEST 26: SPIFFE_ENDPOINT_SOCKET (unix:///path) when there is no directive
+=== TEST 27: SPIFFE_ENDPOINT_SOCKET (unix:///path) when there is no directive
 --- init
 agent();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "unix://$ENV{TEST_NGINX_AGENT_SOCKET}";
@@ -968,7 +1006,7 @@ main::story(
 
 
 
-=== TEST 27: SPIFFE_ENDPOINT_SOCKET with tcp://IP:PORT
+=== TEST 28: SPIFFE_ENDPOINT_SOCKET with tcp://IP:PORT
 --- init
 agent(tcp => $main::Tcp);
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "tcp://$ENV{TEST_NGINX_AGENT_TCP}";
@@ -994,7 +1032,7 @@ main::story(
 
 
 
-=== TEST 28: SPIFFE_ENDPOINT_SOCKET without a scheme is refused
+=== TEST 29: SPIFFE_ENDPOINT_SOCKET without a scheme is refused
 --- init
 agent();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "/run/spire/agent.sock";
@@ -1005,7 +1043,7 @@ qr{\[emerg\] .*invalid SPIFFE_ENDPOINT_SOCKET "/run/spire/agent\.sock": has an u
 
 
 
-=== TEST 29: SPIFFE_ENDPOINT_SOCKET with a host name is refused
+=== TEST 30: SPIFFE_ENDPOINT_SOCKET with a host name is refused
 --- init
 agent();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "tcp://localhost:8081";
@@ -1016,7 +1054,7 @@ qr{\[emerg\] .*invalid SPIFFE_ENDPOINT_SOCKET "tcp://localhost:8081": has a host
 
 
 
-=== TEST 30: the directive wins over SPIFFE_ENDPOINT_SOCKET, even a bad one
+=== TEST 31: the directive wins over SPIFFE_ENDPOINT_SOCKET, even a bad one
 --- init
 agent();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "unix:relative.sock";
@@ -1039,7 +1077,7 @@ main::story(
 
 
 
-=== TEST 31: spiffe_workload_api tcp://IP:PORT, and a fault over TCP
+=== TEST 32: spiffe_workload_api tcp://IP:PORT, and a fault over TCP
 --- init
 agent(tcp => $main::Tcp);
 --- main_config
@@ -1073,7 +1111,7 @@ main::story(
 
 
 
-=== TEST 32: spiffe_workload_api unix:///path
+=== TEST 33: spiffe_workload_api unix:///path
 --- main_config
     spiffe_workload_api unix://$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -1093,7 +1131,7 @@ main::story(
 
 
 
-=== TEST 33: reload: the old worker leaves cleanly, the new one streams
+=== TEST 34: reload: the old worker leaves cleanly, the new one streams
 --- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
@@ -1134,7 +1172,7 @@ exited on signal
 
 
 
-=== TEST 34: graceful shutdown of a worker holding a stream: no alert
+=== TEST 35: graceful shutdown of a worker holding a stream: no alert
 --- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;

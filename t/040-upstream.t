@@ -48,7 +48,7 @@ use Time::HiRes qw(sleep time);
 delete $ENV{SPIFFE_ENDPOINT_SOCKET};
 
 my $certs = SpiffeAgent::certs();
-my $agent = SpiffeAgent->start();       # spiffe://example.org/nginx
+our $agent = SpiffeAgent->start();       # spiffe://example.org/nginx
 my $state = $agent->state_dir;
 
 $agent->control_ok("federate other.org $certs/ca-b.pem");
@@ -102,6 +102,7 @@ END {
 # in the order they were logged.
 my $error = qr/\[(?:error|crit)\] \d+#\d+: (?:\*\d+ )?\K.*?(?= while |, client: |$)/;
 my $debug = join '|', 'kept-alive upstream connection(?= \S+ not allowed)',
+                      'kept-alive upstream peer no longer trusted: [^,\n]*',
                       'upstream session not allowed here',
                       'session not resumed: [^,\n]*';
 our $LOG = qr/$error|spiffe: (?:$debug)/;
@@ -112,6 +113,10 @@ our $KA = "spiffe: kept-alive upstream connection\n";
 our $SESS = "spiffe: upstream session not allowed here\n";
 our $STALE = "spiffe: session not resumed: resumed session predates a "
              . "bundle change\n";
+# a kept-alive connection closed: its peer was verified under another
+# bundle of its trust domain
+our $UNTRUSTED = "spiffe: kept-alive upstream peer no longer trusted: "
+                 . "resumed session predates a bundle change\n";
 
 # one refused handshake in location LOC: the module's line, then nginx's
 sub refused {
@@ -526,7 +531,63 @@ $::KA . $::SESS
 
 
 
-=== TEST 10: an upstream {} with a zone: sessions kept in shared memory resume where the peer matches
+=== TEST 10: keepalive: a kept-alive connection is reused only while its peer's trust stands
+# A CRL that revokes rv changes example.org's bundle: both kept
+# connections were verified under the old one and are closed.  up is
+# trusted under the new bundle and gets a new connection; rv is refused.
+--- init
+my %r = $::agent->control_ok('mint spiffe://example.org/ns/rv/sa/x rv');
+$ENV{TEST_NGINX_RV_SERIAL} = $r{serial};
+--- http_config
+    upstream kb {
+        server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
+        keepalive 8;
+    }
+    upstream kr {
+        server unix:$TEST_NGINX_SERVROOT/logs/rv.sock;
+        keepalive 8;
+    }
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/rv.sock ssl;
+        ssl_certificate $TEST_NGINX_AGENT_STATE/rv.pem;
+        ssl_certificate_key $TEST_NGINX_AGENT_STATE/rv.key;
+        location / {
+            return 200 "rv req=$connection_requests\n";
+        }
+    }
+--- config
+    spiffe_proxy_svid on;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    location /kb {
+        spiffe_proxy_verify spiffe://example.org/nginx;
+        proxy_pass https://kb/;
+    }
+    location /kr {
+        spiffe_proxy_verify spiffe://example.org/ns/rv/sa/x;
+        proxy_pass https://kr/;
+    }
+--- request eval
+["GET /kb", "GET /kb", "GET /kr", "GET /kr",
+ 'GET /ctl/revoke/$TEST_NGINX_RV_SERIAL?wait_ms=200',
+ "GET /ctl/wait-streams/1?wait_ms=100",
+ "GET /kb", "GET /kb", "GET /kr"]
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200, 200, 502]
+--- response_body eval
+my $up = 'up saw spiffe://example.org/nginx';
+["$up reused=. req=1\n", "$up reused=. req=2\n", "rv req=1\n", "rv req=2\n",
+ "OK revoked=1\n", qr/\AOK ready=1\n?\z/,
+ "$up reused=. req=1\n", "$up reused=. req=2\n", qr/502 Bad Gateway/]
+--- grep_error_log eval: $::LOG
+--- grep_error_log_out eval
+$::UNTRUSTED . $::SESS
+. $::UNTRUSTED . $::SESS
+. ::refused('spiffe://example.org/ns/rv/sa/x', '/kr', 'revoked')
+
+
+
+=== TEST 11: an upstream {} with a zone: sessions kept in shared memory resume where the peer matches
 --- http_config
     upstream z {
         zone z 64k;
@@ -557,7 +618,7 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
 
 
 
-=== TEST 11: proxy_pass with variables (no upstream {} to wrap): every handshake is still checked
+=== TEST 12: proxy_pass with variables (no upstream {} to wrap): every handshake is still checked
 --- config
     spiffe_proxy_svid on;
     set $up_sock $TEST_NGINX_SERVROOT/logs/up.sock;
@@ -583,7 +644,7 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
 
 
 
-=== TEST 12: a refused server is skipped for the next one, as after a connection error
+=== TEST 13: a refused server is skipped for the next one, as after a connection error
 --- http_config
     upstream mixed {
         server unix:$TEST_NGINX_SERVROOT/logs/db.sock max_fails=0;
@@ -619,7 +680,7 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
 
 
 
-=== TEST 13: a location whose patterns an upstream does not match does not take it down for the others
+=== TEST 14: a location whose patterns an upstream does not match does not take it down for the others
 # A pattern refusal is the location's policy, not a failure of the server:
 # it counts against neither max_fails nor fail_timeout.
 --- http_config
@@ -654,7 +715,7 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
 
 
 
-=== TEST 14: grpc_pass grpcs:// to a gRPC server (Python grpcio) with an SVID
+=== TEST 15: grpc_pass grpcs:// to a gRPC server (Python grpcio) with an SVID
 --- http_config
     log_format grpc '$request_uri $status $upstream_http_content_type '
                     'grpc-status=$upstream_trailer_grpc_status '
@@ -701,7 +762,7 @@ $::SESS
 
 
 
-=== TEST 15: SVID rotation on both sides under a stream of requests loses none; new connections use the new SVIDs
+=== TEST 16: SVID rotation on both sides under a stream of requests loses none; new connections use the new SVIDs
 --- http_config
     upstream ka {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
@@ -789,7 +850,7 @@ my $n2 = 'up saw spiffe://example\.org/nginx-2 reused=';
 
 
 
-=== TEST 16: SVIDs expire: a kept-alive connection stays up, a session is not offered, a new handshake fails
+=== TEST 17: SVIDs expire: a kept-alive connection to an expired peer is closed, a session is not offered, a new handshake fails
 --- http_config
     upstream ka {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
@@ -813,7 +874,7 @@ my $n2 = 'up saw spiffe://example\.org/nginx-2 reused=';
  "GET /ctl/ttl/3",
  "GET /ctl/rotate-svid?wait_ms=100",
  "GET /ctl/wait-streams/1?wait_ms=100",
- "GET /ka", "GET /t", "GET /t",
+ "GET /ka", "GET /ka", "GET /t", "GET /t",
  # until both SVIDs have expired
  "GET /ctl/status?wait_ms=3300",
  "GET /ka", "GET /t",
@@ -827,30 +888,35 @@ my $up = 'up saw spiffe://example.org/nginx';
 [
  "OK ttl=3\n",
  qr/\AOK serial=/, qr/\AOK ready=1/,
- "$up reused=. req=1\n", "$up reused=. req=1\n", "$up reused=r req=1\n",
+ "$up reused=. req=1\n", "$up reused=. req=2\n",
+ "$up reused=. req=1\n", "$up reused=r req=1\n",
  qr/\AOK serial=/,
- "$up reused=. req=2\n",
- qr/502 Bad Gateway/,
+ qr/502 Bad Gateway/, qr/502 Bad Gateway/,
  "OK ttl=3600\n",
  qr/\AOK serial=/, qr/\AOK ready=1/,
  "$up reused=. req=1\n",
- "$up reused=. req=3\n",
+ "$up reused=. req=1\n",
 ]
 --- error_code eval
-[200, 200, 200, 200, 200, 200, 200, 200, 502, 200, 200, 200, 200, 200]
+[200, 200, 200, 200, 200, 200, 200, 200, 502, 502, 200, 200, 200, 200, 200]
 --- grep_error_log eval: $::LOG
 --- grep_error_log_out eval
-# /t: the session's peer has expired: not offered; the server has no SVID
-$::SESS
-. qq{spiffe: SVID "spiffe://example.org/nginx" has expired and no new one came\n}
-. "SSL_do_handshake() failed (SSL: error:0A000438:SSL routines::tlsv1 alert "
-. "internal error:SSL alert number 80)\n"
-# /t after the rotation: the saved session is still the expired one
+my $failed = "SSL_do_handshake() failed (SSL: error:0A000438:SSL routines::"
+             . "tlsv1 alert internal error:SSL alert number 80)\n";
+# /ka: the kept connection's peer has expired: closed; its session is not
+# offered either, and the server has no SVID
+"spiffe: kept-alive upstream peer no longer trusted: certificate has expired\n"
 . $::SESS
+. qq{spiffe: SVID "spiffe://example.org/nginx" has expired and no new one came\n}
+. $failed
+# /t: the same, but the server said why once already
+. $::SESS . $failed
+# after the rotation: the saved sessions are still the expired ones
+. $::SESS . $::SESS
 
 
 
-=== TEST 17: sessions resume, but not across a bundle change (client and server side)
+=== TEST 18: sessions resume, but not across a bundle change (client and server side)
 --- http_config
     # its own session slot: the server alone judges its session
     upstream nv {
@@ -907,7 +973,7 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/db-only', $::NOMATCH)
 
 
 
-=== TEST 18: spiffe_proxy_svid and proxy_ssl_certificate in one location
+=== TEST 19: spiffe_proxy_svid and proxy_ssl_certificate in one location
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -923,7 +989,7 @@ qr{\[emerg\] .*"spiffe_proxy_svid" cannot be combined with "proxy_ssl_certificat
 
 
 
-=== TEST 19: no identity source
+=== TEST 20: no identity source
 --- config
     location /x {
         spiffe_proxy_svid on;
@@ -935,7 +1001,7 @@ qr{\[emerg\] .*"spiffe_proxy_svid" needs an identity source: "spiffe_workload_ap
 
 
 
-=== TEST 20: no identity source, spiffe_proxy_verify alone
+=== TEST 21: no identity source, spiffe_proxy_verify alone
 --- config
     location /x {
         spiffe_proxy_verify spiffe://example.org/nginx;
@@ -947,7 +1013,7 @@ qr{\[emerg\] .*"spiffe_proxy_verify" needs an identity source: "spiffe_workload_
 
 
 
-=== TEST 21: spiffe_proxy_svid inherited from the server, proxy_ssl_certificate in a location
+=== TEST 22: spiffe_proxy_svid inherited from the server, proxy_ssl_certificate in a location
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -966,7 +1032,7 @@ qr{\[emerg\] .*"spiffe_proxy_svid" cannot be combined with "proxy_ssl_certificat
 
 
 
-=== TEST 22: spiffe_proxy_svid and grpc_ssl_certificate in one location
+=== TEST 23: spiffe_proxy_svid and grpc_ssl_certificate in one location
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -982,7 +1048,7 @@ qr{\[emerg\] .*"spiffe_proxy_svid" cannot be combined with "grpc_ssl_certificate
 
 
 
-=== TEST 23: a bad pattern, with file and line
+=== TEST 24: a bad pattern, with file and line
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -996,7 +1062,7 @@ qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://example\.org/ns/web-\*" in "s
 
 
 
-=== TEST 24: a bad pattern after a good one
+=== TEST 25: a bad pattern after a good one
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1011,7 +1077,7 @@ qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://Example\.org/ns/web" in "spif
 
 
 
-=== TEST 25: a pattern without a path
+=== TEST 26: a pattern without a path
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1022,7 +1088,7 @@ qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://example\.org" in "spiffe_prox
 
 
 
-=== TEST 26: a bad regex
+=== TEST 27: a bad regex
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1036,7 +1102,7 @@ qr{\[emerg\] .*invalid regex "~\^spiffe://\(example" in "spiffe_proxy_verify": .
 
 
 
-=== TEST 27: spiffe_proxy_verify twice in one context
+=== TEST 28: spiffe_proxy_verify twice in one context
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1051,7 +1117,7 @@ qr{\[emerg\] .*"spiffe_proxy_verify" directive is duplicate in \S+nginx\.conf:\d
 
 
 
-=== TEST 28: spiffe_proxy_verify without a pattern
+=== TEST 29: spiffe_proxy_verify without a pattern
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1064,7 +1130,7 @@ qr{\[emerg\] .*invalid number of arguments in "spiffe_proxy_verify" directive in
 
 
 
-=== TEST 29: spiffe_proxy_svid takes on or off
+=== TEST 30: spiffe_proxy_svid takes on or off
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config

@@ -596,7 +596,44 @@ main::story(main::boot(), '[info] spiffe: no JWT-SVID in the request')
 
 
 
-=== TEST 14: signing algorithms: ES256/384/512, RS256/384/512, PS256/384/512
+=== TEST 14: two token headers: refused, whatever their order (a backend could read the other one)
+# nginx itself answers 400 to a second Authorization line; other headers
+# may repeat
+--- init
+agent();
+mint(WEB => $main::WEB, 'api');
+mint(API => 'spiffe://example.org/ns/api', 'api');
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        spiffe_jwt_header X-Jwt-Svid;
+        alias html/ok.txt;
+    }
+    location = /opt {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        spiffe_jwt_header X-Jwt-Svid;
+        return 200 "$spiffe_jwt_verify|$spiffe_jwt_id\n";
+    }
+--- request eval
+["GET /t", "GET /t", "GET /opt", "GET /t"]
+--- more_headers eval
+["X-Jwt-Svid: \$TEST_NGINX_WEB\nX-Jwt-Svid: \$TEST_NGINX_API",
+ "X-Jwt-Svid: \$TEST_NGINX_API\nx-jwt-svid: \$TEST_NGINX_WEB",
+ "X-Jwt-Svid: \$TEST_NGINX_WEB\nX-Jwt-Svid: \$TEST_NGINX_WEB",
+ "X-Jwt-Svid: \$TEST_NGINX_WEB"]
+--- error_code eval
+[401, 401, 200, 200]
+--- response_body_like eval
+["401", "401", "\\AFAILED:more than one token header\\|\\n\\z", "\\Aok\\n\\z"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(), main::refused(('more than one token header') x 3))
+
+
+
+=== TEST 15: signing algorithms: ES256/384/512, RS256/384/512, PS256/384/512
 --- init
 agent();
 mint("T_$_" => $main::WEB, 'api', alg => $_)
@@ -619,7 +656,7 @@ main::story(main::boot())
 
 
 
-=== TEST 15: a federated trust domain's JWT bundle; keys never cross trust domains
+=== TEST 16: a federated trust domain's JWT bundle; keys never cross trust domains
 --- init
 agent();
 $main::Agent->control_ok('new-td other.org jwt-alg=RS256');
@@ -649,7 +686,7 @@ main::story(main::boot(2), main::refused('unknown kid', 'unknown kid'))
 
 
 
-=== TEST 16: federation pushed mid-block: a trust domain's tokens count from its bundle on, and no longer after it goes
+=== TEST 17: federation pushed mid-block: a trust domain's tokens count from its bundle on, and no longer after it goes
 --- init
 agent();
 $main::Agent->control_ok('new-td third.org');
@@ -683,7 +720,7 @@ main::story(main::boot(), main::refused('no bundle for trust domain'),
 
 
 
-=== TEST 17: JWT key rotation: the old key's tokens are refused after the push, the new key's accepted
+=== TEST 18: JWT key rotation: the old key's tokens are refused after the push, the new key's accepted
 --- init
 agent();
 mint(OLD => $main::WEB, 'api');
@@ -713,7 +750,7 @@ main::story(main::boot(), main::refused('unknown kid'),
 
 
 
-=== TEST 18: JWT key rotation with keep-old: both keys count, then only the last two
+=== TEST 19: JWT key rotation with keep-old: both keys count, then only the last two
 --- init
 agent();
 mint(OLD => $main::WEB, 'api');
@@ -744,7 +781,7 @@ main::story(main::boot(), main::refused('unknown kid'),
 
 
 
-=== TEST 19: bad JWTBundlesResponses are discarded, the last good bundles stay; an empty one trusts nothing
+=== TEST 20: bad JWTBundlesResponses are discarded, the last good bundles stay; an empty one trusts nothing
 --- init
 agent();
 mint(WEB => $main::WEB, 'api');
@@ -775,7 +812,7 @@ main::story(main::boot(),
 
 
 
-=== TEST 20: FetchJWTBundles fails: the last bundles stay; on recovery the stream brings the rotated key
+=== TEST 21: FetchJWTBundles fails: the last bundles stay; on recovery the stream brings the rotated key
 # nginx retries with a backoff that doubles from 1 s while the agent
 # fails: under valgrind the failure lasts longer, and the retry after
 # "fail off" may be 8 s away
@@ -814,7 +851,7 @@ main::story(main::boot(),
 
 
 
-=== TEST 21: the agent ends FetchJWTBundles: nginx reconnects at once and takes later pushes
+=== TEST 22: the agent ends FetchJWTBundles: nginx reconnects at once and takes later pushes
 --- init
 agent();
 mint(OLD => $main::WEB, 'api');
@@ -845,7 +882,7 @@ main::story(main::boot(),
 
 
 
-=== TEST 22: no JWT bundles yet: tokens are refused until they come
+=== TEST 23: no JWT bundles yet: tokens are refused until they come
 --- init
 agent()->control_ok('stall on');
 mint(WEB => $main::WEB, 'api');
@@ -870,7 +907,7 @@ main::story(main::refused('no JWT bundles yet'), main::boot())
 
 
 
-=== TEST 23: no JWT checks configured: no FetchJWTBundles stream, no FetchJWTSVID call
+=== TEST 24: no JWT checks configured: no FetchJWTBundles stream, no FetchJWTSVID call
 --- config
     location = /t {
         return 200 "[$spiffe_jwt_verify] [$spiffe_jwt_svid]\n";
@@ -888,7 +925,7 @@ main::story()
 
 
 
-=== TEST 24: egress: our JWT-SVID reaches a backend that validates it
+=== TEST 25: egress: our JWT-SVID reaches a backend that validates it
 --- config
     location = /egress {
         spiffe_jwt_svid_audience backend;
@@ -917,7 +954,7 @@ main::story(main::boot())
 
 
 
-=== TEST 25: egress: the JWT-SVID is fetched again at half its lifetime
+=== TEST 26: egress: the JWT-SVID is fetched again at half its lifetime
 # a 5 s token: asked again 2 s later (half of the 4 to 5 s left, whole
 # seconds), so the agent sees 3 calls 2 s apart within 4.6 s
 --- init
@@ -952,7 +989,28 @@ qr/\A(?:spiffe: JWT-SVID "[^"]+" for audience "backend", expires in [45] s\n){3}
 
 
 
-=== TEST 26: egress: the agent refuses FetchJWTSVID: $spiffe_jwt_svid empty and the log says why, until it recovers
+=== TEST 27: egress: a JWT-SVID whose half lifetime overflows in milliseconds is asked again after a day, not in a loop
+# 36893488147419104 s: half of it is 384 ms once multiplied by 1000 modulo
+# 2^64
+--- init
+agent(jwt_ttl => '36893488147419104');
+--- config
+    location = /svid {
+        spiffe_jwt_svid_audience backend;
+        return 200 "[$spiffe_jwt_svid]\n";
+    }
+--- request eval
+["GET /svid", "GET /ctl/status?wait_ms=1500", "GET /ctl/jwt-svid-calls"]
+--- response_body_like eval
+["\\A\\[eyJ[\\w-]+\\.eyJ[\\w-]+\\.[\\w-]+\\]\\n\\z", "\\AOK ", "\\AOK calls=1 "]
+--- grep_error_log eval
+qr/spiffe: JWT-SVID "[^"]+" for audience "backend", expires in \d+ s/
+--- grep_error_log_out eval
+qr/\Aspiffe: JWT-SVID "spiffe:\/\/example\.org\/nginx" for audience "backend", expires in 3689348814741910[34] s\n\z/
+
+
+
+=== TEST 28: egress: the agent refuses FetchJWTSVID: $spiffe_jwt_svid empty and the log says why, until it recovers
 --- init
 agent()->control_ok('fail permission_denied FetchJWTSVID');
 --- main_config
@@ -977,7 +1035,34 @@ main::story(
 
 
 
-=== TEST 27: egress: a JWT-SVID that expires without a new one is not used
+=== TEST 29: egress: a JWTSVIDResponse whose spiffe_id is not a SPIFFE ID is discarded, and that text never reaches the log
+# a terminal escape sequence in the ID
+--- init
+agent()->control_ok("jwt-svid-id spiffe://example.org/\e[31mred");
+--- main_config
+    spiffe_startup_timeout 300ms;
+--- config
+    location = /svid {
+        spiffe_jwt_svid_audience backend;
+        return 200 "[$spiffe_jwt_svid]\n";
+    }
+--- request eval
+["GET /svid"]
+--- response_body
+[]
+--- no_error_log eval
+["\e[31m", "red"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+# discarded on each try
+qr{\A(?:\[error\] \d+#\d+: spiffe: JWTSVIDResponse for audience "backend" discarded: its spiffe_id is not a SPIFFE ID
+(?:\[error\] \d+#\d+: spiffe: Workload API "[^"]+": FetchJWTSVID failed \(UNAVAILABLE: no usable answer\), retrying with backoff
+)?)+\[warn\] \d+#\d+: \*\d+ spiffe: no JWT-SVID for audience "backend": FetchJWTSVID failed: UNAVAILABLE: no usable answer
+\z}
+
+
+
+=== TEST 30: egress: a JWT-SVID that expires without a new one is not used
 --- init
 agent(jwt_ttl => 2);
 --- config
@@ -999,7 +1084,7 @@ main::story(
 
 
 
-=== TEST 28: egress: one JWT-SVID per audience, each valid for its own audience only
+=== TEST 31: egress: one JWT-SVID per audience, each valid for its own audience only
 --- config
     location = /to-a {
         spiffe_jwt_svid_audience aud-a;
@@ -1033,7 +1118,7 @@ main::story(main::boot(), main::refused('audience mismatch'))
 
 
 
-=== TEST 29: egress: spiffe_svid_hint picks the JWT-SVID of that SVID
+=== TEST 32: egress: spiffe_svid_hint picks the JWT-SVID of that SVID
 --- init
 agent(spiffe_id => 'spiffe://example.org/nginx',
       svids => ['spiffe://example.org/nginx-b,hint=b']);
@@ -1059,7 +1144,7 @@ spiffe: JWT-SVID "spiffe://example.org/nginx-b" for audience "backend", expires 
 
 
 
-=== TEST 30: egress with RSA-PSS keys (an agent with --jwt-alg PS256)
+=== TEST 33: egress with RSA-PSS keys (an agent with --jwt-alg PS256)
 --- init
 agent(jwt_alg => 'PS256');
 mint(WEB => $main::WEB, 'api');
@@ -1087,7 +1172,7 @@ main::story(main::boot())
 
 
 
-=== TEST 31: a verdict taken in a location is not reused after "rewrite ... last" to a location with another audience
+=== TEST 34: a verdict taken in a location is not reused after "rewrite ... last" to a location with another audience
 --- init
 agent();
 mint(FOR_A => $main::WEB, 'a');
@@ -1117,7 +1202,7 @@ main::story(main::boot(), main::refused('audience mismatch', 'audience mismatch'
 
 
 
-=== TEST 32: a JWT variable read at server level does not decide for the location
+=== TEST 35: a JWT variable read at server level does not decide for the location
 --- init
 agent();
 mint(WEB => $main::WEB, 'api');
@@ -1141,7 +1226,48 @@ main::story(main::boot())
 
 
 
-=== TEST 33: config: spiffe_jwt in a location without spiffe_jwt_audience
+=== TEST 36: $spiffe_svid_id and $spiffe_jwt_svid in add_header and the access log of a slow response, across rotations and token refreshes
+# The header goes out at once, the body at 4 KiB/s for about 3 s, while
+# the agent rotates the SVID every second (a 2 s SVID, at half-life) and
+# the 2 s JWT-SVID is fetched again every second.  A value read for the
+# header must stay valid for the whole request, whatever reads it later:
+# it is a copy, never a pointer into the snapshot or the token that the
+# worker frees on the next swap (the ASan build reports such a read; the
+# access log's escape=none copies the value with memcpy, which it checks).
+--- init
+agent(ttl => 2, auto_rotate => 1, jwt_ttl => 2);
+--- http_config
+    log_format vars escape=none '$spiffe_svid_id $spiffe_jwt_svid';
+--- config
+    location = /slow {
+        spiffe_jwt_svid_audience backend;
+        add_header X-Svid $spiffe_svid_id;
+        add_header X-Jwt $spiffe_jwt_svid;
+        limit_rate 4k;
+        alias html/big.txt;
+        access_log logs/vars.log vars;
+    }
+    location = /vars {
+        alias $TEST_NGINX_SERVROOT/logs/vars.log;
+    }
+--- user_files eval
+">>> big.txt\n" . ("x" x 99 . "\n") x 120
+--- request eval
+["GET /slow", "GET /vars", "GET /ctl/jwt-svid-calls"]
+--- response_headers_like eval
+["X-Svid: spiffe://example\\.org/nginx\nX-Jwt: eyJ[\\w-]+\\.eyJ[\\w-]+\\.[\\w-]+",
+ "", ""]
+--- response_body_like eval
+["\\A(?:x{99}\\n){120}\\z",
+ "\\Aspiffe://example\\.org/nginx eyJ[\\w-]+\\.eyJ[\\w-]+\\.[\\w-]+\\n\\z",
+ "\\AOK calls=(?:[3-9]|\\d\\d) "]
+--- error_log eval
+qr/spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 3$/m
+--- timeout: 15
+
+
+
+=== TEST 37: config: spiffe_jwt in a location without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1154,7 +1280,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 34: config: spiffe_jwt_allow without spiffe_jwt_audience
+=== TEST 38: config: spiffe_jwt_allow without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1167,7 +1293,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 35: config: spiffe_jwt at server level without spiffe_jwt_audience
+=== TEST 39: config: spiffe_jwt at server level without spiffe_jwt_audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1178,7 +1304,7 @@ qr{\[emerg\] .*"spiffe_jwt" and "spiffe_jwt_allow" need "spiffe_jwt_audience" in
 
 
 
-=== TEST 36: config: an empty audience
+=== TEST 40: config: an empty audience
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1192,7 +1318,7 @@ qr{\[emerg\] .*empty audience in "spiffe_jwt_audience" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 37: config: spiffe_jwt_audience twice in one place
+=== TEST 41: config: spiffe_jwt_audience twice in one place
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1207,7 +1333,7 @@ qr{\[emerg\] .*"spiffe_jwt_audience" directive is duplicate in \S+nginx\.conf:\d
 
 
 
-=== TEST 38: config: a bad spiffe_jwt value
+=== TEST 42: config: a bad spiffe_jwt value
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1221,7 +1347,7 @@ qr{\[emerg\] .*invalid value "required" in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 39: config: a bad pattern in spiffe_jwt_allow
+=== TEST 43: config: a bad pattern in spiffe_jwt_allow
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1236,7 +1362,7 @@ qr{\[emerg\] .*invalid SPIFFE ID pattern "spiffe://Example\.org/ns/web" in "spif
 
 
 
-=== TEST 40: config: spiffe_jwt without an identity source
+=== TEST 44: config: spiffe_jwt without an identity source
 --- config
     location = /t {
         spiffe_jwt on;
@@ -1248,7 +1374,7 @@ qr{\[emerg\] .*JWT-SVID validation needs an identity source: "spiffe_workload_ap
 
 
 
-=== TEST 41: config: spiffe_jwt_svid_audience without an identity source
+=== TEST 45: config: spiffe_jwt_svid_audience without an identity source
 --- config
     location = /t {
         spiffe_jwt_svid_audience backend;

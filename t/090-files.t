@@ -24,6 +24,7 @@ use SpiffeAgent;
 use SpiffeMTLS qw(add_peer mtls_block slurp wait_lines start_probe
                   start_load stop_load wait_served served_cert agent_cmd
                   cert_serial);
+use POSIX ();
 use Time::HiRes qw(sleep time);
 
 our $SELF = 'spiffe://example.org/ns/edge/sa/nginx';
@@ -60,9 +61,10 @@ $agent->control_ok('new-td other.org');
 mint('o1', $OTHER, 'ca=other.org');
 mint('o2', $OTHER, 'ca=other.org');
 
-# write in place, as tbot does: truncate, then write
+# write in place, as tbot does: truncate, then write (a FIFO is replaced)
 sub put {
     my ($file, $text) = @_;
+    unlink $file if -p $file;
     open my $fh, '>', $file or die "$file: $!";
     print {$fh} $text;
     close $fh or die "$file: $!";
@@ -126,6 +128,9 @@ start_probe(
         } elsif ($q{how} eq 'dir') {
             unlink $file;
             mkdir $file;
+        } elsif ($q{how} eq 'fifo') {
+            unlink $file;
+            POSIX::mkfifo($file, 0644) or return "mkfifo: $!\n";
         } elsif ($q{how} eq 'key') {
             put($file, slurp("$state/$q{from}.key"));
         }
@@ -345,7 +350,26 @@ qr{\[warn\] .*spiffe: SVID files in "[^"]+" not used: "[^"]+/svid_key\.pem": not
 
 
 
-=== TEST 10: an expired SVID in the files is not served
+=== TEST 10: a FIFO in place of the certificate: never opened blocking, logged once, the last good set stays until the file is back
+# opening a FIFO for reading waits for a writer: a worker that did would
+# serve nobody from then on, even after the file is back
+--- init
+main::clear_dir(); main::publish();
+--- http_config eval: $::TLS
+--- request eval
+["GET /probe/damage?file=svid.pem&how=fifo", "GET /fresh/c1/",
+ "GET /probe/log?re=not%20used&n=2&secs=1", "GET /probe/served?of=agent",
+ "GET /probe/publish?cmd=rotate-svid", "GET /fresh/c1/"]
+--- response_body eval
+["damaged\n", "SUCCESS|$::WEB\n", "1\n", "the same\n", "served\n",
+ "SUCCESS|$::WEB\n"]
+--- error_log eval
+[qr{\[warn\] .*spiffe: SVID files in "[^"]+" not used: "[^"]+/svid\.pem": not a regular file; keeping the last good set},
+ qr{\[notice\] .*spiffe: SVID "\Q$::SELF\E" serial \w+ from "[^"]+", version 2$}m]
+
+
+
+=== TEST 11: an expired SVID in the files is not served
 --- init
 main::clear_dir(); main::mint('old', $::SELF, 'ttl=1'); sleep 2;
 main::publish(from => 'old');
@@ -361,7 +385,7 @@ qr{\[error\] .*spiffe: SVID files in "[^"]+" not used: .*expired}
 
 
 
-=== TEST 11: svid_crl.pem: a revoked client is refused
+=== TEST 12: svid_crl.pem: a revoked client is refused
 --- init
 main::clear_dir(); main::mint('c2', $::API);
 $::agent->control_ok("revoke " . SpiffeMTLS::cert_serial("$::state/c2.pem"));
@@ -379,7 +403,7 @@ qr{spiffe: peer X\.509-SVID refused: .*revoked.* while SSL handshaking}
 
 
 
-=== TEST 12: the status page in files mode
+=== TEST 13: the status page in files mode
 --- init
 main::clear_dir(); $::agent->control_ok("crl off"); main::publish();
 --- http_config eval: $::TLS
@@ -394,7 +418,7 @@ qr{"id": ?"\Q$::SELF\E".*"state": ?"loaded"}s
 
 
 
-=== TEST 13: SPIFFE_ENDPOINT_SOCKET in the environment: spiffe_svid_dir wins
+=== TEST 14: SPIFFE_ENDPOINT_SOCKET in the environment: spiffe_svid_dir wins
 --- init
 main::clear_dir(); main::publish();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "unix:$ENV{TEST_NGINX_AGENT_SOCKET}";
@@ -411,7 +435,7 @@ FetchX509SVID
 
 
 
-=== TEST 14: spiffe_bundle PEM: a peer of another trust domain is verified against that file only
+=== TEST 15: spiffe_bundle PEM: a peer of another trust domain is verified against that file only
 --- init
 delete $ENV{SPIFFE_ENDPOINT_SOCKET};
 main::clear_dir(); main::publish();
@@ -431,7 +455,7 @@ qr{\[info\] .*spiffe: bundle of "other\.org" from "[^"]+/other\.pem": 1 X\.509 a
 
 
 
-=== TEST 15: spiffe_bundle changes: garbage is logged once and the last good bundle stays; a new CA replaces the old one
+=== TEST 16: spiffe_bundle changes: garbage is logged once and the last good bundle stays; a new CA replaces the old one
 --- init
 main::clear_dir(); main::publish();
 $::agent->control_ok('new-td other.org');
@@ -465,7 +489,7 @@ $::agent->control_ok("mint $::OTHER o2 ca=other.org");
 
 
 
-=== TEST 16: spiffe_bundle wins over the Workload API for its trust domain
+=== TEST 17: spiffe_bundle wins over the Workload API for its trust domain
 # The agent federates other.org with its current CA; the file has the
 # previous one: only the file's peers are verified.
 --- init
@@ -490,7 +514,7 @@ qr{spiffe: peer X\.509-SVID refused: .*while SSL handshaking}
 
 
 
-=== TEST 17: spiffe_bundle as SPIFFE JWKS: X.509 and JWT authorities, with SVIDs from files
+=== TEST 18: spiffe_bundle as SPIFFE JWKS: X.509 and JWT authorities, with SVIDs from files
 --- init
 $::agent->control_ok('unfederate other.org');
 main::clear_dir(); main::publish();
@@ -520,7 +544,7 @@ qr{spiffe: bundle of "other\.org" from "[^"]+/other\.json": 1 X\.509 authorities
 
 
 
-=== TEST 18: config: spiffe_svid_dir after spiffe_workload_api
+=== TEST 19: config: spiffe_svid_dir after spiffe_workload_api
 --- main_config eval
 "spiffe_workload_api unix:/tmp/none.sock;
  spiffe_svid_dir $::SVID_DIR;"
@@ -530,7 +554,7 @@ qr{\[emerg\] .*"spiffe_svid_dir" directive cannot be used with "spiffe_workload_
 
 
 
-=== TEST 19: config: spiffe_workload_api after spiffe_svid_dir
+=== TEST 20: config: spiffe_workload_api after spiffe_svid_dir
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR;
  spiffe_workload_api unix:/tmp/none.sock;"
@@ -540,7 +564,7 @@ qr{\[emerg\] .*"spiffe_workload_api" directive cannot be used with "spiffe_svid_
 
 
 
-=== TEST 20: config: spiffe_svid_dir twice
+=== TEST 21: config: spiffe_svid_dir twice
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR;
  spiffe_svid_dir $::SVID_DIR;"
@@ -550,7 +574,7 @@ qr{\[emerg\] .*"spiffe_svid_dir" directive is duplicate in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 21: config: a bad interval
+=== TEST 22: config: a bad interval
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR interval=soon;"
 --- must_die
@@ -559,7 +583,7 @@ qr{\[emerg\] .*invalid interval "soon" in "spiffe_svid_dir" in \S+nginx\.conf:\d
 
 
 
-=== TEST 22: config: an unknown parameter, an empty name
+=== TEST 23: config: an unknown parameter, an empty name
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR cert=;"
 --- must_die
@@ -568,7 +592,7 @@ qr{\[emerg\] .*invalid parameter "cert=" in "spiffe_svid_dir" in \S+nginx\.conf:
 
 
 
-=== TEST 23: config: spiffe_jwt_svid_audience needs the Workload API
+=== TEST 24: config: spiffe_jwt_svid_audience needs the Workload API
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR;"
 --- config
@@ -581,7 +605,7 @@ qr{\[emerg\] .*"spiffe_jwt_svid_audience" needs the Workload API: "spiffe_worklo
 
 
 
-=== TEST 24: config: spiffe_bundle of a missing file
+=== TEST 25: config: spiffe_bundle of a missing file
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR;
  spiffe_bundle other.org $::BUNDLE_DIR/none.pem;"
@@ -591,7 +615,7 @@ qr{\[emerg\] .*bundle "[^"]+/none\.pem": no such file in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 25: config: spiffe_bundle of garbage, of a JWKS that is not a bundle
+=== TEST 26: config: spiffe_bundle of garbage, of a JWKS that is not a bundle
 --- init
 main::put("$::BUNDLE_DIR/bad.json", '{"keys": 1}');
 --- main_config eval
@@ -603,7 +627,7 @@ qr{\[emerg\] .*bundle "[^"]+/bad\.json": .+ in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 26: config: spiffe_bundle with a bad trust domain
+=== TEST 27: config: spiffe_bundle with a bad trust domain
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR;
  spiffe_bundle Other.org $::BUNDLE_DIR/other.pem;"
@@ -613,7 +637,7 @@ qr{\[emerg\] .*invalid trust domain "Other\.org" in "spiffe_bundle": .+ in \S+ng
 
 
 
-=== TEST 27: config: a trust domain configured twice
+=== TEST 28: config: a trust domain configured twice
 --- init
 main::put("$::BUNDLE_DIR/twice.pem", SpiffeMTLS::slurp("$::state/bundle.pem"));
 --- main_config eval

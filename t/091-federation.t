@@ -164,6 +164,14 @@ start_probe(
                . join('', map { "bad: $_" } sort keys %bad);
     },
 
+    # the generations of other.org's bundle the workers took in
+    generations => sub {
+        my $log = slurp("$ENV{TEST_NGINX_SERVROOT}/logs/debug.log");
+        my %g = map { $_ => 1 }
+                $log =~ /spiffe: federated bundle of "other\.org", generation (\d+)/g;
+        return join '', map { "generation $_\n" } sort { $a <=> $b } keys %g;
+    },
+
     # nginx -s reload, then the first request of PEER at once
     reload => sub {
         my (%q) = @_;
@@ -406,7 +414,49 @@ main::new_other(); unlink "$::DIR/www/other.json";
 
 
 
-=== TEST 9: two workers, one fetch: both trust the federated domain
+=== TEST 9: a refresh hint whose milliseconds overflow 64 bits: clamped to one day, never a refetch loop
+# 18446744073709552 s is 384 ms once multiplied by 1000 modulo 2^64
+--- init
+main::new_other(); main::doc(seq => 1, hint => '18446744073709552');
+--- main_config eval: main::web()
+--- http_config eval: $::SERVERS
+--- request eval
+["GET /probe/log?re=federated%20bundle", "GET /probe/sleep?ms=2000",
+ "GET /probe/fetches", "GET /fresh/o1/"]
+--- response_body_like eval
+["^1\n\\z", "^slept\n\\z", "^1 fetches\n\\z", "^SUCCESS\\|\Q$::OTHER\E\\|"]
+--- error_log eval
+qr{\[info\] .*spiffe: federated bundle of "other\.org" from "[^"]+": 1 X\.509 authorities, 1 JWT authorities, refresh in 86400 s}
+
+
+
+=== TEST 10: an unchanged document fetched again: the workers keep their bundle (no new generation), the log says so
+# the workers' debug lines go to logs/debug.log
+--- init
+main::new_other(); main::doc(seq => 1, hint => 1);
+--- main_config eval
+main::web() . "error_log logs/debug.log debug;\n"
+--- http_config eval: $::SERVERS
+--- request eval
+["GET /probe/log?re=federated%20bundle", "GET /probe/fetches?n=2&secs=35",
+ "GET /probe/log?re=unchanged&secs=2", "GET /fresh/o1/",
+ "GET /probe/generations"]
+--- response_body_like eval
+["^1\n\\z", "^2 fetches\n(?:29|30|31) s apart\n\\z", "^1\n\\z",
+ "^SUCCESS\\|\Q$::OTHER\E\\|", "^generation 1\n\\z"]
+--- timeout: 40
+--- grep_error_log eval
+qr/spiffe: federated bundle of "other\.org" from "[^"]+"(?:: [^,;]+| unchanged)/
+--- grep_error_log_out eval
+qr{\Aspiffe: federated bundle of "other\.org" from "[^"]+": 1 X\.509 authorities
+spiffe: federated bundle of "other\.org" from "[^"]+" unchanged
+\z}
+--- error_log eval
+qr{\[info\] .*spiffe: federated bundle of "other\.org" from "[^"]+" unchanged, refresh in 30 s}
+
+
+
+=== TEST 11: two workers, one fetch: both trust the federated domain
 --- skip_eval: 4: $ENV{TEST_NGINX_USE_VALGRIND}
 --- init
 main::new_other(); main::doc(seq => 1); workers(2);
@@ -420,7 +470,7 @@ main::new_other(); main::doc(seq => 1); workers(2);
 
 
 
-=== TEST 10: a reload keeps the federated bundle: the new workers trust at once and do not fetch again
+=== TEST 12: a reload keeps the federated bundle: the new workers trust at once and do not fetch again
 --- skip_eval: 4: $ENV{TEST_NGINX_USE_VALGRIND}
 --- init
 main::new_other(); main::doc(seq => 1);
@@ -435,7 +485,7 @@ main::new_other(); main::doc(seq => 1);
 
 
 
-=== TEST 11: JWT-SVIDs of a federated domain, against its fetched JWT authorities
+=== TEST 13: JWT-SVIDs of a federated domain, against its fetched JWT authorities
 --- init
 main::new_other(); main::doc(seq => 1);
 $ENV{TEST_NGINX_JWT} = $::agent->mint_jwt($::OTHER, 'api', td => 'other.org');
@@ -456,7 +506,7 @@ $ENV{TEST_NGINX_JWT} = $::agent->mint_jwt($::OTHER, 'api', td => 'other.org');
 
 
 
-=== TEST 12: config: not an https URL
+=== TEST 14: config: not an https URL
 --- main_config eval
 "$::WAPI spiffe_federate other.org http://localhost/other.json;"
 --- must_die
@@ -465,7 +515,7 @@ qr{\[emerg\] .*"spiffe_federate" needs an https:// URL, not "http://localhost/ot
 
 
 
-=== TEST 13: config: an unknown profile
+=== TEST 15: config: an unknown profile
 --- main_config eval
 "$::WAPI spiffe_federate other.org https://localhost/b profile=spiffe;"
 --- must_die
@@ -474,7 +524,7 @@ qr{\[emerg\] .*invalid profile "spiffe" in "spiffe_federate": https_web or https
 
 
 
-=== TEST 14: config: https_spiffe without endpoint_id
+=== TEST 16: config: https_spiffe without endpoint_id
 --- main_config eval
 "$::WAPI spiffe_federate other.org https://localhost/b profile=https_spiffe;"
 --- must_die
@@ -483,7 +533,7 @@ qr{\[emerg\] .*"profile=https_spiffe" needs "endpoint_id" in "spiffe_federate" i
 
 
 
-=== TEST 15: config: endpoint_id with https_web
+=== TEST 17: config: endpoint_id with https_web
 --- main_config eval
 "$::WAPI spiffe_federate other.org https://localhost/b endpoint_id=$::SELF;"
 --- must_die
@@ -492,7 +542,7 @@ qr{\[emerg\] .*"endpoint_id" needs "profile=https_spiffe" in "spiffe_federate" i
 
 
 
-=== TEST 16: config: an endpoint_id that is not a SPIFFE ID
+=== TEST 18: config: an endpoint_id that is not a SPIFFE ID
 --- main_config eval
 "$::WAPI spiffe_federate other.org https://localhost/b profile=https_spiffe endpoint_id=https://x;"
 --- must_die
@@ -501,7 +551,7 @@ qr{\[emerg\] .*invalid endpoint_id "https://x" in "spiffe_federate": SPIFFE ID .
 
 
 
-=== TEST 17: config: https_spiffe with the endpoint in the fetched domain needs bundle=FILE
+=== TEST 19: config: https_spiffe with the endpoint in the fetched domain needs bundle=FILE
 --- main_config eval
 "$::WAPI spiffe_federate other.org https://localhost/b profile=https_spiffe endpoint_id=$::ENDPOINT;"
 --- must_die
@@ -510,7 +560,7 @@ qr{\[emerg\] .*"spiffe_federate" needs "bundle=FILE": the endpoint "\Q$::ENDPOIN
 
 
 
-=== TEST 18: config: bundle=FILE that cannot be read
+=== TEST 20: config: bundle=FILE that cannot be read
 --- main_config eval
 "$::WAPI spiffe_federate other.org https://localhost/b bundle=$::DIR/none.pem;"
 --- must_die
@@ -519,7 +569,7 @@ qr{\[emerg\] .*bundle "[^"]+/none\.pem": no such file in \S+nginx\.conf:\d+}
 
 
 
-=== TEST 19: config: an unknown parameter
+=== TEST 21: config: an unknown parameter
 --- main_config eval
 "$::WAPI spiffe_federate other.org https://localhost/b refresh=10s;"
 --- must_die
@@ -528,7 +578,7 @@ qr{\[emerg\] .*invalid parameter "refresh=10s" in "spiffe_federate" in \S+nginx\
 
 
 
-=== TEST 20: config: a trust domain both federated and a spiffe_bundle
+=== TEST 22: config: a trust domain both federated and a spiffe_bundle
 --- main_config eval
 "$::WAPI
  spiffe_bundle other.org $::DIR/webca.pem;

@@ -108,7 +108,9 @@ Commands:
                                 (FetchX509SVID, FetchX509Bundles,
                                 FetchJWTBundles, FetchJWTSVID,
                                 ValidateJWTSVID), only calls of those
-    end-stream                  end open streams with status OK
+    end-stream [always|off]     end open streams with status OK; always:
+                                also every later stream, after its first
+                                message (an agent that loops)
     stall on [MS]|off           accept calls but send nothing until off (or
                                 for MS milliseconds)
     send garbage|oversized|expired|mismatched|missing-fields|empty
@@ -176,6 +178,9 @@ the agent's own):
                                 advance: mint-jwt ... key=next
     jwt-ttl SECONDS             lifetime of the JWT-SVIDs of FetchJWTSVID
                                 from now on
+    jwt-svid-id [TEXT]          the spiffe_id field FetchJWTSVID sends with
+                                every token, whatever it is (none: the
+                                SVID's own ID again)
     jwt-svid-calls              OK calls=N intervals_ms=A,B,... : the
                                 FetchJWTSVID calls received and the time
                                 between each two ("-" when under two)
@@ -728,6 +733,7 @@ class Agent:
         self.fail_methods = ()  # the methods "fail" applies to; () = all
         self.stalled = False
         self.unstall = None     # the timer of "stall on MS"
+        self.end_always = False  # "end-stream always"
         self.crl_on = False
         self.revoked = set()
         self.crl_key = None
@@ -747,6 +753,7 @@ class Agent:
         self.jwks_docs = {}     # "td" -> JWKS document served, bytes
         self.jwt_svid_calls = 0
         self.jwt_svid_times = []    # time.monotonic() of each FetchJWTSVID
+        self.jwt_svid_id = None     # "jwt-svid-id TEXT"
         self.jwt_svids = 0
 
         self.root = None
@@ -1063,6 +1070,8 @@ class Agent:
                 with self.cond:
                     s.sending = False
                     s.sent += 1
+                    if self.end_always:
+                        s.end = (grpc.StatusCode.OK, "")
                     self.cond.notify_all()
         finally:
             with self.cond:
@@ -1129,8 +1138,8 @@ class Agent:
                     for s in svids:
                         token, _ = self.jwt_svid_token(s.spiffe_id,
                                                        list(req.audience))
-                        m.svids.add(spiffe_id=s.spiffe_id, svid=token,
-                                    hint=s.hint)
+                        m.svids.add(spiffe_id=self.jwt_svid_id
+                                    or s.spiffe_id, svid=token, hint=s.hint)
                     self.jwt_svids += len(svids)
         if err is not None:
             log.info("FetchJWTSVID: %s", err[0].name)
@@ -1426,8 +1435,14 @@ class Agent:
         self.end_streams(FAULTS[mode], methods)
         return "OK fail=%s ended=%d" % (mode, n)
 
-    def cmd_end_stream(self):
-        """end-stream"""
+    def cmd_end_stream(self, mode=None):
+        """end-stream [always|off]"""
+        if mode not in (None, "always", "off"):
+            raise ValueError("usage: end-stream [always|off]")
+        if mode is not None:
+            self.end_always = mode == "always"
+            if mode == "off":
+                return "OK end_always=off"
         n = len(self.streams)
         self.end_streams((grpc.StatusCode.OK, ""))
         return "OK ended=%d" % n
@@ -1536,6 +1551,11 @@ class Agent:
         gaps = [int(round((b - a) * 1000)) for a, b in zip(t, t[1:])]
         return "OK calls=%d intervals_ms=%s" % (
             len(t), ",".join(str(g) for g in gaps) or "-")
+
+    def cmd_jwt_svid_id(self, text=None):
+        """jwt-svid-id [TEXT]"""
+        self.jwt_svid_id = text
+        return "OK jwt_svid_id=%s" % ("default" if text is None else "set")
 
     def cmd_jwt_ttl(self, seconds):
         """jwt-ttl SECONDS"""

@@ -342,7 +342,7 @@ Unix socket paths are limited to 107 bytes: keep C<state_dir> short.
 
 Sends one control command (see F<t/agent/agent.py>: C<rotate-svid>,
 C<rotate-ca [keep-old]>, C<new-td TD>, C<federate TD [PEM]>, C<unfederate TD>,
-C<mint ID PREFIX [ca=own|TD] [ttl=S]>, C<fail MODE>, C<end-stream>,
+C<mint ID PREFIX [ca=own|TD] [ttl=S]>, C<fail MODE>, C<end-stream [always|off]>,
 C<stall on|off>, C<send KIND>, C<crl on|off>, C<revoke SERIAL>, C<status>,
 C<ttl S>, C<wait-streams N [MS]>, C<down>, C<up>, C<restart [down]>,
 C<signal SIG PIDFILE>, ...) and returns the reply line, C<OK ...> or
@@ -390,7 +390,8 @@ F<t/agent/agent.py>).  Returns the token.
 
 Key rotation and the JWT bundle are driven with C<control>:
 C<rotate-jwt-key [keep-old] [td=TD]>, C<next-jwt-key [td=TD]>,
-C<jwt-ttl S>, C<new-td TD [jwt-alg=ALG]>, C<send-jwt-bundles KIND>,
+C<jwt-ttl S>, C<jwt-svid-id [TEXT]>, C<new-td TD [jwt-alg=ALG]>,
+C<send-jwt-bundles KIND>,
 C<fail MODE FetchJWTSVID>; C<status> also has C<jwt_kid>, C<jwt_seq>,
 C<jwt_streams>, C<jwt_svid_calls>, ...
 

@@ -32,6 +32,22 @@
 #define TEST_SERVER  "t/unit/grpc_test_server.py"
 
 
+/*
+ * This test is linked with --wrap=free,--wrap=realloc (Makefile): the
+ * buffer under watch must hold only zeros when it is given back.
+ */
+
+void *__real_realloc(void *p, size_t size);
+void __real_free(void *p);
+void *__wrap_realloc(void *p, size_t size);
+void __wrap_free(void *p);
+
+static const unsigned char  *watched;
+static size_t                watched_len;
+static size_t                watched_returns;
+static size_t                dirty_returns;
+
+
 typedef struct {
     unsigned char  *data;       /* every message, concatenated */
     size_t          len;
@@ -82,6 +98,60 @@ sink_free(sink_t *s)
 {
     free(s->data);
     memset(s, 0, sizeof(*s));
+}
+
+
+static int
+all_zero(const unsigned char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] != 0) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+watch(const unsigned char *p, size_t len)
+{
+    watched = p;
+    watched_len = len;
+}
+
+
+static void
+watch_returned(void *p)
+{
+    if (p == NULL || p != watched) {
+        return;
+    }
+
+    watched_returns++;
+    dirty_returns += !all_zero(watched, watched_len);
+    watched = NULL;
+}
+
+
+void *
+__wrap_realloc(void *p, size_t size)
+{
+    watch_returned(p);
+
+    return __real_realloc(p, size);
+}
+
+
+void
+__wrap_free(void *p)
+{
+    watch_returned(p);
+
+    __real_free(p);
 }
 
 
@@ -312,6 +382,60 @@ test_reader_one_chunk(void **state)
     assert_memory_equal(s.data, "onethreefour", 12);
 
     spiffe_grpc_reader_free(&r);
+    sink_free(&s);
+}
+
+
+/*
+ * A message may hold a private key: the reassembly buffer is wiped once
+ * the message is handled, and before it is replaced or given back.
+ */
+
+static void
+test_reader_cleanses(void **state)
+{
+    size_t                 lens[2];
+    const char            *err;
+    unsigned char          key[300];
+    unsigned char          stream[2 * SPIFFE_GRPC_PREFIX_LEN + 400];
+    spiffe_grpc_reader_t   r;
+    const unsigned char   *msgs[2];
+    sink_t                 s;
+
+    (void) state;
+
+    memset(key, 0xa5, sizeof(key));
+    msgs[0] = key;
+    msgs[1] = key;
+    lens[0] = 100;
+    lens[1] = 300;
+    frame_all(stream, msgs, lens, 2);
+
+    memset(&s, 0, sizeof(s));
+    spiffe_grpc_reader_init(&r, 0, sink_message, &s);
+    watched_returns = 0;
+    dirty_returns = 0;
+
+    /* in two chunks: handled from the buffer, which is kept, wiped */
+    assert_int_equal(spiffe_grpc_reader_feed(&r, stream, 55, &err), 0);
+    assert_int_equal(spiffe_grpc_reader_feed(&r, stream + 55, 50, &err), 0);
+    assert_int_equal(s.n, 1);
+    assert_memory_equal(s.data, key, 100);
+    assert_non_null(r.buf);
+    assert_true(all_zero(r.buf, r.size));
+
+    /* a larger one: the buffer is replaced */
+    watch(r.buf, r.size);
+    assert_int_equal(spiffe_grpc_reader_feed(&r, stream + 105, 155, &err), 0);
+    assert_int_equal(watched_returns, 1);
+    assert_int_equal(dirty_returns, 0);
+
+    /* given back in the middle of that message */
+    watch(r.buf, r.size);
+    spiffe_grpc_reader_free(&r);
+    assert_int_equal(watched_returns, 2);
+    assert_int_equal(dirty_returns, 0);
+
     sink_free(&s);
 }
 
@@ -1356,6 +1480,7 @@ main(void)
         cmocka_unit_test(test_reader_bytewise),
         cmocka_unit_test(test_reader_random_splits),
         cmocka_unit_test(test_reader_one_chunk),
+        cmocka_unit_test(test_reader_cleanses),
         cmocka_unit_test(test_reader_cap),
         cmocka_unit_test(test_reader_flags),
         cmocka_unit_test(test_reader_handler_fails),

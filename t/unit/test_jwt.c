@@ -4,6 +4,8 @@
  */
 
 
+#define _GNU_SOURCE                     /* memmem() */
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <malloc.h>
 #include <cmocka.h>
 
 #include <openssl/err.h>
@@ -60,6 +63,37 @@ typedef struct {
     int                    post;    /* P_* */
     const char            *reason;  /* NULL: valid */
 } jwt_case_t;
+
+
+/*
+ * This test is linked with --wrap=free (Makefile): no memory given back may
+ * hold the bytes under watch, a piece of a token's signature (which, with
+ * the token's readable parts, is the token).
+ */
+
+void __real_free(void *p);
+void __wrap_free(void *p);
+
+static unsigned char  watched[16];
+static int            watching;
+static size_t         dirty_frees;
+
+
+void
+__wrap_free(void *p)
+{
+    size_t  n;
+
+    if (p != NULL && watching) {
+        n = malloc_usable_size(p);
+
+        if (memmem(p, n, watched, sizeof(watched)) != NULL) {
+            dirty_frees++;
+        }
+    }
+
+    __real_free(p);
+}
 
 
 static const char *const  audiences[] = { "other", "svc" };
@@ -1020,6 +1054,50 @@ test_peek_exp(void **state)
 }
 
 
+/* a token's decoded signature is wiped before its memory goes back */
+
+static void
+test_wiped(void **state)
+{
+    char               *token, *dot;
+    size_t              len;
+    env_t              *env;
+    time_t              exp;
+    const char         *err;
+    unsigned char       sig[SPIFFE_BASE64_DECODED_LEN(1024)];
+    spiffe_jwt_svid_t   svid;
+
+    env = *state;
+
+    token = make_token(env, &cases[0], NULL);
+    dot = strrchr(token, '.');
+    assert_non_null(dot);
+    assert_true(strlen(dot + 1) < 1024);
+    assert_int_equal(spiffe_base64_decode(dot + 1, strlen(dot + 1),
+                                          SPIFFE_BASE64_URL, sig, &len),
+                     0);
+    assert_int_equal(len, 64);
+
+    /* the middle of R: in the raw signature and in its DER form */
+    memcpy(watched, sig + 8, sizeof(watched));
+    dirty_frees = 0;
+    watching = 1;
+
+    assert_int_equal(spiffe_jwt_peek_exp(token, strlen(token), &exp, &err),
+                     0);
+    assert_int_equal(spiffe_jwt_validate(token, strlen(token), env->bundles,
+                                         audiences, aud_lens, 2, env->now,
+                                         &svid, &err),
+                     0);
+    spiffe_jwt_svid_free(&svid);
+
+    watching = 0;
+    assert_int_equal(dirty_frees, 0);
+
+    free(token);
+}
+
+
 int
 main(void)
 {
@@ -1032,6 +1110,7 @@ main(void)
         cmocka_unit_test(test_no_bundles),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_peek_exp),
+        cmocka_unit_test(test_wiped),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
