@@ -57,5 +57,14 @@ size_t spiffe_rules_count(const spiffe_rules_t *rules);
 int spiffe_pattern_valid(const char *pattern, size_t len, int *exact,
     const char **err);
 
+/*
+ * The literal text that every subject a PCRE regex matches starts with,
+ * into buf (len bytes at most): what follows a leading "^" up to the first
+ * character with a meaning of its own, unescaped.  Returns its length, 0
+ * when there is none or the regex has a construct this reading does not
+ * follow; a prefix is never longer than the truth.
+ */
+size_t spiffe_regex_prefix(const char *re, size_t len, char *buf);
+
 
 #endif /* _SPIFFE_RULES_H_INCLUDED_ */

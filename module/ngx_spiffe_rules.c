@@ -10,6 +10,12 @@
 #include <ngx_spiffe.h>
 
 
+typedef struct {
+    ngx_regex_t                 *regex;
+    ngx_str_t                    prefix;    /* every match starts so */
+} ngx_spiffe_rules_regex_t;
+
+
 static ngx_str_t *ngx_spiffe_rules_name(ngx_conf_t *cf);
 static int ngx_spiffe_rules_regex_match(void *data, const char *id,
     size_t len);
@@ -32,12 +38,12 @@ char *
 ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules, int action,
     ngx_str_t *value, ngx_str_t *directive)
 {
-    const char           *err;
-    ngx_str_t            *name;
-    ngx_regex_elt_t      *re;
-    ngx_pool_cleanup_t   *cln;
-    ngx_regex_compile_t   rc;
-    u_char                errstr[NGX_MAX_CONF_ERRSTR];
+    const char                *err;
+    ngx_str_t                 *name;
+    ngx_pool_cleanup_t        *cln;
+    ngx_regex_compile_t        rc;
+    ngx_spiffe_rules_regex_t  *re;
+    u_char                     errstr[NGX_MAX_CONF_ERRSTR];
 
     if (*rules == NGX_CONF_UNSET_PTR || *rules == NULL) {
         *rules = spiffe_rules_create();
@@ -77,13 +83,23 @@ ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules, int action,
             return NGX_CONF_ERROR;
         }
 
-        re = ngx_palloc(cf->pool, sizeof(ngx_regex_elt_t));
+        re = ngx_palloc(cf->pool, sizeof(ngx_spiffe_rules_regex_t));
         if (re == NULL) {
             return NGX_CONF_ERROR;
         }
 
         re->regex = rc.regex;
-        re->name = value->data;
+
+        /* PCRE only for the IDs that start as every match does */
+
+        re->prefix.data = ngx_pnalloc(cf->pool, rc.pattern.len);
+        if (re->prefix.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        re->prefix.len = spiffe_regex_prefix((char *) rc.pattern.data,
+                                             rc.pattern.len,
+                                             (char *) re->prefix.data);
 
         if (spiffe_rules_add_matcher(*rules, action,
                                      ngx_spiffe_rules_regex_match, re, name)
@@ -226,9 +242,15 @@ ngx_spiffe_rules_name(ngx_conf_t *cf)
 static int
 ngx_spiffe_rules_regex_match(void *data, const char *id, size_t len)
 {
-    ngx_regex_elt_t  *re = data;
+    ngx_spiffe_rules_regex_t  *re = data;
 
     ngx_str_t  s;
+
+    if (len < re->prefix.len
+        || ngx_memcmp(id, re->prefix.data, re->prefix.len) != 0)
+    {
+        return 0;
+    }
 
     s.len = len;
     s.data = (u_char *) id;

@@ -4,6 +4,7 @@
  */
 
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,7 @@ static uint32_t spiffe_rules_hash(uint32_t parent, const char *s,
     size_t len);
 static int spiffe_rules_reserve(void *array, size_t *alloc, size_t n,
     size_t size);
+static int spiffe_regex_alternation(const char *re, size_t len);
 static const char *spiffe_segment_end(const char *p, const char *end);
 
 
@@ -354,6 +356,44 @@ spiffe_pattern_valid(const char *pattern, size_t len, int *exact,
     }
 
     return 0;
+}
+
+
+size_t
+spiffe_regex_prefix(const char *re, size_t len, char *buf)
+{
+    size_t          i, n;
+    unsigned char   c;
+
+    if (len == 0 || re[0] != '^' || spiffe_regex_alternation(re, len)) {
+        return 0;
+    }
+
+    n = 0;
+
+    for (i = 1; i < len; i++) {
+        c = re[i];
+
+        if (c == '\\' && i + 1 < len
+            && ispunct((unsigned char) re[i + 1]))
+        {
+            c = re[++i];
+
+        } else if (c < 0x20 || c >= 0x7f || strchr("\\^$.[]|()?*+{}", c))
+        {
+            break;
+        }
+
+        /* a quantified character may be absent */
+
+        if (i + 1 < len && strchr("?*+{", re[i + 1])) {
+            break;
+        }
+
+        buf[n++] = c;
+    }
+
+    return n;
 }
 
 
@@ -696,6 +736,95 @@ spiffe_rules_reserve(void *array, size_t *alloc, size_t n, size_t size)
 
     *a = p;
     *alloc = k;
+
+    return 0;
+}
+
+
+/*
+ * 1 when the regex may have a "|" outside any group (which would make its
+ * "^" anchor one branch only), or a construct that hides what is a group
+ * from a plain reading: "\Q" and "\E" quoting (a lone "\E" is nothing,
+ * and so may stand between a character and its quantifier), "(?#"
+ * comments, the "x" option (comments again), "(*" verbs.
+ */
+
+static int
+spiffe_regex_alternation(const char *re, size_t len)
+{
+    size_t  i, j, depth;
+
+    depth = 0;
+
+    for (i = 0; i < len; i++) {
+
+        switch (re[i]) {
+
+        case '\\':
+            if (i + 1 < len && (re[i + 1] == 'Q' || re[i + 1] == 'E')) {
+                return 1;
+            }
+
+            i++;
+            break;
+
+        case '[':
+            /* a class: "]" first is a member; a backslash escapes */
+
+            j = i + 1;
+
+            if (j < len && re[j] == '^') {
+                j++;
+            }
+
+            if (j < len && re[j] == ']') {
+                j++;
+            }
+
+            for ( /* void */ ; j < len && re[j] != ']'; j++) {
+                if (re[j] == '\\') {
+                    j++;
+
+                } else if (re[j] == '[' && j + 1 < len && re[j + 1] == ':')
+                {
+                    return 1;
+                }
+            }
+
+            i = j;
+            break;
+
+        case '(':
+            if (i + 1 < len && re[i + 1] == '*') {
+                return 1;
+            }
+
+            if (i + 1 < len && re[i + 1] == '?') {
+                for (j = i + 2; j < len && re[j] != ')' && re[j] != ':'; j++)
+                {
+                    if (re[j] == '#' || re[j] == 'x') {
+                        return 1;
+                    }
+                }
+            }
+
+            depth++;
+            break;
+
+        case ')':
+            if (depth == 0) {
+                return 1;
+            }
+
+            depth--;
+            break;
+
+        case '|':
+            if (depth == 0) {
+                return 1;
+            }
+        }
+    }
 
     return 0;
 }

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#define PCRE2_CODE_UNIT_WIDTH  8
+#include <pcre2.h>
+
 #include <spiffe_rules.h>
 
 #include "rules_oracle.h"
@@ -444,6 +447,166 @@ test_rules_oracle(void **state)
 }
 
 
+static void
+test_regex_prefix(void **state)
+{
+    size_t  i, n;
+    char    buf[128];
+
+    static const struct {
+        const char  *re;
+        const char  *prefix;
+    } cases[] = {
+        { "^spiffe://example\\.org/ns/ops-1/sa/[a-z]+$",
+          "spiffe://example.org/ns/ops-1/sa/" },
+        { "^spiffe://example\\.org/ns/(a|b)/", "spiffe://example.org/ns/" },
+        { "^spiffe://td/ab?c", "spiffe://td/a" },
+        { "^spiffe://td/ab*", "spiffe://td/a" },
+        { "^spiffe://td/ab+", "spiffe://td/a" },
+        { "^spiffe://td/ab{2}", "spiffe://td/a" },
+        { "^spiffe://td/a\\d", "spiffe://td/a" },
+        { "^spiffe://td/a\\/b\\", "spiffe://td/a/b" },
+        { "^spiffe://td/a.b", "spiffe://td/a" },
+        { "spiffe://td/a", "" },
+        { "/sa/web", "" },
+        { "^spiffe://a|b", "" },
+        { "^spiffe://a(b)|c", "" },
+        { "^spiffe://a[|]b", "spiffe://a" },
+        { "^spiffe://a[]|]b", "spiffe://a" },
+        { "^spiffe://a[[:alpha:]|]b", "" },
+        { "^spiffe://a(?x)#(\n|b", "" },
+        { "^spiffe://a(?#(|)b", "" },
+        { "^spiffe://a\\Q|\\Eb", "" },
+        { "^spiffe://a(*MARK:()|b", "" },
+        { "^?a", "" },
+        { "^", "" },
+        { "", "" },
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        n = spiffe_regex_prefix(cases[i].re, strlen(cases[i].re), buf);
+
+        if (n != strlen(cases[i].prefix)
+            || memcmp(buf, cases[i].prefix, n) != 0)
+        {
+            fail_msg("\"%s\": prefix \"%.*s\", expected \"%s\"",
+                     cases[i].re, (int) n, buf, cases[i].prefix);
+        }
+    }
+}
+
+
+/*
+ * Generated regexes and subjects: whatever PCRE2 matches starts with the
+ * prefix (and the prefixes are not all empty: the check has teeth).
+ */
+
+static void
+test_regex_prefix_pcre(void **state)
+{
+    int                  rc;
+    char                 re[64], subject[64], prefix[64];
+    const char          *t;
+    size_t               i, j, k, n, rlen, slen, matched, prefixed;
+    uint64_t             s;
+    PCRE2_SIZE           off;
+    pcre2_code          *code;
+    pcre2_match_data    *md;
+
+    static const char   *tokens[] = {
+        "a", "b", "/", ":", "-", ".", "\\.", "\\/", "\\d", "\\w", "*",
+        "+", "?", "{2}", "{1,}", "|", "(", ")", "(?:", "(?i)", "(?x)",
+        "(?#", "[ab]", "[^a]", "[]|]", "[|]", "[[:alpha:]]", "\\Q",
+        "\\E", "$", "^", "#", "\n", "A", "\\", "(*MARK:a)", "(?=a)",
+        "(?!b)", "ab", "ba", "//"
+    };
+
+    static const char   *alphabet = "ab/:-.A\n#|";
+
+    (void) state;
+
+    md = pcre2_match_data_create(16, NULL);
+    assert_non_null(md);
+
+    s = 42;
+    matched = 0;
+    prefixed = 0;
+
+    for (i = 0; i < 200000; i++) {
+        re[0] = '^';
+        rlen = 1;
+
+        for (k = 1 + prng(&s) % 8; k > 0; k--) {
+            t = tokens[prng(&s) % (sizeof(tokens) / sizeof(char *))];
+            n = strlen(t);
+
+            if (rlen + n >= sizeof(re)) {
+                break;
+            }
+
+            memcpy(re + rlen, t, n);
+            rlen += n;
+        }
+
+        code = pcre2_compile((PCRE2_SPTR) re, rlen, 0, &rc, &off, NULL);
+        if (code == NULL) {
+            continue;
+        }
+
+        n = spiffe_regex_prefix(re, rlen, prefix);
+
+        if (n) {
+            prefixed++;
+        }
+
+        for (j = 0; j < 20; j++) {
+            slen = prng(&s) % 12;
+
+            for (k = 0; k < slen; k++) {
+                subject[k] = alphabet[prng(&s) % strlen(alphabet)];
+            }
+
+            /* often the prefix itself, and more */
+
+            if (n && n <= sizeof(subject) - 12 && prng(&s) % 2) {
+                memcpy(subject, prefix, n);
+                slen = n + prng(&s) % 4;
+
+                for (k = n; k < slen; k++) {
+                    subject[k] = alphabet[prng(&s) % strlen(alphabet)];
+                }
+            }
+
+            if (pcre2_match(code, (PCRE2_SPTR) subject, slen, 0, 0, md, NULL)
+                < 0)
+            {
+                continue;
+            }
+
+            matched++;
+
+            if (slen < n || memcmp(subject, prefix, n) != 0) {
+                fail_msg("\"%.*s\" matches \"%.*s\" without the prefix "
+                         "\"%.*s\"", (int) rlen, re, (int) slen, subject,
+                         (int) n, prefix);
+            }
+        }
+
+        pcre2_code_free(code);
+    }
+
+    pcre2_match_data_free(md);
+
+    print_message("%zu matches checked, %zu regexes with a prefix\n",
+                  matched, prefixed);
+
+    assert_true(matched > 1000);
+    assert_true(prefixed > 1000);
+}
+
+
 int
 main(void)
 {
@@ -455,6 +618,8 @@ main(void)
         cmocka_unit_test(test_rules_data),
         cmocka_unit_test(test_rules_many),
         cmocka_unit_test(test_rules_oracle),
+        cmocka_unit_test(test_regex_prefix),
+        cmocka_unit_test(test_regex_prefix_pcre),
     };
 
     return cmocka_run_group_tests_name("spiffe_rules", tests, NULL, NULL);
