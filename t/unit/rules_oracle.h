@@ -13,7 +13,8 @@
  * had before them (each rule tried in order, a pattern matched segment by
  * segment), and a generator of rule lists and IDs from a string of bytes
  * (random in the unit test, the input in the fuzz target), drawn from a
- * small vocabulary so that rules and IDs meet often.
+ * small vocabulary so that rules and IDs meet often.  Inline: a user of
+ * one part is not warned of the others.
  */
 
 #include <stddef.h>
@@ -51,7 +52,7 @@ static const char  *oracle_segs[] = { "a", "b", "ab", "*", "c", "**", "",
 static const char  *oracle_needles[] = { "/a", "b/", "td2", "ab", "/*" };
 
 
-static const char *
+static inline const char *
 oracle_segment_end(const char *p, const char *end)
 {
     const char  *slash;
@@ -64,7 +65,7 @@ oracle_segment_end(const char *p, const char *end)
 
 /* the matcher of the pattern language before it was compiled */
 
-static int
+static inline int
 oracle_pattern_match(const char *pattern, size_t plen, const char *id,
     size_t len)
 {
@@ -108,7 +109,7 @@ oracle_pattern_match(const char *pattern, size_t plen, const char *id,
 
 /* a matcher as a regex would be: the ID contains the needle */
 
-static int
+static inline int
 oracle_contains(void *data, const char *id, size_t len)
 {
     oracle_rule_t  *rule = data;
@@ -127,7 +128,7 @@ oracle_contains(void *data, const char *id, size_t len)
 
 /* the index of the first rule that matches; n: none */
 
-static size_t
+static inline size_t
 oracle_decide(oracle_rule_t *rules, size_t n, const char *id, size_t len)
 {
     size_t  i;
@@ -157,7 +158,7 @@ oracle_decide(oracle_rule_t *rules, size_t n, const char *id, size_t len)
 }
 
 
-static unsigned
+static inline unsigned
 oracle_byte(oracle_bytes_t *b)
 {
     return (b->p < b->end) ? *b->p++ : 0;
@@ -170,7 +171,7 @@ oracle_byte(oracle_bytes_t *b)
  * scheme, no path or a trailing "/"; returns its length.
  */
 
-static size_t
+static inline size_t
 oracle_text(oracle_bytes_t *b, char *buf)
 {
     int          n;
@@ -206,7 +207,7 @@ oracle_text(oracle_bytes_t *b, char *buf)
  * list refuses is left out of both.  Returns the number of rules.
  */
 
-static size_t
+static inline size_t
 oracle_rules(oracle_bytes_t *b, spiffe_rules_t *compiled,
     oracle_rule_t *rules, size_t max)
 {
@@ -266,7 +267,7 @@ oracle_rules(oracle_bytes_t *b, spiffe_rules_t *compiled,
  * rule, so the same action); else -1, with what differs in msg.
  */
 
-static int
+static inline int
 oracle_check(spiffe_rules_t *compiled, oracle_rule_t *rules, size_t n,
     const char *id, size_t len, char *msg, size_t size)
 {
