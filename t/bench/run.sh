@@ -7,7 +7,7 @@
 # the way it is done without the module (new files, "nginx -s reload").
 # What each number means: t/bench/README.md.
 #
-#   t/bench/run.sh            full run (about 12 minutes)
+#   t/bench/run.sh            full run (about 15 minutes)
 #   QUICK=1 t/bench/run.sh    smoke run (about two minutes)
 #
 # The table goes to stdout and to build/bench/results.txt, every client
