@@ -44,6 +44,11 @@ for my $name (sort keys %ID) {
     add_peer($name, "$state/$name.pem", "$state/$name.key");
 }
 
+# JWT-SVIDs of example.org (the agent's own keys) for the block with both
+# kinds of rules
+$ENV{TEST_NGINX_JWT_WEB} = $agent->mint_jwt('spiffe://example.org/ns/jwt-web', 'api');
+$ENV{TEST_NGINX_JWT_DEV} = $agent->mint_jwt('spiffe://example.org/ns/jwt-dev', 'api');
+
 # CA A of the matrix is not example.org's CA here: this one never verifies
 add_peer('untrusted', "$certs/good.pem", "$certs/good.key");
 
@@ -574,3 +579,58 @@ spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/api.conf:1 for "spi
 spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/api.conf:5 for "spiffe://example.org/ns/prod/sa/db"
 spiffe: access forbidden: no verified SPIFFE ID (NONE)
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
+
+
+
+=== TEST 13: JWT and X.509 rules in one location: the JWT rules are decided first; $spiffe_rule names the rule that refused, else the X.509 rule that allowed
+--- http_config
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        spiffe_svid on;
+        spiffe_verify_client optional;
+        proxy_set_header X-Spiffe-Id $spiffe_id;
+        proxy_set_header X-Spiffe-Rule $spiffe_rule;
+        error_page 403 /refused;
+
+        location /both {
+            spiffe_jwt_audience api;
+            include $TEST_NGINX_HTML_DIR/both.conf;
+            proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
+        }
+
+        location = /refused {
+            internal;
+            return 403 "refused by [$spiffe_rule]\n";
+        }
+    }
+--- user_files
+>>> both.conf
+spiffe_jwt_deny  spiffe://example.org/ns/jwt-dev;
+spiffe_jwt_allow all;
+spiffe_deny  spiffe://example.org/ns/dev/**;
+spiffe_allow spiffe://example.org/**;
+--- request eval
+["GET /as/web/both", "GET /as/web/both", "GET /as/dev/both",
+ "GET /as/other/both", "GET /nocert/both"]
+--- more_headers eval
+["Authorization: Bearer \$TEST_NGINX_JWT_WEB",
+ "Authorization: Bearer \$TEST_NGINX_JWT_DEV",
+ "Authorization: Bearer \$TEST_NGINX_JWT_WEB",
+ "Authorization: Bearer \$TEST_NGINX_JWT_WEB",
+ "Authorization: Bearer \$TEST_NGINX_JWT_WEB"]
+--- error_code eval
+[200, 403, 403, 403, 403]
+--- response_body_like eval
+my $d = quotemeta $ENV{TEST_NGINX_HTML_DIR};
+[qr{^X-Spiffe-Id: \Q$main::ID{web}\E\nX-Spiffe-Rule: $d/both\.conf:4\n\z},
+ qr{^refused by \[$d/both\.conf:1\]\n\z},
+ qr{^refused by \[$d/both\.conf:3\]\n\z},
+ qr{^refused by \[\]\n\z}, qr{^refused by \[\]\n\z}]
+--- grep_error_log eval
+qr/spiffe: access forbidden.*?(?=, client)/
+--- grep_error_log_out
+spiffe: access forbidden by the JWT rule at $TEST_NGINX_HTML_DIR/both.conf:1 for "spiffe://example.org/ns/jwt-dev"
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/both.conf:3 for "spiffe://example.org/ns/dev/sa/web"
+spiffe: access forbidden: no rule allows "spiffe://other.org/ns/prod/sa/web"
+spiffe: access forbidden: no verified SPIFFE ID (NONE)
