@@ -53,7 +53,7 @@ ENABLEDDIR  ?= /etc/nginx/modules-enabled
 CC          ?= cc
 CFLAGS      ?= -g -O1
 UNIT_CFLAGS := $(CFLAGS) -Wall -Wextra -Werror -Iinclude
-UNIT_LIBS   := -lcmocka -lssl -lcrypto -ljansson -lcurl
+UNIT_LIBS   := -lcmocka -lssl -lcrypto -ljansson -lcurl -lpcre2-8
 
 CORE_SRCS   := $(wildcard module/spiffe_*.c)
 CORE_HDRS   := $(wildcard include/*.h)

@@ -18,6 +18,7 @@
 typedef struct {
     ngx_array_t                  upstreams;     /* of ..._upstream_t */
     ngx_flag_t                   proxy_verify;  /* in some location */
+    ngx_int_t                    rule_index;    /* of $spiffe_rule */
 } ngx_http_spiffe_main_conf_t;
 
 
@@ -83,6 +84,10 @@ typedef struct {
     ngx_http_upstream_srv_conf_t    *upstream;
     ngx_http_upstream_init_peer_pt   init;
 } ngx_http_spiffe_upstream_t;
+
+
+ngx_http_variable_value_t *ngx_http_spiffe_rule_slot(
+    ngx_http_request_t *r);
 
 
 /* TLS upstreams of the proxy and grpc modules: ngx_http_spiffe_upstream.c */

@@ -225,7 +225,7 @@ char *ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules,
 char *ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
-    ngx_str_t *id, ngx_uint_t kind);
+    ngx_str_t *id, ngx_uint_t kind, ngx_variable_value_t *var);
 
 
 /* TLS hooks: ngx_spiffe_ssl.c */

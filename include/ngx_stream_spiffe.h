@@ -18,6 +18,7 @@
 typedef struct {
     ngx_array_t                  upstreams;     /* of ..._upstream_t */
     ngx_flag_t                   proxy_verify;  /* in some server */
+    ngx_int_t                    rule_index;    /* of $spiffe_rule */
 } ngx_stream_spiffe_main_conf_t;
 
 

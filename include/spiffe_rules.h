@@ -13,9 +13,11 @@
 
 /*
  * An ordered list of allow/deny rules on SPIFFE IDs; the first rule that
- * matches decides.  Exact IDs are found through a hash, so the cost of a
- * decision does not grow with their number; only patterns ("*", trailing
- * "**", "all", and external matchers such as regexes) are tried in order.
+ * matches decides.  The patterns are compiled as they are added into a
+ * tree of trust domains and path segments, so that a decision walks the
+ * ID once, whatever the number of rules; only external matchers (regexes)
+ * are tried one by one, and only those written before the best match the
+ * tree found.
  */
 
 #define SPIFFE_RULES_NONE   0
@@ -34,25 +36,35 @@ void spiffe_rules_free(spiffe_rules_t *rules);
 
 /*
  * Adds "all", an exact ID, or a pattern with "*" segments and an optional
- * trailing "**" segment.  Returns 0, or -1 with *err set (NULL *err: no
+ * trailing "**" segment; data is what spiffe_rules_decide() gives back
+ * when this rule decides.  Returns 0, or -1 with *err set (NULL *err: no
  * memory).
  */
 int spiffe_rules_add(spiffe_rules_t *rules, int action, const char *pattern,
-    size_t len, const char **err);
+    size_t len, void *data, const char **err);
 int spiffe_rules_add_matcher(spiffe_rules_t *rules, int action,
-    spiffe_rules_match_pt match, void *data);
+    spiffe_rules_match_pt match, void *match_data, void *data);
 
-/* SPIFFE_RULES_ALLOW, SPIFFE_RULES_DENY, or SPIFFE_RULES_NONE */
+/*
+ * SPIFFE_RULES_ALLOW, SPIFFE_RULES_DENY, or SPIFFE_RULES_NONE; *data (if
+ * data is not NULL) is the deciding rule's data, NULL with no match
+ */
 int spiffe_rules_decide(const spiffe_rules_t *rules, const char *id,
-    size_t len);
+    size_t len, void **data);
 size_t spiffe_rules_count(const spiffe_rules_t *rules);
 
 /* checks a pattern without adding it */
 int spiffe_pattern_valid(const char *pattern, size_t len, int *exact,
     const char **err);
 
-int spiffe_pattern_match(const char *pattern, size_t plen, const char *id,
-    size_t len);
+/*
+ * The literal text that every subject a PCRE regex matches starts with,
+ * into buf (len bytes at most): what follows a leading "^" up to the first
+ * character with a meaning of its own, unescaped.  Returns its length, 0
+ * when there is none or the regex has a construct this reading does not
+ * follow; a prefix is never longer than the truth.
+ */
+size_t spiffe_regex_prefix(const char *re, size_t len, char *buf);
 
 
 #endif /* _SPIFFE_RULES_H_INCLUDED_ */

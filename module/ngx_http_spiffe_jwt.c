@@ -61,6 +61,8 @@ ngx_http_spiffe_jwt_access(ngx_http_request_t *r)
             return NGX_DECLINED;
         }
 
+        (void) ngx_http_spiffe_rule_slot(r);
+
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "spiffe: access forbidden: no verified JWT-SVID (%V)",
                       &ctx->verify);
@@ -72,7 +74,8 @@ ngx_http_spiffe_jwt_access(ngx_http_request_t *r)
     }
 
     if (ngx_spiffe_rules_decide(r->connection->log, slcf->jwt_rules, &ctx->id,
-                                NGX_SPIFFE_RULES_JWT)
+                                NGX_SPIFFE_RULES_JWT,
+                                ngx_http_spiffe_rule_slot(r))
         == NGX_OK)
     {
         return NGX_OK;

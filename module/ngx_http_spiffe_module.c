@@ -28,6 +28,8 @@ static ngx_int_t ngx_http_spiffe_peer_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_spiffe_rule_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_spiffe_add_variables(ngx_conf_t *cf);
 static void *ngx_http_spiffe_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_spiffe_create_srv_conf(ngx_conf_t *cf);
@@ -236,6 +238,10 @@ static ngx_http_variable_t  ngx_http_spiffe_vars[] = {
     { ngx_string("spiffe_svid_expires"), NULL, ngx_http_spiffe_svid_variable,
       1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    /* set by the access phase in the request's slot */
+    { ngx_string("spiffe_rule"), NULL, ngx_http_spiffe_rule_variable,
+      0, 0, 0 },
+
       ngx_http_null_variable
 };
 
@@ -324,6 +330,7 @@ static ngx_int_t
 ngx_http_spiffe_access_handler(ngx_http_request_t *r)
 {
     ngx_spiffe_peer_t           *peer;
+    ngx_http_variable_value_t   *rule;
     ngx_http_spiffe_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_spiffe_module);
@@ -332,6 +339,7 @@ ngx_http_spiffe_access_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    rule = ngx_http_spiffe_rule_slot(r);
     peer = ngx_http_spiffe_peer(r);
 
     if (peer == NULL || peer->id.len == 0) {
@@ -343,13 +351,34 @@ ngx_http_spiffe_access_handler(ngx_http_request_t *r)
     }
 
     if (ngx_spiffe_rules_decide(r->connection->log, slcf->rules, &peer->id,
-                                NGX_SPIFFE_RULES_X509)
+                                NGX_SPIFFE_RULES_X509, rule)
         == NGX_OK)
     {
         return NGX_OK;
     }
 
     return NGX_HTTP_FORBIDDEN;
+}
+
+
+/*
+ * The slot of $spiffe_rule in the request, emptied for a decision to
+ * come: the access phase sets it, the variable's handler never does.
+ */
+
+ngx_http_variable_value_t *
+ngx_http_spiffe_rule_slot(ngx_http_request_t *r)
+{
+    ngx_http_variable_value_t    *v;
+    ngx_http_spiffe_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_spiffe_module);
+
+    v = &r->variables[smcf->rule_index];
+    v->valid = 0;
+    v->not_found = 1;
+
+    return v;
 }
 
 
@@ -419,6 +448,16 @@ ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
 
 
 static ngx_int_t
+ngx_http_spiffe_rule_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    v->not_found = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_http_spiffe_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
@@ -451,6 +490,7 @@ ngx_http_spiffe_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     smcf->proxy_verify = 0;
+     *     smcf->rule_index = 0;
      */
 
     if (ngx_array_init(&smcf->upstreams, cf->pool, 4,
@@ -567,8 +607,18 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_spiffe_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt          *h;
+    ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_spiffe_main_conf_t  *smcf;
+
+    static ngx_str_t  rule = ngx_string("spiffe_rule");
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
+
+    smcf->rule_index = ngx_http_get_variable_index(cf, &rule);
+    if (smcf->rule_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

@@ -10,31 +10,40 @@
 #include <ngx_spiffe.h>
 
 
+typedef struct {
+    ngx_regex_t                 *regex;
+    ngx_str_t                    prefix;    /* every match starts so */
+} ngx_spiffe_rules_regex_t;
+
+
+static ngx_str_t *ngx_spiffe_rules_name(ngx_conf_t *cf);
 static int ngx_spiffe_rules_regex_match(void *data, const char *id,
     size_t len);
+static void ngx_spiffe_rules_cleanup(void *data);
 
 
 static ngx_uint_t  ngx_spiffe_rules_counters[][2] = {
     { NGX_SPIFFE_STAT_ALLOWED, NGX_SPIFFE_STAT_DENIED },
     { NGX_SPIFFE_STAT_JWT_ALLOWED, NGX_SPIFFE_STAT_JWT_DENIED }
 };
-static void ngx_spiffe_rules_cleanup(void *data);
 
 
 /*
  * Adds a pattern, "~regex" or "all" to *rules, creating the list (freed
- * with the configuration) on first use; errors name the directive.
+ * with the configuration) on first use; errors name the directive.  The
+ * rule is named by its file and line, for the log and $spiffe_rule.
  */
 
 char *
 ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules, int action,
     ngx_str_t *value, ngx_str_t *directive)
 {
-    const char           *err;
-    ngx_regex_elt_t      *re;
-    ngx_pool_cleanup_t   *cln;
-    ngx_regex_compile_t   rc;
-    u_char                errstr[NGX_MAX_CONF_ERRSTR];
+    const char                *err;
+    ngx_str_t                 *name;
+    ngx_pool_cleanup_t        *cln;
+    ngx_regex_compile_t        rc;
+    ngx_spiffe_rules_regex_t  *re;
+    u_char                     errstr[NGX_MAX_CONF_ERRSTR];
 
     if (*rules == NGX_CONF_UNSET_PTR || *rules == NULL) {
         *rules = spiffe_rules_create();
@@ -50,6 +59,11 @@ ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules, int action,
 
         cln->handler = ngx_spiffe_rules_cleanup;
         cln->data = *rules;
+    }
+
+    name = ngx_spiffe_rules_name(cf);
+    if (name == NULL) {
+        return NGX_CONF_ERROR;
     }
 
     if (value->len > 1 && value->data[0] == '~') {
@@ -69,16 +83,26 @@ ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules, int action,
             return NGX_CONF_ERROR;
         }
 
-        re = ngx_palloc(cf->pool, sizeof(ngx_regex_elt_t));
+        re = ngx_palloc(cf->pool, sizeof(ngx_spiffe_rules_regex_t));
         if (re == NULL) {
             return NGX_CONF_ERROR;
         }
 
         re->regex = rc.regex;
-        re->name = value->data;
+
+        /* PCRE only for the IDs that start as every match does */
+
+        re->prefix.data = ngx_pnalloc(cf->pool, rc.pattern.len);
+        if (re->prefix.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        re->prefix.len = spiffe_regex_prefix((char *) rc.pattern.data,
+                                             rc.pattern.len,
+                                             (char *) re->prefix.data);
 
         if (spiffe_rules_add_matcher(*rules, action,
-                                     ngx_spiffe_rules_regex_match, re)
+                                     ngx_spiffe_rules_regex_match, re, name)
             != 0)
         {
             return NGX_CONF_ERROR;
@@ -88,7 +112,7 @@ ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules, int action,
     }
 
     if (spiffe_rules_add(*rules, action, (char *) value->data, value->len,
-                         &err)
+                         name, &err)
         != 0)
     {
         if (err == NULL) {
@@ -156,25 +180,40 @@ done:
 
 /*
  * The decision on a verified ID, logged and counted: NGX_OK allowed,
- * NGX_DECLINED refused.  kind is NGX_SPIFFE_RULES_X509 or _JWT.
+ * NGX_DECLINED refused.  kind is NGX_SPIFFE_RULES_X509 or _JWT.  The
+ * rule that decided, if any, goes to var ($spiffe_rule), if not NULL.
  */
 
 ngx_int_t
 ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
-    ngx_str_t *id, ngx_uint_t kind)
+    ngx_str_t *id, ngx_uint_t kind, ngx_variable_value_t *var)
 {
+    int                 action;
+    void               *data;
+    ngx_str_t          *name;
     static const char  *names[] = { "", "JWT " };
 
-    switch (spiffe_rules_decide(rules, (char *) id->data, id->len)) {
+    action = spiffe_rules_decide(rules, (char *) id->data, id->len, &data);
+    name = data;
+
+    if (var) {
+        var->valid = 0;
+        ngx_spiffe_variable(var, name);
+    }
+
+    switch (action) {
 
     case SPIFFE_RULES_ALLOW:
+        ngx_log_debug3(NGX_LOG_DEBUG_CORE, log, 0,
+                       "spiffe: access allowed by the %srule at %V for "
+                       "\"%V\"", names[kind], name, id);
         ngx_spiffe_stats_count(ngx_spiffe_rules_counters[kind][0]);
         return NGX_OK;
 
     case SPIFFE_RULES_DENY:
         ngx_log_error(NGX_LOG_INFO, log, 0,
-                      "spiffe: access forbidden by %srule for \"%V\"",
-                      names[kind], id);
+                      "spiffe: access forbidden by the %srule at %V for "
+                      "\"%V\"", names[kind], name, id);
         break;
 
     default: /* SPIFFE_RULES_NONE */
@@ -189,12 +228,44 @@ ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
 }
 
 
+/* "FILE:LINE" of the directive being read */
+
+static ngx_str_t *
+ngx_spiffe_rules_name(ngx_conf_t *cf)
+{
+    size_t      len;
+    ngx_str_t  *name;
+    u_char      line[NGX_INT_T_LEN];
+
+    len = ngx_sprintf(line, ":%ui", cf->conf_file->line) - line;
+
+    name = ngx_palloc(cf->pool, sizeof(ngx_str_t)
+                                + cf->conf_file->file.name.len + len);
+    if (name == NULL) {
+        return NULL;
+    }
+
+    name->data = (u_char *) (name + 1);
+    name->len = ngx_sprintf(name->data, "%V%*s", &cf->conf_file->file.name,
+                            len, line)
+                - name->data;
+
+    return name;
+}
+
+
 static int
 ngx_spiffe_rules_regex_match(void *data, const char *id, size_t len)
 {
-    ngx_regex_elt_t  *re = data;
+    ngx_spiffe_rules_regex_t  *re = data;
 
     ngx_str_t  s;
+
+    if (len < re->prefix.len
+        || ngx_memcmp(id, re->prefix.data, re->prefix.len) != 0)
+    {
+        return 0;
+    }
 
     s.len = len;
     s.data = (u_char *) id;

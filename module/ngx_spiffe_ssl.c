@@ -433,7 +433,7 @@ ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c, spiffe_rules_t *rules)
 
     return peer != NULL && peer->status == NGX_SPIFFE_PEER_VERIFIED
            && spiffe_rules_decide(rules, (char *) peer->id.data,
-                                  peer->id.len)
+                                  peer->id.len, NULL)
               == SPIFFE_RULES_ALLOW;
 }
 
@@ -482,7 +482,7 @@ ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess, spiffe_rules_t *rules)
     return ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id,
                                         &reason)
            == NGX_OK
-           && spiffe_rules_decide(rules, (char *) id.data, id.len)
+           && spiffe_rules_decide(rules, (char *) id.data, id.len, NULL)
               == SPIFFE_RULES_ALLOW;
 }
 
@@ -581,7 +581,8 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
     }
 
     if (ok && up
-        && spiffe_rules_decide(up->rules, buf, len) != SPIFFE_RULES_ALLOW)
+        && spiffe_rules_decide(up->rules, buf, len, NULL)
+           != SPIFFE_RULES_ALLOW)
     {
         ok = 0;
         reason = "its ID matches no spiffe_proxy_verify pattern";

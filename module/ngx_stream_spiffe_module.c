@@ -21,6 +21,8 @@
 static ngx_int_t ngx_stream_spiffe_handler(ngx_stream_session_t *s);
 static ngx_int_t ngx_stream_spiffe_variable(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_stream_spiffe_rule_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_stream_spiffe_add_variables(ngx_conf_t *cf);
 static void *ngx_stream_spiffe_create_main_conf(ngx_conf_t *cf);
 static void *ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf);
@@ -139,6 +141,10 @@ static ngx_stream_variable_t  ngx_stream_spiffe_vars[] = {
     { ngx_string("spiffe_verify"), NULL, ngx_stream_spiffe_variable,
       offsetof(ngx_spiffe_peer_t, verify), NGX_STREAM_VAR_NOCACHEABLE, 0 },
 
+    /* set by the handler in the session's slot */
+    { ngx_string("spiffe_rule"), NULL, ngx_stream_spiffe_rule_variable,
+      0, 0, 0 },
+
       ngx_stream_null_variable
 };
 
@@ -154,9 +160,10 @@ static ngx_str_t  ngx_stream_spiffe_none = ngx_string("NONE");
 static ngx_int_t
 ngx_stream_spiffe_handler(ngx_stream_session_t *s)
 {
-    ngx_connection_t              *c;
-    ngx_spiffe_peer_t             *peer;
-    ngx_stream_spiffe_srv_conf_t  *sscf;
+    ngx_connection_t               *c;
+    ngx_spiffe_peer_t              *peer;
+    ngx_stream_spiffe_srv_conf_t   *sscf;
+    ngx_stream_spiffe_main_conf_t  *smcf;
 
     sscf = ngx_stream_get_module_srv_conf(s, ngx_stream_spiffe_module);
 
@@ -185,8 +192,11 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
         return NGX_DECLINED;
     }
 
+    smcf = ngx_stream_get_module_main_conf(s, ngx_stream_spiffe_module);
+
     if (ngx_spiffe_rules_decide(c->log, sscf->rules, &peer->id,
-                                NGX_SPIFFE_RULES_X509)
+                                NGX_SPIFFE_RULES_X509,
+                                &s->variables[smcf->rule_index])
         == NGX_OK)
     {
         return NGX_DECLINED;
@@ -209,6 +219,16 @@ ngx_stream_spiffe_variable(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, uintptr_t data)
 {
     return ngx_spiffe_peer_variable(s->connection, v, data);
+}
+
+
+static ngx_int_t
+ngx_stream_spiffe_rule_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, uintptr_t data)
+{
+    v->not_found = 1;
+
+    return NGX_OK;
 }
 
 
@@ -312,8 +332,18 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_stream_spiffe_init(ngx_conf_t *cf)
 {
-    ngx_stream_handler_pt        *h;
-    ngx_stream_core_main_conf_t  *cmcf;
+    ngx_stream_handler_pt          *h;
+    ngx_stream_core_main_conf_t    *cmcf;
+    ngx_stream_spiffe_main_conf_t  *smcf;
+
+    static ngx_str_t  rule = ngx_string("spiffe_rule");
+
+    smcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_spiffe_module);
+
+    smcf->rule_index = ngx_stream_get_variable_index(cf, &rule);
+    if (smcf->rule_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
 
     cmcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_core_module);
 

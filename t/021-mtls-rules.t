@@ -1,7 +1,9 @@
 # spiffe_allow / spiffe_deny on the verified peer's X.509 SPIFFE ID: exact,
 # "*" (one segment), trailing "/**" (one or more), "~regex", "all"; first
 # match wins; no match with rules is 403; no verified ID with rules is 403;
-# inheritance server -> location; cooperation with "satisfy".
+# inheritance server -> location; cooperation with "satisfy"; the rule
+# that decided, by file and line, in the log and in $spiffe_rule (rules
+# are included from user files there, so that their lines are known).
 #
 # The TLS server under test verifies with "optional", so that its rules,
 # not the handshake, decide; its protected locations proxy to the probe's
@@ -17,6 +19,8 @@ BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
 use SpiffeAgent;
 use SpiffeMTLS qw(add_peer outer_locations outer_upstreams start_probe);
+
+$ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
 
 my $certs = SpiffeAgent::certs();
 my $agent = SpiffeAgent->start(
@@ -39,6 +43,11 @@ for my $name (sort keys %ID) {
     $agent->control_ok("mint $ID{$name} $name $ca");
     add_peer($name, "$state/$name.pem", "$state/$name.key");
 }
+
+# JWT-SVIDs of example.org (the agent's own keys) for the block with both
+# kinds of rules
+$ENV{TEST_NGINX_JWT_WEB} = $agent->mint_jwt('spiffe://example.org/ns/jwt-web', 'api');
+$ENV{TEST_NGINX_JWT_DEV} = $agent->mint_jwt('spiffe://example.org/ns/jwt-dev', 'api');
 
 # CA A of the matrix is not example.org's CA here: this one never verifies
 add_peer('untrusted', "$certs/good.pem", "$certs/good.key");
@@ -248,10 +257,13 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web"
         }
 
         location /nobody {
-            spiffe_deny all;
+            include $TEST_NGINX_HTML_DIR/nobody.conf;
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+--- user_files
+>>> nobody.conf
+spiffe_deny all;
 --- request eval
 ["GET /as/web/all", "GET /as/other/all", "GET /nocert/all",
  "GET /as/untrusted/all", "GET /as/web/nobody", "GET /nocert/nobody"]
@@ -267,7 +279,7 @@ qr/spiffe: access forbidden.*?(?=, client)/
 --- grep_error_log_out
 spiffe: access forbidden: no verified SPIFFE ID (NONE)
 spiffe: access forbidden: no verified SPIFFE ID (FAILED:unable to get local issuer certificate)
-spiffe: access forbidden by rule for "spiffe://example.org/ns/prod/sa/web"
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/nobody.conf:1 for "spiffe://example.org/ns/prod/sa/web"
 spiffe: access forbidden: no verified SPIFFE ID (NONE)
 
 
@@ -282,24 +294,31 @@ spiffe: access forbidden: no verified SPIFFE ID (NONE)
         proxy_set_header X-Spiffe-Id $spiffe_id;
 
         location /deny-first {
-            spiffe_deny spiffe://example.org/ns/dev/**;
-            spiffe_allow spiffe://example.org/**;
+            include $TEST_NGINX_HTML_DIR/deny-first.conf;
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
 
         location /allow-first {
-            spiffe_allow spiffe://example.org/**;
-            spiffe_deny spiffe://example.org/ns/dev/**;
+            include $TEST_NGINX_HTML_DIR/allow-first.conf;
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
 
         location /mixed {
-            spiffe_allow spiffe://example.org/ns/prod/sa/web;
-            spiffe_deny spiffe://example.org/ns/prod/**;
-            spiffe_allow spiffe://example.org/ns/**;
+            include $TEST_NGINX_HTML_DIR/mixed.conf;
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+--- user_files
+>>> deny-first.conf
+spiffe_deny spiffe://example.org/ns/dev/**;
+spiffe_allow spiffe://example.org/**;
+>>> allow-first.conf
+spiffe_allow spiffe://example.org/**;
+spiffe_deny spiffe://example.org/ns/dev/**;
+>>> mixed.conf
+spiffe_allow spiffe://example.org/ns/prod/sa/web;
+spiffe_deny spiffe://example.org/ns/prod/**;
+spiffe_allow spiffe://example.org/ns/**;
 --- cases eval
 [['dev', '/deny-first', 0], ['web', '/deny-first', 1],
  ['dev', '/allow-first', 1],
@@ -308,9 +327,9 @@ spiffe: access forbidden: no verified SPIFFE ID (NONE)
 --- grep_error_log eval
 qr/spiffe: access forbidden[^"]*"[^"]*"/
 --- grep_error_log_out
-spiffe: access forbidden by rule for "spiffe://example.org/ns/dev/sa/web"
-spiffe: access forbidden by rule for "spiffe://example.org/ns/prod/sa/db"
-spiffe: access forbidden by rule for "spiffe://example.org/ns/prod/sa/web/replica/1"
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/deny-first.conf:1 for "spiffe://example.org/ns/dev/sa/web"
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/mixed.conf:2 for "spiffe://example.org/ns/prod/sa/db"
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/mixed.conf:2 for "spiffe://example.org/ns/prod/sa/web/replica/1"
 spiffe: access forbidden: no rule allows "spiffe://example.org/admin"
 
 
@@ -496,3 +515,122 @@ qr/spiffe: access forbidden[^"]*"[^"]*"/
 --- grep_error_log_out
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
+
+
+
+=== TEST 12: $spiffe_rule and the log name the rule that decided, by file and line; empty when none did
+--- http_config
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        spiffe_svid on;
+        spiffe_verify_client optional;
+        proxy_set_header X-Spiffe-Id $spiffe_id;
+        proxy_set_header X-Spiffe-Rule $spiffe_rule;
+        error_page 403 /refused;
+
+        location /api {
+            include $TEST_NGINX_HTML_DIR/api.conf;
+            proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
+        }
+
+        location /inline {
+            spiffe_allow spiffe://example.org/ns/prod/sa/web;
+            proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
+        }
+
+        location /open {
+            proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
+        }
+
+        location = /refused {
+            internal;
+            return 403 "refused by [$spiffe_rule]\n";
+        }
+    }
+--- user_files
+>>> api.conf
+spiffe_deny  spiffe://example.org/ns/dev/**;
+spiffe_allow spiffe://example.org/ns/*/sa/web;
+spiffe_allow "~^spiffe://other\.org/";
+spiffe_allow spiffe://example.org/ns/prod/sa/web/replica/1;
+spiffe_deny  all;
+--- request eval
+["GET /as/web/api", "GET /as/other/api", "GET /as/deep/api",
+ "GET /as/dev/api", "GET /as/db/api", "GET /nocert/api",
+ "GET /as/web/inline", "GET /as/dev/inline", "GET /as/web/open"]
+--- error_code eval
+[200, 200, 200, 403, 403, 403, 200, 403, 200]
+--- response_body_like eval
+my $d = quotemeta $ENV{TEST_NGINX_HTML_DIR};
+[qr{^X-Spiffe-Id: \Q$main::ID{web}\E\nX-Spiffe-Rule: $d/api\.conf:2\n\z},
+ qr{^X-Spiffe-Id: \Q$main::ID{other}\E\nX-Spiffe-Rule: $d/api\.conf:3\n\z},
+ qr{^X-Spiffe-Id: \Q$main::ID{deep}\E\nX-Spiffe-Rule: $d/api\.conf:4\n\z},
+ qr{^refused by \[$d/api\.conf:1\]\n\z},
+ qr{^refused by \[$d/api\.conf:5\]\n\z},
+ qr{^refused by \[\]\n\z},
+ qr{^X-Spiffe-Id: \Q$main::ID{web}\E\nX-Spiffe-Rule: \S+/nginx\.conf:\d+\n\z},
+ qr{^refused by \[\]\n\z},
+ qr{^X-Spiffe-Id: \Q$main::ID{web}\E\n\z}]
+--- grep_error_log eval
+qr/spiffe: access forbidden.*?(?=, client)/
+--- grep_error_log_out
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/api.conf:1 for "spiffe://example.org/ns/dev/sa/web"
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/api.conf:5 for "spiffe://example.org/ns/prod/sa/db"
+spiffe: access forbidden: no verified SPIFFE ID (NONE)
+spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
+
+
+
+=== TEST 13: JWT and X.509 rules in one location: the JWT rules are decided first; $spiffe_rule names the rule that refused, else the X.509 rule that allowed
+--- http_config
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        spiffe_svid on;
+        spiffe_verify_client optional;
+        proxy_set_header X-Spiffe-Id $spiffe_id;
+        proxy_set_header X-Spiffe-Rule $spiffe_rule;
+        error_page 403 /refused;
+
+        location /both {
+            spiffe_jwt_audience api;
+            include $TEST_NGINX_HTML_DIR/both.conf;
+            proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
+        }
+
+        location = /refused {
+            internal;
+            return 403 "refused by [$spiffe_rule]\n";
+        }
+    }
+--- user_files
+>>> both.conf
+spiffe_jwt_deny  spiffe://example.org/ns/jwt-dev;
+spiffe_jwt_allow all;
+spiffe_deny  spiffe://example.org/ns/dev/**;
+spiffe_allow spiffe://example.org/**;
+--- request eval
+["GET /as/web/both", "GET /as/web/both", "GET /as/dev/both",
+ "GET /as/other/both", "GET /nocert/both"]
+--- more_headers eval
+["Authorization: Bearer \$TEST_NGINX_JWT_WEB",
+ "Authorization: Bearer \$TEST_NGINX_JWT_DEV",
+ "Authorization: Bearer \$TEST_NGINX_JWT_WEB",
+ "Authorization: Bearer \$TEST_NGINX_JWT_WEB",
+ "Authorization: Bearer \$TEST_NGINX_JWT_WEB"]
+--- error_code eval
+[200, 403, 403, 403, 403]
+--- response_body_like eval
+my $d = quotemeta $ENV{TEST_NGINX_HTML_DIR};
+[qr{^X-Spiffe-Id: \Q$main::ID{web}\E\nX-Spiffe-Rule: $d/both\.conf:4\n\z},
+ qr{^refused by \[$d/both\.conf:1\]\n\z},
+ qr{^refused by \[$d/both\.conf:3\]\n\z},
+ qr{^refused by \[\]\n\z}, qr{^refused by \[\]\n\z}]
+--- grep_error_log eval
+qr/spiffe: access forbidden.*?(?=, client)/
+--- grep_error_log_out
+spiffe: access forbidden by the JWT rule at $TEST_NGINX_HTML_DIR/both.conf:1 for "spiffe://example.org/ns/jwt-dev"
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/both.conf:3 for "spiffe://example.org/ns/dev/sa/web"
+spiffe: access forbidden: no rule allows "spiffe://other.org/ns/prod/sa/web"
+spiffe: access forbidden: no verified SPIFFE ID (NONE)

@@ -14,8 +14,9 @@ is($rc, 0, 'demo.sh exits 0') or diag($out);
 
 like($out, qr{hello, spiffe://example\.org/ns/demo/sa/web\n\s+HTTP 200},
      'the allowed workload gets 200 and the backend sees its ID');
-like($out, qr{sa/batch.*?\n\s+HTTP 403\n.*access forbidden by rule}s,
-     'the refused workload gets 403, and the log says why');
+like($out, qr{sa/batch.*?\n\s+HTTP\ 403\n
+              .*access\ forbidden\ by\ the\ rule\ at\ \S+/demo\.conf:\d+\ for}sx,
+     'the refused workload gets 403, and the log says why: which rule');
 like($out, qr{without a SPIFFE identity.*?HTTP 400}s,
      'a client without an SVID gets 400');
 like($out,

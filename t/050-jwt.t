@@ -79,6 +79,9 @@ sub forge {
 
 our $WEB = 'spiffe://example.org/ns/web';
 
+# rules included from user files: their lines are known
+$ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
+
 # forge-jwt kinds and the reason each one must be refused for
 our @FORGED = (
     none         => 'alg not allowed',
@@ -505,8 +508,8 @@ main::story(main::boot(),
     '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/ns/prod/sa/db"',
     '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/x"',
     '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/ns/test/sa/web"',
-    '[info] spiffe: access forbidden by JWT rule for "spiffe://example.org/ns/web"',
-    '[info] spiffe: access forbidden by JWT rule for "spiffe://example.org/ns/prod/sa/web"')
+    '[info] spiffe: access forbidden by the JWT rule at */nginx.conf:* for "spiffe://example.org/ns/web"',
+    '[info] spiffe: access forbidden by the JWT rule at */nginx.conf:* for "spiffe://example.org/ns/prod/sa/web"')
 
 
 
@@ -1382,3 +1385,55 @@ qr{\[emerg\] .*JWT-SVID validation needs an identity source: "spiffe_workload_ap
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"spiffe_jwt_svid_audience" needs the Workload API: "spiffe_workload_api" or SPIFFE_ENDPOINT_SOCKET in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 42: $spiffe_rule and the log name the JWT rule that decided, by file and line; empty when none did
+--- init
+agent();
+mint(WEB => $main::WEB, 'api');
+mint(PROD_WEB => 'spiffe://example.org/ns/prod/sa/web', 'api');
+mint(DEV_WEB => 'spiffe://example.org/ns/dev/sa/web', 'api');
+mint(TOP => 'spiffe://example.org/x', 'api');
+--- user_files
+>>> jwt-rules.conf
+spiffe_jwt_deny  spiffe://example.org/ns/dev/**;
+spiffe_jwt_allow spiffe://example.org/ns/*/sa/web;
+spiffe_jwt_allow spiffe://example.org/ns/web;
+--- config
+    spiffe_jwt on;
+    spiffe_jwt_audience api;
+    error_page 403 /refused;
+
+    location = /t {
+        include $TEST_NGINX_HTML_DIR/jwt-rules.conf;
+        add_header X-Spiffe-Rule $spiffe_rule;
+        alias html/ok.txt;
+    }
+    location = /refused {
+        internal;
+        spiffe_jwt off;
+        return 403 "refused by [$spiffe_rule]\n";
+    }
+--- request eval
+["GET /t", "GET /t", "GET /t", "GET /t"]
+--- more_headers eval
+main::bearer(qw(PROD_WEB WEB DEV_WEB TOP))
+--- error_code eval
+[200, 200, 403, 403]
+--- response_headers eval
+["X-Spiffe-Rule: $ENV{TEST_NGINX_HTML_DIR}/jwt-rules.conf:2",
+ "X-Spiffe-Rule: $ENV{TEST_NGINX_HTML_DIR}/jwt-rules.conf:3",
+ "!X-Spiffe-Rule", "!X-Spiffe-Rule"]
+--- response_body eval
+["ok\n", "ok\n",
+ "refused by [$ENV{TEST_NGINX_HTML_DIR}/jwt-rules.conf:1]\n",
+ "refused by []\n"]
+--- error_log eval
+["spiffe: access allowed by the JWT rule at $ENV{TEST_NGINX_HTML_DIR}/jwt-rules.conf:2 for \"spiffe://example.org/ns/prod/sa/web\"",
+ "spiffe: access allowed by the JWT rule at $ENV{TEST_NGINX_HTML_DIR}/jwt-rules.conf:3 for \"spiffe://example.org/ns/web\""]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(),
+    "[info] spiffe: access forbidden by the JWT rule at $ENV{TEST_NGINX_HTML_DIR}/jwt-rules.conf:1 for \"spiffe://example.org/ns/dev/sa/web\"",
+    '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/x"')

@@ -49,6 +49,9 @@ use SpiffeStream qw($STREAM_CORE $HTTP_SO $STREAM_SO $MODULES $SLOW
 # the "no identity source" blocks must not find one in the environment
 delete $ENV{SPIFFE_ENDPOINT_SOCKET};
 
+# rules included from user files: their lines are known
+$ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
+
 our $SELF = 'spiffe://mesh.test/ns/edge/sa/nginx';
 our $WEB = 'spiffe://example.org/ns/prod/sa/web';
 our $DEV = 'spiffe://example.org/ns/dev/sa/web';
@@ -486,12 +489,12 @@ spiffe: access forbidden: no rule allows "spiffe://other.org/ns/prod/sa/web" whi
 
 
 
-=== TEST 4: rules in order: an exact deny, "*" for a segment, "~regex", then "spiffe_deny all"
+=== TEST 4: rules in order: an exact deny, "*" for a segment, "~regex", then "spiffe_deny all"; the log and $spiffe_rule name the rule that decided
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 
 stream {
-    log_format spiffe '$spiffe_id|$status';
+    log_format spiffe '$spiffe_id|$status|$spiffe_rule';
     access_log logs/stream.log spiffe;
 
     server {
@@ -499,28 +502,32 @@ stream {
         ssl_protocols TLSv1.2 TLSv1.3;
         spiffe_svid on;
         spiffe_verify_client on;
-        spiffe_deny  spiffe://example.org/ns/dev/sa/web;
-        spiffe_allow spiffe://example.org/ns/*/sa/web;
-        spiffe_allow ~^spiffe://other\.org/ns/[a-z]+/sa/web$;
-        spiffe_deny  all;
+        include $TEST_NGINX_HTML_DIR/rules.conf;
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- user_files
+>>> rules.conf
+spiffe_deny  spiffe://example.org/ns/dev/sa/web;
+spiffe_allow spiffe://example.org/ns/*/sa/web;
+spiffe_allow ~^spiffe://other\.org/ns/[a-z]+/sa/web$;
+spiffe_deny  all;
 --- request eval
 ["GET /as/good/", "GET /as/good-dev/", "GET /as/good-other/",
  "GET /as/good-int/", "GET /as/mesh-db/", "GET /probe/log?n=5"]
 --- error_code eval
 [200, 502, 200, 502, 502, 200]
 --- response_body_like eval
+my $r = "\\|\Q$ENV{TEST_NGINX_HTML_DIR}/rules.conf:\E";
 ["^backend: /\n\\z", "502 Bad Gateway", "^backend: /\n\\z",
  "502 Bad Gateway", "502 Bad Gateway",
- "^\Q$main::WEB\E\\|200\n\Q$main::DEV\E\\|403\n\Q$main::OTHER\E\\|200\n\Q$main::API\E\\|403\n\Q$main::MESH\E\\|403\n\\z"]
+ "^\Q$main::WEB\E\\|200${r}2\n\Q$main::DEV\E\\|403${r}1\n\Q$main::OTHER\E\\|200${r}3\n\Q$main::API\E\\|403${r}4\n\Q$main::MESH\E\\|403${r}4\n\\z"]
 --- grep_error_log eval
 qr/spiffe: .*? while prereading client data/
 --- grep_error_log_out
-spiffe: access forbidden by rule for "spiffe://example.org/ns/dev/sa/web" while prereading client data
-spiffe: access forbidden by rule for "spiffe://example.org/ns/prod/sa/api" while prereading client data
-spiffe: access forbidden by rule for "spiffe://mesh.test/ns/prod/sa/db" while prereading client data
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/rules.conf:1 for "spiffe://example.org/ns/dev/sa/web" while prereading client data
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/rules.conf:4 for "spiffe://example.org/ns/prod/sa/api" while prereading client data
+spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/rules.conf:4 for "spiffe://mesh.test/ns/prod/sa/db" while prereading client data
 --- no_error_log eval
 [$main::ERROR_BUT_502, $main::CRIT_BUT_SHUTDOWN]
 
@@ -836,9 +843,8 @@ stream {
  "502 Bad Gateway", "502 Bad Gateway"]
 --- grep_error_log eval
 qr/spiffe: .*? while prereading client data/
---- grep_error_log_out
-spiffe: access forbidden by rule for "spiffe://example.org/ns/dev/sa/web" while prereading client data
-spiffe: access forbidden by rule for "spiffe://example.org/ns/dev/sa/web" while prereading client data
+--- grep_error_log_out eval
+qr{\A(spiffe: access forbidden by the rule at \S+/nginx\.conf:\d+ for "spiffe://example\.org/ns/dev/sa/web" while prereading client data\n)\1\z}
 --- no_error_log eval
 [$main::ERROR_BUT_502, $main::CRIT_BUT_SHUTDOWN,
  "spiffe: peer X.509-SVID refused"]

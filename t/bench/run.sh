@@ -1,12 +1,13 @@
 #!/bin/bash
 #
 # ngx_spiffe against stock nginx: handshakes, kept-alive requests with 0 to
-# 10,000 allow rules, SVID rotation under load, worker memory, the crypto
+# 10,000 allow rules (exact IDs, "*" and "/**" patterns, regexes) and each
+# pattern set against one exact rule, SVID rotation under load, worker memory, the crypto
 # ceiling of the machine, instruction counts under callgrind, and rotation
 # the way it is done without the module (new files, "nginx -s reload").
 # What each number means: t/bench/README.md.
 #
-#   t/bench/run.sh            full run (about 12 minutes)
+#   t/bench/run.sh            full run (about 15 minutes)
 #   QUICK=1 t/bench/run.sh    smoke run (about two minutes)
 #
 # The table goes to stdout and to build/bench/results.txt, every client
@@ -44,7 +45,8 @@ fi
 CLIENT_ID=spiffe://example.org/ns/bench/sa/web
 SERVER_ID=spiffe://example.org/ns/bench/sa/nginx
 BODY=$'ok\n'
-VARIANTS="r0 r1 r100 r10000 w10000"
+VARIANTS="r0 r1 r100 r10000 w10000 g10000 m1000"
+PATTERNS="w10000 g10000 m1000"
 
 T_BEGIN=$(date +%s)
 
@@ -205,6 +207,26 @@ awk 'BEGIN {
         printf "spiffe_allow spiffe://example.org/ns/*/sa/svc%05d;\n", i
     print "spiffe_allow spiffe://example.org/ns/*/sa/web;" }' \
     > "$SCRATCH/rules/wild10000.conf"
+awk 'BEGIN {
+    for (i = 1; i < 10000; i++)
+        printf "spiffe_allow spiffe://example.org/ns/g%05d/**;\n", i
+    print "spiffe_allow spiffe://example.org/ns/bench/**;" }' \
+    > "$SCRATCH/rules/glob10000.conf"
+# exact IDs, "*" and "/**" patterns in turn, a regex every 100 rules (none
+# matches the client, so each one is tried on every request)
+awk 'BEGIN {
+    for (i = 1; i < 1000; i++) {
+        if (i % 100 == 50)
+            printf "spiffe_deny \"~^spiffe://example\\.org/ns/ops-%d/sa/[a-z]+$\";\n", i
+        else if (i % 3 == 0)
+            printf "spiffe_allow spiffe://example.org/ns/gen/sa/svc%05d;\n", i
+        else if (i % 3 == 1)
+            printf "spiffe_deny spiffe://example.org/ns/*/sa/svc%05d;\n", i
+        else
+            printf "spiffe_allow spiffe://example.org/ns/g%05d/**;\n", i
+    }
+    print "spiffe_allow spiffe://example.org/ns/*/sa/web;" }' \
+    > "$SCRATCH/rules/mixed1000.conf"
 
 # write_conf NAME KIND PORT RULESETS LOGLEVEL [single|helper]
 #   KIND stock|spiffe; RULESETS all|small (r0 and r1 only); "single": no
@@ -235,6 +257,7 @@ write_conf() {
         cat <<EOF
 worker_processes 1;
 worker_rlimit_nofile 8192;
+pcre_jit on;
 error_log logs/error.log $level;
 pid logs/nginx.pid;
 
@@ -269,6 +292,8 @@ EOF
         location /r100/ { include $SCRATCH/rules/exact100.conf; }
         location /r10000/ { include $SCRATCH/rules/exact10000.conf; }
         location /w10000/ { include $SCRATCH/rules/wild10000.conf; }
+        location /g10000/ { include $SCRATCH/rules/glob10000.conf; }
+        location /m1000/ { include $SCRATCH/rules/mixed1000.conf; }
 EOF
             fi
         else
@@ -416,6 +441,28 @@ ab hs --new --conns "$CONNS_NEW" --path /r1/ok.txt "${COMMON[@]}"
 for v in $VARIANTS; do
     say "bench: [$(since)] b. kept-alive requests on /$v/ ($CONNS_KA connections)"
     ab "ka_$v" --keepalive --conns "$CONNS_KA" --path "/$v/ok.txt" "${COMMON[@]}"
+done
+
+# each pattern set against one exact rule, on ngx_spiffe alone: /r1/ and
+# /P/ in turn, the order flipping every round; per round the ratio of
+# requests per worker CPU-second, P / r1
+declare -A PEFF=() PRATIO=() got=()
+for v in $PATTERNS; do
+    say "bench: [$(since)] b. /$v/ against /r1/ on ngx_spiffe ($CONNS_KA connections)"
+    PEFF[r1_$v]="" PEFF[$v]="" PRATIO[$v]=""
+    for r in $(seq "$ROUNDS"); do
+        if [ $((r % 2)) = 1 ]; then order="r1 $v"; else order="$v r1"; fi
+        for loc in $order; do
+            line=$(load spiffe "pe_$v/$loc/$r" --keepalive --conns "$CONNS_KA" \
+                   --path "/$loc/ok.txt" "${COMMON[@]}")
+            got[$loc]=$(kv "$line" ok_per_server_cpu_s)
+            FAILS[pe_$v]=$(( ${FAILS[pe_$v]:-0} + $(kv "$line" fail) ))
+        done
+        PEFF[r1_$v]+=" ${got[r1]}"
+        PEFF[$v]+=" ${got[$v]}"
+        PRATIO[$v]+=" $(div "${got[$v]}" "${got[r1]}")"
+        say "  pe_$v round $r: /r1/ $(fmt %.0f "${got[r1]}")/CPU-s, /$v/ $(fmt %.0f "${got[$v]}")/CPU-s"
+    done
 done
 
 RSS_MAIN_STOCK=$(rss_kb "${WORKER[stock]}" VmRSS)
@@ -598,10 +645,9 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null && command -v callgrin
         "$CLIENT" --port "${PORT[$n]}" --cert "$CERT" --key "$KEY" --quiet \
             --timeout 60000 --new --conns 2 --requests 20 --path /r1/ok.txt >/dev/null
         cg_measure "$n" "${n}_hs" "$CG_HS" --new --conns 4 --path /r1/ok.txt
-        for v in r0 r1 r10000 w10000; do
+        for v in r0 r1 r10000 $PATTERNS; do
             [ "$n" = cgstock ] && [ "$v" != r0 ] && continue
             req=$CG_REQ
-            [ "$v" = w10000 ] && req=$(( CG_REQ / 50 > 10 ? CG_REQ / 50 : 10 ))
             cg_measure "$n" "${n}_${v}_a" "$req" --keepalive --conns 10 --path "/$v/ok.txt"
             cg_measure "$n" "${n}_${v}_b" "$(( req * 3 ))" --keepalive --conns 10 --path "/$v/ok.txt"
             IR[${n}_$v]=$(awk -v a="${IR[${n}_${v}_a]}" -v b="${IR[${n}_${v}_b]}" -v r="$req" \
@@ -617,7 +663,8 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null && command -v callgrin
     # where the instructions go: inclusive costs per function
     if command -v callgrind_annotate >/dev/null; then
         for k in cgstock_hs cgspiffe_hs cgstock_r0_b cgspiffe_r0_b cgspiffe_r1_b \
-                 cgspiffe_r10000_b cgspiffe_w10000_b; do
+                 cgspiffe_r10000_b cgspiffe_w10000_b cgspiffe_g10000_b \
+                 cgspiffe_m1000_b; do
             [ -f "${CGFILE[$k]:-}" ] || continue
             callgrind_annotate --inclusive=yes --threshold=100 "${CGFILE[$k]}" \
                 2>/dev/null > "$OUT/callgrind-${k#cg}.txt"
@@ -724,7 +771,21 @@ row() {         # label stock spiffe ratios(min med max) note
 
 cell_ratios() { ratios "$1"; }
 
-OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHER[ka_r10000]} ${OTHER[ka_w10000]}"
+OTHER_ALL=${OTHER[hs]}
+for v in $VARIANTS; do OTHER_ALL+=" ${OTHER[ka_$v]}"; done
+
+# the label of a location's rule set
+label_of() {
+    case $1 in
+        r0) echo "no rules" ;;
+        r1) echo "1 exact ID" ;;
+        r100) echo "100 exact IDs" ;;
+        r10000) echo "10,000 exact IDs" ;;
+        w10000) echo "10,000 '*' patterns" ;;
+        g10000) echo "10,000 '/**' patterns" ;;
+        m1000) echo "1,000 mixed, 10 regexes" ;;
+    esac
+}
 
 {
     echo "ngx_spiffe benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), took $(( T_END - T_BEGIN ))s"
@@ -746,13 +807,7 @@ OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHE
         "$(fmt %.2f "$(med ${SCPU[spiffe_hs]})"), $(fmt %.2f "$(med ${CCPU[spiffe_hs]})")" "" ""
     echo "b. kept-alive requests, $CONNS_KA conns (ngx_spiffe rules: client ID last; stock: no rules; flat = same ratio)"
     for v in $VARIANTS; do
-        case $v in
-            r0) label="no rules" ;;
-            r1) label="1 exact ID" ;;
-            r100) label="100 exact IDs" ;;
-            r10000) label="10,000 exact IDs" ;;
-            w10000) label="10,000 '*' patterns (linear)" ;;
-        esac
+        label=$(label_of "$v")
         if [ "$v" = r0 ]; then
             n1=$(verdict "$(med ${RATIO[ka_r0]})" 0.98)
             n2=$(verdict "$(med ${ERATIO[ka_r0]})" 0.98)
@@ -767,8 +822,18 @@ OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHE
     row "p99 latency ms, no rules" "$(us2ms "$(med ${P99[stock_ka_r0]})")" "$(us2ms "$(med ${P99[spiffe_ka_r0]})")" "" ""
     row "CPU share: worker, client" "$(fmt %.2f "$(med ${SCPU[stock_ka_r0]})"), $(fmt %.2f "$(med ${CCPU[stock_ka_r0]})")" \
         "$(fmt %.2f "$(med ${SCPU[spiffe_ka_r0]})"), $(fmt %.2f "$(med ${CCPU[spiffe_ka_r0]})")" "" "(no rules)"
+    echo "  each pattern set against 1 exact ID, ngx_spiffe alone: worker CPU per request (us), and the ratio of requests per CPU-second"
+    row "" "1 exact ID" "patterns" "ratio min med max" "target"
+    for v in $PATTERNS; do
+        row "$(label_of "$v")" "$(fmt %.2f "$(div 1000000 "$(med ${PEFF[r1_$v]})")")" \
+            "$(fmt %.2f "$(div 1000000 "$(med ${PEFF[$v]})")")" \
+            "$(cell_ratios "${PRATIO[$v]}")" "$(verdict "$(med ${PRATIO[$v]})" 0.95)"
+    done
     FAILS_AB=0
-    for t in hs ka_r0 ka_r1 ka_r100 ka_r10000 ka_w10000; do FAILS_AB=$(( FAILS_AB + FAILS[$t] )); done
+    for t in hs $(for v in $VARIANTS; do echo "ka_$v"; done) \
+             $(for v in $PATTERNS; do echo "pe_$v"; done); do
+        FAILS_AB=$(( FAILS_AB + ${FAILS[$t]:-0} ))
+    done
     echo "  failed requests in a. and b.: $FAILS_AB"
     echo "c. SVID rotation every ${ROT_INTERVAL}s for ${ROT_SECS}s, ngx_spiffe, $ROT_LOAD_NOTE; the client verifies the server chain"
     for which in none on; do
@@ -791,7 +856,7 @@ OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHE
         "$(( $(rss mspiffe_rot) - $(rss mspiffe_load) )) KiB vs load" "in $(kv "$MEM_ROT" secs)s; worker applied $MEM_APPLIED SVIDs"
     row "then ${MEM_DUR}s more --new load" "${MEM[mstock_rotload]}" "${MEM[mspiffe_rotload]}" \
         "+$(( $(rss mspiffe_rotload) - $(rss mstock_rotload) )) KiB" "failed requests in d.: $MEM_FAILS; workers alive: $ALIVE"
-    row "a.-c. instances (20k rules)" "$RSS_MAIN_STOCK" "$RSS_MAIN_SPIFFE" \
+    row "a.-c. instances (31k rules)" "$RSS_MAIN_STOCK" "$RSS_MAIN_SPIFFE" \
         "+$(( RSS_MAIN_SPIFFE - RSS_MAIN_STOCK )) KiB" "VmRSS after a.-c."
     if [ -n "$CEIL" ]; then
         echo "e. crypto ceiling, CPU $SERVER_CPU, openssl speed: ECDSA P-256 sign $(fmt %.0f "$SIGN")/s verify $(fmt %.0f "$VERIFY")/s, ECDH P-256 $(fmt %.0f "$ECDH")/s"
@@ -806,21 +871,15 @@ OTHER_ALL="${OTHER[hs]} ${OTHER[ka_r0]} ${OTHER[ka_r1]} ${OTHER[ka_r100]} ${OTHE
         echo "f. instructions executed by the worker (callgrind; deterministic)"
         row "per handshake" "$(fmt %.0f "${IR[cgstock_hs]}")" "$(fmt %.0f "${IR[cgspiffe_hs]}")" \
             "$(fmt %.4f "$(div "${IR[cgspiffe_hs]}" "${IR[cgstock_hs]}")")" "($CG_HS handshakes)"
-        for v in r0 r1 r10000 w10000; do
-            case $v in
-                r0) label="per request, no rules" ;;
-                r1) label="per request, 1 exact ID" ;;
-                r10000) label="per request, 10,000 exact IDs" ;;
-                w10000) label="per request, 10,000 '*'" ;;
-            esac
+        for v in r0 r1 r10000 $PATTERNS; do
+            label="per request, $(label_of "$v")"
             row "$label" "$(fmt %.0f "${IR[cgstock_r0]}")" "$(fmt %.0f "${IR[cgspiffe_$v]}")" \
                 "$(fmt %.4f "$(div "${IR[cgspiffe_$v]}" "${IR[cgstock_r0]}")")" ""
         done
         echo "  the module's own code, inclusive:"
         echo "    per handshake: certificate callback $(cg_fn cgspiffe_hs ngx_spiffe_ssl_certificate "$CG_HS"), verify callback $(cg_fn cgspiffe_hs ngx_spiffe_ssl_verify "$CG_HS") (of which X509_verify_cert $(cg_fn cgspiffe_hs X509_verify_cert "$CG_HS")); stock's X509_verify_cert $(cg_fn cgstock_hs X509_verify_cert "$CG_HS")"
         per="$(( CG_REQ * 3 ))"
-        wper=$(( (CG_REQ / 50 > 10 ? CG_REQ / 50 : 10) * 3 ))
-        echo "    per request: verify phase handler $(cg_fn cgspiffe_r1_b ngx_http_spiffe_verify_handler "$per"), access phase handler: no rules $(cg_fn cgspiffe_r0_b ngx_http_spiffe_access_handler "$per"), 1 ID $(cg_fn cgspiffe_r1_b ngx_http_spiffe_access_handler "$per"), 10,000 IDs $(cg_fn cgspiffe_r10000_b ngx_http_spiffe_access_handler "$per"), 10,000 '*' $(cg_fn cgspiffe_w10000_b ngx_http_spiffe_access_handler "$wper")"
+        echo "    per request: verify phase handler $(cg_fn cgspiffe_r1_b ngx_http_spiffe_verify_handler "$per"), access phase handler: no rules $(cg_fn cgspiffe_r0_b ngx_http_spiffe_access_handler "$per"), 1 ID $(cg_fn cgspiffe_r1_b ngx_http_spiffe_access_handler "$per"), 10,000 IDs $(cg_fn cgspiffe_r10000_b ngx_http_spiffe_access_handler "$per"), 10,000 '*' $(cg_fn cgspiffe_w10000_b ngx_http_spiffe_access_handler "$per"), 10,000 '/**' $(cg_fn cgspiffe_g10000_b ngx_http_spiffe_access_handler "$per"), 1,000 mixed $(cg_fn cgspiffe_m1000_b ngx_http_spiffe_access_handler "$per")"
     else
         echo "f. instructions under callgrind: $CG_NOTE"
     fi

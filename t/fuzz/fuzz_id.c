@@ -13,9 +13,10 @@
  * Properties: an accepted ID is at most 2048 bytes, starts with
  * "spiffe://", its views lie in the input and are valid parts; a valid
  * trust domain or segment makes a valid ID; an exact pattern is an ID and
- * matches itself; a pattern and a valid ID match as a plain segment-wise
- * matcher says; and spiffe_rules_decide() (exact IDs in a hash) answers
- * as a first-match scan of the rules in order.
+ * matches itself; the oracle's pattern matcher (t/unit/rules_oracle.h,
+ * which fuzz_rules.c holds the compiled rule lists to) agrees with a plain
+ * segment-wise matcher on valid IDs; and spiffe_rules_decide() answers as
+ * a first-match scan of the rules in order.
  */
 
 #define _GNU_SOURCE     /* memmem() */
@@ -28,6 +29,8 @@
 
 #include <spiffe_id.h>
 #include <spiffe_rules.h>
+
+#include "../unit/rules_oracle.h"
 
 
 #define FUZZ_CHECK(cond)                                                      \
@@ -233,7 +236,7 @@ fuzz_decide(const fuzz_line_t *lines, size_t n, const char *s, size_t len)
             break;
 
         case FUZZ_GLOB:
-            if (spiffe_pattern_match(l->s, l->len, s, len)) {
+            if (oracle_pattern_match(l->s, l->len, s, len)) {
                 return l->action;
             }
 
@@ -282,7 +285,7 @@ fuzz_line(fuzz_line_t *l, spiffe_rules_t *rules, size_t *nrules)
 
     if (l->len >= 1 && l->s[0] == '~') {
         FUZZ_CHECK(spiffe_rules_add_matcher(rules, l->action, fuzz_contains,
-                                            l)
+                                            l, l)
                    == 0);
         l->kind = FUZZ_MATCHER;
         (*nrules)++;
@@ -294,7 +297,7 @@ fuzz_line(fuzz_line_t *l, spiffe_rules_t *rules, size_t *nrules)
 
     err2 = NULL;
 
-    if (spiffe_rules_add(rules, l->action, l->s, l->len, &err2) == 0) {
+    if (spiffe_rules_add(rules, l->action, l->s, l->len, l, &err2) == 0) {
         (*nrules)++;
 
         if (l->len == 3 && memcmp(l->s, "all", 3) == 0) {
@@ -313,7 +316,7 @@ fuzz_line(fuzz_line_t *l, spiffe_rules_t *rules, size_t *nrules)
     if (exact) {
         l->kind = FUZZ_EXACT;
         FUZZ_CHECK(l->id_valid && id.path_len > 0);
-        FUZZ_CHECK(spiffe_pattern_match(l->s, l->len, l->s, l->len));
+        FUZZ_CHECK(oracle_pattern_match(l->s, l->len, l->s, l->len));
         FUZZ_CHECK(memchr(l->s, '*', l->len) == NULL);
 
     } else {
@@ -384,7 +387,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(spiffe_rules_count(rules) == nrules);
 
     for (i = 0; i < n; i++) {
-        d = spiffe_rules_decide(rules, lines[i].s, lines[i].len);
+        d = spiffe_rules_decide(rules, lines[i].s, lines[i].len, NULL);
         FUZZ_CHECK(d == fuzz_decide(lines, n, lines[i].s, lines[i].len));
 
         if (!lines[i].id_valid) {
@@ -393,7 +396,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         for (j = 0; j < n; j++) {
             if (lines[j].kind == FUZZ_EXACT || lines[j].kind == FUZZ_GLOB) {
-                FUZZ_CHECK(spiffe_pattern_match(lines[j].s, lines[j].len,
+                FUZZ_CHECK(oracle_pattern_match(lines[j].s, lines[j].len,
                                                 lines[i].s, lines[i].len)
                            == fuzz_match(lines[j].s, lines[j].len,
                                          lines[i].s, lines[i].len));

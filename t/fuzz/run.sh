@@ -20,7 +20,7 @@ CC=${FUZZ_CC:-clang-14}
 CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined"
 CFLAGS="$CFLAGS -fno-sanitize-recover=undefined -Wall -Wextra -Iinclude"
 LIBS="-lssl -lcrypto -ljansson -lcurl"
-TARGETS=${FUZZ_TARGETS:-"fuzz_pb fuzz_grpc fuzz_id fuzz_svid fuzz_jwt"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_pb fuzz_grpc fuzz_id fuzz_rules fuzz_svid fuzz_jwt"}
 OUT=build/fuzz
 
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"

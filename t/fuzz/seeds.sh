@@ -230,6 +230,40 @@ rules = [
 for r in rules:
     seed("fuzz_id", r)
 
+# fuzz_rules: rule lists and IDs in the vocabulary of t/unit/rules_oracle.h
+# (td: 0 td, 1 td2, 2 t, 3 a.b; segments: 0 a, 1 b, 2 ab, 3 *, 4 c, 5 **)
+
+def text(td, segs, slash=False):
+    return bytes([2 | td << 5, len(segs) + (0 if slash else 48)]) + \
+        bytes(i << 2 for i in segs)
+
+def pattern(deny, td, segs):
+    return bytes([12 | deny]) + text(td, segs)
+
+def matcher(deny, needle):
+    return bytes([2 | deny | needle << 5])
+
+ALL, DENY_ALL = b"\0", b"\1"
+
+lists = [
+    ([pattern(1, 0, [0, 3]), pattern(0, 0, [0, 1]), pattern(0, 0, [5]),
+      DENY_ALL],
+     text(0, [0, 1]) + text(0, [0, 2, 4]) + text(1, [0])),
+    ([pattern(0, 0, [3, 3, 1]), pattern(1, 0, [0, 3, 5]),
+      pattern(0, 0, [0, 0, 1]), matcher(1, 2), pattern(0, 1, [3])],
+     text(0, [0, 0, 1]) + text(0, [0, 4, 1]) + text(1, [2]) +
+     text(0, [0], True)),
+    ([matcher(0, 0), pattern(1, 0, [0, 1, 4]), matcher(1, 1), ALL],
+     text(0, [0, 1, 4]) + text(2, [1])),
+    ([pattern(i & 1, i % 4, [i % 5, (i // 5) % 5, 5]) for i in range(40)],
+     text(0, [3, 3, 3]) + text(3, [4, 4, 4, 4])),
+]
+
+# the first byte: how many rules the list has (minus one)
+
+for rules, ids in lists:
+    seed("fuzz_rules", bytes([len(rules) - 1]) + b"".join(rules) + ids)
+
 # fuzz_svid 0-3 and 6: the certificates and keys of mkcerts.py
 
 pems = {os.path.basename(p)[:-4]: read(p)
