@@ -1,11 +1,16 @@
 # ngx_spiffe: build, test, demo, benchmarks and fuzzing.
 #
-#   make deps    install the Debian packages needed to build and test
 #   make         build/ngx_http_spiffe_module.so against Debian's nginx-dev
-#   make test    deps, build, unit tests, then the Test::Nginx suites
+#   make deps    install the Debian packages needed to build and test,
+#                and openresty's Test::Nginx from Debian sid
+#   make test    deps, build, unit tests, then the Test::Nginx suites on
+#                Test::Nginx (the fallback runner of t/lib without it)
+#   make test-fallback
+#                the suites on the fallback runner of t/lib
 #   make test-asan, make test-valgrind
 #                the suites again, on the ASan/UBSan build of the module
-#                and under valgrind (memory checks, run by CI too)
+#                and under valgrind, on the fallback runner (memory
+#                checks, run by CI too)
 
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
@@ -52,8 +57,8 @@ DEBS := build-essential nginx nginx-dev libnginx-mod-stream \
 export TEST_NGINX_BINARY        ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES  ?= $(CURDIR)/$(BUILD)/ngx_http_spiffe_module.so
 
-.PHONY: all deps modules modules-asan unit test test-asan test-valgrind \
-        fuzz fuzz-replay demo bench install clean
+.PHONY: all deps modules modules-asan unit test test-fallback test-asan \
+        test-valgrind fuzz fuzz-replay demo bench install clean
 
 all: modules
 
@@ -73,6 +78,7 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	        --no-install-recommends $$missing >/dev/null; \
 	fi
+	@t/lib/install-test-nginx
 
 modules: $(MODULES)
 
@@ -127,18 +133,23 @@ test: deps
 	t/fuzz/run.sh --replay
 	prove -r t
 
+# the suites on the fallback runner: prove's -I puts t/lib first
+test-fallback: deps
+	$(MAKE) modules
+	prove -It/lib -r t
+
 # the suites again on the ASan/UBSan build of the module: memory errors
 # and undefined behaviour (t/asan/nginx says why leaks are valgrind's)
 test-asan: deps
 	$(MAKE) modules modules-asan
 	TEST_NGINX_USE_ASAN=1 TEST_NGINX_BINARY=$(CURDIR)/t/asan/nginx \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(ASAN_BUILD)/ngx_http_spiffe_module.so \
-	    prove -r t
+	    prove -It/lib -r t
 
 # the suites again with every nginx under valgrind: errors and leaks
 test-valgrind: deps
 	$(MAKE) modules
-	TEST_NGINX_USE_VALGRIND=1 prove -r t
+	TEST_NGINX_USE_VALGRIND=1 prove -It/lib -r t
 
 # libFuzzer targets of the core, SECONDS each (t/fuzz/README.md)
 fuzz: deps

@@ -36,6 +36,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use SpiffeAgent;
 use SpiffeUpstream qw(matrix_servers tls_servers);
 

@@ -43,7 +43,8 @@ our @EXPORT = qw(
     run_tests repeat_each workers master_on master_process_enabled
     log_level no_shuffle no_long_string no_root_location env_to_nginx
     add_block_preprocessor server_port server_addr server_root html_dir
-    timeout $ServerPort $ServRoot
+    timeout $ServerPort $ServRoot add_test_cleanup_handler
+    check_accum_error_log
 );
 
 our $ServerPort = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
@@ -63,6 +64,8 @@ my $StartStop = $Valgrind ? 120 : $Asan ? 60 : 10;
 my $NoClean = $ENV{TEST_NGINX_NO_CLEAN};
 my $ValgrindSupp = File::Spec->rel2abs('t/valgrind.supp');
 my (@EnvToNginx, @Preprocessors, $RunningPid, $RunningIsChild, $Lock);
+my (@TestCleanupHandlers, $LogPos);
+my $AccumLog = $ENV{TEST_NGINX_CHECK_ACCUM_ERR_LOG};
 
 # sections in which $TEST_NGINX_* variables are replaced
 my @Expanded = qw(
@@ -97,12 +100,15 @@ sub no_shuffle () { 1 }         # blocks always run in file order
 sub no_long_string () { 1 }     # plain is() is used; nothing to turn off
 sub no_root_location () { $NoRootLocation = 1 }
 sub env_to_nginx (@) { push @EnvToNginx, @_ }
-sub add_block_preprocessor (&) { push @Preprocessors, shift }
+sub add_block_preprocessor (&) { unshift @Preprocessors, shift }  # as real
 sub server_port (@) { $ServerPort = shift if @_; $ServerPort }
 sub server_addr (@) { $ServerAddr = shift if @_; $ServerAddr }
 sub server_root () { $ServRoot }
 sub html_dir () { "$ServRoot/html" }
 sub timeout (@) { $Timeout = shift if @_; $Timeout }
+sub check_accum_error_log () { $AccumLog = 1 }
+# run after each block, before its nginx stops (the real runner: later)
+sub add_test_cleanup_handler ($) { unshift @TestCleanupHandlers, shift }
 
 sub _export_env {
     $ENV{TEST_NGINX_SERVROOT} = $ServRoot;
@@ -133,10 +139,11 @@ sub run_tests () {
     }
 
     # runs sharing a servroot (prove -j) would kill each other's nginx;
-    # the lock file survives the wipes, which skip dot files
-    make_path($ServRoot);
-    if (!open($Lock, '>>', "$ServRoot/.lock")) {
-        fail("cannot open $ServRoot/.lock: $!");
+    # the lock sits beside the servroot, which the real runner wants to
+    # hold nothing but its own folders
+    make_path(dirname($ServRoot));
+    if (!open($Lock, '>>', "$ServRoot.lock")) {
+        fail("cannot open $ServRoot.lock: $!");
         return;
     }
     if (!flock($Lock, LOCK_EX | LOCK_NB)) {
@@ -171,6 +178,12 @@ sub run_tests () {
             next;
         }
 
+        # the real runner reuses the previous block's nginx
+        if (!defined $block->config) {
+            fail("$name - no '--- config' section");
+            next;
+        }
+
         for my $rep (1 .. $RepeatEach) {
             _run_block($bin, $block, $rep,
                        $i == $#blocks && $rep == $RepeatEach);
@@ -199,16 +212,6 @@ sub _run_block {
     }
     remove_tree(glob("$ServRoot/*"));
     make_path("$ServRoot/conf", "$ServRoot/logs", html_dir());
-
-    # before nginx starts and before the $TEST_NGINX_* expansion (the
-    # real Test::Nginx runs it after the start, before the requests)
-    if (defined(my $code = $block->init)) {
-        if (!eval "package main; $code; 1") {
-            fail("$name - --- init died");
-            diag($@);
-            return;
-        }
-    }
 
     my (%v, @missing, %seen);
     for my $sec (@Expanded) {
@@ -250,13 +253,28 @@ sub _run_block {
         return;
     }
 
+    # as the real runner does: after the start, before the requests, so
+    # what it sets in %ENV does not reach this block's config
+    if (defined(my $code = $block->init)) {
+        if (!eval "package main; $code; 1") {
+            fail("$name - --- init died");
+            diag($@);
+        }
+    }
+
     my $tmo = $block->timeout;
     $tmo = $Timeout unless defined $tmo && $tmo =~ /^\s*[\d.]+\s*$/;
     $tmo *= 10 if $Valgrind;
 
-    _run_requests($name, \%v, $tmo) if defined $v{request};
-
+    # the log is checked after each request, on what it logged since the
+    # previous check (all of it after check_accum_error_log())
+    $LogPos = 0;
     my $wait = $block->wait;
+    _run_requests($name, \%v, $tmo, sub {
+        sleep($wait) if $wait;
+        _check_log($name, \%v, _log_since(), $rep);
+    }) if defined $v{request};
+
     sleep($wait) if $wait;
 
     if (!_alive($pid)) {
@@ -265,7 +283,8 @@ sub _run_block {
         $RunningPid = undef;
     }
 
-    _check_log($name, \%v, _slurp("$ServRoot/logs/error.log"), $rep);
+    _check_log($name, \%v, _log_since(), $rep);
+    $_->($block) for @TestCleanupHandlers;
 
     if ($last && $NoClean) {
         diag("TEST_NGINX_NO_CLEAN: nginx (pid $pid) left running");
@@ -564,7 +583,7 @@ END {
 # ---- the HTTP client ----------------------------------------------------
 
 sub _run_requests {
-    my ($name, $v, $tmo) = @_;
+    my ($name, $v, $tmo, $between) = @_;
     my $req = $v->{request};
     my @reqs = ref $req eq 'ARRAY' ? @$req : ($req);
 
@@ -600,6 +619,7 @@ sub _run_requests {
         diag("$name - request failed: $res->{error}$sfx") if $res->{error};
 
         _check_response($name, $sfx, $res, \%exp);
+        $between->() if $i < $#reqs;
     }
 }
 
@@ -796,6 +816,32 @@ sub _patterns {
     return grep { /\S/ } split /\n+/, $v;
 }
 
+# the error log from where the last check stopped, or all of it
+sub _log_since {
+    my $log = _slurp("$ServRoot/logs/error.log");
+    my $from = $AccumLog ? 0 : $LogPos;
+    $LogPos = length $log;
+    return substr($log, $from < length $log ? $from : length $log);
+}
+
+# the real runner's function of that name, which suites call from a
+# cleanup handler: the block's log expectations, checked now
+sub check_error_log ($$$$) {
+    my ($block, $res, $dry_run, $rep_idx) = @_;
+    my (%v, @missing);
+    for my $sec (qw(error_log no_error_log grep_error_log
+                    grep_error_log_out))
+    {
+        my $val = $block->$sec;
+        $v{$sec} = _expand($val, \@missing) if defined $val;
+    }
+    if (@missing) {
+        fail($block->name . " - no environment variable @missing defined");
+        return;
+    }
+    _check_log($block->name, \%v, _log_since(), $rep_idx + 1);
+}
+
 sub _check_log {
     my ($name, $v, $log, $rep) = @_;
     my @lines = split /\n/, $log;
@@ -829,11 +875,7 @@ sub _check_log {
 
     my $got = '';
     for my $line (@lines) {
-        if (ref $pat) {
-            $got .= "$&\n" while $line =~ /$pat/g;
-        } else {
-            $got .= "$pat\n" while $line =~ /\Q$pat\E/g;
-        }
+        $got .= "$&\n" if ref $pat ? $line =~ $pat : $line =~ /\Q$pat\E/;
     }
 
     if (ref $want eq 'Regexp') {
