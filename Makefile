@@ -19,6 +19,8 @@ NGX_BUILD   := $(BUILD)/nginx
 MODULES     := $(BUILD)/ngx_http_spiffe_module.so \
                $(BUILD)/ngx_stream_spiffe_module.so
 PYTHON      := /usr/bin/python3
+# every suite, and the example suite users copy
+SUITES      := t conf-examples/test-your-config.t
 
 # the same modules built with AddressSanitizer and UBSan, run by the stock
 # nginx with the runtimes preloaded (t/asan/nginx)
@@ -131,12 +133,12 @@ test: deps
 	$(MAKE) modules
 	$(MAKE) unit
 	t/fuzz/run.sh --replay
-	prove -r t
+	prove -r $(SUITES)
 
 # the suites on the fallback runner: prove's -I puts t/lib first
 test-fallback: deps
 	$(MAKE) modules
-	prove -It/lib -r t
+	prove -It/lib -r $(SUITES)
 
 # the suites again on the ASan/UBSan build of the module: memory errors
 # and undefined behaviour (t/asan/nginx says why leaks are valgrind's)
@@ -144,7 +146,7 @@ test-asan: deps
 	$(MAKE) modules modules-asan
 	TEST_NGINX_USE_ASAN=1 TEST_NGINX_BINARY=$(CURDIR)/t/asan/nginx \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(ASAN_BUILD)/ngx_http_spiffe_module.so \
-	    prove -It/lib -r t
+	    prove -It/lib -r $(SUITES)
 
 # the suites again with every nginx under valgrind: errors and leaks
 test-valgrind: deps

@@ -678,8 +678,9 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
 Content-Type: application/grpc
 TE: trailers
 --- request eval
-["POST /test.Echo/Say\n\x00\x00\x00\x00\x05hello",
- "POST /wrong/test.Echo/Say\n\x00\x00\x00\x00\x05hello",
+# HTTP/1.0: no chunked answer with trailers, which Test::Nginx cannot read
+["POST /test.Echo/Say HTTP/1.0\n\x00\x00\x00\x00\x05hello",
+ "POST /wrong/test.Echo/Say HTTP/1.0\n\x00\x00\x00\x00\x05hello",
  "GET /grpc.log"]
 --- error_code eval
 [200, 502, 200]

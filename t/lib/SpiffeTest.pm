@@ -273,3 +273,117 @@ sub stop_nginx {
 }
 
 1;
+
+__END__
+
+=head1 NAME
+
+SpiffeTest - test nginx configurations that use ngx_spiffe, on
+Test::Nginx or on the fallback runner of t/lib
+
+=head1 SYNOPSIS
+
+    BEGIN { push @INC, 't/lib' }    # appended: Test::Nginx wins
+    use Test::Nginx::Socket 'no_plan';
+    use SpiffeTest;
+
+    spiffe_agent(spiffe_id => 'spiffe://example.org/nginx',
+                 federate  => ['partner.org']);
+    run_tests();
+
+    __DATA__
+
+    === TEST 1: a prod service gets in
+    --- main_config
+        spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+    --- http_config
+        server {
+            listen 127.0.0.1:$TEST_NGINX_TLS_PORT ssl;
+            spiffe_svid on;
+            spiffe_verify_client on;
+            location / {
+                spiffe_allow spiffe://example.org/ns/prod/**;
+                proxy_pass http://backend;
+            }
+        }
+    --- spiffe_client: spiffe://example.org/ns/prod/sa/web
+    --- request
+    GET /orders/1
+
+=head1 DESCRIPTION
+
+C<use SpiffeTest> makes a suite run the same on both runners (see
+F<t/lib/README.md>, "One suite, two runners") and gives its blocks a test
+SPIFFE Workload API agent (F<t/agent/agent.py>, through L<SpiffeAgent>)
+and SPIFFE clients.
+
+=head2 Sections
+
+=over 4
+
+=item --- spiffe_agent: ID [svid=ID[,hint=H]]... [federate=TD,...] [ttl=S] [jwt_alg=ALG]
+
+Before the block, after the previous block's nginx has stopped: a fresh
+agent serving nginx the X.509-SVID ID (and the further SVIDs), with the
+CAs and JWT keys of the federated trust domains.  It replaces the
+agent of the file or of an earlier block, and stays for the blocks that
+follow.  nginx reads it at C<unix:$TEST_NGINX_AGENT_SOCKET>; its state
+directory is C<$TEST_NGINX_AGENT_STATE> (C<bundle.pem>, ...).
+
+=item --- spiffe_client: ID
+
+The requests of the block are sent through a TLS client that presents an
+X.509-SVID for ID, minted for the block by the CA of ID's trust domain
+(the agent's own, or a federated one), to
+C<127.0.0.1:$TEST_NGINX_TLS_PORT> (default: the server port plus one),
+where the block's TLS server under test listens.  C<none>: TLS without a
+client certificate.  The client is a location of the runner's own
+server, C</.spiffe-client/>, which the request URIs are moved under; it
+logs into the same F<error.log>.
+
+=item --- spiffe_jwt: SUB AUDIENCE
+
+Every request carries C<Authorization: Bearer> and a JWT-SVID for SUB
+and AUDIENCE, signed by the key of SUB's trust domain.
+
+=back
+
+While an agent of the kit runs, every block's server also has
+C</.spiffe-agent/>, the agent's HTTP control interface: a request
+C<GET /.spiffe-agent/rotate-svid?arg=spiffe://example.org/nginx-2&wait_ms=500>
+between two others rotates the SVID in the middle of the block,
+C<GET /.spiffe-agent/down> and C</up> take the Workload API away and back
+(the commands: F<t/agent/agent.py>).
+
+=head2 Functions
+
+=over 4
+
+=item spiffe_agent(%opts)
+
+Starts the agent for the blocks that follow (stopping the previous one):
+the options of C<< SpiffeAgent->start >> (C<spiffe_id>, C<svids>,
+C<ttl>, C<jwt_alg>, ...) and C<federate> (array ref of trust domains).
+Returns the L<SpiffeAgent>.
+
+=item spiffe_cert($id [, ttl => S])
+
+An X.509-SVID for C<$id> from the CA of its trust domain: the certificate
+(leaf and chain) and key file names.  A client's, or an upstream's to put
+in C<ssl_certificate>.
+
+=item spiffe_jwt($sub, $audience [, %opts])
+
+A JWT-SVID (C<mint_jwt> of L<SpiffeAgent>).
+
+=item spiffe_control($command)
+
+Any command of the agent; dies unless it answers C<OK>.
+
+=item SpiffeTest::stop_nginx()
+
+Stops the previous block's nginx, if it still runs.
+
+=back
+
+=cut

@@ -67,15 +67,16 @@ my (@EnvToNginx, @Preprocessors, $RunningPid, $RunningIsChild, $Lock);
 my (@TestCleanupHandlers, $LogPos);
 my $AccumLog = $ENV{TEST_NGINX_CHECK_ACCUM_ERR_LOG};
 
-# sections in which $TEST_NGINX_* variables are replaced
+# sections in which $TEST_NGINX_* variables are replaced, the real
+# runner's: in the others they stay as written
 my @Expanded = qw(
-    main_config http_config config request more_headers
-    response_body response_body_like response_headers response_headers_like
-    error_code error_log no_error_log grep_error_log grep_error_log_out
-    user_files
+    main_config http_config config request user_files response_body
+    grep_error_log_out
 );
 
 my %Supported = map { $_ => 1 } @Expanded, qw(
+    more_headers response_body_like response_headers response_headers_like
+    error_code error_log no_error_log grep_error_log
     must_die init wait timeout skip_nginx skip_eval ONLY SKIP LAST
 );
 
@@ -213,18 +214,14 @@ sub _run_block {
     remove_tree(glob("$ServRoot/*"));
     make_path("$ServRoot/conf", "$ServRoot/logs", html_dir());
 
-    my (%v, @missing, %seen);
-    for my $sec (@Expanded) {
-        my $val = $block->$sec;
-        $v{$sec} = _expand($val, \@missing) if defined $val;
-    }
-    if (@missing) {
-        fail("$name - no environment variable "
-             . join(', ', grep { !$seen{$_}++ } @missing) . " defined");
+    my ($v, $err) = _sections($block, grep { !/^[A-Z]/ } keys %Supported);
+    if ($err) {
+        fail("$name - $err");
         return;
     }
+    my %v = %$v;
 
-    my $err = _write_user_files($v{user_files}) || _write_config(\%v);
+    $err = _write_user_files($v{user_files}) || _write_config(\%v);
     if ($err) {
         fail("$name - $err");
         return;
@@ -318,6 +315,24 @@ sub _skip_reason {
     }
 
     return;
+}
+
+# the block's sections by name, $TEST_NGINX_* replaced where the real
+# runner replaces them; or (undef, error)
+sub _sections {
+    my ($block, @names) = @_;
+    my (%v, @missing, %seen);
+    my %exp = map { $_ => 1 } @Expanded;
+
+    for my $sec (@names) {
+        my $val = $block->$sec;
+        next unless defined $val;
+        $v{$sec} = $exp{$sec} ? _expand($val, \@missing) : $val;
+    }
+    return (undef, "no environment variable "
+                   . join(', ', grep { !$seen{$_}++ } @missing) . " defined")
+        if @missing;
+    return \%v;
 }
 
 sub _expand {
@@ -828,18 +843,13 @@ sub _log_since {
 # cleanup handler: the block's log expectations, checked now
 sub check_error_log ($$$$) {
     my ($block, $res, $dry_run, $rep_idx) = @_;
-    my (%v, @missing);
-    for my $sec (qw(error_log no_error_log grep_error_log
-                    grep_error_log_out))
-    {
-        my $val = $block->$sec;
-        $v{$sec} = _expand($val, \@missing) if defined $val;
-    }
-    if (@missing) {
-        fail($block->name . " - no environment variable @missing defined");
+    my ($v, $err) = _sections($block, qw(error_log no_error_log
+                                         grep_error_log grep_error_log_out));
+    if ($err) {
+        fail($block->name . " - $err");
         return;
     }
-    _check_log($block->name, \%v, _log_since(), $rep_idx + 1);
+    _check_log($block->name, $v, _log_since(), $rep_idx + 1);
 }
 
 sub _check_log {
