@@ -73,17 +73,15 @@ my @LogSections = qw(error_log no_error_log grep_error_log
                      grep_error_log_out);
 my %Deferred;
 
+# the sections in which Test::Nginx leaves $TEST_NGINX_* as written
+my @Unexpanded = qw(more_headers error_code response_body_like
+                    response_headers response_headers_like error_log
+                    no_error_log grep_error_log);
+
 sub _prepare {
     my ($block) = @_;
 
     $block->set_value(config => '') unless defined $block->config;
-
-    my $req = $block->request;
-    if (ref $req eq 'ARRAY' && @$req > 1) {
-        my %log = map { $_ => scalar $block->$_ } @LogSections;
-        $block->set_value($_ => undef) for @LogSections;
-        $Deferred{$block} = \%log;
-    }
 
     my $name = $block->name;
     my $code = $block->init;
@@ -101,7 +99,35 @@ sub _prepare {
             or die "$name - --- init died: $@";
         $block->set_value(init => '');
     }
+
+    for my $sec (@Unexpanded) {
+        my $val = $block->$sec;
+        $block->set_value($sec => _expand($val, $name)) if defined $val;
+    }
+
+    my $req = $block->request;
+    if (ref $req eq 'ARRAY' && @$req > 1) {
+        my %log = map { $_ => scalar $block->$_ } @LogSections;
+        $block->set_value($_ => undef) for @LogSections;
+        $Deferred{$block} = \%log;
+    }
+
     eval { _client($block); 1 } or die "$name - $@";
+
+    # the real runner reads TEST_NGINX_LOAD_MODULES once, at its start
+    no warnings 'once';
+    $Test::Nginx::Util::LoadModules = $ENV{TEST_NGINX_LOAD_MODULES};
+}
+
+# $TEST_NGINX_* replaced in a text, or in each text of an array
+sub _expand {
+    my ($val, $name) = @_;
+    return [map { _expand($_, $name) } @$val] if ref $val eq 'ARRAY';
+    return $val if ref $val;
+    $val =~ s{\$(TEST_NGINX_[A-Z0-9_]+)}{
+        $ENV{$1} // die "$name - No environment $1 defined.\n"
+    }ge;
+    return $val;
 }
 
 # "--- spiffe_agent: ID [svid=ID[,hint=H]]... [federate=TD,...]

@@ -9,7 +9,8 @@ package Test::Nginx::Socket;
 #   exports   run_tests repeat_each workers master_on master_process_enabled
 #             log_level no_shuffle no_long_string no_root_location
 #             env_to_nginx add_block_preprocessor server_port server_addr
-#             server_root html_dir timeout $ServerPort $ServRoot, and
+#             server_root html_dir timeout $ServerPort $ServRoot
+#             add_test_cleanup_handler check_accum_error_log, and
 #             Test::Base's own (plan blocks is like ok diag ...)
 #   sections  main_config http_config config request more_headers
 #             response_body response_body_like response_headers
@@ -18,9 +19,10 @@ package Test::Nginx::Socket;
 #             user_files skip_nginx skip_eval, markers ONLY SKIP LAST
 #   filters   all of Test::Base's (eval, chomp, chop, ...)
 #
-# Anything else -- an unknown section, an "eval" filter that dies, an
-# undefined $TEST_NGINX_* variable -- FAILS the block with a test naming
-# the problem.  A worker crash, a sanitizer report or a valgrind error
+# Anything else -- an unknown section, a block without "--- config", an
+# "eval" filter that dies, an undefined $TEST_NGINX_* variable -- FAILS
+# the block with a test naming the problem: what the real runner would
+# refuse, or run differently, is refused here.  A worker crash, a sanitizer report or a valgrind error
 # fails the block whatever it expects.
 
 use strict;
