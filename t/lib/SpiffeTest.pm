@@ -282,20 +282,26 @@ sub stop_nginx {
     open my $fh, '<', $pidfile or return;
     my ($pid) = <$fh> =~ /(\d+)/;
     close $fh;
-    return unless $pid && kill 0, $pid;
+    return unless $pid && _alive($pid);
 
     kill 'QUIT', $pid;
     my $deadline = time + ($ENV{TEST_NGINX_USE_VALGRIND} ? 120 : 10);
-    while (kill 0, $pid) {
+    while (_alive($pid)) {
         if (time > $deadline) {
             kill 'KILL', $pid;
             last;
         }
-        # the real runner's own child: reap it
-        waitpid($pid, WNOHANG);
         sleep 0.02;
     }
     unlink $pidfile;
+}
+
+# not a zombie: a daemon's may wait long for its reaper
+sub _alive {
+    my ($pid) = @_;
+    waitpid($pid, WNOHANG);
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    return <$fh> !~ /^\d+ \(.*\) [ZX]/s;
 }
 
 1;
