@@ -1,11 +1,16 @@
 # ngx_spiffe: build, test, demo, benchmarks and fuzzing.
 #
-#   make deps    install the Debian packages needed to build and test
 #   make         build/ngx_http_spiffe_module.so against Debian's nginx-dev
-#   make test    deps, build, unit tests, then the Test::Nginx suites
+#   make deps    install the Debian packages needed to build and test,
+#                and openresty's Test::Nginx from Debian sid
+#   make test    deps, build, unit tests, then the Test::Nginx suites on
+#                Test::Nginx (the fallback runner of t/lib without it)
+#   make test-fallback
+#                the suites on the fallback runner of t/lib
 #   make test-asan, make test-valgrind
 #                the suites again, on the ASan/UBSan build of the module
-#                and under valgrind (memory checks, run by CI too)
+#                and under valgrind, on the fallback runner (memory
+#                checks, run by CI too)
 
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
@@ -14,6 +19,8 @@ NGX_BUILD   := $(BUILD)/nginx
 MODULES     := $(BUILD)/ngx_http_spiffe_module.so \
                $(BUILD)/ngx_stream_spiffe_module.so
 PYTHON      := /usr/bin/python3
+# every suite, and the example suite users copy
+SUITES      := t conf-examples/test-your-config.t
 
 # NGINX_VERSION=1.26.3: nginx built from that version's source (its
 # tarball fetched by t/nginx/source.sh), the modules built against it
@@ -71,8 +78,8 @@ DEBS := build-essential nginx nginx-dev libnginx-mod-stream \
 export TEST_NGINX_BINARY        ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES  ?= $(CURDIR)/$(BUILD)/ngx_http_spiffe_module.so
 
-.PHONY: all deps modules modules-asan unit test test-asan test-valgrind \
-        fuzz fuzz-replay demo bench install clean
+.PHONY: all deps modules modules-asan unit test test-fallback test-asan \
+        test-valgrind fuzz fuzz-replay demo bench install clean
 
 all: modules
 
@@ -92,6 +99,7 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	        --no-install-recommends $$missing >/dev/null; \
 	fi
+	@t/lib/install-test-nginx
 
 modules: $(MODULES)
 
@@ -167,7 +175,12 @@ test: deps
 	$(MAKE) modules
 	$(MAKE) unit
 	t/fuzz/run.sh --replay
-	prove -r t
+	prove -r $(SUITES)
+
+# the suites on the fallback runner: prove's -I puts t/lib first
+test-fallback: deps
+	$(MAKE) modules
+	prove -It/lib -r $(SUITES)
 
 # the suites again on the ASan/UBSan build of the module: memory errors
 # and undefined behaviour (t/asan/nginx says why leaks are valgrind's)
@@ -175,12 +188,12 @@ test-asan: deps
 	$(MAKE) modules modules-asan
 	TEST_NGINX_USE_ASAN=1 TEST_NGINX_BINARY=$(CURDIR)/t/asan/nginx \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(ASAN_BUILD)/ngx_http_spiffe_module.so \
-	    prove -r t
+	    prove -It/lib -r $(SUITES)
 
 # the suites again with every nginx under valgrind: errors and leaks
 test-valgrind: deps
 	$(MAKE) modules
-	TEST_NGINX_USE_VALGRIND=1 prove -r t
+	TEST_NGINX_USE_VALGRIND=1 prove -It/lib -r t
 
 # libFuzzer targets of the core, SECONDS each (t/fuzz/README.md)
 fuzz: deps

@@ -8,6 +8,7 @@ BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
 
 repeat_each(2);
+no_shuffle();
 
 # real Test::Nginx does not set these itself
 $ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
@@ -141,6 +142,7 @@ unknown directive "no_such_directive"
 === TEST 9: must_die with an error from http_config
 --- http_config
     map $uri $m {
+--- config
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*unexpected "\{" in .*nginx\.conf:\d+/
@@ -174,7 +176,7 @@ POST len=100 type=text/x-test
 
 
 
-=== TEST 12: grep_error_log with a string
+=== TEST 12: grep_error_log with a string, after each request
 --- config
 --- request eval
 ["GET /nope1", "GET /nope2"]
@@ -184,9 +186,8 @@ POST len=100 type=text/x-test
 No such file or directory
 --- grep_error_log_out
 No such file or directory
-No such file or directory
 --- error_log
-nope2
+No such file or directory
 
 
 
@@ -252,6 +253,7 @@ bye HTTP/1.0
 
 
 === TEST 17: user_files served from the default root location
+--- config
 --- user_files
 >>> dir/hello.html
 <p>hi</p>
@@ -285,6 +287,7 @@ port=$TEST_NGINX_SERVER_PORT html=$TEST_NGINX_HTML_DIR
 
 
 === TEST 19: init and wait
+--- config
 --- init
 open my $fh, '>', "$ENV{TEST_NGINX_HTML_DIR}/init.txt" or die "init: $!";
 print $fh "written by init\n";

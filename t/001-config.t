@@ -6,6 +6,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use SpiffeAgent;
 
 SpiffeAgent::certs();

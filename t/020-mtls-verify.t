@@ -18,6 +18,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use SpiffeAgent;
 use SpiffeMTLS qw(add_peer outer_locations outer_upstreams leaf_sha256
                   start_probe);

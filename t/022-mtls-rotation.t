@@ -17,6 +17,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use SpiffeAgent;
 use SpiffeMTLS qw(add_peer outer_locations outer_upstreams start_probe
                   start_load stop_load wait_served served_cert agent_cmd

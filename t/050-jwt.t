@@ -25,6 +25,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use SpiffeAgent;
 use File::Temp qw(tempdir);
 

@@ -37,6 +37,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use IPC::Open3 qw(open3);
 use Symbol qw(gensym);
 use Time::HiRes qw(sleep time);

@@ -44,6 +44,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use Time::HiRes qw(sleep time);
 use SpiffeAgent;
 use SpiffeMTLS qw(outer_locations outer_upstreams start_probe agent_cmd

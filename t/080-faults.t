@@ -42,6 +42,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use SpiffeAgent;
 use SpiffeMTLS qw(start_probe agent_cmd);
 use File::Temp qw(tempdir);

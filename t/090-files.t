@@ -17,6 +17,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use File::Copy qw(copy);
 use File::Path qw(remove_tree);
 use File::Temp qw(tempdir);

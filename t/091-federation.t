@@ -23,6 +23,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use File::Copy ();
 use File::Temp qw(tempdir);
 use JSON::PP ();

@@ -9,7 +9,8 @@ package Test::Nginx::Socket;
 #   exports   run_tests repeat_each workers master_on master_process_enabled
 #             log_level no_shuffle no_long_string no_root_location
 #             env_to_nginx add_block_preprocessor server_port server_addr
-#             server_root html_dir timeout $ServerPort $ServRoot, and
+#             server_root html_dir timeout $ServerPort $ServRoot
+#             add_test_cleanup_handler check_accum_error_log, and
 #             Test::Base's own (plan blocks is like ok diag ...)
 #   sections  main_config http_config config request more_headers
 #             response_body response_body_like response_headers
@@ -18,9 +19,10 @@ package Test::Nginx::Socket;
 #             user_files skip_nginx skip_eval, markers ONLY SKIP LAST
 #   filters   all of Test::Base's (eval, chomp, chop, ...)
 #
-# Anything else -- an unknown section, an "eval" filter that dies, an
-# undefined $TEST_NGINX_* variable -- FAILS the block with a test naming
-# the problem.  A worker crash, a sanitizer report or a valgrind error
+# Anything else -- an unknown section, a block without "--- config", an
+# "eval" filter that dies, an undefined $TEST_NGINX_* variable -- FAILS
+# the block with a test naming the problem: what the real runner would
+# refuse, or run differently, is refused here.  A worker crash, a sanitizer report or a valgrind error
 # fails the block whatever it expects.
 
 use strict;
@@ -43,7 +45,8 @@ our @EXPORT = qw(
     run_tests repeat_each workers master_on master_process_enabled
     log_level no_shuffle no_long_string no_root_location env_to_nginx
     add_block_preprocessor server_port server_addr server_root html_dir
-    timeout $ServerPort $ServRoot
+    timeout $ServerPort $ServRoot add_test_cleanup_handler
+    check_accum_error_log
 );
 
 our $ServerPort = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
@@ -63,16 +66,19 @@ my $StartStop = $Valgrind ? 120 : $Asan ? 60 : 10;
 my $NoClean = $ENV{TEST_NGINX_NO_CLEAN};
 my $ValgrindSupp = File::Spec->rel2abs('t/valgrind.supp');
 my (@EnvToNginx, @Preprocessors, $RunningPid, $RunningIsChild, $Lock);
+my (@TestCleanupHandlers, $LogPos);
+my $AccumLog = $ENV{TEST_NGINX_CHECK_ACCUM_ERR_LOG};
 
-# sections in which $TEST_NGINX_* variables are replaced
+# sections in which $TEST_NGINX_* variables are replaced, the real
+# runner's: in the others they stay as written
 my @Expanded = qw(
-    main_config http_config config request more_headers
-    response_body response_body_like response_headers response_headers_like
-    error_code error_log no_error_log grep_error_log grep_error_log_out
-    user_files
+    main_config http_config config request user_files response_body
+    grep_error_log_out
 );
 
 my %Supported = map { $_ => 1 } @Expanded, qw(
+    more_headers response_body_like response_headers response_headers_like
+    error_code error_log no_error_log grep_error_log
     must_die init wait timeout skip_nginx skip_eval ONLY SKIP LAST
 );
 
@@ -97,12 +103,15 @@ sub no_shuffle () { 1 }         # blocks always run in file order
 sub no_long_string () { 1 }     # plain is() is used; nothing to turn off
 sub no_root_location () { $NoRootLocation = 1 }
 sub env_to_nginx (@) { push @EnvToNginx, @_ }
-sub add_block_preprocessor (&) { push @Preprocessors, shift }
+sub add_block_preprocessor (&) { unshift @Preprocessors, shift }  # as real
 sub server_port (@) { $ServerPort = shift if @_; $ServerPort }
 sub server_addr (@) { $ServerAddr = shift if @_; $ServerAddr }
 sub server_root () { $ServRoot }
 sub html_dir () { "$ServRoot/html" }
 sub timeout (@) { $Timeout = shift if @_; $Timeout }
+sub check_accum_error_log () { $AccumLog = 1 }
+# run after each block, before its nginx stops (the real runner: later)
+sub add_test_cleanup_handler ($) { unshift @TestCleanupHandlers, shift }
 
 sub _export_env {
     $ENV{TEST_NGINX_SERVROOT} = $ServRoot;
@@ -133,10 +142,11 @@ sub run_tests () {
     }
 
     # runs sharing a servroot (prove -j) would kill each other's nginx;
-    # the lock file survives the wipes, which skip dot files
-    make_path($ServRoot);
-    if (!open($Lock, '>>', "$ServRoot/.lock")) {
-        fail("cannot open $ServRoot/.lock: $!");
+    # the lock sits beside the servroot, which the real runner wants to
+    # hold nothing but its own folders
+    make_path(dirname($ServRoot));
+    if (!open($Lock, '>>', "$ServRoot.lock")) {
+        fail("cannot open $ServRoot.lock: $!");
         return;
     }
     if (!flock($Lock, LOCK_EX | LOCK_NB)) {
@@ -171,6 +181,12 @@ sub run_tests () {
             next;
         }
 
+        # the real runner reuses the previous block's nginx
+        if (!defined $block->config) {
+            fail("$name - no '--- config' section");
+            next;
+        }
+
         for my $rep (1 .. $RepeatEach) {
             _run_block($bin, $block, $rep,
                        $i == $#blocks && $rep == $RepeatEach);
@@ -200,28 +216,14 @@ sub _run_block {
     remove_tree(glob("$ServRoot/*"));
     make_path("$ServRoot/conf", "$ServRoot/logs", html_dir());
 
-    # before nginx starts and before the $TEST_NGINX_* expansion (the
-    # real Test::Nginx runs it after the start, before the requests)
-    if (defined(my $code = $block->init)) {
-        if (!eval "package main; $code; 1") {
-            fail("$name - --- init died");
-            diag($@);
-            return;
-        }
-    }
-
-    my (%v, @missing, %seen);
-    for my $sec (@Expanded) {
-        my $val = $block->$sec;
-        $v{$sec} = _expand($val, \@missing) if defined $val;
-    }
-    if (@missing) {
-        fail("$name - no environment variable "
-             . join(', ', grep { !$seen{$_}++ } @missing) . " defined");
+    my ($v, $err) = _sections($block, grep { !/^[A-Z]/ } keys %Supported);
+    if ($err) {
+        fail("$name - $err");
         return;
     }
+    my %v = %$v;
 
-    my $err = _write_user_files($v{user_files}) || _write_config(\%v);
+    $err = _write_user_files($v{user_files}) || _write_config(\%v);
     if ($err) {
         fail("$name - $err");
         return;
@@ -250,13 +252,28 @@ sub _run_block {
         return;
     }
 
+    # as the real runner does: after the start, before the requests, so
+    # what it sets in %ENV does not reach this block's config
+    if (defined(my $code = $block->init)) {
+        if (!eval "package main; $code; 1") {
+            fail("$name - --- init died");
+            diag($@);
+        }
+    }
+
     my $tmo = $block->timeout;
     $tmo = $Timeout unless defined $tmo && $tmo =~ /^\s*[\d.]+\s*$/;
     $tmo *= 10 if $Valgrind;
 
-    _run_requests($name, \%v, $tmo) if defined $v{request};
-
+    # the log is checked after each request, on what it logged since the
+    # previous check (all of it after check_accum_error_log())
+    $LogPos = 0;
     my $wait = $block->wait;
+    _run_requests($name, \%v, $tmo, sub {
+        sleep($wait) if $wait;
+        _check_log($name, \%v, _log_since(), $rep);
+    }) if defined $v{request};
+
     sleep($wait) if $wait;
 
     if (!_alive($pid)) {
@@ -265,7 +282,8 @@ sub _run_block {
         $RunningPid = undef;
     }
 
-    _check_log($name, \%v, _slurp("$ServRoot/logs/error.log"), $rep);
+    _check_log($name, \%v, _log_since(), $rep);
+    $_->($block) for @TestCleanupHandlers;
 
     if ($last && $NoClean) {
         diag("TEST_NGINX_NO_CLEAN: nginx (pid $pid) left running");
@@ -299,6 +317,24 @@ sub _skip_reason {
     }
 
     return;
+}
+
+# the block's sections by name, $TEST_NGINX_* replaced where the real
+# runner replaces them; or (undef, error)
+sub _sections {
+    my ($block, @names) = @_;
+    my (%v, @missing, %seen);
+    my %exp = map { $_ => 1 } @Expanded;
+
+    for my $sec (@names) {
+        my $val = $block->$sec;
+        next unless defined $val;
+        $v{$sec} = $exp{$sec} ? _expand($val, \@missing) : $val;
+    }
+    return (undef, "no environment variable "
+                   . join(', ', grep { !$seen{$_}++ } @missing) . " defined")
+        if @missing;
+    return \%v;
 }
 
 sub _expand {
@@ -564,7 +600,7 @@ END {
 # ---- the HTTP client ----------------------------------------------------
 
 sub _run_requests {
-    my ($name, $v, $tmo) = @_;
+    my ($name, $v, $tmo, $between) = @_;
     my $req = $v->{request};
     my @reqs = ref $req eq 'ARRAY' ? @$req : ($req);
 
@@ -600,6 +636,7 @@ sub _run_requests {
         diag("$name - request failed: $res->{error}$sfx") if $res->{error};
 
         _check_response($name, $sfx, $res, \%exp);
+        $between->() if $i < $#reqs;
     }
 }
 
@@ -796,6 +833,27 @@ sub _patterns {
     return grep { /\S/ } split /\n+/, $v;
 }
 
+# the error log from where the last check stopped, or all of it
+sub _log_since {
+    my $log = _slurp("$ServRoot/logs/error.log");
+    my $from = $AccumLog ? 0 : $LogPos;
+    $LogPos = length $log;
+    return substr($log, $from < length $log ? $from : length $log);
+}
+
+# the real runner's function of that name, which suites call from a
+# cleanup handler: the block's log expectations, checked now
+sub check_error_log ($$$$) {
+    my ($block, $res, $dry_run, $rep_idx) = @_;
+    my ($v, $err) = _sections($block, qw(error_log no_error_log
+                                         grep_error_log grep_error_log_out));
+    if ($err) {
+        fail($block->name . " - $err");
+        return;
+    }
+    _check_log($block->name, $v, _log_since(), $rep_idx + 1);
+}
+
 sub _check_log {
     my ($name, $v, $log, $rep) = @_;
     my @lines = split /\n/, $log;
@@ -829,11 +887,7 @@ sub _check_log {
 
     my $got = '';
     for my $line (@lines) {
-        if (ref $pat) {
-            $got .= "$&\n" while $line =~ /$pat/g;
-        } else {
-            $got .= "$pat\n" while $line =~ /\Q$pat\E/g;
-        }
+        $got .= "$&\n" if ref $pat ? $line =~ $pat : $line =~ /\Q$pat\E/;
     }
 
     if (ref $want eq 'Regexp') {
