@@ -14,6 +14,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use JSON::PP ();
 use SpiffeAgent;
 use SpiffeMTLS qw(outer_locations outer_upstreams start_probe slurp);

@@ -14,6 +14,7 @@ use warnings;
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use SpiffeAgent;
 use SpiffeMTLS qw(add_peer leaf_sha256 mtls_block slurp start_probe);
 
