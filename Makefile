@@ -3,6 +3,8 @@
 #   make deps    install the Debian packages needed to build and test
 #   make         build/ngx_http_spiffe_module.so against Debian's nginx-dev
 #   make test    deps, build, unit tests, then the Test::Nginx suites
+#   make interop SPIRE server and agent, go-spiffe peers (t/interop) into
+#                build/interop, for the SPIRE suite t/100-spire.t
 #   make test-asan, make test-valgrind
 #                the suites again, on the ASan/UBSan build of the module
 #                and under valgrind (memory checks, run by CI too)
@@ -121,9 +123,16 @@ $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard t/unit/*.h)
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 
+# without Go or the Go module proxy: build/interop/unavailable says why,
+# and the SPIRE suite skips with that line
+.PHONY: interop
+interop:
+	t/interop/build.sh $(BUILD)/interop
+
 test: deps
 	$(MAKE) modules
 	$(MAKE) unit
+	$(MAKE) interop
 	t/fuzz/run.sh --replay
 	prove -r t
 
