@@ -42,7 +42,8 @@ workers(2);
 
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
 my %P = (tls => 1, stream => 2, runner => 3, a => 4, a_bundle => 5,
-         b => 6, b_bundle => 7, peer => 8, tcp => 9, backend => 10);
+         b => 6, b_bundle => 7, peer => 8, tcp => 9, backend => 10, c => 11,
+         c_bundle => 12);
 $P{$_} += $port for keys %P;
 
 our $T = tempdir('spire-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{SPIRE_KEEP});
@@ -63,12 +64,29 @@ our $B = my $b = Spire::Server->new(dir => "$T/b", td => 'b.test', port => $P{b}
 $a->trust($b);
 $b->trust($a);
 
+# c.test serves its bundle with a WebPKI certificate (https_web) of a CA
+# made here
+my $web = "$T/web";
+mkdir $web;
+Spire::run(qw(openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256
+              -nodes -days 2 -subj /CN=web-ca -keyout), "$web/ca.key",
+           '-out', "$web/ca.pem");
+Spire::run(qw(openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256
+              -nodes -days 2 -subj /CN=localhost -addext),
+           'subjectAltName=IP:127.0.0.1,DNS:localhost', '-CA', "$web/ca.pem", '-CAkey', "$web/ca.key", '-keyout',
+           "$web/server.key", '-out', "$web/server.pem");
+my $c = Spire::Server->new(dir => "$T/c", td => 'c.test', port => $P{c},
+                           bundle_port => $P{c_bundle},
+                           web => ["$web/server.pem", "$web/server.key"]);
+$c->trust($a);
+
 my %agent = (a => Spire::Agent->new(dir => "$T/aa", server => $a),
-             b => Spire::Agent->new(dir => "$T/ba", server => $b));
+             b => Spire::Agent->new(dir => "$T/ba", server => $b),
+             c => Spire::Agent->new(dir => "$T/ca", server => $c));
 
 # each peer under its own name, for its own unix:path selector
 mkdir "$T/bin";
-for my $name (qw(client-ok client-bad server backend client-b)) {
+for my $name (qw(client-ok client-bad server backend client-b client-c)) {
     copy("$Spire::BIN/peer", "$T/bin/$name") or die "copy: $!";
     chmod 0755, "$T/bin/$name";
 }
@@ -81,12 +99,15 @@ for my $name (qw(client-ok client-bad server backend)) {
 }
 $b->entry('spiffe://b.test/client', $agent{b}->node,
           ["unix:path:$T/bin/client-b"], federates_with => ['a.test']);
+$c->entry('spiffe://c.test/client', $agent{c}->node,
+          ["unix:path:$T/bin/client-c"], federates_with => ['a.test']);
 
 # the peers that serve: an mTLS HTTP server and a TCP one that let nginx
 # in, and a backend that validates nginx's JWT-SVIDs
 sub peer {
     my ($name, @args) = @_;
-    my $side = $name =~ /-b\z/ ? 'b' : 'a';
+    my ($side) = $name =~ /-([bc])\z/;
+    $side //= 'a';
     return ("$T/bin/$name", $args[0], '-socket',
             'unix://' . $agent{$side}->socket, @args[1 .. $#args]);
 }
@@ -171,13 +192,15 @@ Spire::Runner->new(port => $P{runner}, actions => {
         $mark = svid_lines();
         return "OK\n";
     },
-    # wait-log REGEX: until nginx's log has it (30 s at most)
+    # wait-log REGEX [N]: until N processes of nginx (default 1) logged
+    # a line that matches (30 s at most)
     'wait-log' => sub {
-        my ($re) = @_;
+        my ($re, $n) = @_;
         Spire::wait_for("/$re/ in nginx's log", 30, sub {
             open my $fh, '<', "$servroot/logs/error.log" or return;
-            local $/;
-            <$fh> =~ /$re/;
+            my %pids;
+            /$re/ && /\] (\d+)#/ and $pids{$1} = 1 while <$fh>;
+            keys %pids >= ($n // 1);
         });
         return "OK\n";
     },
@@ -213,6 +236,7 @@ our $TLS = <<'EOC';
             spiffe_allow spiffe://a.test/client-ok;
             spiffe_allow spiffe://a.test/minted/*;
             spiffe_allow spiffe://b.test/client;
+            spiffe_allow spiffe://c.test/client;
             spiffe_deny all;
             proxy_set_header X-Caller $spiffe_id;
             proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo/;
@@ -389,7 +413,7 @@ spiffe_federate b.test https://127.0.0.1:$TEST_NGINX_B_BUNDLE_PORT profile=https
 --- init
 Spire::_write("$main::T/aa/b-bundle.pem", $main::B->cli(qw(bundle show)));
 --- request eval
-["GET /run/wait-log?arg=federated+bundle+of+.b.test.+from",
+["GET /run/wait-log?arg=federated+bundle+of+.b.test.,+generation&arg=2",
  "GET /run/client/client-b/api"]
 --- response_body_like eval
 ["\\AOK\n\\z", qr{\A200 hello spiffe://b\.test/client from \d+\n\z}]
@@ -398,7 +422,21 @@ qr/\[info\] .*spiffe: federated bundle of "b\.test" from "https:\/\/127\.0\.0\.1
 
 
 
-=== TEST 8: rotation by SPIRE (60 s SVIDs): two rotations or more under continuous requests, none failed, same workers
+=== TEST 8: federation through spiffe_federate with profile https_web: c.test's SPIRE server serves its bundle with a WebPKI certificate
+--- main_config
+spiffe_federate c.test https://127.0.0.1:$TEST_NGINX_C_BUNDLE_PORT profile=https_web bundle=$TEST_NGINX_SPIRE_DIR/web/ca.pem;
+--- request eval
+["GET /run/wait-log?arg=federated+bundle+of+.c.test.,+generation&arg=2",
+ "GET /run/client/client-c/api", "GET /run/client/client-b/api"]
+--- response_body_like eval
+["\\AOK\n\\z", qr{\A200 hello spiffe://c\.test/client from \d+\n\z},
+ qr{\A200 hello spiffe://b\.test/client from \d+\n\z}]
+--- error_log eval
+qr/\[info\] .*spiffe: federated bundle of "c\.test" from "https:\/\/127\.0\.0\.1:\d+": 1 X\.509 authorities, 1 JWT authorities, refresh in \d+ s/
+
+
+
+=== TEST 9: rotation by SPIRE (60 s SVIDs): two rotations or more under continuous requests, none failed, same workers
 --- request eval
 ["GET /run/client/client-ok/api?arg=-duration&arg=75s&arg=-interval&arg=250ms"]
 --- response_body_like eval
@@ -412,14 +450,14 @@ qr/spiffe: SVID "spiffe:\/\/a\.test\/nginx" serial \w+, version 3\b/
 
 
 
-=== TEST 9: agent restart and server outage: nginx keeps its last good SVID and recovers by itself, one log line per change of state [errors expected]
+=== TEST 10: agent restart and server outage: nginx keeps its last good SVID and recovers by itself, one log line per change of state [errors expected]
 --- request eval
 ["GET /run/mint/m?arg=spiffe://a.test/minted/m",
  "GET /run/agent/stop",
- "GET /run/wait-log?arg=FetchX509SVID+failed",
+ "GET /run/wait-log?arg=FetchX509SVID+failed&arg=2",
  "GET /minted/?as=m",
  "GET /run/agent/start",
- "GET /run/wait-log?arg=notice.*FetchX509SVID+connected",
+ "GET /run/wait-log?arg=notice.*FetchX509SVID+connected&arg=2",
  "GET /run/client/client-ok/api",
  "GET /run/server/stop",
  "GET /run/client/client-ok/api",
@@ -440,7 +478,7 @@ qr/\A(?:\[info\] \S+ spiffe: Workload API "[^"]+": FetchX509SVID connected\n){2}
 
 
 
-=== TEST 10: CA rotation with localauthority prepare / activate / taint / revoke: new clients accepted, the old authority's refused after revoke [errors expected]
+=== TEST 11: CA rotation with localauthority prepare / activate / taint / revoke: new clients accepted, the old authority's refused after revoke [errors expected]
 --- request eval
 ["GET /run/mint/old?arg=spiffe://a.test/minted/old",
  "GET /minted/?as=old",

@@ -65,6 +65,8 @@ sub _daemon {
     $self->{pid} = _spawn($self->{log}, $bin, 'run', '-config',
                           "$self->{dir}/$kind.conf", @args);
     wait_for("spire-$kind of $td", 60, sub {
+        croak("spire-$kind of $td exited, see $self->{log}")
+            if waitpid($self->{pid}, WNOHANG) == $self->{pid};
         system("$bin healthcheck -socketPath $self->{socket} "
                . ">/dev/null 2>&1") == 0
     });
@@ -136,7 +138,7 @@ package Spire::Server;
 use Carp qw(croak);
 
 # Spire::Server->new(dir => D, td => TD, port => P, bundle_port => P2,
-#                    federates => [[TD, PORT], ...])
+#                    federates => [[TD, PORT], ...], web => [CERT, KEY])
 sub new {
     my ($class, %o) = @_;
     my $self = bless { %o }, $class;
@@ -159,13 +161,22 @@ sub new {
     }
 EOF
         }
+        my $profile = !$o{web} ? 'profile "https_spiffe" {}' : <<"EOF";
+profile "https_web" {
+        serving_cert_file {
+          cert_file_path = "$o{web}[0]"
+          key_file_path = "$o{web}[1]"
+          file_sync_interval = "1h"
+        }
+      }
+EOF
         $federation = <<"EOF";
   federation {
     bundle_endpoint {
       address = "127.0.0.1"
       port = $o{bundle_port}
       refresh_hint = "1m"
-      profile "https_spiffe" {}
+      $profile
     }
 $with  }
 EOF
@@ -380,9 +391,10 @@ returns it, for the suite to skip with.
 
 A SPIRE server on 127.0.0.1:port, SQLite datastore, join_token node
 attestation, keys on disk, cache reload every second.  With
-C<bundle_port>, it serves its bundle there (profile https_spiffe,
-refresh hint 1 min) and federates with each C<[TD, PORT]> of
-C<federates>.  C<cli(ARGS)> runs C<spire-server ARGS -socketPath ...>;
+C<bundle_port>, it serves its bundle there (profile https_spiffe, or
+https_web with the certificate and key files of C<web>; refresh hint 1
+min) and federates with each C<[TD, PORT]> of C<federates>
+(https_spiffe).  C<cli(ARGS)> runs C<spire-server ARGS -socketPath ...>;
 C<entry(ID, PARENT, [SELECTORS], x509_ttl, federates_with, hint)>
 registers a workload; C<trust($other)> sets the other server's bundle
 (C<bundle set>) so that federation starts at once.  C<stop>, C<start>.
