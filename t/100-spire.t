@@ -1,15 +1,19 @@
 # Real agents: nginx with the identity of a real SPIRE deployment, and
 # go-spiffe workloads on the other side (issue 17).
 #
-# The file starts two SPIRE servers (trust domains a.test and b.test, each
-# serving its bundle endpoint and federated with the other) and one agent
-# for each, all on 127.0.0.1 in a temporary directory.  Workloads are told
-# apart by binary path (unix:path selectors): nginx is
-# spiffe://a.test/nginx (X.509-SVIDs of 60 s, so SPIRE rotates them every
-# half minute or so), and the go-spiffe peers of t/interop/peer run under
-# names of their own: client-ok, client-bad, server and backend in a.test,
-# client-b in b.test.  "make interop" builds SPIRE and the peers; without
-# them, or without the Go module proxy to build them, the file skips.
+# The file starts three SPIRE servers (trust domains a.test and b.test,
+# each serving its bundle endpoint and federated with the other, and c.test
+# serving its own with a WebPKI certificate) and one agent for each, all
+# on 127.0.0.1 in a temporary directory.  Workloads are told apart by
+# binary path (unix:path selectors): nginx is spiffe://a.test/nginx
+# (X.509-SVIDs of 60 s, so SPIRE rotates them every half minute or so),
+# and the go-spiffe peers of t/interop/peer run under names of their own:
+# client-ok, client-bad, server and backend in a.test, client-b in b.test,
+# client-c in c.test.  nginx runs a master and two workers.  The CA
+# rotation comes last: it revokes the authority that the agent's own SVID
+# came from, so that agent could not start again.  "make interop" builds
+# SPIRE and the peers; without them, or without the Go module proxy to
+# build them, the file skips.
 #
 # A block drives SPIRE and the peers through /run/ (Spire::Runner): a GET
 # runs one action below and answers its output, so a request list tells
@@ -58,9 +62,10 @@ $nginx = '/usr/sbin/nginx' unless -B $nginx;
 my $a = Spire::Server->new(dir => "$T/a", td => 'a.test', port => $P{a},
                            bundle_port => $P{a_bundle},
                            federates => [['b.test', $P{b_bundle}]]);
-our $B = my $b = Spire::Server->new(dir => "$T/b", td => 'b.test', port => $P{b},
-                           bundle_port => $P{b_bundle},
-                           federates => [['a.test', $P{a_bundle}]]);
+our $B = my $b = Spire::Server->new(dir => "$T/b", td => 'b.test',
+                                    port => $P{b},
+                                    bundle_port => $P{b_bundle},
+                                    federates => [['a.test', $P{a_bundle}]]);
 $a->trust($b);
 $b->trust($a);
 
@@ -73,8 +78,9 @@ Spire::run(qw(openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256
            '-out', "$web/ca.pem");
 Spire::run(qw(openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256
               -nodes -days 2 -subj /CN=localhost -addext),
-           'subjectAltName=IP:127.0.0.1,DNS:localhost', '-CA', "$web/ca.pem", '-CAkey', "$web/ca.key", '-keyout',
-           "$web/server.key", '-out', "$web/server.pem");
+           'subjectAltName=IP:127.0.0.1,DNS:localhost', '-CA', "$web/ca.pem",
+           '-CAkey', "$web/ca.key", '-keyout', "$web/server.key", '-out',
+           "$web/server.pem");
 my $c = Spire::Server->new(dir => "$T/c", td => 'c.test', port => $P{c},
                            bundle_port => $P{c_bundle},
                            web => ["$web/server.pem", "$web/server.key"]);
