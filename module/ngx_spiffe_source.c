@@ -596,7 +596,7 @@ ngx_spiffe_source_no_x509(ngx_spiffe_source_t *src, const char *tds)
     len = ngx_strlen(tds);
 
     if (len == src->no_x509.len
-        && ngx_strncmp(src->no_x509.data, tds, len) == 0)
+        && (len == 0 || ngx_strncmp(src->no_x509.data, tds, len) == 0))
     {
         return;
     }
