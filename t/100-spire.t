@@ -62,12 +62,15 @@ $nginx = '/usr/sbin/nginx' unless -B $nginx;
 my $a = Spire::Server->new(dir => "$T/a", td => 'a.test', port => $P{a},
                            bundle_port => $P{a_bundle},
                            federates => [['b.test', $P{b_bundle}]]);
-our $B = my $b = Spire::Server->new(dir => "$T/b", td => 'b.test',
+my $b = Spire::Server->new(dir => "$T/b", td => 'b.test',
                                     port => $P{b},
                                     bundle_port => $P{b_bundle},
                                     federates => [['a.test', $P{a_bundle}]]);
 $a->trust($b);
 $b->trust($a);
+
+# what authenticates b.test's bundle endpoint to spiffe_federate
+Spire::_write("$T/b-bundle.pem", $b->cli(qw(bundle show)));
 
 # c.test serves its bundle with a WebPKI certificate (https_web) of a CA
 # made here
@@ -415,9 +418,7 @@ stream {
 
 === TEST 7: federation through spiffe_federate: b.test's bundle from its SPIRE server's bundle endpoint (https_spiffe)
 --- main_config
-spiffe_federate b.test https://127.0.0.1:$TEST_NGINX_B_BUNDLE_PORT profile=https_spiffe endpoint_id=spiffe://b.test/spire/server bundle=$TEST_NGINX_SPIRE_DIR/aa/b-bundle.pem;
---- init
-Spire::_write("$main::T/aa/b-bundle.pem", $main::B->cli(qw(bundle show)));
+spiffe_federate b.test https://127.0.0.1:$TEST_NGINX_B_BUNDLE_PORT profile=https_spiffe endpoint_id=spiffe://b.test/spire/server bundle=$TEST_NGINX_SPIRE_DIR/b-bundle.pem;
 --- request eval
 ["GET /run/wait-log?arg=federated+bundle+of+.b.test.,+generation&arg=2",
  "GET /run/client/client-b/api"]
