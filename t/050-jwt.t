@@ -1287,6 +1287,8 @@ mint(OTHER => 'spiffe://other.org/ns/web', 'api');
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot(2), ('[info] spiffe: JWT bundles of 2 trust domain(s)') x 2)
+--- error_log eval
+qr/\[info\] .*spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 2\b/
 
 
 
