@@ -7,6 +7,8 @@
 #                Test::Nginx (the fallback runner of t/lib without it)
 #   make test-fallback
 #                the suites on the fallback runner of t/lib
+#   make interop SPIRE server and agent, go-spiffe peers (t/interop) into
+#                build/interop, for the SPIRE suite t/100-spire.t
 #   make test-asan, make test-valgrind
 #                the suites again, on the ASan/UBSan build of the module
 #                and under valgrind, on the fallback runner (memory
@@ -171,9 +173,16 @@ $(BUILD)/unit/test_jwt: UNIT_LIBS += -Wl,--wrap=free
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 
+# without Go or the Go module proxy: build/interop/unavailable says why,
+# and the SPIRE suite skips with that line
+.PHONY: interop
+interop:
+	t/interop/build.sh $(BUILD)/interop
+
 test: deps
 	$(MAKE) modules
 	$(MAKE) unit
+	$(MAKE) interop
 	t/fuzz/run.sh --replay
 	prove -r $(SUITES)
 

@@ -78,6 +78,15 @@ typedef struct {
 spiffe_jwks_t *spiffe_jwks_parse(const char *json, size_t len,
     const char **err);
 
+/*
+ * A JWT bundle as the Workload API's FetchJWTBundles sends it: a JWK Set
+ * whose keys may have no "use" (SPIRE's agent and go-spiffe leave it
+ * out), each such key a JWT authority, "kid" still required.  Otherwise
+ * as spiffe_jwks_parse().
+ */
+spiffe_jwks_t *spiffe_jwks_parse_jwt_bundle(const char *json, size_t len,
+    const char **err);
+
 spiffe_jwks_t *spiffe_jwks_ref(spiffe_jwks_t *jwks);
 void spiffe_jwks_unref(spiffe_jwks_t *jwks);
 
@@ -121,7 +130,8 @@ spiffe_jwt_bundles_t *spiffe_jwt_bundles_create(
     const spiffe_jwt_bundle_t *bundles, size_t n, const char **err);
 
 /*
- * From a JWTBundlesResponse: one bad trust domain or one bundle that is
+ * From a JWTBundlesResponse (each bundle read with
+ * spiffe_jwks_parse_jwt_bundle()): one bad trust domain or one bundle that is
  * not a bundle refuses the whole message, so that the caller keeps its
  * last good set.  A trust domain repeated in the map: the last entry wins,
  * as protobuf wants for maps.

@@ -80,11 +80,20 @@ spiffe_snapshot_t *spiffe_snapshot_create(
 /*
  * The first SVID, or the one whose hint is hint when hint_len is not 0;
  * its bundle is the bundle of its trust domain, federated bundles are
- * keyed "spiffe://td" or "td".
+ * keyed "spiffe://td" or "td"; an empty one names a trust domain without
+ * an X.509 authority.
  */
 spiffe_snapshot_t *spiffe_snapshot_from_x509_svid_resp(
     const spiffe_pb_x509_svid_resp_t *resp, const char *hint,
     size_t hint_len, uint64_t version, time_t now, const char **err);
+
+/*
+ * The trust domains whose federated bundle came empty in the message
+ * (SPIRE's for a JWT-only or fully revoked domain): they have no X.509
+ * authority.  "td, td" in message order, or "" (also for the other
+ * constructors).
+ */
+const char *spiffe_snapshot_no_x509(const spiffe_snapshot_t *snap);
 
 /* an SVID from files: PEM texts, the CRLs optional (crl_len 0) */
 

@@ -76,6 +76,7 @@ typedef struct {
     spiffe_grpc_addr_t          addr;
     ngx_str_t                   address;
     ngx_str_t                   hint;
+    ngx_str_t                   no_x509;    /* as last logged */
     ngx_log_t                  *log;
     ngx_spiffe_call_t          *calls;
     ngx_uint_t                  ncalls;
@@ -98,6 +99,8 @@ static void ngx_spiffe_call_timer(ngx_event_t *ev);
 static void ngx_spiffe_call_close(ngx_spiffe_call_t *sc);
 static ngx_int_t ngx_spiffe_apply_x509_svid(ngx_spiffe_call_t *sc,
     const unsigned char *msg, size_t len);
+static void ngx_spiffe_source_no_x509(ngx_spiffe_source_t *src,
+    const char *tds);
 static ngx_int_t ngx_spiffe_apply_jwt_bundles(ngx_spiffe_call_t *sc,
     const unsigned char *msg, size_t len);
 static ngx_int_t ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc,
@@ -245,6 +248,8 @@ ngx_spiffe_source_stop(void)
     }
 
     ngx_spiffe_curl_cleanup(&src->curl);
+
+    ngx_free(src->no_x509.data);
 
     ngx_spiffe_source = NULL;
 }
@@ -621,9 +626,56 @@ ngx_spiffe_apply_x509_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
                   "spiffe: SVID \"%s\" serial %s, version %uL",
                   svid->id, svid->serial, src->version);
 
+    ngx_spiffe_source_no_x509(src, spiffe_snapshot_no_x509(snap));
+
     ngx_spiffe_identity_set_svid(snap);
 
     return NGX_OK;
+}
+
+
+/* said once per change, not with every message */
+
+static void
+ngx_spiffe_source_no_x509(ngx_spiffe_source_t *src, const char *tds)
+{
+    size_t   len;
+    u_char  *p;
+
+    len = ngx_strlen(tds);
+
+    if (len == src->no_x509.len
+        && (len == 0 || ngx_strncmp(src->no_x509.data, tds, len) == 0))
+    {
+        return;
+    }
+
+    p = NULL;
+
+    if (len != 0) {
+        p = ngx_alloc(len, src->log);
+        if (p == NULL) {
+            return;
+        }
+
+        ngx_memcpy(p, tds, len);
+    }
+
+    ngx_free(src->no_x509.data);
+    src->no_x509.data = p;
+    src->no_x509.len = len;
+
+    if (len == 0) {
+        ngx_log_error(NGX_LOG_NOTICE, src->log, 0,
+                      "spiffe: every federated bundle from the Workload "
+                      "API has X.509 authorities again");
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, src->log, 0,
+                  "spiffe: no X.509 authority for %V (empty federated "
+                  "bundle from the Workload API): its X.509-SVIDs are "
+                  "refused", &src->no_x509);
 }
 
 

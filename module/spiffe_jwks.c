@@ -30,6 +30,10 @@
 #define SPIFFE_JWKS_MAX_KEYS     64
 #define SPIFFE_JWK_RSA_MAX_E     8
 
+/* spiffe_jwks_parse_form() forms */
+#define SPIFFE_JWKS_DOCUMENT     0      /* a SPIFFE bundle: "use" required */
+#define SPIFFE_JWKS_WORKLOAD     1      /* a Workload API JWT bundle */
+
 
 struct spiffe_jwks_s {
     int                     refs;
@@ -58,7 +62,10 @@ typedef struct {
 } spiffe_jwk_curve_t;
 
 
-static int spiffe_jwks_add_key(spiffe_jwks_t *jwks, json_t *key);
+static spiffe_jwks_t *spiffe_jwks_parse_form(const char *json, size_t len,
+    unsigned form, const char **err);
+static int spiffe_jwks_add_key(spiffe_jwks_t *jwks, json_t *key,
+    unsigned form);
 static int spiffe_jwks_add_x509(spiffe_jwks_t *jwks, json_t *key);
 static EVP_PKEY *spiffe_jwk_ec(json_t *key, unsigned *type);
 static EVP_PKEY *spiffe_jwk_rsa(json_t *key);
@@ -85,6 +92,21 @@ static const spiffe_jwk_curve_t  spiffe_jwk_curves[] = {
 
 spiffe_jwks_t *
 spiffe_jwks_parse(const char *json, size_t len, const char **err)
+{
+    return spiffe_jwks_parse_form(json, len, SPIFFE_JWKS_DOCUMENT, err);
+}
+
+
+spiffe_jwks_t *
+spiffe_jwks_parse_jwt_bundle(const char *json, size_t len, const char **err)
+{
+    return spiffe_jwks_parse_form(json, len, SPIFFE_JWKS_WORKLOAD, err);
+}
+
+
+static spiffe_jwks_t *
+spiffe_jwks_parse_form(const char *json, size_t len, unsigned form,
+    const char **err)
 {
     size_t          i;
     json_t         *root, *keys, *v;
@@ -162,7 +184,7 @@ spiffe_jwks_parse(const char *json, size_t len, const char **err)
     ERR_set_mark();
 
     for (i = 0; i < json_array_size(keys); i++) {
-        switch (spiffe_jwks_add_key(jwks, json_array_get(keys, i))) {
+        switch (spiffe_jwks_add_key(jwks, json_array_get(keys, i), form)) {
 
         case 0:
             break;
@@ -315,10 +337,14 @@ spiffe_jwks_refresh_hint(const spiffe_jwks_t *jwks)
 }
 
 
-/* 0: added, 1: skipped, -1: out of memory */
+/*
+ * 0: added, 1: skipped, -1: out of memory.  The Workload API's JWT bundles
+ * are plain JWK Sets (SPIRE's agent leaves "use" out): there a key without
+ * "use" is a JWT authority.
+ */
 
 static int
-spiffe_jwks_add_key(spiffe_jwks_t *jwks, json_t *key)
+spiffe_jwks_add_key(spiffe_jwks_t *jwks, json_t *key, unsigned form)
 {
     char          *kid;
     size_t         kid_len;
@@ -333,15 +359,17 @@ spiffe_jwks_add_key(spiffe_jwks_t *jwks, json_t *key)
     }
 
     use = json_object_get(key, "use");
-    if (!json_is_string(use)) {
+
+    if (use == NULL && form == SPIFFE_JWKS_WORKLOAD) {
+        /* a JWT authority */
+
+    } else if (!json_is_string(use)) {
         return 1;
-    }
 
-    if (strcmp(json_string_value(use), "x509-svid") == 0) {
+    } else if (strcmp(json_string_value(use), "x509-svid") == 0) {
         return spiffe_jwks_add_x509(jwks, key);
-    }
 
-    if (strcmp(json_string_value(use), "jwt-svid") != 0) {
+    } else if (strcmp(json_string_value(use), "jwt-svid") != 0) {
         return 1;
     }
 
@@ -805,8 +833,9 @@ spiffe_jwt_bundles_from_resp(const spiffe_pb_jwt_bundles_resp_t *resp,
             goto done;
         }
 
-        bundles[n].jwks = spiffe_jwks_parse((const char *) e->value.data,
-                                            e->value.len, err);
+        bundles[n].jwks = spiffe_jwks_parse_jwt_bundle(
+                              (const char *) e->value.data, e->value.len,
+                              err);
         if (bundles[n].jwks == NULL) {
             goto done;
         }

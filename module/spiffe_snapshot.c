@@ -41,6 +41,7 @@ struct spiffe_snapshot_s {
     size_t                   ntds;
     spiffe_snapshot_crl_t   *crls;
     size_t                   ncrls;
+    char                    *no_x509;   /* "td, td", NULL when none */
 };
 
 
@@ -50,6 +51,8 @@ static int spiffe_snapshot_add_crls(spiffe_snapshot_t *snap,
     STACK_OF(X509_CRL) *crls, const char **err);
 static int spiffe_snapshot_add_svid(spiffe_snapshot_t *snap,
     const spiffe_snapshot_parts_t *parts, time_t now, const char **err);
+static int spiffe_snapshot_set_no_x509(spiffe_snapshot_t *snap,
+    const spiffe_snapshot_bundle_t *empty, size_t n, const char **err);
 static int spiffe_snapshot_digests(spiffe_snapshot_t *snap,
     const char **err);
 static int spiffe_snapshot_digest_der(EVP_MD_CTX *md, void *obj,
@@ -119,13 +122,13 @@ spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
     const char **err)
 {
     char                          id[SPIFFE_ID_MAX_LEN + 1];
-    size_t                        i, len;
+    size_t                        i, len, nempty;
     X509_CRL                     *crl;
     const char                   *reason;
     STACK_OF(X509)               *certs;
     spiffe_snapshot_t            *snap;
     spiffe_snapshot_parts_t       parts;
-    spiffe_snapshot_bundle_t     *bundles, *b;
+    spiffe_snapshot_bundle_t     *bundles, *empty, *b;
     const spiffe_pb_x509_svid_t  *svid;
 
     if (resp->nsvids == 0) {
@@ -170,11 +173,16 @@ spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
     snap = NULL;
     memset(&parts, 0, sizeof(spiffe_snapshot_parts_t));
 
+    /* empty federated bundles fill it from the last slot down */
+
     bundles = calloc(resp->nbundles + 1, sizeof(spiffe_snapshot_bundle_t));
     if (bundles == NULL) {
         *err = "out of memory";
         return NULL;
     }
+
+    empty = bundles + resp->nbundles + 1;
+    nempty = 0;
 
     certs = spiffe_x509_parse_der_certs(svid->x509_svid.data,
                                         svid->x509_svid.len, &reason);
@@ -225,6 +233,20 @@ spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
             goto done;
         }
 
+        /*
+         * SPIRE's agent sends the X.509 authorities of a JWT-only or fully
+         * revoked trust domain as an empty bundle: that domain's X.509
+         * peers are refused, the rest of the message stands.
+         */
+
+        if (resp->bundles[i].value.len == 0) {
+            empty--;
+            nempty++;
+            empty->td = b->td;
+            empty->td_len = b->td_len;
+            continue;
+        }
+
         b->certs = spiffe_x509_parse_der_certs(resp->bundles[i].value.data,
                                                resp->bundles[i].value.len,
                                                &reason);
@@ -264,6 +286,13 @@ spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
     parts.version = version;
 
     snap = spiffe_snapshot_create(&parts, now, err);
+
+    if (snap != NULL && spiffe_snapshot_set_no_x509(snap, empty, nempty, err)
+                        != 0)
+    {
+        spiffe_snapshot_unref(snap);
+        snap = NULL;
+    }
 
 done:
 
@@ -544,6 +573,13 @@ done:
 }
 
 
+const char *
+spiffe_snapshot_no_x509(const spiffe_snapshot_t *snap)
+{
+    return (snap->no_x509 != NULL) ? snap->no_x509 : "";
+}
+
+
 size_t
 spiffe_snapshot_ntds(const spiffe_snapshot_t *snap)
 {
@@ -655,6 +691,71 @@ spiffe_snapshot_add_bundles(spiffe_snapshot_t *snap,
             return -1;
         }
     }
+
+    return 0;
+}
+
+
+/* the names, in message order and once each, none with a bundle */
+
+static int
+spiffe_snapshot_set_no_x509(spiffe_snapshot_t *snap,
+    const spiffe_snapshot_bundle_t *empty, size_t n, const char **err)
+{
+    char    *p;
+    size_t   i, k, size;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    size = 0;
+
+    for (i = 0; i < n; i++) {
+        if (spiffe_snapshot_find(snap, empty[i].td, empty[i].td_len)
+            != NULL)
+        {
+            *err = "duplicate trust domain";
+            return -1;
+        }
+
+        size += empty[i].td_len + 2;
+    }
+
+    snap->no_x509 = malloc(size);
+    if (snap->no_x509 == NULL) {
+        *err = "out of memory";
+        return -1;
+    }
+
+    p = snap->no_x509;
+
+    /* empty[n - 1] came first in the message */
+
+    for (i = n; i-- > 0; /* void */) {
+        for (k = n - 1; k > i; k--) {
+            if (spiffe_snapshot_name_cmp(empty[k].td, empty[k].td_len,
+                                         empty[i].td, empty[i].td_len)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (k > i) {
+            continue;
+        }
+
+        if (p != snap->no_x509) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+
+        memcpy(p, empty[i].td, empty[i].td_len);
+        p += empty[i].td_len;
+    }
+
+    *p = '\0';
 
     return 0;
 }
@@ -1125,5 +1226,6 @@ spiffe_snapshot_free(spiffe_snapshot_t *snap)
     free(snap->id);
     free(snap->serial);
     free(snap->hint);
+    free(snap->no_x509);
     free(snap);
 }

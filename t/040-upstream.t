@@ -1143,7 +1143,7 @@ qr{\[emerg\] .*invalid value "yes" in "spiffe_proxy_svid" directive, it must be 
 
 
 
-=== TEST 30: spiffe_proxy_verify with a cleartext proxy_pass: refused, naming the directive's file and line
+=== TEST 31: spiffe_proxy_verify with a cleartext proxy_pass: refused, naming the directive's file and line
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1157,7 +1157,7 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
 
 
 
-=== TEST 31: spiffe_proxy_verify inherited by a location with a cleartext grpc_pass: refused
+=== TEST 32: spiffe_proxy_verify inherited by a location with a cleartext grpc_pass: refused
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
@@ -1171,7 +1171,7 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
 
 
 
-=== TEST 32: "spiffe_proxy_verify off" lets one location of a verifying server proxy in cleartext
+=== TEST 33: "spiffe_proxy_verify off" lets one location of a verifying server proxy in cleartext
 --- config
     spiffe_proxy_svid on;
     spiffe_proxy_verify spiffe://example.org/nginx;
@@ -1193,7 +1193,7 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
 
 
 
-=== TEST 33: a location without spiffe directives next to one with spiffe_proxy_svid, no proxy_ssl_* anywhere: it presents no SVID
+=== TEST 34: a location without spiffe directives next to one with spiffe_proxy_svid, no proxy_ssl_* anywhere: it presents no SVID
 --- config
     # /svid calls another address of the same server: no TLS session of
     # one is offered to the other
@@ -1220,7 +1220,7 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
 
 
 
-=== TEST 34: proxy_pass with a variable to a keepalive upstream {} that locations verifying other patterns, nothing, or with proxy_ssl_* of their own share
+=== TEST 35: proxy_pass with a variable to a keepalive upstream {} that locations verifying other patterns, nothing, or with proxy_ssl_* of their own share
 --- http_config
     upstream ka {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;

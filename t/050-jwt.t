@@ -1389,7 +1389,7 @@ qr{\[emerg\] .*"spiffe_jwt_svid_audience" needs the Workload API: "spiffe_worklo
 
 
 
-=== TEST 42: $spiffe_rule and the log name the JWT rule that decided, by file and line; empty when none did
+=== TEST 46: $spiffe_rule and the log name the JWT rule that decided, by file and line; empty when none did
 --- init
 agent();
 mint(WEB => $main::WEB, 'api');
@@ -1438,3 +1438,90 @@ main::bearer(qw(PROD_WEB WEB DEV_WEB TOP))
 main::story(main::boot(),
     "[info] spiffe: access forbidden by the JWT rule at $ENV{TEST_NGINX_HTML_DIR}/jwt-rules.conf:1 for \"spiffe://example.org/ns/dev/sa/web\"",
     '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/x"')
+
+
+
+=== TEST 47: the agents' forms: SPIRE's JWK Set without "use", the SPIFFE bundle document, bare trust-domain keys
+--- init
+agent();
+$main::Agent->control_ok('new-td other.org');
+$main::Agent->control_ok('federate other.org');
+mint(WEB => $main::WEB, 'api');
+mint(OTHER => 'spiffe://other.org/ns/web', 'api');
+--- config
+    location = /t {
+        spiffe_jwt optional;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify $spiffe_jwt_trust_domain\n";
+    }
+--- request eval
+["GET /ctl/status", "GET /t", "GET /t",
+ "GET /ctl/keys/bare?wait_ms=$ENV{TEST_NGINX_PUSH_MS}", "GET /t", "GET /t",
+ "GET /ctl/jwks/spiffe?wait_ms=$ENV{TEST_NGINX_PUSH_MS}", "GET /t", "GET /t"]
+--- more_headers eval
+["", main::bearer(qw(WEB OTHER))->@*, "", main::bearer(qw(WEB OTHER))->@*,
+ "", main::bearer(qw(WEB OTHER))->@*]
+--- response_body_like eval
+[" jwks=spire keys=spiffe\n",
+ "\\ASUCCESS example.org\n\\z", "\\ASUCCESS other.org\n\\z", "\\AOK keys=bare\n\\z",
+ "\\ASUCCESS example.org\n\\z", "\\ASUCCESS other.org\n\\z", "\\AOK jwks=spiffe\n\\z",
+ "\\ASUCCESS example.org\n\\z", "\\ASUCCESS other.org\n\\z"]
+--- grep_error_log eval: $main::Story
+--- grep_error_log_out eval
+main::story(main::boot(2), ('[info] spiffe: JWT bundles of 2 trust domain(s)') x 2)
+--- error_log eval
+qr/\[info\] .*spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 2\b/
+
+
+
+=== TEST 48: an empty federated bundle (a JWT-only trust domain): our SVID stays and rotates, its JWT-SVIDs validate, its X.509-SVIDs are refused, said once
+--- init
+agent();
+$main::Agent->control_ok('new-td jwt.test');
+$main::Agent->control_ok('federate jwt.test jwt-only');
+$main::Agent->control_ok('mint spiffe://jwt.test/ns/web jwtpeer ca=jwt.test');
+$ENV{TEST_NGINX_STATE} = $main::State;
+mint(JWT => 'spiffe://jwt.test/ns/web', 'api');
+--- http_config
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
+        spiffe_svid on;
+        spiffe_verify_client optional;
+        location / {
+            return 200 "$spiffe_verify $spiffe_svid_id\n";
+        }
+    }
+--- config
+    location = /t {
+        spiffe_jwt on;
+        spiffe_jwt_audience api;
+        return 200 "$spiffe_jwt_verify $spiffe_jwt_trust_domain\n";
+    }
+    location = /peer {
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/tls.sock:/;
+        proxy_ssl_certificate $TEST_NGINX_STATE/jwtpeer.pem;
+        proxy_ssl_certificate_key $TEST_NGINX_STATE/jwtpeer.key;
+    }
+--- request eval
+["GET /ctl/status", "GET /t", "GET /peer",
+ "GET /ctl/rotate-svid?wait_ms=$ENV{TEST_NGINX_PUSH_MS}", "GET /t",
+ "GET /peer"]
+--- more_headers eval
+["", "Authorization: Bearer \$TEST_NGINX_JWT", "", "",
+ "Authorization: Bearer \$TEST_NGINX_JWT", ""]
+--- response_body_like eval
+[" federated=1 ",
+ "\\ASUCCESS jwt.test\n\\z",
+ "\\AFAILED:no bundle for trust domain spiffe://example.org/nginx\n\\z",
+ "\\AOK serial=",
+ "\\ASUCCESS jwt.test\n\\z",
+ "\\AFAILED:no bundle for trust domain spiffe://example.org/nginx\n\\z"]
+--- grep_error_log eval
+qr/\[(?:notice|error)\] \d+#\d+: spiffe: (?:no X\.509 authority|X509SVIDResponse discarded|SVID ").*/
+--- grep_error_log_out eval
+qr/\A\[info\]|\A\[notice\] \d+#\d+: spiffe: no X\.509 authority for jwt\.test \(empty federated bundle from the Workload API\): its X\.509-SVIDs are refused\n\z/
+--- error_log eval
+[qr/\[info\] .*spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 1\b/,
+ qr/\[info\] .*spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 2\b/]
+--- no_error_log
+[error]

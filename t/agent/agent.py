@@ -11,7 +11,7 @@ through a line-based control socket.  Run it with Debian's interpreter
         [--spiffe-id ID[,hint=H]] [--svid ID[,hint=H]]... [--ttl SECONDS]
         [--intermediate] [--auto-rotate] [--down] [--pidfile FILE]
         [--log FILE] [--jwt-alg ALG] [--jwt-ttl SECONDS]
-        [--jwt-refresh-hint SECONDS]
+        [--jwt-refresh-hint SECONDS] [--jwks spire|spiffe] [--bare-keys]
 
 Ready when the pidfile exists (it is written last, after both sockets are
 listening, or only the control socket with --down); "READY ..." is also
@@ -37,21 +37,37 @@ State directory layout (PEM; rewritten, atomically per file, on changes):
 Keys are written world-readable on purpose: they are throwaway test keys and
 nginx workers may run as another user.
 
-JWT-SVIDs.  Every trust domain the agent has a CA for (its own, and each
-made by "new-td") also has a JWT signing key with a random kid, of the
---jwt-alg family (EC P-256 for the default ES256; RSA keys are 2048 bits).
-FetchJWTBundles streams a JWTBundlesResponse: for the own trust domain and
-each federated one, "spiffe://TD" -> a SPIFFE bundle (JWKS):
+What it sends is shaped like a SPIRE agent's (1.13): map keys are
+"spiffe://TD" ("--bare-keys" or "keys bare": "TD", as other agents send
+them), and FetchJWTBundles sends each trust domain's JWT keys as a plain
+JWK Set, indented, with neither "use" nor "x5c" nor "spiffe_*" members
+(SPIRE's bundleutil.StandardJWKS; "keys" is [] when there are none):
+
+    {
+        "keys": [
+            {
+                "kty": "EC", "kid": .., "crv": "P-256", "x": .., "y": ..
+            }, ...
+        ]
+    }
+
+With "--jwks spiffe" (or "jwks spiffe") FetchJWTBundles sends instead the
+SPIFFE bundle document, as jwks/<TD>.json holds it:
 
     {"keys": [{"use": "x509-svid", "kty": "EC", "crv": "P-256", "x": ..,
                "y": .., "x5c": ["<base64 DER of a CA cert>"]}, ...,
               {"use": "jwt-svid", "kid": .., "kty": "EC", ...}, ...],
      "spiffe_sequence": N, "spiffe_refresh_hint": S}
 
-X.509 authorities first (the certificates of the bundle), then the JWT keys
-(those of a federated trust domain only when "new-td" made it).  The
-sequence of a trust domain grows by one each time its keys change; a
-message goes out on each stream when any bundle changed.  FetchJWTSVID
+JWT-SVIDs.  Every trust domain the agent has a CA for (its own, and each
+made by "new-td") also has a JWT signing key with a random kid, of the
+--jwt-alg family (EC P-256 for the default ES256; RSA keys are 2048 bits).
+FetchJWTBundles streams a JWTBundlesResponse for the own trust domain and
+each federated one.  In the SPIFFE document, X.509 authorities come first
+(the certificates of the bundle), then the JWT keys (those of a federated
+trust domain only when "new-td" made it).  The sequence of a trust domain
+grows by one each time its keys change; a message goes out on each stream
+when any bundle changed.  FetchJWTSVID
 (unary) answers a JWTSVIDRequest with one JWT-SVID per SVID, default first
 (or for the requested spiffe_id only), as a SPIRE agent does: header
 {"alg", "kid", "typ": "JWT"}, claims {"aud" (a string when one audience
@@ -91,8 +107,17 @@ Commands:
                                 bundle holds the new CA (and the old one)
     new-td TD                   new CA for trust domain TD in DIR/TD/ (not
                                 federated yet)
-    federate TD [PEMFILE]       add/replace TD's federated bundle from a PEM
-                                file of CA certs (default DIR/TD/ca.pem)
+    federate TD [PEMFILE|jwt-only]
+                                add/replace TD's federated bundle from a PEM
+                                file of CA certs (default DIR/TD/ca.pem);
+                                jwt-only: no X.509 authority (an empty
+                                federated bundle, as SPIRE sends for a
+                                JWT-only or fully revoked trust domain),
+                                the JWT keys of "new-td TD" only
+    jwks spire|spiffe           the form of FetchJWTBundles from now on
+                                (see above); pushes the bundles
+    keys bare|spiffe            map keys "TD" or "spiffe://TD" from now on;
+                                pushes every stream
     unfederate TD               remove it
     mint ID OUTPREFIX [ca=own|TD] [ttl=S]
                                 write OUTPREFIX.pem (leaf+chain) and
@@ -133,7 +158,8 @@ Commands:
                                 jwt_seq (its spiffe_sequence), jwt_ttl,
                                 jwt_streams (FetchJWTBundles streams open),
                                 jwt_svid_calls (FetchJWTSVID calls received,
-                                failed ones too), jwt_svids (tokens issued)
+                                failed ones too), jwt_svids (tokens issued),
+                                jwks (spire|spiffe), keys (spiffe|bare)
     ttl SECONDS                 lifetime of SVIDs minted from now on
     wait-streams N [TIMEOUT_MS] wait (default 5000 ms) until N
                                 FetchX509SVID streams are open and have
@@ -748,6 +774,8 @@ class Agent:
         self.jwt_alg = args.jwt_alg
         self.jwt_ttl = args.jwt_ttl
         self.jwt_refresh_hint = args.jwt_refresh_hint
+        self.jwks_form = args.jwks
+        self.bare_keys = args.bare_keys
         self.jwt = {self.td: JWTAuthority(self.jwt_alg)}   # "td" -> keys
         self.jwks_seq = {}      # "td" -> [keys as JSON, spiffe_sequence]
         self.jwks_docs = {}     # "td" -> JWKS document served, bytes
@@ -840,6 +868,21 @@ class Agent:
                 "spiffe_refresh_hint": self.jwt_refresh_hint}).encode()
         self.jwks_docs = docs
 
+    def jwt_bundle(self, td):
+        """What FetchJWTBundles sends for td, in the current form."""
+        if self.jwks_form == "spiffe":
+            return self.jwks_docs[td]
+        auth = self.jwt.get(td)
+        keys = []
+        for key in auth.published() if auth is not None else []:
+            k = key.jwk()
+            del k["use"]
+            keys.append(k)
+        return json.dumps({"keys": keys}, indent=4).encode()
+
+    def map_key(self, td):
+        return td_name(td) if self.bare_keys else td_key(td)
+
     # -- files
 
     def _save(self):
@@ -898,22 +941,24 @@ class Agent:
         for c in self.crls():
             m.crl.append(c.public_bytes(serialization.Encoding.DER))
         for k, certs in self.federated.items():
-            m.federated_bundles[k] = b"".join(der(c) for c in certs)
+            m.federated_bundles[self.map_key(k)] = b"".join(der(c)
+                                                            for c in certs)
         return m.SerializeToString()
 
     def x509bundles_response(self):
         m = self.pb.X509BundlesResponse()
         for c in self.crls():
             m.crl.append(c.public_bytes(serialization.Encoding.DER))
-        m.bundles[td_key(self.td)] = b"".join(der(c) for c in self.bundle())
+        m.bundles[self.map_key(self.td)] = b"".join(der(c)
+                                                     for c in self.bundle())
         for k, certs in self.federated.items():
-            m.bundles[k] = b"".join(der(c) for c in certs)
+            m.bundles[self.map_key(k)] = b"".join(der(c) for c in certs)
         return m.SerializeToString()
 
     def jwtbundles_response(self):
         m = self.pb.JWTBundlesResponse()
-        for td, doc in self.jwks_docs.items():
-            m.bundles[td_key(td)] = doc
+        for td in self.jwks_docs:
+            m.bundles[self.map_key(td)] = self.jwt_bundle(td)
         return m.SerializeToString()
 
     def render(self, kind):
@@ -1337,13 +1382,29 @@ class Agent:
                                             self.jwt[td].current.kid)
 
     def cmd_federate(self, td, path=None):
-        """federate TD [PEMFILE]"""
+        """federate TD [PEMFILE|jwt-only]"""
         if path is None:
             path = os.path.join(self.dir, td_name(td), "ca.pem")
-        certs = load_pem_certs(path)
+        certs = [] if path == "jwt-only" else load_pem_certs(path)
         self.federated[td_key(td)] = certs
         self.changed()
         return "OK td=%s certs=%d" % (td_key(td), len(certs))
+
+    def cmd_jwks(self, form):
+        """jwks spire|spiffe"""
+        if form not in ("spire", "spiffe"):
+            raise ValueError("usage: jwks spire|spiffe")
+        self.jwks_form = form
+        self.changed(("jwtbundles",))
+        return "OK jwks=%s" % form
+
+    def cmd_keys(self, form):
+        """keys bare|spiffe"""
+        if form not in ("bare", "spiffe"):
+            raise ValueError("usage: keys bare|spiffe")
+        self.bare_keys = form == "bare"
+        self.changed()
+        return "OK keys=%s" % form
 
     def cmd_unfederate(self, td):
         """unfederate TD"""
@@ -1499,7 +1560,7 @@ class Agent:
                 "federated=%d fail=%s stall=%s ttl=%d "
                 "jwt_alg=%s jwt_kid=%s jwt_keys=%d jwt_seq=%d jwt_ttl=%d "
                 "jwt_streams=%d jwt_svid_calls=%d jwt_svids=%d "
-                "fail_methods=%s" % (
+                "fail_methods=%s jwks=%s keys=%s" % (
                     serial_hex(self.svids[0].cert),
                     fingerprint(self.root.cert), len(self.streams),
                     self.calls, len(self.svids), len(self.federated),
@@ -1509,7 +1570,8 @@ class Agent:
                     self.jwt_ttl,
                     sum(1 for s in self.streams if s.kind == "jwtbundles"),
                     self.jwt_svid_calls, self.jwt_svids,
-                    ",".join(self.fail_methods) or "all"))
+                    ",".join(self.fail_methods) or "all", self.jwks_form,
+                    "bare" if self.bare_keys else "spiffe"))
 
     # -- JWT commands
 
@@ -1892,6 +1954,11 @@ def parse_args(argv):
     p.add_argument("--jwt-refresh-hint", type=int, default=300,
                    help="spiffe_refresh_hint of the JWT bundles, in seconds "
                    "(default 300)")
+    p.add_argument("--jwks", choices=("spire", "spiffe"), default="spire",
+                   help="form of the JWT bundles: SPIRE's plain JWK Set "
+                   "(default) or the SPIFFE bundle document")
+    p.add_argument("--bare-keys", action="store_true",
+                   help="bundle map keys \"TD\", not \"spiffe://TD\"")
     p.add_argument("--proto", default=os.path.join(HERE, "workload.proto"),
                    help=argparse.SUPPRESS)
     # set by "restart" for the new image

@@ -341,7 +341,8 @@ Unix socket paths are limited to 107 bytes: keep C<state_dir> short.
 =item $agent->control($command)
 
 Sends one control command (see F<t/agent/agent.py>: C<rotate-svid>,
-C<rotate-ca [keep-old]>, C<new-td TD>, C<federate TD [PEM]>, C<unfederate TD>,
+C<rotate-ca [keep-old]>, C<new-td TD>, C<federate TD [PEM|jwt-only]>,
+C<unfederate TD>, C<jwks spire|spiffe>, C<keys bare|spiffe>,
 C<mint ID PREFIX [ca=own|TD] [ttl=S]>, C<fail MODE>, C<end-stream [always|off]>,
 C<stall on|off>, C<send KIND>, C<crl on|off>, C<revoke SERIAL>, C<status>,
 C<ttl S>, C<wait-streams N [MS]>, C<down>, C<up>, C<restart [down]>,

@@ -885,6 +885,83 @@ test_set_from_resp(void **state)
 }
 
 
+/*
+ * FetchJWTBundles as SPIRE's agent marshals it: a plain JWK Set, indented,
+ * whose keys carry no "use"; "kid" is still required.  The same document
+ * read as a SPIFFE bundle keeps "use" required.
+ */
+
+static void
+test_set_workload_form(void **state)
+{
+    char                          *j;
+    size_t                         i;
+    json_t                        *doc, *k;
+    env_t                         *env;
+    const char                    *err;
+    spiffe_jwks_t                 *jwks;
+    spiffe_pb_entry_t              e;
+    spiffe_jwt_bundles_t          *set;
+    spiffe_pb_jwt_bundles_resp_t   resp;
+
+    env = *state;
+
+    doc = bundle(jose_jwk(env->ec256, "ec"), jose_jwk(env->rsa, "rsa"),
+                 jose_jwk(env->ec384, "nokid"));
+
+    for (i = 0; i < 3; i++) {
+        json_object_del(json_array_get(json_object_get(doc, "keys"), i),
+                        "use");
+    }
+
+    json_object_del(json_array_get(json_object_get(doc, "keys"), 2), "kid");
+
+    k = jose_jwk(env->ec256, "tagged");
+    json_array_append_new(json_object_get(doc, "keys"), k);
+    k = jose_jwk(env->ec256, "enc");
+    json_object_set_new(k, "use", json_string("enc"));
+    json_array_append_new(json_object_get(doc, "keys"), k);
+    k = jose_jwk(env->ec256, "intuse");
+    json_object_set_new(k, "use", json_integer(1));
+    json_array_append_new(json_object_get(doc, "keys"), k);
+
+    j = json_dumps(doc, JSON_INDENT(4));
+    json_decref(doc);
+    assert_non_null(j);
+
+    e.key = bytes("spiffe://example.org");
+    e.value = bytes(j);
+    resp.bundles = &e;
+    resp.nbundles = 1;
+
+    set = spiffe_jwt_bundles_from_resp(&resp, &err);
+    assert_non_null(set);
+    jwks = spiffe_jwt_bundles_find(set, "example.org", 11);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 3);
+    assert_int_equal(spiffe_jwks_nignored(jwks), 3);
+    assert_int_equal(spiffe_jwks_find(jwks, "ec", 2)->type,
+                     SPIFFE_JWK_EC_P256);
+    assert_int_equal(spiffe_jwks_find(jwks, "rsa", 3)->type, SPIFFE_JWK_RSA);
+    assert_non_null(spiffe_jwks_find(jwks, "tagged", 6));
+    assert_null(spiffe_jwks_find(jwks, "enc", 3));
+    assert_null(spiffe_jwks_find(jwks, "intuse", 6));
+    assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 0);
+    spiffe_jwt_bundles_unref(set);
+
+    /* a SPIFFE bundle document: the keys without "use" are skipped */
+
+    jwks = parse_str(j, &err);
+    assert_non_null(jwks);
+    assert_int_equal(spiffe_jwks_nkeys(jwks), 1);
+    assert_non_null(spiffe_jwks_find(jwks, "tagged", 6));
+    assert_null(spiffe_jwks_find(jwks, "ec", 2));
+    spiffe_jwks_unref(jwks);
+
+    free(j);
+}
+
+
 static void
 test_fixture(void **state)
 {
@@ -1155,6 +1232,7 @@ main(void)
         cmocka_unit_test(test_x5c),
         cmocka_unit_test(test_set_create),
         cmocka_unit_test(test_set_from_resp),
+        cmocka_unit_test(test_set_workload_form),
         cmocka_unit_test(test_fixture),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_bundle_parse),

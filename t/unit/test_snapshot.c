@@ -49,7 +49,7 @@ typedef struct {
 typedef struct {
     spiffe_pb_x509_svid_resp_t   resp;
     spiffe_pb_x509_svid_t        svids[2];
-    spiffe_pb_entry_t            bundles[3];
+    spiffe_pb_entry_t            bundles[5];
     spiffe_bytes_t               crls[2];
     unsigned char               *bufs[16];
     size_t                       nbufs;
@@ -571,11 +571,65 @@ test_federated(void **state)
     m.bundles[0].value.len--;
     expect_error(&m, NULL, "bad federated bundle");
 
-    m.bundles[0].value.len = 0;
-    expect_error(&m, NULL, "bad federated bundle");
-
     m.bundles[0].value = m.svids[1].x509_svid;
     expect_error(&m, NULL, "bundle has no CA certificate");
+
+    msg_free(&m);
+}
+
+
+/*
+ * An empty federated bundle: SPIRE's for a JWT-only or fully revoked
+ * trust domain.  That domain has no X.509 authority; the rest stands.
+ */
+
+static void
+test_federated_empty(void **state)
+{
+    msg_t               m;
+    env_t              *env;
+    const char         *err;
+    spiffe_snapshot_t  *snap;
+
+    env = *state;
+
+    msg_init(&m, env);
+    snap = snap_of(&m, NULL, &err);
+    assert_non_null(snap);
+    assert_string_equal(spiffe_snapshot_no_x509(snap), "");
+    spiffe_snapshot_unref(snap);
+
+    m.bundles[1].key = msg_str("jwt.test");
+    m.bundles[1].value.len = 0;
+    m.bundles[2].key = msg_str("spiffe://b.test");
+    m.bundles[2].value = m.bundles[0].value;
+    m.bundles[3].key = msg_str("spiffe://jwt.test");
+    m.bundles[4].key = msg_str("spiffe://a.test");
+    m.resp.nbundles = 5;
+
+    snap = snap_of(&m, NULL, &err);
+    assert_non_null(snap);
+    assert_string_equal(spiffe_snapshot_svid(snap)->id, OWN_ID);
+    assert_non_null(spiffe_snapshot_store(snap, FED_TD, strlen(FED_TD)));
+    assert_non_null(spiffe_snapshot_store(snap, "b.test", 6));
+    assert_null(spiffe_snapshot_store(snap, "jwt.test", 8));
+    assert_null(spiffe_snapshot_store(snap, "a.test", 6));
+    assert_int_equal(spiffe_snapshot_ntds(snap), 3);
+    assert_string_equal(spiffe_snapshot_no_x509(snap), "jwt.test, a.test");
+    spiffe_snapshot_unref(snap);
+
+    /* an empty entry does not hide a bundle given for the same domain */
+
+    m.bundles[4].key = msg_str("spiffe://b.test");
+    expect_error(&m, NULL, "duplicate trust domain");
+
+    m.bundles[0].value.len = 0;
+    m.resp.nbundles = 1;
+    m.bundles[0].key = msg_str("example.org");
+    expect_error(&m, NULL, "duplicate trust domain");
+
+    m.bundles[0].key = msg_str("spiffe://Jwt.test");
+    expect_error(&m, NULL, "bad trust domain in federated bundles");
 
     msg_free(&m);
 }
@@ -1765,6 +1819,7 @@ main(void)
         cmocka_unit_test(test_hint),
         cmocka_unit_test(test_bad_svid),
         cmocka_unit_test(test_federated),
+        cmocka_unit_test(test_federated_empty),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_create),
         cmocka_unit_test(test_verify_peer),
