@@ -34,6 +34,7 @@ BEGIN {
 }
 
 use Test::Nginx::Socket 'no_plan';
+use SpiffeTest;
 use SpiffeStream qw($STREAM_CORE $STREAM_SO);
 use Cwd qw(abs_path);
 use File::Copy qw(copy);
