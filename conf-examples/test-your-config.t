@@ -130,8 +130,8 @@ GET /orders/1
 --- request
 GET /orders/1
 --- error_code: 403
---- error_log
-spiffe: access forbidden by rule
+--- error_log eval
+qr{spiffe: access forbidden by the rule at \S+/nginx\.conf:\d+ for "spiffe://example\.org/ns/prod/sa/batch"}
 
 
 

@@ -316,7 +316,7 @@ __DATA__
  qr{\Aspiffe://a\.test/client-ok 200 /api\nspiffe://a\.test/client-bad 403 /api\n\z}]
 --- error_log eval
 [qr/\[info\] .*spiffe: SVID "spiffe:\/\/a\.test\/nginx" serial [0-9a-f]+, version 1\b/,
- qr/\[info\] .*spiffe: access forbidden by rule for "spiffe:\/\/a\.test\/client-bad", client: 127\.0\.0\.1, server: , request: "GET \/api HTTP\/1\.1"/]
+ qr/\[info\] .*spiffe: access forbidden by the rule at \S+\/conf\/nginx\.conf:\d+ for "spiffe:\/\/a\.test\/client-bad", client: 127\.0\.0\.1, server: , request: "GET \/api HTTP\/1\.1"/]
 --- no_error_log
 [error]
 
@@ -333,7 +333,7 @@ __DATA__
  qr{\A401 <html>\n\z}]
 --- error_log eval
 [qr/\[info\] .*spiffe: JWT bundles of 2 trust domain\(s\)/,
- qr/\[info\] .*spiffe: access forbidden by JWT rule for "spiffe:\/\/a\.test\/client-bad"/,
+ qr/\[info\] .*spiffe: access forbidden by the JWT rule at \S+\/conf\/nginx\.conf:\d+ for "spiffe:\/\/a\.test\/client-bad"/,
  qr/spiffe: JWT-SVID refused: audience/]
 
 
