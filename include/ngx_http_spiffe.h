@@ -24,6 +24,7 @@ typedef struct {
 
 typedef struct {
     spiffe_rules_t              *rules;         /* spiffe_allow, deny */
+    ngx_flag_t                   dry_run;
     ngx_flag_t                   proxy_svid;
     spiffe_rules_t              *proxy_verify;
     u_char                      *proxy_verify_file;

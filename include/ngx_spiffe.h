@@ -177,7 +177,9 @@ void ngx_spiffe_federate_stop(void);
 #define NGX_SPIFFE_STAT_SVID_UPDATES        11
 #define NGX_SPIFFE_STAT_DISCARDED           12
 #define NGX_SPIFFE_STAT_FAILURES            13
-#define NGX_SPIFFE_STAT_N                   14
+#define NGX_SPIFFE_STAT_DRY_RUN_DENIED      14
+#define NGX_SPIFFE_STAT_JWT_DRY_RUN_DENIED  15
+#define NGX_SPIFFE_STAT_N                   16
 
 
 typedef struct {
@@ -225,7 +227,10 @@ char *ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules,
 char *ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
-    ngx_str_t *id, ngx_uint_t kind, ngx_variable_value_t *var);
+    ngx_str_t *id, ngx_uint_t kind, ngx_flag_t dry_run,
+    ngx_variable_value_t *var);
+ngx_int_t ngx_spiffe_rules_no_id(ngx_log_t *log, ngx_str_t *verify,
+    ngx_uint_t kind, ngx_flag_t dry_run);
 
 
 /* TLS hooks: ngx_spiffe_ssl.c */

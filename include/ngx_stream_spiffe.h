@@ -26,6 +26,7 @@ typedef struct {
     ngx_flag_t                   svid;
     ngx_uint_t                   verify;
     spiffe_rules_t              *rules;         /* spiffe_allow, deny */
+    ngx_flag_t                   dry_run;
     ngx_flag_t                   proxy_svid;
     spiffe_rules_t              *proxy_verify;
 } ngx_stream_spiffe_srv_conf_t;

@@ -37,6 +37,7 @@ static ngx_str_t  ngx_http_spiffe_jwt_none = ngx_string("NONE");
 ngx_int_t
 ngx_http_spiffe_jwt_access(ngx_http_request_t *r)
 {
+    ngx_int_t                    rc;
     ngx_http_spiffe_jwt_ctx_t   *ctx;
     ngx_http_spiffe_loc_conf_t  *slcf;
 
@@ -63,25 +64,23 @@ ngx_http_spiffe_jwt_access(ngx_http_request_t *r)
 
         (void) ngx_http_spiffe_rule_slot(r);
 
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "spiffe: access forbidden: no verified JWT-SVID (%V)",
-                      &ctx->verify);
-        return NGX_HTTP_FORBIDDEN;
+        rc = ngx_spiffe_rules_no_id(r->connection->log, &ctx->verify,
+                                    NGX_SPIFFE_RULES_JWT, slcf->dry_run);
+
+        return (rc == NGX_DONE) ? NGX_DECLINED : NGX_HTTP_FORBIDDEN;
     }
 
     if (slcf->jwt_rules == NULL) {
         return NGX_OK;
     }
 
-    if (ngx_spiffe_rules_decide(r->connection->log, slcf->jwt_rules, &ctx->id,
-                                NGX_SPIFFE_RULES_JWT,
-                                ngx_http_spiffe_rule_slot(r))
-        == NGX_OK)
-    {
-        return NGX_OK;
-    }
+    /* dry run: a valid token lets the request in, as without rules */
 
-    return NGX_HTTP_FORBIDDEN;
+    rc = ngx_spiffe_rules_decide(r->connection->log, slcf->jwt_rules,
+                                 &ctx->id, NGX_SPIFFE_RULES_JWT,
+                                 slcf->dry_run, ngx_http_spiffe_rule_slot(r));
+
+    return (rc == NGX_DECLINED) ? NGX_HTTP_FORBIDDEN : NGX_OK;
 }
 
 

@@ -106,6 +106,13 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       offsetof(ngx_http_spiffe_loc_conf_t, rules),
       (void *) SPIFFE_RULES_DENY },
 
+    { ngx_string("spiffe_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_spiffe_loc_conf_t, dry_run),
+      NULL },
+
     { ngx_string("spiffe_jwt"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -329,6 +336,7 @@ ngx_http_spiffe_verify_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_spiffe_access_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                    rc;
     ngx_spiffe_peer_t           *peer;
     ngx_http_variable_value_t   *rule;
     ngx_http_spiffe_loc_conf_t  *slcf;
@@ -343,21 +351,24 @@ ngx_http_spiffe_access_handler(ngx_http_request_t *r)
     peer = ngx_http_spiffe_peer(r);
 
     if (peer == NULL || peer->id.len == 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "spiffe: access forbidden: no verified SPIFFE ID (%V)",
-                      peer ? &peer->verify : &ngx_http_spiffe_none);
-        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DENIED_NO_ID);
+        rc = ngx_spiffe_rules_no_id(r->connection->log,
+                                    peer ? &peer->verify
+                                         : &ngx_http_spiffe_none,
+                                    NGX_SPIFFE_RULES_X509, slcf->dry_run);
+
+    } else {
+        rc = ngx_spiffe_rules_decide(r->connection->log, slcf->rules,
+                                     &peer->id, NGX_SPIFFE_RULES_X509,
+                                     slcf->dry_run, rule);
+    }
+
+    if (rc == NGX_DECLINED) {
         return NGX_HTTP_FORBIDDEN;
     }
 
-    if (ngx_spiffe_rules_decide(r->connection->log, slcf->rules, &peer->id,
-                                NGX_SPIFFE_RULES_X509, rule)
-        == NGX_OK)
-    {
-        return NGX_OK;
-    }
+    /* a refusal in dry run has no say, as if there were no rules */
 
-    return NGX_HTTP_FORBIDDEN;
+    return (rc == NGX_OK) ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -554,6 +565,7 @@ ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->rules = NGX_CONF_UNSET_PTR;
+    conf->dry_run = NGX_CONF_UNSET;
     conf->proxy_svid = NGX_CONF_UNSET;
     conf->proxy_verify = NGX_CONF_UNSET_PTR;
     conf->proxy_verify_file = NGX_CONF_UNSET_PTR;
@@ -575,6 +587,7 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_spiffe_loc_conf_t  *conf = child;
 
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
+    ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
     ngx_conf_merge_value(conf->proxy_svid, prev->proxy_svid, 0);
     ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
     ngx_conf_merge_uint_value(conf->xfcc_forward, prev->xfcc_forward,

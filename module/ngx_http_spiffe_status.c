@@ -175,8 +175,8 @@ ngx_http_spiffe_status_json(ngx_spiffe_stats_t *st)
     c = st->counters;
 
     return json_pack("{s:I, s:o, s:o, s:{s:{s:I, s:o}, s:{s:I, s:o},"
-                     " s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I},"
-                     " s:{s:I, s:I, s:I}}",
+                     " s:I}, s:{s:I, s:I, s:I, s:I},"
+                     " s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}}",
         "pid", (json_int_t) ngx_pid,
         "workers", ngx_http_spiffe_status_workers(),
         "bundles", ngx_http_spiffe_status_bundles(),
@@ -194,12 +194,15 @@ ngx_http_spiffe_status_json(ngx_spiffe_stats_t *st)
             "allowed", (json_int_t) c[NGX_SPIFFE_STAT_ALLOWED],
             "denied", (json_int_t) c[NGX_SPIFFE_STAT_DENIED],
             "no_verified_id", (json_int_t) c[NGX_SPIFFE_STAT_DENIED_NO_ID],
+            "dry_run_denied", (json_int_t) c[NGX_SPIFFE_STAT_DRY_RUN_DENIED],
         "jwt",
             "valid", (json_int_t) c[NGX_SPIFFE_STAT_JWT_VALID],
             "invalid", (json_int_t) c[NGX_SPIFFE_STAT_JWT_INVALID],
             "missing", (json_int_t) c[NGX_SPIFFE_STAT_JWT_MISSING],
             "allowed", (json_int_t) c[NGX_SPIFFE_STAT_JWT_ALLOWED],
             "denied", (json_int_t) c[NGX_SPIFFE_STAT_JWT_DENIED],
+            "dry_run_denied",
+                (json_int_t) c[NGX_SPIFFE_STAT_JWT_DRY_RUN_DENIED],
         "source",
             "svid_updates", (json_int_t) c[NGX_SPIFFE_STAT_SVID_UPDATES],
             "messages_discarded", (json_int_t) c[NGX_SPIFFE_STAT_DISCARDED],
@@ -508,13 +511,18 @@ ngx_http_spiffe_status_prometheus(ngx_http_request_t *r,
             " %uA\n"
             "spiffe_access_decisions_total{kind=\"x509\","
             "decision=\"no_verified_id\"} %uA\n"
+            "spiffe_access_decisions_total{kind=\"x509\","
+            "decision=\"dry_run_denied\"} %uA\n"
             "spiffe_access_decisions_total{kind=\"jwt\",decision=\"allowed\"}"
             " %uA\n"
             "spiffe_access_decisions_total{kind=\"jwt\",decision=\"denied\"}"
-            " %uA\n",
+            " %uA\n"
+            "spiffe_access_decisions_total{kind=\"jwt\","
+            "decision=\"dry_run_denied\"} %uA\n",
             c[NGX_SPIFFE_STAT_ALLOWED], c[NGX_SPIFFE_STAT_DENIED],
-            c[NGX_SPIFFE_STAT_DENIED_NO_ID], c[NGX_SPIFFE_STAT_JWT_ALLOWED],
-            c[NGX_SPIFFE_STAT_JWT_DENIED]);
+            c[NGX_SPIFFE_STAT_DENIED_NO_ID], c[NGX_SPIFFE_STAT_DRY_RUN_DENIED],
+            c[NGX_SPIFFE_STAT_JWT_ALLOWED], c[NGX_SPIFFE_STAT_JWT_DENIED],
+            c[NGX_SPIFFE_STAT_JWT_DRY_RUN_DENIED]);
 
     p = ngx_http_spiffe_status_family(p, last,
             "spiffe_jwt_validations_total", "counter",

@@ -22,10 +22,21 @@ static int ngx_spiffe_rules_regex_match(void *data, const char *id,
 static void ngx_spiffe_rules_cleanup(void *data);
 
 
-static ngx_uint_t  ngx_spiffe_rules_counters[][2] = {
-    { NGX_SPIFFE_STAT_ALLOWED, NGX_SPIFFE_STAT_DENIED },
-    { NGX_SPIFFE_STAT_JWT_ALLOWED, NGX_SPIFFE_STAT_JWT_DENIED }
+/* allowed, denied, denied in dry run; by kind */
+
+static ngx_uint_t  ngx_spiffe_rules_counters[][3] = {
+    { NGX_SPIFFE_STAT_ALLOWED, NGX_SPIFFE_STAT_DENIED,
+      NGX_SPIFFE_STAT_DRY_RUN_DENIED },
+    { NGX_SPIFFE_STAT_JWT_ALLOWED, NGX_SPIFFE_STAT_JWT_DENIED,
+      NGX_SPIFFE_STAT_JWT_DRY_RUN_DENIED }
 };
+
+
+/* a refusal, and one that dry run lets through */
+
+static ngx_uint_t   ngx_spiffe_rules_levels[] = { NGX_LOG_INFO, NGX_LOG_WARN };
+static const char  *ngx_spiffe_rules_would[] = { "", "would be " };
+static const char  *ngx_spiffe_rules_dry[] = { "", " (dry run)" };
 
 
 /*
@@ -180,13 +191,16 @@ done:
 
 /*
  * The decision on a verified ID, logged and counted: NGX_OK allowed,
- * NGX_DECLINED refused.  kind is NGX_SPIFFE_RULES_X509 or _JWT.  The
- * rule that decided, if any, goes to var ($spiffe_rule), if not NULL.
+ * NGX_DECLINED refused, NGX_DONE refused in dry run (logged at warn: the
+ * caller lets the request go on as if there were no rules).  kind is
+ * NGX_SPIFFE_RULES_X509 or _JWT.  The rule that decided, if any, goes to
+ * var ($spiffe_rule), if not NULL.
  */
 
 ngx_int_t
 ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
-    ngx_str_t *id, ngx_uint_t kind, ngx_variable_value_t *var)
+    ngx_str_t *id, ngx_uint_t kind, ngx_flag_t dry_run,
+    ngx_variable_value_t *var)
 {
     int                 action;
     void               *data;
@@ -211,18 +225,50 @@ ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
         return NGX_OK;
 
     case SPIFFE_RULES_DENY:
-        ngx_log_error(NGX_LOG_INFO, log, 0,
-                      "spiffe: access forbidden by the %srule at %V for "
-                      "\"%V\"", names[kind], name, id);
+        ngx_log_error(ngx_spiffe_rules_levels[dry_run], log, 0,
+                      "spiffe: access %sforbidden by the %srule at %V for "
+                      "\"%V\"%s", ngx_spiffe_rules_would[dry_run],
+                      names[kind], name, id, ngx_spiffe_rules_dry[dry_run]);
         break;
 
     default: /* SPIFFE_RULES_NONE */
-        ngx_log_error(NGX_LOG_INFO, log, 0,
-                      "spiffe: access forbidden: no %srule allows \"%V\"",
-                      names[kind], id);
+        ngx_log_error(ngx_spiffe_rules_levels[dry_run], log, 0,
+                      "spiffe: access %sforbidden: no %srule allows "
+                      "\"%V\"%s", ngx_spiffe_rules_would[dry_run],
+                      names[kind], id, ngx_spiffe_rules_dry[dry_run]);
     }
 
-    ngx_spiffe_stats_count(ngx_spiffe_rules_counters[kind][1]);
+    ngx_spiffe_stats_count(ngx_spiffe_rules_counters[kind][1 + dry_run]);
+
+    return dry_run ? NGX_DONE : NGX_DECLINED;
+}
+
+
+/*
+ * Rules apply and the request has no verified ID (verify says why): as a
+ * refusal of ngx_spiffe_rules_decide(), NGX_DECLINED or, in dry run,
+ * NGX_DONE.  Counted as no_verified_id (X.509) or as a dry-run refusal.
+ */
+
+ngx_int_t
+ngx_spiffe_rules_no_id(ngx_log_t *log, ngx_str_t *verify, ngx_uint_t kind,
+    ngx_flag_t dry_run)
+{
+    static const char  *names[] = { "SPIFFE ID", "JWT-SVID" };
+
+    ngx_log_error(ngx_spiffe_rules_levels[dry_run], log, 0,
+                  "spiffe: access %sforbidden: no verified %s (%V)%s",
+                  ngx_spiffe_rules_would[dry_run], names[kind], verify,
+                  ngx_spiffe_rules_dry[dry_run]);
+
+    if (dry_run) {
+        ngx_spiffe_stats_count(ngx_spiffe_rules_counters[kind][2]);
+        return NGX_DONE;
+    }
+
+    if (kind == NGX_SPIFFE_RULES_X509) {
+        ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DENIED_NO_ID);
+    }
 
     return NGX_DECLINED;
 }

@@ -81,6 +81,13 @@ static ngx_command_t  ngx_stream_spiffe_commands[] = {
       offsetof(ngx_stream_spiffe_srv_conf_t, rules),
       (void *) SPIFFE_RULES_DENY },
 
+    { ngx_string("spiffe_dry_run"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_spiffe_srv_conf_t, dry_run),
+      NULL },
+
     { ngx_string("spiffe_proxy_svid"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -175,6 +182,17 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
     peer = ngx_spiffe_ssl_peer(c);
 
     if (peer == NULL || peer->status != NGX_SPIFFE_PEER_VERIFIED) {
+
+        /* dry run relaxes the rules, not "spiffe_verify_client on" */
+
+        if (sscf->dry_run && sscf->verify != NGX_SPIFFE_VERIFY_ON) {
+            (void) ngx_spiffe_rules_no_id(c->log,
+                                          peer ? &peer->verify
+                                               : &ngx_stream_spiffe_none,
+                                          NGX_SPIFFE_RULES_X509, 1);
+            return NGX_DECLINED;
+        }
+
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "spiffe: connection refused: no verified SPIFFE ID "
                       "(%V)", peer ? &peer->verify : &ngx_stream_spiffe_none);
@@ -195,9 +213,9 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
     smcf = ngx_stream_get_module_main_conf(s, ngx_stream_spiffe_module);
 
     if (ngx_spiffe_rules_decide(c->log, sscf->rules, &peer->id,
-                                NGX_SPIFFE_RULES_X509,
+                                NGX_SPIFFE_RULES_X509, sscf->dry_run,
                                 &s->variables[smcf->rule_index])
-        == NGX_OK)
+        != NGX_DECLINED)
     {
         return NGX_DECLINED;
     }
@@ -291,6 +309,7 @@ ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf)
     sscf->svid = NGX_CONF_UNSET;
     sscf->verify = NGX_CONF_UNSET_UINT;
     sscf->rules = NGX_CONF_UNSET_PTR;
+    sscf->dry_run = NGX_CONF_UNSET;
     sscf->proxy_svid = NGX_CONF_UNSET;
     sscf->proxy_verify = NGX_CONF_UNSET_PTR;
 
@@ -312,6 +331,7 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->verify, prev->verify,
                               NGX_SPIFFE_VERIFY_OFF);
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
+    ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
     ngx_conf_merge_value(conf->proxy_svid, prev->proxy_svid, 0);
     ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
 

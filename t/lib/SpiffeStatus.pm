@@ -176,9 +176,10 @@ our $SCHEMA = {
         upstream => { verified => 'uint', refused => {%REFUSED} },
         resumed  => 'uint',
     },
-    access => { map { $_ => 'uint' } qw(allowed denied no_verified_id) },
+    access => { map { $_ => 'uint' } qw(allowed denied no_verified_id
+                                        dry_run_denied) },
     jwt    => { map { $_ => 'uint' } qw(valid invalid missing allowed
-                                        denied) },
+                                        denied dry_run_denied) },
     source => { map { $_ => 'uint' } qw(svid_updates messages_discarded
                                         failures) },
 };
@@ -309,11 +310,11 @@ sub prom_expected {
         }
     }
     $add->('spiffe_sessions_resumed_total', {}, $j->{handshakes}{resumed});
-    for my $d (qw(allowed denied no_verified_id)) {
+    for my $d (qw(allowed denied no_verified_id dry_run_denied)) {
         $add->('spiffe_access_decisions_total',
                { kind => 'x509', decision => $d }, $j->{access}{$d});
     }
-    for my $d (qw(allowed denied)) {
+    for my $d (qw(allowed denied dry_run_denied)) {
         $add->('spiffe_access_decisions_total',
                { kind => 'jwt', decision => $d }, $j->{jwt}{$d});
     }
