@@ -272,8 +272,13 @@ typedef u_char *(*ngx_spiffe_upstream_where_pt)(ngx_connection_t *c,
 
 typedef struct {
     ngx_flag_t                     svid;
+    ngx_str_t                      presents; /* empty: no SVID */
     spiffe_rules_t                *rules;   /* NULL: the peer is not checked */
     ngx_spiffe_upstream_where_pt   where;
+
+    /* the session ID context of its TLS sessions: presents, hashed */
+    u_char                         tag[SPIFFE_DIGEST_LEN];
+    size_t                         tag_len;
 } ngx_spiffe_upstream_t;
 
 
@@ -295,12 +300,22 @@ ngx_int_t ngx_spiffe_ssl_peer_current(ngx_connection_t *c,
     const char **reason);
 ngx_int_t ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess,
     spiffe_rules_t *rules);
+ngx_int_t ngx_spiffe_ssl_session_presents(SSL_SESSION *sess,
+    ngx_spiffe_upstream_t *up);
 
 
-/* balancers of upstreams with spiffe_proxy_verify: ngx_spiffe_upstream.c */
+/*
+ * balancers of upstreams that a location or server with spiffe_proxy_svid
+ * or spiffe_proxy_verify may use: ngx_spiffe_upstream.c
+ */
 
+extern ngx_spiffe_upstream_t  ngx_spiffe_upstream_none;
+
+ngx_spiffe_upstream_t *ngx_spiffe_upstream_create(ngx_conf_t *cf,
+    ngx_flag_t svid, spiffe_rules_t *rules,
+    ngx_spiffe_upstream_where_pt where);
 ngx_int_t ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
-    spiffe_rules_t *rules, ngx_pool_t *pool);
+    ngx_spiffe_upstream_t *up, ngx_pool_t *pool);
 void *ngx_spiffe_upstream_field(ngx_module_t *m, void *conf,
     const char *directive);
 

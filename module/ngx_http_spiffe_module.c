@@ -489,7 +489,7 @@ ngx_http_spiffe_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     smcf->proxy_verify = 0;
+     *     smcf->proxy_spiffe = 0;
      *     smcf->rule_index = 0;
      */
 

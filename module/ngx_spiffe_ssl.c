@@ -307,12 +307,35 @@ ngx_int_t
 ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_spiffe_upstream_t *up)
 {
+    unsigned int            len;
     ngx_spiffe_upstream_t  *prev;
+
+    /*
+     * the sessions it makes are tagged with what it presents (OpenSSL
+     * copies the context's session ID context into them, and keeps it
+     * when nginx saves them): ngx_spiffe_upstream.c compares the tags
+     */
+
+    if (up->presents.len) {
+        if (EVP_Digest(up->presents.data, up->presents.len, up->tag, &len,
+                       EVP_sha256(), NULL)
+            != 1)
+        {
+            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0, "EVP_Digest() failed");
+            return NGX_ERROR;
+        }
+
+        up->tag_len = len;
+    }
 
     prev = SSL_CTX_get_ex_data(ssl->ctx, ngx_spiffe_ssl_upstream_index);
 
     if (prev) {
-        return (prev->svid == up->svid && prev->rules == up->rules)
+        return (prev->rules == up->rules
+                && prev->presents.len == up->presents.len
+                && ngx_memcmp(prev->presents.data, up->presents.data,
+                              up->presents.len)
+                   == 0)
                ? NGX_OK : NGX_DECLINED;
     }
 
@@ -326,6 +349,15 @@ ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
 
     if (up->svid) {
         SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, NULL);
+    }
+
+    if (up->tag_len
+        && SSL_CTX_set_session_id_context(ssl->ctx, up->tag, up->tag_len)
+           != 1)
+    {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "SSL_CTX_set_session_id_context() failed");
+        return NGX_ERROR;
     }
 
     if (up->rules) {
@@ -484,6 +516,24 @@ ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess, spiffe_rules_t *rules)
            == NGX_OK
            && spiffe_rules_decide(rules, (char *) id.data, id.len, NULL)
               == SPIFFE_RULES_ALLOW;
+}
+
+
+/* whether an upstream session was made presenting what up presents */
+
+ngx_int_t
+ngx_spiffe_ssl_session_presents(SSL_SESSION *sess, ngx_spiffe_upstream_t *up)
+{
+    unsigned int   len;
+    const u_char  *tag;
+
+    if (sess == NULL) {
+        return 0;
+    }
+
+    tag = SSL_SESSION_get0_id_context(sess, &len);
+
+    return len == up->tag_len && ngx_memcmp(tag, up->tag, len) == 0;
 }
 
 

@@ -264,7 +264,7 @@ ngx_stream_spiffe_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     smcf->proxy_verify = 0;
+     *     smcf->proxy_spiffe = 0;
      */
 
     if (ngx_array_init(&smcf->upstreams, cf->pool, 4,
