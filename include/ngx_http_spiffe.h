@@ -24,7 +24,7 @@ typedef struct {
 
 typedef struct {
     spiffe_rules_t              *rules;         /* spiffe_allow, deny */
-    ngx_flag_t                   proxy_svid;
+    ngx_spiffe_svid_t           *proxy_svid;
     spiffe_rules_t              *proxy_verify;
     ngx_spiffe_upstream_t       *upstream;      /* both, once merged */
     u_char                      *proxy_verify_file;

@@ -241,6 +241,25 @@ ngx_int_t ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
     "and \"spiffe_svid on\" or \"ssl_certificate\""
 
 
+/*
+ * spiffe_svid and spiffe_proxy_svid: which SVID of the current
+ * X509SVIDResponse a server or an upstream connection presents; NULL is
+ * "off"
+ */
+
+#define NGX_SPIFFE_SVID_ON          0   /* the snapshot's own */
+#define NGX_SPIFFE_SVID_HINT        1
+#define NGX_SPIFFE_SVID_ID          2
+
+typedef struct {
+    ngx_uint_t                  by;
+    ngx_str_t                   value;      /* the hint or the ID */
+    ngx_str_t                   name;       /* as written: "hint=db" */
+    uint64_t                    logged;     /* 1 + the snapshot version
+                                               whose lack was logged */
+} ngx_spiffe_svid_t;
+
+
 /* a TLS peer, found once per connection */
 
 #define NGX_SPIFFE_PEER_NONE        0
@@ -271,7 +290,7 @@ typedef u_char *(*ngx_spiffe_upstream_where_pt)(ngx_connection_t *c,
     u_char *buf, size_t len);
 
 typedef struct {
-    ngx_flag_t                     svid;
+    ngx_spiffe_svid_t             *svid;
     ngx_str_t                      presents; /* empty: no SVID */
     spiffe_rules_t                *rules;   /* NULL: the peer is not checked */
     ngx_spiffe_upstream_where_pt   where;
@@ -283,10 +302,13 @@ typedef struct {
 
 
 ngx_int_t ngx_spiffe_ssl_init(ngx_log_t *log);
+char *ngx_spiffe_svid_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_spiffe_ssl_svid_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf, ngx_array_t **certs, ngx_array_t **keys);
+const spiffe_snapshot_svid_t *ngx_spiffe_ssl_svid(spiffe_snapshot_t *snap,
+    ngx_spiffe_svid_t *svid);
 char *ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
-    ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_flag_t svid,
+    ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_spiffe_svid_t *svid,
     ngx_uint_t verify, u_char *file, ngx_uint_t line);
 ngx_int_t ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_spiffe_upstream_t *up);
@@ -312,7 +334,7 @@ ngx_int_t ngx_spiffe_ssl_session_presents(SSL_SESSION *sess,
 extern ngx_spiffe_upstream_t  ngx_spiffe_upstream_none;
 
 ngx_spiffe_upstream_t *ngx_spiffe_upstream_create(ngx_conf_t *cf,
-    ngx_flag_t svid, spiffe_rules_t *rules,
+    ngx_spiffe_svid_t *svid, spiffe_rules_t *rules,
     ngx_spiffe_upstream_where_pt where);
 ngx_int_t ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
     ngx_spiffe_upstream_t *up, ngx_pool_t *pool);

@@ -23,10 +23,10 @@ typedef struct {
 
 
 typedef struct {
-    ngx_flag_t                   svid;
+    ngx_spiffe_svid_t           *svid;
     ngx_uint_t                   verify;
     spiffe_rules_t              *rules;         /* spiffe_allow, deny */
-    ngx_flag_t                   proxy_svid;
+    ngx_spiffe_svid_t           *proxy_svid;
     spiffe_rules_t              *proxy_verify;
     ngx_spiffe_upstream_t       *upstream;      /* both, once merged */
 } ngx_stream_spiffe_srv_conf_t;

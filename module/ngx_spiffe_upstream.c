@@ -51,12 +51,10 @@ ngx_spiffe_upstream_t  ngx_spiffe_upstream_none;
 /* what a location or stream server presents to upstreams and checks */
 
 ngx_spiffe_upstream_t *
-ngx_spiffe_upstream_create(ngx_conf_t *cf, ngx_flag_t svid,
+ngx_spiffe_upstream_create(ngx_conf_t *cf, ngx_spiffe_svid_t *svid,
     spiffe_rules_t *rules, ngx_spiffe_upstream_where_pt where)
 {
     ngx_spiffe_upstream_t  *up;
-
-    static ngx_str_t        on = ngx_string("on");
 
     up = ngx_pcalloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
     if (up == NULL) {
@@ -66,7 +64,7 @@ ngx_spiffe_upstream_create(ngx_conf_t *cf, ngx_flag_t svid,
     up->svid = svid;
 
     if (svid) {
-        up->presents = on;
+        up->presents = svid->name;
     }
 
     up->rules = rules;

@@ -1139,14 +1139,14 @@ qr{\[emerg\] .*invalid number of arguments in "spiffe_proxy_verify" directive in
 
 
 
-=== TEST 30: spiffe_proxy_svid takes on or off
+=== TEST 30: spiffe_proxy_svid takes on, off, hint=HINT or a SPIFFE ID
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
     spiffe_proxy_svid yes;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on" or "off" in \S+nginx\.conf:\d+$}m
+qr{\[emerg\] .*invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on", "off", "hint=HINT" or a SPIFFE ID in \S+nginx\.conf:\d+$}m
 
 
 

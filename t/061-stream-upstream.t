@@ -1042,7 +1042,7 @@ invalid number of arguments in "spiffe_proxy_verify" directive in FILE:8
 line 8: spiffe_proxy_verify;
 ',
 'exit 1
-invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on" or "off" in FILE:8
+invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on", "off", "hint=HINT" or a SPIFFE ID in FILE:8
 line 8: spiffe_proxy_svid yes;
 ']
 
