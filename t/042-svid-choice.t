@@ -24,6 +24,7 @@ use Test::Nginx::Socket 'no_plan';
 use SpiffeTest;
 use SpiffeAgent;
 use SpiffeStream qw($MODULES);
+use SpiffeMTLS qw(start_probe agent_cmd slurp wait_lines);
 
 our $WEB = 'spiffe://example.org/ns/web/sa/a';
 our $API = 'spiffe://example.org/ns/api/sa/b';
@@ -66,6 +67,20 @@ sub sni_location {
 EOC
 }
 
+# /probe/update?cmd=CMD: the agent runs CMD, and the worker has taken in
+# the message it sent (one more "spiffe: SVID ..., version N" line)
+my $UPDATE = qr/spiffe: SVID "[^"]*" serial \w+, version \d+/;
+
+start_probe(update => sub {
+    my (%q) = @_;
+    my $log = "$ENV{TEST_NGINX_SERVROOT}/logs/error.log";
+    my $n = () = slurp($log) =~ /$UPDATE/g;
+    my $reply = agent_cmd($q{cmd});
+    return "$reply\n" unless $reply =~ /^OK/;
+    return wait_lines($log, $UPDATE, $n + 1, 5) > $n ? "updated\n"
+                                                    : "no update\n";
+});
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -88,9 +103,14 @@ EOC
         . join '', map { sni_server(@$_) } [b => 'on'], [a => 'hint=web'],
               [c => $API], [d => 'hint=missing']);
 
-    $block->set_value(config => ($block->config // '') . join '',
+    $block->set_value(config => ($block->config // '') . join('',
         map { sni_location(@$_) } [a => $WEB], [b => $SELF], [c => $API],
-                                  [d => 'spiffe://example.org/**']);
+                                  [d => 'spiffe://example.org/**'])
+        . <<'EOC');
+    location /probe/ {
+        proxy_pass http://unix:$TEST_NGINX_PROBE:;
+    }
+EOC
 
     my @never = ('[alert]', '[emerg]');
     push @never, '[error]', '[crit]' unless defined $block->grep_error_log;
@@ -170,3 +190,23 @@ qr/\A(?:SSL_do_handshake\(\) failed\n)*spiffe: no SVID for "hint=missing" in the
 --- request
 GET /s
 --- response_body_like: \As\n
+
+
+
+=== TEST 5: the missing choice is logged again after each new message while it is missing, and served once a message has it
+--- request eval
+["GET /d", "GET /d", "GET /probe/update?cmd=rotate-svid", "GET /d",
+ "GET /probe/update?cmd=add-svid%20spiffe://example.org/ns/m/sa/x,hint=missing",
+ "GET /d", "GET /b",
+ "GET /probe/update?cmd=drop-svid%20spiffe://example.org/ns/m/sa/x"]
+--- error_code eval
+[502, 502, 200, 502, 200, 200, 200, 200]
+--- response_body_like eval
+[qr/502 Bad Gateway/, qr/502 Bad Gateway/, "\\Aupdated\\n\\z",
+ qr/502 Bad Gateway/, "\\Aupdated\\n\\z",
+ "\\Ad spiffe://example\\.org/ns/m/sa/x\\n\\z",
+ "\\Ab \Q$::SELF\E\\n\\z", "\\Aupdated\\n\\z"]
+--- grep_error_log eval: qr/\[error\] [^\n]*?\Kspiffe: no SVID for "[^"]*"/
+--- grep_error_log_out
+spiffe: no SVID for "hint=missing"
+spiffe: no SVID for "hint=missing"
