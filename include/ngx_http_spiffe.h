@@ -89,6 +89,8 @@ typedef struct {
 
 ngx_http_variable_value_t *ngx_http_spiffe_rule_slot(
     ngx_http_request_t *r);
+const spiffe_snapshot_svid_t *ngx_http_spiffe_server_svid(
+    ngx_http_request_t *r);
 
 
 /* TLS upstreams of the proxy and grpc modules: ngx_http_spiffe_upstream.c */

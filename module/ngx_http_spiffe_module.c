@@ -406,14 +406,9 @@ ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char                        *p;
-    ngx_http_spiffe_srv_conf_t    *sscf;
     const spiffe_snapshot_svid_t  *svid;
 
-    /* the SVID that the server presents, by its spiffe_svid */
-
-    sscf = ngx_http_get_module_srv_conf(r, ngx_http_spiffe_module);
-
-    svid = ngx_spiffe_ssl_svid(ngx_spiffe_snapshot(), sscf->svid);
+    svid = ngx_http_spiffe_server_svid(r);
 
     if (svid == NULL) {
         v->not_found = 1;
@@ -446,6 +441,19 @@ ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
     v->not_found = 0;
 
     return NGX_OK;
+}
+
+
+/* the SVID that the request's server presents, by its spiffe_svid */
+
+const spiffe_snapshot_svid_t *
+ngx_http_spiffe_server_svid(ngx_http_request_t *r)
+{
+    ngx_http_spiffe_srv_conf_t  *sscf;
+
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_spiffe_module);
+
+    return ngx_spiffe_ssl_svid(ngx_spiffe_snapshot(), sscf->svid);
 }
 
 

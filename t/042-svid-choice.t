@@ -210,3 +210,24 @@ GET /s
 --- grep_error_log_out
 spiffe: no SVID for "hint=missing"
 spiffe: no SVID for "hint=missing"
+
+
+
+=== TEST 6: $spiffe_xfcc names the server's chosen SVID in By=
+--- http_config
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/x.sock ssl;
+        spiffe_svid hint=web;
+        spiffe_verify_client on;
+        return 200 "$spiffe_xfcc\n";
+    }
+--- config
+    location /x {
+        spiffe_proxy_svid on;
+        spiffe_proxy_verify spiffe://example.org/ns/web/sa/a;
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/x.sock:/;
+    }
+--- request
+GET /x
+--- response_body_like eval
+qr{\ABy=\Q$::WEB\E;Hash=[0-9a-f]{64};URI=spiffe://example\.org/nginx\n\z}
