@@ -73,6 +73,25 @@ typedef struct {
     ngx_msec_t                  interval;
 } ngx_spiffe_svid_dir_conf_t;
 
+/*
+ * spiffe_svid and spiffe_proxy_svid: which SVID of the current
+ * X509SVIDResponse a server or an upstream connection presents; NULL is
+ * "off"
+ */
+
+#define NGX_SPIFFE_SVID_ON          0   /* the snapshot's own */
+#define NGX_SPIFFE_SVID_HINT        1
+#define NGX_SPIFFE_SVID_ID          2
+
+typedef struct {
+    ngx_uint_t                  by;
+    ngx_str_t                   value;      /* the hint or the ID */
+    ngx_str_t                   name;       /* as written: "hint=db" */
+    uint64_t                    logged;     /* 1 + the snapshot version
+                                               whose lack was logged */
+} ngx_spiffe_svid_t;
+
+
 /* a configured trust domain: spiffe_bundle or spiffe_federate */
 
 typedef struct {
@@ -93,6 +112,9 @@ typedef struct {
     ngx_flag_t                  directive;      /* not the environment */
     ngx_spiffe_svid_dir_conf_t  svid_dir;
     ngx_array_t                *trust;          /* ngx_spiffe_trust_conf_t */
+    ngx_array_t                *svids;          /* ngx_spiffe_svid_t *, of
+                                                   spiffe_svid and
+                                                   spiffe_proxy_svid */
     ngx_shm_zone_t             *bundles_zone;
 
     /* what the protocol modules need, set when they merge */
@@ -239,25 +261,6 @@ ngx_int_t ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
 #define NGX_SPIFFE_NEEDS_TLS                                                 \
     "\"%s\" needs TLS in the server in %s:%ui: add \"ssl\" to \"listen\" " \
     "and \"spiffe_svid on\" or \"ssl_certificate\""
-
-
-/*
- * spiffe_svid and spiffe_proxy_svid: which SVID of the current
- * X509SVIDResponse a server or an upstream connection presents; NULL is
- * "off"
- */
-
-#define NGX_SPIFFE_SVID_ON          0   /* the snapshot's own */
-#define NGX_SPIFFE_SVID_HINT        1
-#define NGX_SPIFFE_SVID_ID          2
-
-typedef struct {
-    ngx_uint_t                  by;
-    ngx_str_t                   value;      /* the hint or the ID */
-    ngx_str_t                   name;       /* as written: "hint=db" */
-    uint64_t                    logged;     /* 1 + the snapshot version
-                                               whose lack was logged */
-} ngx_spiffe_svid_t;
 
 
 /* a TLS peer, found once per connection */

@@ -160,7 +160,8 @@ ngx_spiffe_svid_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     spiffe_id_t          id;
     const char          *err;
     ngx_conf_post_t     *post;
-    ngx_spiffe_svid_t  **field, *svid;
+    ngx_spiffe_conf_t   *scf;
+    ngx_spiffe_svid_t  **field, *svid, **choice;
 
     /* one for all: its lack is logged once, whichever server says it */
     static ngx_spiffe_svid_t  on = { NGX_SPIFFE_SVID_ON, ngx_null_string,
@@ -218,6 +219,27 @@ ngx_spiffe_svid_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *field = svid;
+
+    /* for the status page */
+
+    if (svid) {
+        scf = ngx_spiffe_get_conf(cf->cycle);
+
+        if (scf->svids == NULL) {
+            scf->svids = ngx_array_create(cf->pool, 4,
+                                          sizeof(ngx_spiffe_svid_t *));
+            if (scf->svids == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        choice = ngx_array_push(scf->svids);
+        if (choice == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *choice = svid;
+    }
 
     post = cmd->post;
 

@@ -231,3 +231,18 @@ spiffe: no SVID for "hint=missing"
 GET /x
 --- response_body_like eval
 qr{\ABy=\Q$::WEB\E;Hash=[0-9a-f]{64};URI=spiffe://example\.org/nginx\n\z}
+
+
+
+=== TEST 7: the status page shows the SVID of each choice (null for a missing one)
+--- config
+    location = /status {
+        spiffe_status;
+    }
+--- request
+GET /status
+--- response_body_like eval
+qr{"svids":\s*\{(?=.*"on":\s*\{[^{}]*"id":\s*"spiffe://example\.org/nginx")
+   (?=.*"hint=web":\s*\{[^{}]*"id":\s*"\Q$::WEB\E"[^{}]*"hint":\s*"web")
+   (?=.*"\Q$::API\E":\s*\{[^{}]*"id":\s*"\Q$::API\E"[^{}]*"hint":\s*"api")
+   (?=.*"hint=missing":\s*null)}sx
