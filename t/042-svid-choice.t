@@ -246,3 +246,18 @@ qr{"svids":\s*\{(?=.*"on":\s*\{[^{}]*"id":\s*"spiffe://example\.org/nginx")
    (?=.*"hint=web":\s*\{[^{}]*"id":\s*"\Q$::WEB\E"[^{}]*"hint":\s*"web")
    (?=.*"\Q$::API\E":\s*\{[^{}]*"id":\s*"\Q$::API\E"[^{}]*"hint":\s*"api")
    (?=.*"hint=missing":\s*null)}sx
+
+
+
+=== TEST 8: spiffe_proxy_svid with a choice the current message lacks: the handshake to the upstream fails, and the log says which choice
+--- config
+    location /pm {
+        spiffe_proxy_svid hint=missing;
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+--- request
+GET /pm
+--- error_code: 502
+--- grep_error_log eval: qr/\[error\] [^\n]*?\Kspiffe: no SVID for "[^"]*"/
+--- grep_error_log_out
+spiffe: no SVID for "hint=missing"
