@@ -175,6 +175,16 @@ ngx_spiffe_svid_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        *field = NULL;
+        goto post;
+    }
+
+    if (ngx_strcmp(value[1].data, "on") == 0) {
+        svid = &on;
+        goto done;
+    }
+
     svid = ngx_pcalloc(cf->pool, sizeof(ngx_spiffe_svid_t));
     if (svid == NULL) {
         return NGX_CONF_ERROR;
@@ -182,20 +192,12 @@ ngx_spiffe_svid_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     svid->name = value[1];
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        svid = NULL;
-
-    } else if (ngx_strcmp(value[1].data, "on") == 0) {
-        svid = &on;
-
-    } else if (ngx_strncmp(value[1].data, "hint=", 5) == 0
-               && value[1].len > 5)
-    {
+    if (ngx_strncmp(value[1].data, "hint=", 5) == 0 && value[1].len > 5) {
         svid->by = NGX_SPIFFE_SVID_HINT;
         svid->value.data = value[1].data + 5;
         svid->value.len = value[1].len - 5;
 
-    } else if (ngx_strncmp(value[1].data, "spiffe://", SPIFFE_SCHEME_LEN)
+    } else if (ngx_strncmp(value[1].data, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN)
                == 0)
     {
         if (spiffe_id_parse((char *) value[1].data, value[1].len, &id, &err)
@@ -218,28 +220,30 @@ ngx_spiffe_svid_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+done:
+
     *field = svid;
 
     /* for the status page */
 
-    if (svid) {
-        scf = ngx_spiffe_get_conf(cf->cycle);
+    scf = ngx_spiffe_get_conf(cf->cycle);
 
+    if (scf->svids == NULL) {
+        scf->svids = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_spiffe_svid_t *));
         if (scf->svids == NULL) {
-            scf->svids = ngx_array_create(cf->pool, 4,
-                                          sizeof(ngx_spiffe_svid_t *));
-            if (scf->svids == NULL) {
-                return NGX_CONF_ERROR;
-            }
-        }
-
-        choice = ngx_array_push(scf->svids);
-        if (choice == NULL) {
             return NGX_CONF_ERROR;
         }
-
-        *choice = svid;
     }
+
+    choice = ngx_array_push(scf->svids);
+    if (choice == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *choice = svid;
+
+post:
 
     post = cmd->post;
 
