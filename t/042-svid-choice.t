@@ -6,7 +6,8 @@
 #   spiffe://example.org/ns/api/sa/b   hint "api"
 #
 # and "spiffe_svid" / "spiffe_proxy_svid" choose one of them: on (the
-# first), hint=HINT or the SPIFFE ID.
+# first), hint=HINT or the SPIFFE ID.  Stream servers under test proxy to
+# logs/plain.sock, an http server that answers "s".
 #
 # Servers chosen by SNI on one address (logs/sni.sock) each present their
 # own SVID: a.test hint=web, b.test on, c.test the ID of "api", d.test
@@ -108,6 +109,10 @@ add_block_preprocessor(sub {
         spiffe_verify_client on;
         return 200 "up saw $spiffe_id reused=$ssl_session_reused\n";
     }
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/plain.sock;
+        return 200 "s\n";
+    }
 EOC
         . join '', map { sni_server(@$_) } [b => 'on'], [a => 'hint=web'],
               [c => $API], [d => 'hint=missing']);
@@ -185,11 +190,6 @@ qr/\A(?:SSL_do_handshake\(\) failed\n)*spiffe: no SVID for "hint=missing" in the
             spiffe_svid hint=api;
             proxy_pass unix:$TEST_NGINX_SERVROOT/logs/plain.sock;
         }
-    }
---- http_config
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/plain.sock;
-        return 200 "s\n";
     }
 --- config
     location /s {
@@ -289,11 +289,6 @@ spiffe: no SVID for "hint=missing"
             spiffe_svid spiffe://example.org/ns/api/sa/b;
             proxy_pass unix:$TEST_NGINX_SERVROOT/logs/plain.sock;
         }
-    }
---- http_config
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/plain.sock;
-        return 200 "s\n";
     }
 --- config
     proxy_ssl_server_name on;
