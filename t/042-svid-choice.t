@@ -13,9 +13,9 @@
 # own SVID: a.test hint=web, b.test on, c.test the ID of "api", d.test
 # hint=missing (no such SVID).  The outer locations /a ... /d call them with
 # that server name and check with spiffe_proxy_verify which SVID they
-# presented; each answers "NAME $spiffe_svid_id".  The upstream "up" (logs/up.sock,
-# spiffe_verify_client on) answers with the ID that a location presented
-# to it, and whether the TLS session was resumed.
+# presented; each answers "NAME $spiffe_svid_id".  The upstream "up"
+# (logs/up.sock, spiffe_verify_client on) answers with the ID that a
+# location presented to it, and whether the TLS session was resumed.
 
 use strict;
 use warnings;
