@@ -17,7 +17,7 @@
 
 typedef struct {
     ngx_array_t                  upstreams;     /* of ..._upstream_t */
-    ngx_flag_t                   proxy_verify;  /* in some location */
+    ngx_flag_t                   proxy_spiffe;  /* in some location */
     ngx_int_t                    rule_index;    /* of $spiffe_rule */
 } ngx_http_spiffe_main_conf_t;
 
@@ -25,8 +25,9 @@ typedef struct {
 typedef struct {
     spiffe_rules_t              *rules;         /* spiffe_allow, deny */
     ngx_flag_t                   dry_run;
-    ngx_flag_t                   proxy_svid;
+    ngx_spiffe_svid_t           *proxy_svid;
     spiffe_rules_t              *proxy_verify;
+    ngx_spiffe_upstream_t       *upstream;      /* both, once merged */
     u_char                      *proxy_verify_file;
     ngx_uint_t                   proxy_verify_line;
 
@@ -88,6 +89,8 @@ typedef struct {
 
 
 ngx_http_variable_value_t *ngx_http_spiffe_rule_slot(
+    ngx_http_request_t *r);
+const spiffe_snapshot_svid_t *ngx_http_spiffe_server_svid(
     ngx_http_request_t *r);
 
 

@@ -73,6 +73,25 @@ typedef struct {
     ngx_msec_t                  interval;
 } ngx_spiffe_svid_dir_conf_t;
 
+/*
+ * spiffe_svid and spiffe_proxy_svid: which SVID of the current
+ * X509SVIDResponse a server or an upstream connection presents; NULL is
+ * "off"
+ */
+
+#define NGX_SPIFFE_SVID_ON          0   /* the snapshot's own */
+#define NGX_SPIFFE_SVID_HINT        1
+#define NGX_SPIFFE_SVID_ID          2
+
+typedef struct {
+    ngx_uint_t                  by;
+    ngx_str_t                   value;      /* the hint or the ID */
+    ngx_str_t                   name;       /* as written: "hint=db" */
+    uint64_t                    logged;     /* 1 + the snapshot version
+                                               whose lack was logged */
+} ngx_spiffe_svid_t;
+
+
 /* a configured trust domain: spiffe_bundle or spiffe_federate */
 
 typedef struct {
@@ -93,6 +112,9 @@ typedef struct {
     ngx_flag_t                  directive;      /* not the environment */
     ngx_spiffe_svid_dir_conf_t  svid_dir;
     ngx_array_t                *trust;          /* ngx_spiffe_trust_conf_t */
+    ngx_array_t                *svids;          /* ngx_spiffe_svid_t *, of
+                                                   spiffe_svid and
+                                                   spiffe_proxy_svid */
     ngx_shm_zone_t             *bundles_zone;
 
     /* what the protocol modules need, set when they merge */
@@ -276,17 +298,25 @@ typedef u_char *(*ngx_spiffe_upstream_where_pt)(ngx_connection_t *c,
     u_char *buf, size_t len);
 
 typedef struct {
-    ngx_flag_t                     svid;
+    ngx_spiffe_svid_t             *svid;
+    ngx_str_t                      presents; /* empty: no SVID */
     spiffe_rules_t                *rules;   /* NULL: the peer is not checked */
     ngx_spiffe_upstream_where_pt   where;
+
+    /* the session ID context of its TLS sessions: presents, hashed */
+    u_char                         tag[SPIFFE_DIGEST_LEN];
+    size_t                         tag_len;
 } ngx_spiffe_upstream_t;
 
 
 ngx_int_t ngx_spiffe_ssl_init(ngx_log_t *log);
+char *ngx_spiffe_svid_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_spiffe_ssl_svid_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf, ngx_array_t **certs, ngx_array_t **keys);
+const spiffe_snapshot_svid_t *ngx_spiffe_ssl_svid(spiffe_snapshot_t *snap,
+    ngx_spiffe_svid_t *svid);
 char *ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
-    ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_flag_t svid,
+    ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_spiffe_svid_t *svid,
     ngx_uint_t verify, u_char *file, ngx_uint_t line);
 ngx_int_t ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_spiffe_upstream_t *up);
@@ -300,12 +330,22 @@ ngx_int_t ngx_spiffe_ssl_peer_current(ngx_connection_t *c,
     const char **reason);
 ngx_int_t ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess,
     spiffe_rules_t *rules);
+ngx_int_t ngx_spiffe_ssl_session_presents(SSL_SESSION *sess,
+    ngx_spiffe_upstream_t *up);
 
 
-/* balancers of upstreams with spiffe_proxy_verify: ngx_spiffe_upstream.c */
+/*
+ * balancers of upstreams that a location or server with spiffe_proxy_svid
+ * or spiffe_proxy_verify may use: ngx_spiffe_upstream.c
+ */
 
+extern ngx_spiffe_upstream_t  ngx_spiffe_upstream_none;
+
+ngx_spiffe_upstream_t *ngx_spiffe_upstream_create(ngx_conf_t *cf,
+    ngx_spiffe_svid_t *svid, spiffe_rules_t *rules,
+    ngx_spiffe_upstream_where_pt where);
 ngx_int_t ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
-    spiffe_rules_t *rules, ngx_pool_t *pool);
+    ngx_spiffe_upstream_t *up, ngx_pool_t *pool);
 void *ngx_spiffe_upstream_field(ngx_module_t *m, void *conf,
     const char *directive);
 

@@ -17,18 +17,19 @@
 
 typedef struct {
     ngx_array_t                  upstreams;     /* of ..._upstream_t */
-    ngx_flag_t                   proxy_verify;  /* in some server */
+    ngx_flag_t                   proxy_spiffe;  /* in some server */
     ngx_int_t                    rule_index;    /* of $spiffe_rule */
 } ngx_stream_spiffe_main_conf_t;
 
 
 typedef struct {
-    ngx_flag_t                   svid;
+    ngx_spiffe_svid_t           *svid;
     ngx_uint_t                   verify;
     spiffe_rules_t              *rules;         /* spiffe_allow, deny */
     ngx_flag_t                   dry_run;
-    ngx_flag_t                   proxy_svid;
+    ngx_spiffe_svid_t           *proxy_svid;
     spiffe_rules_t              *proxy_verify;
+    ngx_spiffe_upstream_t       *upstream;      /* both, once merged */
 } ngx_stream_spiffe_srv_conf_t;
 
 

@@ -38,7 +38,7 @@ typedef struct {
 } spiffe_snapshot_bundle_t;
 
 
-/* what a snapshot is made of; create() takes its own references */
+/* an SVID of the workload, told apart from others by its hint or ID */
 
 typedef struct {
     X509                            *leaf;
@@ -46,6 +46,19 @@ typedef struct {
     EVP_PKEY                        *key;
     const char                      *hint;
     size_t                           hint_len;
+} spiffe_snapshot_other_t;
+
+
+/*
+ * what a snapshot is made of; create() takes its own references.  An
+ * other SVID that fails the checks of the first is left out: looking for
+ * it finds nothing.
+ */
+
+typedef struct {
+    spiffe_snapshot_other_t          own;       /* the snapshot's SVID */
+    const spiffe_snapshot_other_t   *others;
+    size_t                           nothers;
     const spiffe_snapshot_bundle_t  *bundles;
     size_t                           nbundles;
     STACK_OF(X509_CRL)              *crls;      /* or NULL */
@@ -78,10 +91,11 @@ spiffe_snapshot_t *spiffe_snapshot_create(
     const spiffe_snapshot_parts_t *parts, time_t now, const char **err);
 
 /*
- * The first SVID, or the one whose hint is hint when hint_len is not 0;
- * its bundle is the bundle of its trust domain, federated bundles are
- * keyed "spiffe://td" or "td"; an empty one names a trust domain without
- * an X.509 authority.
+ * The first SVID, or the one whose hint is hint when hint_len is not 0,
+ * is the snapshot's SVID, and the others are kept for
+ * spiffe_snapshot_find_svid(); its bundle is the bundle of its trust
+ * domain, federated bundles are keyed "spiffe://td" or "td"; an empty one
+ * names a trust domain without an X.509 authority.
  */
 spiffe_snapshot_t *spiffe_snapshot_from_x509_svid_resp(
     const spiffe_pb_x509_svid_resp_t *resp, const char *hint,
@@ -133,6 +147,13 @@ void spiffe_snapshot_unref(spiffe_snapshot_t *snap);
 
 const spiffe_snapshot_svid_t *spiffe_snapshot_svid(
     const spiffe_snapshot_t *snap);
+
+/* the first SVID (the snapshot's own one first) with this hint, or ID */
+#define SPIFFE_SNAPSHOT_BY_HINT  0
+#define SPIFFE_SNAPSHOT_BY_ID    1
+
+const spiffe_snapshot_svid_t *spiffe_snapshot_find_svid(
+    const spiffe_snapshot_t *snap, int by, const char *value, size_t len);
 uint64_t spiffe_snapshot_version(const spiffe_snapshot_t *snap);
 
 /* the store of a trust domain, or NULL; td is without "spiffe://" */

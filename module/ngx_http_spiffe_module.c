@@ -12,7 +12,7 @@
 
 
 typedef struct {
-    ngx_flag_t           svid;
+    ngx_spiffe_svid_t   *svid;
     ngx_uint_t           verify;
 } ngx_http_spiffe_srv_conf_t;
 
@@ -79,7 +79,7 @@ static ngx_conf_post_t  ngx_http_spiffe_proxy_post = {
 static ngx_command_t  ngx_http_spiffe_commands[] = {
 
     { ngx_string("spiffe_svid"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
       ngx_http_spiffe_svid,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_spiffe_srv_conf_t, svid),
@@ -163,8 +163,8 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       NULL },
 
     { ngx_string("spiffe_proxy_svid"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_spiffe_svid_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, proxy_svid),
       &ngx_http_spiffe_proxy_post },
@@ -417,17 +417,14 @@ ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char                        *p;
-    spiffe_snapshot_t             *snap;
     const spiffe_snapshot_svid_t  *svid;
 
-    snap = ngx_spiffe_snapshot();
+    svid = ngx_http_spiffe_server_svid(r);
 
-    if (snap == NULL) {
+    if (svid == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
-
-    svid = spiffe_snapshot_svid(snap);
 
     /* a copy: the snapshot may be freed before the request ends */
 
@@ -455,6 +452,19 @@ ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
     v->not_found = 0;
 
     return NGX_OK;
+}
+
+
+/* the SVID that the request's server presents, by its spiffe_svid */
+
+const spiffe_snapshot_svid_t *
+ngx_http_spiffe_server_svid(ngx_http_request_t *r)
+{
+    ngx_http_spiffe_srv_conf_t  *sscf;
+
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_spiffe_module);
+
+    return ngx_spiffe_ssl_svid(ngx_spiffe_snapshot(), sscf->svid);
 }
 
 
@@ -500,7 +510,7 @@ ngx_http_spiffe_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     smcf->proxy_verify = 0;
+     *     smcf->proxy_spiffe = 0;
      *     smcf->rule_index = 0;
      */
 
@@ -525,7 +535,7 @@ ngx_http_spiffe_create_srv_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    sscf->svid = NGX_CONF_UNSET;
+    sscf->svid = NGX_CONF_UNSET_PTR;
     sscf->verify = NGX_CONF_UNSET_UINT;
 
     return sscf;
@@ -541,7 +551,7 @@ ngx_http_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_ssl_srv_conf_t    *ssl;
     ngx_http_core_srv_conf_t   *cscf;
 
-    ngx_conf_merge_value(conf->svid, prev->svid, 0);
+    ngx_conf_merge_ptr_value(conf->svid, prev->svid, NULL);
     ngx_conf_merge_uint_value(conf->verify, prev->verify,
                               NGX_SPIFFE_VERIFY_OFF);
 
@@ -566,7 +576,7 @@ ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf)
 
     conf->rules = NGX_CONF_UNSET_PTR;
     conf->dry_run = NGX_CONF_UNSET;
-    conf->proxy_svid = NGX_CONF_UNSET;
+    conf->proxy_svid = NGX_CONF_UNSET_PTR;
     conf->proxy_verify = NGX_CONF_UNSET_PTR;
     conf->proxy_verify_file = NGX_CONF_UNSET_PTR;
     conf->proxy_verify_line = NGX_CONF_UNSET_UINT;
@@ -588,7 +598,7 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
-    ngx_conf_merge_value(conf->proxy_svid, prev->proxy_svid, 0);
+    ngx_conf_merge_ptr_value(conf->proxy_svid, prev->proxy_svid, NULL);
     ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
     ngx_conf_merge_uint_value(conf->xfcc_forward, prev->xfcc_forward,
                               NGX_HTTP_SPIFFE_XFCC_SANITIZE_SET);

@@ -35,6 +35,7 @@ static json_t *ngx_http_spiffe_status_ready(ngx_uint_t *status);
 static json_t *ngx_http_spiffe_status_unready_workers(void);
 static json_t *ngx_http_spiffe_status_unready_domains(void);
 static json_t *ngx_http_spiffe_status_workers(void);
+static json_t *ngx_http_spiffe_status_svids(void);
 static json_t *ngx_http_spiffe_status_bundles(void);
 static json_t *ngx_http_spiffe_status_refused(ngx_atomic_t *refused);
 static json_t *ngx_http_spiffe_status_string(const char *s);
@@ -174,11 +175,12 @@ ngx_http_spiffe_status_json(ngx_spiffe_stats_t *st)
 
     c = st->counters;
 
-    return json_pack("{s:I, s:o, s:o, s:{s:{s:I, s:o}, s:{s:I, s:o},"
+    return json_pack("{s:I, s:o, s:o, s:o, s:{s:{s:I, s:o}, s:{s:I, s:o},"
                      " s:I}, s:{s:I, s:I, s:I, s:I},"
                      " s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}}",
         "pid", (json_int_t) ngx_pid,
         "workers", ngx_http_spiffe_status_workers(),
+        "svids", ngx_http_spiffe_status_svids(),
         "bundles", ngx_http_spiffe_status_bundles(),
         "handshakes",
             "client",
@@ -361,6 +363,50 @@ ngx_http_spiffe_status_workers(void)
     }
 
     return workers;
+}
+
+
+/*
+ * Each choice of spiffe_svid and spiffe_proxy_svid, by its name, and the
+ * SVID it stands for in the worker that answers: null when the current
+ * X509SVIDResponse has none
+ */
+
+static json_t *
+ngx_http_spiffe_status_svids(void)
+{
+    json_t                         *svids, *s;
+    ngx_uint_t                      i;
+    ngx_spiffe_conf_t              *scf;
+    spiffe_snapshot_t              *snap;
+    ngx_spiffe_svid_t             **choice;
+    const spiffe_snapshot_svid_t   *svid;
+
+    svids = json_object();
+    scf = ngx_spiffe_get_conf((ngx_cycle_t *) ngx_cycle);
+    snap = ngx_spiffe_snapshot();
+
+    if (svids == NULL || scf->svids == NULL) {
+        return svids;
+    }
+
+    choice = scf->svids->elts;
+
+    for (i = 0; i < scf->svids->nelts; i++) {
+        svid = ngx_spiffe_ssl_svid(snap, choice[i]);
+
+        s = (svid == NULL)
+            ? json_null()
+            : json_pack("{s:s, s:s, s:o, s:I}",
+                        "id", svid->id, "serial", svid->serial,
+                        "hint", ngx_http_spiffe_status_string(svid->hint),
+                        "not_after", (json_int_t) svid->not_after);
+
+        json_object_setn_new(svids, (char *) choice[i]->name.data,
+                             choice[i]->name.len, s);
+    }
+
+    return svids;
 }
 
 

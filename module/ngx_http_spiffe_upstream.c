@@ -19,8 +19,9 @@
  *
  * A kept-alive connection or a TLS session is shared by all locations
  * that use an upstream: the balancers are wrapped (ngx_spiffe_upstream.c),
- * so that a location with spiffe_proxy_verify takes neither unless the
- * peer it leads to matches its patterns.
+ * so that a location takes neither unless it was made presenting what the
+ * location presents, and, with spiffe_proxy_verify, the peer it leads to
+ * matches its patterns.
  */
 
 
@@ -169,9 +170,9 @@ ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
 
 /*
  * After every merge, the balancers being final by now: once a location
- * has spiffe_proxy_verify, every upstream {} is wrapped, as a "proxy_pass"
- * with variables may lead a location to any of them (the stream module's
- * policy too)
+ * has spiffe_proxy_svid or spiffe_proxy_verify, every upstream {} is
+ * wrapped, as a "proxy_pass" with variables may lead a location to any of
+ * them (the stream module's policy too)
  */
 
 ngx_int_t
@@ -185,7 +186,7 @@ ngx_http_spiffe_upstream_init(ngx_conf_t *cf)
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
 
-    if (!smcf->proxy_verify) {
+    if (!smcf->proxy_spiffe) {
         return NGX_OK;
     }
 
@@ -217,13 +218,11 @@ ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *slcf,
     ngx_http_core_loc_conf_t     *clcf;
     ngx_http_spiffe_main_conf_t  *smcf;
 
-    static ngx_spiffe_upstream_t  plain;
-
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     if (!slcf->proxy_svid && slcf->proxy_verify == NULL) {
         /* claims the context: no other location hooks it */
-        sup = &plain;
+        sup = &ngx_spiffe_upstream_none;
         goto client;
     }
 
@@ -235,14 +234,23 @@ ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *slcf,
         return NGX_CONF_ERROR;
     }
 
-    sup = ngx_palloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
-    if (sup == NULL) {
-        return NGX_CONF_ERROR;
+    /* one for the proxy and the grpc modules of a location */
+
+    if (slcf->upstream == NULL) {
+        sup = ngx_spiffe_upstream_create(cf, slcf->proxy_svid,
+                                         slcf->proxy_verify,
+                                         ngx_http_spiffe_upstream_where);
+        if (sup == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        slcf->upstream = sup;
+
+        smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
+        smcf->proxy_spiffe = 1;
     }
 
-    sup->svid = slcf->proxy_svid;
-    sup->rules = slcf->proxy_verify;
-    sup->where = ngx_http_spiffe_upstream_where;
+    sup = slcf->upstream;
 
     if (sup->rules) {
         /* SPIFFE replaces both the chain and the host name checks */
@@ -262,16 +270,7 @@ client:
         return NGX_CONF_ERROR;
     }
 
-    if (rc != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (sup->rules) {
-        smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
-        smcf->proxy_verify = 1;
-    }
-
-    return NGX_CONF_OK;
+    return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
@@ -341,11 +340,9 @@ ngx_http_spiffe_upstream_init_peer(ngx_http_request_t *r,
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_spiffe_module);
 
-    if (slcf->proxy_verify == NULL) {
-        return NGX_OK;
-    }
-
-    return ngx_spiffe_upstream_wrap(&r->upstream->peer, slcf->proxy_verify,
+    return ngx_spiffe_upstream_wrap(&r->upstream->peer,
+                                    slcf->upstream ? slcf->upstream
+                                                   : &ngx_spiffe_upstream_none,
                                     r->pool);
 }
 

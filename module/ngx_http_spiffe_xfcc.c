@@ -148,7 +148,6 @@ ngx_http_spiffe_xfcc_element(ngx_http_request_t *r, ngx_uint_t details,
     spiffe_xfcc_t                  x;
     GENERAL_NAME                  *gn;
     ngx_spiffe_peer_t             *peer;
-    spiffe_snapshot_t             *snap;
     GENERAL_NAMES                 *names;
     const spiffe_snapshot_svid_t  *svid;
     u_char                         md[EVP_MAX_MD_SIZE];
@@ -158,9 +157,9 @@ ngx_http_spiffe_xfcc_element(ngx_http_request_t *r, ngx_uint_t details,
     }
 
     peer = ngx_spiffe_ssl_peer(r->connection);
-    snap = ngx_spiffe_snapshot();
+    svid = ngx_http_spiffe_server_svid(r);
 
-    if (peer == NULL || peer->id.len == 0 || snap == NULL) {
+    if (peer == NULL || peer->id.len == 0 || svid == NULL) {
         return NGX_DECLINED;
     }
 
@@ -169,8 +168,6 @@ ngx_http_spiffe_xfcc_element(ngx_http_request_t *r, ngx_uint_t details,
     if (leaf == NULL || X509_digest(leaf, EVP_sha256(), md, &md_len) != 1) {
         return NGX_DECLINED;
     }
-
-    svid = spiffe_snapshot_svid(snap);
 
     ngx_memzero(&x, sizeof(spiffe_xfcc_t));
 

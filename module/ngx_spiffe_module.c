@@ -261,6 +261,7 @@ ngx_spiffe_create_conf(ngx_cycle_t *cycle)
      *     scf->jwt_audiences = NULL;
      *     scf->svid_dir = { 0 };
      *     scf->trust = NULL;
+     *     scf->svids = NULL;
      *     scf->bundles_zone = NULL;
      */
 

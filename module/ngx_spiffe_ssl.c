@@ -58,9 +58,6 @@ static ngx_cycle_t  *ngx_spiffe_placeholder_cycle;
 static ngx_str_t     ngx_spiffe_placeholder_cert;
 static ngx_str_t     ngx_spiffe_placeholder_key;
 
-/* a handshake has failed for want of a valid SVID, and none came since */
-static ngx_uint_t    ngx_spiffe_ssl_without;
-
 static ngx_str_t  ngx_spiffe_verify_success = ngx_string("SUCCESS");
 static ngx_str_t  ngx_spiffe_verify_none = ngx_string("NONE");
 
@@ -148,7 +145,113 @@ ngx_spiffe_ssl_placeholder(ngx_conf_t *cf, ngx_array_t **certs,
 }
 
 
-/* spiffe_svid on: the placeholder must be there before the ssl module merges */
+/*
+ * spiffe_svid and spiffe_proxy_svid: on | off | hint=HINT | spiffe://ID,
+ * into the ngx_spiffe_svid_t pointer at cmd->offset (NULL for "off"), then
+ * the command's post handler, as ngx_conf_set_flag_slot() does
+ */
+
+char *
+ngx_spiffe_svid_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t           *value;
+    spiffe_id_t          id;
+    const char          *err;
+    ngx_conf_post_t     *post;
+    ngx_spiffe_conf_t   *scf;
+    ngx_spiffe_svid_t  **field, *svid, **choice;
+
+    /* one for all: its lack is logged once, whichever server says it */
+    static ngx_spiffe_svid_t  on = { NGX_SPIFFE_SVID_ON, ngx_null_string,
+                                     ngx_string("on"), 0 };
+
+    field = (ngx_spiffe_svid_t **) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        *field = NULL;
+        goto post;
+    }
+
+    if (ngx_strcmp(value[1].data, "on") == 0) {
+        svid = &on;
+        goto done;
+    }
+
+    svid = ngx_pcalloc(cf->pool, sizeof(ngx_spiffe_svid_t));
+    if (svid == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    svid->name = value[1];
+
+    if (ngx_strncmp(value[1].data, "hint=", 5) == 0 && value[1].len > 5) {
+        svid->by = NGX_SPIFFE_SVID_HINT;
+        svid->value.data = value[1].data + 5;
+        svid->value.len = value[1].len - 5;
+
+    } else if (ngx_strncmp(value[1].data, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN)
+               == 0)
+    {
+        if (spiffe_id_parse((char *) value[1].data, value[1].len, &id, &err)
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid SPIFFE ID \"%V\" in \"%V\": %s",
+                               &value[1], &cmd->name, err);
+            return NGX_CONF_ERROR;
+        }
+
+        svid->by = NGX_SPIFFE_SVID_ID;
+        svid->value = value[1];
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, it "
+                           "must be \"on\", \"off\", \"hint=HINT\" or a "
+                           "SPIFFE ID", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+done:
+
+    *field = svid;
+
+    /* for the status page */
+
+    scf = ngx_spiffe_get_conf(cf->cycle);
+
+    if (scf->svids == NULL) {
+        scf->svids = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_spiffe_svid_t *));
+        if (scf->svids == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    choice = ngx_array_push(scf->svids);
+    if (choice == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *choice = svid;
+
+post:
+
+    post = cmd->post;
+
+    return post ? post->post_handler(cf, post, field) : NGX_CONF_OK;
+}
+
+
+/* spiffe_svid: the placeholder must be there before the ssl module merges */
 
 char *
 ngx_spiffe_ssl_svid_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -156,9 +259,10 @@ ngx_spiffe_ssl_svid_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     char  *rv;
 
-    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    rv = ngx_spiffe_svid_slot(cf, cmd, conf);
 
-    if (rv != NGX_CONF_OK || !*(ngx_flag_t *) ((char *) conf + cmd->offset))
+    if (rv != NGX_CONF_OK
+        || *(ngx_spiffe_svid_t **) ((char *) conf + cmd->offset) == NULL)
     {
         return rv;
     }
@@ -196,7 +300,7 @@ ngx_spiffe_ssl_only_placeholder(ngx_array_t *certs)
 
 char *
 ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
-    ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_flag_t svid,
+    ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_spiffe_svid_t *svid,
     ngx_uint_t verify, u_char *file, ngx_uint_t line)
 {
     const char  *name;
@@ -224,9 +328,9 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
 
     if (svid && !ngx_spiffe_ssl_only_placeholder(certificates)) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"spiffe_svid on\" cannot be combined with "
+                      "\"spiffe_svid %V\" cannot be combined with "
                       "\"ssl_certificate\" in the server in %s:%ui",
-                      file, line);
+                      &svid->name, file, line);
         return NGX_CONF_ERROR;
     }
 
@@ -246,7 +350,7 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
 
 
     if (svid) {
-        SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, NULL);
+        SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, svid);
     }
 
     if (verify == NGX_SPIFFE_VERIFY_OFF) {
@@ -307,12 +411,35 @@ ngx_int_t
 ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_spiffe_upstream_t *up)
 {
+    unsigned int            len;
     ngx_spiffe_upstream_t  *prev;
+
+    /*
+     * the sessions it makes are tagged with what it presents (OpenSSL
+     * copies the context's session ID context into them, and keeps it
+     * when nginx saves them): ngx_spiffe_upstream.c compares the tags
+     */
+
+    if (up->presents.len) {
+        if (EVP_Digest(up->presents.data, up->presents.len, up->tag, &len,
+                       EVP_sha256(), NULL)
+            != 1)
+        {
+            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0, "EVP_Digest() failed");
+            return NGX_ERROR;
+        }
+
+        up->tag_len = len;
+    }
 
     prev = SSL_CTX_get_ex_data(ssl->ctx, ngx_spiffe_ssl_upstream_index);
 
     if (prev) {
-        return (prev->svid == up->svid && prev->rules == up->rules)
+        return (prev->rules == up->rules
+                && prev->presents.len == up->presents.len
+                && ngx_memcmp(prev->presents.data, up->presents.data,
+                              up->presents.len)
+                   == 0)
                ? NGX_OK : NGX_DECLINED;
     }
 
@@ -325,7 +452,16 @@ ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
     }
 
     if (up->svid) {
-        SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, NULL);
+        SSL_CTX_set_cert_cb(ssl->ctx, ngx_spiffe_ssl_certificate, up->svid);
+    }
+
+    if (up->tag_len
+        && SSL_CTX_set_session_id_context(ssl->ctx, up->tag, up->tag_len)
+           != 1)
+    {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "SSL_CTX_set_session_id_context() failed");
+        return NGX_ERROR;
     }
 
     if (up->rules) {
@@ -487,9 +623,52 @@ ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess, spiffe_rules_t *rules)
 }
 
 
+/* whether an upstream session was made presenting what up presents */
+
+ngx_int_t
+ngx_spiffe_ssl_session_presents(SSL_SESSION *sess, ngx_spiffe_upstream_t *up)
+{
+    unsigned int   len;
+    const u_char  *tag;
+
+    if (sess == NULL) {
+        return 0;
+    }
+
+    tag = SSL_SESSION_get0_id_context(sess, &len);
+
+    return len == up->tag_len && ngx_memcmp(tag, up->tag, len) == 0;
+}
+
+
+/* the SVID a server or an upstream connection presents, or NULL */
+
+const spiffe_snapshot_svid_t *
+ngx_spiffe_ssl_svid(spiffe_snapshot_t *snap, ngx_spiffe_svid_t *svid)
+{
+    if (snap == NULL) {
+        return NULL;
+    }
+
+    if (svid == NULL || svid->by == NGX_SPIFFE_SVID_ON) {
+        return spiffe_snapshot_svid(snap);
+    }
+
+    return spiffe_snapshot_find_svid(snap,
+                                     (svid->by == NGX_SPIFFE_SVID_ID)
+                                     ? SPIFFE_SNAPSHOT_BY_ID
+                                     : SPIFFE_SNAPSHOT_BY_HINT,
+                                     (char *) svid->value.data,
+                                     svid->value.len);
+}
+
+
 static int
 ngx_spiffe_ssl_certificate(ngx_ssl_conn_t *ssl_conn, void *arg)
 {
+    ngx_spiffe_svid_t  *choice = arg;
+
+    uint64_t                       version;
     ngx_uint_t                     level;
     ngx_connection_t              *c;
     spiffe_snapshot_t             *snap;
@@ -498,40 +677,46 @@ ngx_spiffe_ssl_certificate(ngx_ssl_conn_t *ssl_conn, void *arg)
     c = ngx_ssl_get_connection(ssl_conn);
 
     snap = ngx_spiffe_snapshot();
-    svid = snap ? spiffe_snapshot_svid(snap) : NULL;
+    svid = ngx_spiffe_ssl_svid(snap, choice);
 
-    /*
-     * without a valid SVID every handshake fails: said once until one
-     * comes, not once per client
-     */
+    if (svid != NULL && svid->not_after > ngx_time()) {
 
-    if (svid == NULL || svid->not_after <= ngx_time()) {
-        level = ngx_spiffe_ssl_without ? NGX_LOG_DEBUG : NGX_LOG_ERR;
-        ngx_spiffe_ssl_without = 1;
-
-        if (svid == NULL) {
-            ngx_log_error(level, c->log, 0, "spiffe: no SVID to serve yet");
-
-        } else {
-            ngx_log_error(level, c->log, 0,
-                          "spiffe: SVID \"%s\" has expired and no new one "
-                          "came", svid->id);
+        if (SSL_use_cert_and_key(ssl_conn, svid->leaf, svid->key,
+                                 svid->chain, 1)
+            != 1)
+        {
+            ngx_ssl_error(NGX_LOG_ERR, c->log, 0,
+                          "spiffe: SSL_use_cert_and_key() failed");
+            return 0;
         }
 
-        return 0;
+        return 1;
     }
 
-    ngx_spiffe_ssl_without = 0;
+    /*
+     * without a valid SVID every handshake of this choice fails: said once
+     * per snapshot, not once per client
+     */
 
-    if (SSL_use_cert_and_key(ssl_conn, svid->leaf, svid->key, svid->chain, 1)
-        != 1)
-    {
-        ngx_ssl_error(NGX_LOG_ERR, c->log, 0,
-                      "spiffe: SSL_use_cert_and_key() failed");
-        return 0;
+    version = 1 + (snap ? spiffe_snapshot_version(snap) : 0);
+    level = (choice->logged == version) ? NGX_LOG_DEBUG : NGX_LOG_ERR;
+    choice->logged = version;
+
+    if (snap == NULL) {
+        ngx_log_error(level, c->log, 0, "spiffe: no SVID to serve yet");
+
+    } else if (svid == NULL) {
+        ngx_log_error(level, c->log, 0,
+                      "spiffe: no SVID for \"%V\" in the current "
+                      "X509SVIDResponse", &choice->name);
+
+    } else {
+        ngx_log_error(level, c->log, 0,
+                      "spiffe: SVID \"%s\" has expired and no new one "
+                      "came", svid->id);
     }
 
-    return 1;
+    return 0;
 }
 
 

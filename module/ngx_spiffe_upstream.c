@@ -13,9 +13,11 @@
 
 /*
  * The balancer of an upstream, wrapped for one request (http) or session
- * (stream) with spiffe_proxy_verify, when its kept-alive connections and
- * TLS sessions are shared with others: neither is taken unless the peer
- * it leads to matches these patterns, under the current bundle.
+ * (stream), when its kept-alive connections and TLS sessions are shared
+ * with others: neither is taken unless it was made presenting the same
+ * SVID (or none) as the location or server does, and, with
+ * spiffe_proxy_verify, the peer it leads to matches its patterns under
+ * the current bundle.
  */
 
 
@@ -26,7 +28,7 @@ typedef struct {
     ngx_event_notify_peer_pt           notify;
     ngx_event_set_peer_session_pt      set_session;
     ngx_event_save_peer_session_pt     save_session;
-    spiffe_rules_t                    *rules;
+    ngx_spiffe_upstream_t             *up;
 } ngx_spiffe_upstream_peer_t;
 
 
@@ -42,11 +44,41 @@ static void ngx_spiffe_upstream_save_session(ngx_peer_connection_t *pc,
     void *data);
 
 
+/* a location or server without spiffe_proxy_svid or spiffe_proxy_verify */
+ngx_spiffe_upstream_t  ngx_spiffe_upstream_none;
+
+
+/* what a location or stream server presents to upstreams and checks */
+
+ngx_spiffe_upstream_t *
+ngx_spiffe_upstream_create(ngx_conf_t *cf, ngx_spiffe_svid_t *svid,
+    spiffe_rules_t *rules, ngx_spiffe_upstream_where_pt where)
+{
+    ngx_spiffe_upstream_t  *up;
+
+    up = ngx_pcalloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
+    if (up == NULL) {
+        return NULL;
+    }
+
+    up->svid = svid;
+
+    if (svid) {
+        up->presents = svid->name;
+    }
+
+    up->rules = rules;
+    up->where = where;
+
+    return up;
+}
+
+
 /* after the balancer's own per-request init */
 
 ngx_int_t
-ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc, spiffe_rules_t *rules,
-    ngx_pool_t *pool)
+ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
+    ngx_spiffe_upstream_t *up, ngx_pool_t *pool)
 {
     ngx_spiffe_upstream_peer_t  *sp;
 
@@ -61,7 +93,7 @@ ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc, spiffe_rules_t *rules,
     sp->notify = pc->notify;
     sp->set_session = pc->set_session;
     sp->save_session = pc->save_session;
-    sp->rules = rules;
+    sp->up = up;
 
     pc->data = sp;
     pc->get = ngx_spiffe_upstream_get_peer;
@@ -91,7 +123,17 @@ ngx_spiffe_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
 
     c = pc->connection;
 
-    if (!ngx_spiffe_ssl_peer_allowed(c, sp->rules)) {
+    if (!ngx_spiffe_ssl_session_presents(SSL_get0_session(c->ssl->connection),
+                                         sp->up))
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pc->log, 0,
+                       "spiffe: kept-alive upstream connection made "
+                       "presenting another client identity, closing %p", c);
+
+    } else if (sp->up->rules == NULL) {
+        return rc;
+
+    } else if (!ngx_spiffe_ssl_peer_allowed(c, sp->up->rules)) {
         /* kept alive for a location that trusts another peer */
         ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pc->log, 0,
                        "spiffe: kept-alive upstream connection %p not "
@@ -172,16 +214,29 @@ ngx_spiffe_upstream_set_session(ngx_peer_connection_t *pc, void *data)
 
     sess = SSL_get0_session(pc->connection->ssl->connection);
 
-    if (sess && !ngx_spiffe_ssl_session_allowed(sess, sp->rules)) {
+    if (sess == NULL) {
+        return NGX_OK;
+    }
+
+    if (!ngx_spiffe_ssl_session_presents(sess, sp->up)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, pc->log, 0,
+                       "spiffe: upstream session made presenting another "
+                       "client identity, full handshake");
+
+    } else if (sp->up->rules
+               && !ngx_spiffe_ssl_session_allowed(sess, sp->up->rules))
+    {
         ngx_log_debug0(NGX_LOG_DEBUG_EVENT, pc->log, 0,
                        "spiffe: upstream session not allowed here, "
                        "full handshake");
 
-        if (SSL_set_session(pc->connection->ssl->connection, NULL) == 0) {
-            ngx_ssl_error(NGX_LOG_ALERT, pc->log, 0,
-                          "SSL_set_session() failed");
-            return NGX_ERROR;
-        }
+    } else {
+        return NGX_OK;
+    }
+
+    if (SSL_set_session(pc->connection->ssl->connection, NULL) == 0) {
+        ngx_ssl_error(NGX_LOG_ALERT, pc->log, 0, "SSL_set_session() failed");
+        return NGX_ERROR;
     }
 
     return NGX_OK;

@@ -54,7 +54,7 @@ static ngx_conf_enum_t  ngx_stream_spiffe_verify[] = {
 static ngx_command_t  ngx_stream_spiffe_commands[] = {
 
     { ngx_string("spiffe_svid"),
-      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_stream_spiffe_svid,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_spiffe_srv_conf_t, svid),
@@ -89,8 +89,8 @@ static ngx_command_t  ngx_stream_spiffe_commands[] = {
       NULL },
 
     { ngx_string("spiffe_proxy_svid"),
-      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_spiffe_svid_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_spiffe_srv_conf_t, proxy_svid),
       &ngx_stream_spiffe_proxy_post },
@@ -282,7 +282,7 @@ ngx_stream_spiffe_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     smcf->proxy_verify = 0;
+     *     smcf->proxy_spiffe = 0;
      */
 
     if (ngx_array_init(&smcf->upstreams, cf->pool, 4,
@@ -306,11 +306,11 @@ ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    sscf->svid = NGX_CONF_UNSET;
+    sscf->svid = NGX_CONF_UNSET_PTR;
     sscf->verify = NGX_CONF_UNSET_UINT;
     sscf->rules = NGX_CONF_UNSET_PTR;
     sscf->dry_run = NGX_CONF_UNSET;
-    sscf->proxy_svid = NGX_CONF_UNSET;
+    sscf->proxy_svid = NGX_CONF_UNSET_PTR;
     sscf->proxy_verify = NGX_CONF_UNSET_PTR;
 
     return sscf;
@@ -327,12 +327,12 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_stream_core_srv_conf_t    *cscf;
     ngx_stream_spiffe_ssl_conf_t  *ssl;
 
-    ngx_conf_merge_value(conf->svid, prev->svid, 0);
+    ngx_conf_merge_ptr_value(conf->svid, prev->svid, NULL);
     ngx_conf_merge_uint_value(conf->verify, prev->verify,
                               NGX_SPIFFE_VERIFY_OFF);
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
-    ngx_conf_merge_value(conf->proxy_svid, prev->proxy_svid, 0);
+    ngx_conf_merge_ptr_value(conf->proxy_svid, prev->proxy_svid, NULL);
     ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
 
     cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);

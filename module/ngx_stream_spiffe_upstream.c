@@ -27,8 +27,10 @@
  *
  * TLS sessions to an upstream are shared by all servers that use it, and
  * the upstream named by a "proxy_pass $variable" is known only at run
- * time: once a server has spiffe_proxy_verify, every upstream's balancer
- * is wrapped, and sessions are checked for the servers that verify.
+ * time: once a server has spiffe_proxy_svid or spiffe_proxy_verify, every
+ * upstream's balancer is wrapped, and a session serves only the servers
+ * that present what it was made presenting (and, with spiffe_proxy_verify,
+ * whose patterns its peer matches).
  */
 
 
@@ -110,23 +112,21 @@ ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    up = ngx_palloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
+    up = ngx_spiffe_upstream_create(cf, sscf->proxy_svid, sscf->proxy_verify,
+                                    ngx_stream_spiffe_upstream_where);
     if (up == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    up->svid = sscf->proxy_svid;
-    up->rules = sscf->proxy_verify;
-    up->where = ngx_stream_spiffe_upstream_where;
-
     if (up->rules) {
         /* SPIFFE replaces both the chain and the host name checks */
         *verify = 0;
-
-        smcf = ngx_stream_conf_get_module_main_conf(cf,
-                                                    ngx_stream_spiffe_module);
-        smcf->proxy_verify = 1;
     }
+
+    sscf->upstream = up;
+
+    smcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_spiffe_module);
+    smcf->proxy_spiffe = 1;
 
     rc = ngx_spiffe_ssl_client(cf, ssl, up);
 
@@ -185,7 +185,7 @@ ngx_stream_spiffe_upstream_init(ngx_conf_t *cf)
 
     smcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_spiffe_module);
 
-    if (!smcf->proxy_verify) {
+    if (!smcf->proxy_spiffe) {
         return NGX_OK;
     }
 
@@ -250,11 +250,9 @@ ngx_stream_spiffe_upstream_init_peer(ngx_stream_session_t *s,
 
     sscf = ngx_stream_get_module_srv_conf(s, ngx_stream_spiffe_module);
 
-    if (sscf->proxy_verify == NULL) {
-        return NGX_OK;
-    }
-
-    return ngx_spiffe_upstream_wrap(&s->upstream->peer, sscf->proxy_verify,
+    return ngx_spiffe_upstream_wrap(&s->upstream->peer,
+                                    sscf->upstream ? sscf->upstream
+                                                   : &ngx_spiffe_upstream_none,
                                     s->connection->pool);
 }
 

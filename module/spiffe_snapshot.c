@@ -30,13 +30,21 @@ typedef struct {
 } spiffe_snapshot_crl_t;
 
 
-struct spiffe_snapshot_s {
-    unsigned                 refs;
-    uint64_t                 version;
+/* an SVID of the workload and the strings it owns */
+
+typedef struct {
     spiffe_snapshot_svid_t   svid;
     char                    *id;
     char                    *serial;
     char                    *hint;
+} spiffe_snapshot_own_t;
+
+
+struct spiffe_snapshot_s {
+    unsigned                 refs;
+    uint64_t                 version;
+    spiffe_snapshot_own_t   *svids;     /* the snapshot's own one first */
+    size_t                   nsvids;
     spiffe_snapshot_td_t    *tds;       /* sorted by name */
     size_t                   ntds;
     spiffe_snapshot_crl_t   *crls;
@@ -45,14 +53,20 @@ struct spiffe_snapshot_s {
 };
 
 
+static int spiffe_snapshot_parse_svid(const spiffe_pb_x509_svid_t *svid,
+    spiffe_snapshot_other_t *out, char *id, size_t *len, const char **err);
 static int spiffe_snapshot_add_bundles(spiffe_snapshot_t *snap,
     const spiffe_snapshot_bundle_t *bundles, size_t n, const char **err);
 static int spiffe_snapshot_add_crls(spiffe_snapshot_t *snap,
     STACK_OF(X509_CRL) *crls, const char **err);
-static int spiffe_snapshot_add_svid(spiffe_snapshot_t *snap,
+static int spiffe_snapshot_add_svids(spiffe_snapshot_t *snap,
     const spiffe_snapshot_parts_t *parts, time_t now, const char **err);
 static int spiffe_snapshot_set_no_x509(spiffe_snapshot_t *snap,
     const spiffe_snapshot_bundle_t *empty, size_t n, const char **err);
+static int spiffe_snapshot_add_svid(spiffe_snapshot_t *snap,
+    spiffe_snapshot_own_t *own, const spiffe_snapshot_other_t *in,
+    time_t now, const char **err);
+static void spiffe_snapshot_own_free(spiffe_snapshot_own_t *own);
 static int spiffe_snapshot_digests(spiffe_snapshot_t *snap,
     const char **err);
 static int spiffe_snapshot_digest_der(EVP_MD_CTX *md, void *obj,
@@ -80,7 +94,7 @@ spiffe_snapshot_create(const spiffe_snapshot_parts_t *parts, time_t now,
 {
     spiffe_snapshot_t  *snap;
 
-    if (parts->leaf == NULL || parts->key == NULL) {
+    if (parts->own.leaf == NULL || parts->own.key == NULL) {
         *err = "no SVID";
         return NULL;
     }
@@ -103,7 +117,7 @@ spiffe_snapshot_create(const spiffe_snapshot_parts_t *parts, time_t now,
         != 0
         || spiffe_snapshot_add_crls(snap, parts->crls, err) != 0
         || spiffe_snapshot_digests(snap, err) != 0
-        || spiffe_snapshot_add_svid(snap, parts, now, err) != 0)
+        || spiffe_snapshot_add_svids(snap, parts, now, err) != 0)
     {
         ERR_pop_to_mark();
         spiffe_snapshot_free(snap);
@@ -125,8 +139,8 @@ spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
     size_t                        i, len, nempty;
     X509_CRL                     *crl;
     const char                   *reason;
-    STACK_OF(X509)               *certs;
     spiffe_snapshot_t            *snap;
+    spiffe_snapshot_other_t      *others, own;
     spiffe_snapshot_parts_t       parts;
     spiffe_snapshot_bundle_t     *bundles, *empty, *b;
     const spiffe_pb_x509_svid_t  *svid;
@@ -176,7 +190,11 @@ spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
     /* empty federated bundles fill it from the last slot down */
 
     bundles = calloc(resp->nbundles + 1, sizeof(spiffe_snapshot_bundle_t));
-    if (bundles == NULL) {
+    others = calloc(resp->nsvids, sizeof(spiffe_snapshot_other_t));
+
+    if (bundles == NULL || others == NULL) {
+        free(bundles);
+        free(others);
         *err = "out of memory";
         return NULL;
     }
@@ -184,33 +202,26 @@ spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
     empty = bundles + resp->nbundles + 1;
     nempty = 0;
 
-    certs = spiffe_x509_parse_der_certs(svid->x509_svid.data,
-                                        svid->x509_svid.len, &reason);
-    if (certs == NULL) {
-        *err = "bad SVID certificate";
+    /* the others: one that is not a well-formed SVID is left out */
+
+    for (i = 0; i < resp->nsvids; i++) {
+        if (&resp->svids[i] != svid
+            && spiffe_snapshot_parse_svid(&resp->svids[i],
+                                          &others[parts.nothers], id, &len,
+                                          &reason)
+               == 0)
+        {
+            parts.nothers++;
+        }
+    }
+
+    parts.others = others;
+
+    if (spiffe_snapshot_parse_svid(svid, &own, id, &len, err) != 0) {
         goto done;
     }
 
-    parts.leaf = sk_X509_shift(certs);
-    parts.chain = certs;
-
-    parts.key = spiffe_x509_parse_der_key(svid->x509_svid_key.data,
-                                          svid->x509_svid_key.len, &reason);
-    if (parts.key == NULL) {
-        *err = "bad SVID private key";
-        goto done;
-    }
-
-    if (spiffe_x509_peer_id(parts.leaf, id, &len, err) != 0) {
-        goto done;
-    }
-
-    if (svid->spiffe_id.len != len
-        || memcmp(svid->spiffe_id.data, id, len) != 0)
-    {
-        *err = "SVID spiffe_id does not match its certificate";
-        goto done;
-    }
+    parts.own = own;
 
     bundles[0].td = id + SPIFFE_SCHEME_LEN;
     bundles[0].td_len = spiffe_snapshot_id_td(id, len);
@@ -280,8 +291,6 @@ spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
         }
     }
 
-    parts.hint = (const char *) svid->hint.data;
-    parts.hint_len = svid->hint.len;
     parts.bundles = bundles;
     parts.version = version;
 
@@ -296,10 +305,72 @@ spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
 
 done:
 
+    for (i = 0; i < parts.nothers; i++) {
+        X509_free(others[i].leaf);
+        spiffe_x509_free_certs(others[i].chain);
+        EVP_PKEY_free(others[i].key);
+    }
+
     spiffe_snapshot_parts_free(&parts, bundles, resp->nbundles + 1);
     free(bundles);
+    free(others);
 
     return snap;
+}
+
+
+/* an SVID of a message: its ID, checked against its certificate, in id */
+
+static int
+spiffe_snapshot_parse_svid(const spiffe_pb_x509_svid_t *svid,
+    spiffe_snapshot_other_t *out, char *id, size_t *len, const char **err)
+{
+    const char      *reason;
+    STACK_OF(X509)  *certs;
+
+    memset(out, 0, sizeof(spiffe_snapshot_other_t));
+
+    certs = spiffe_x509_parse_der_certs(svid->x509_svid.data,
+                                        svid->x509_svid.len, &reason);
+    if (certs == NULL) {
+        *err = "bad SVID certificate";
+        return -1;
+    }
+
+    out->leaf = sk_X509_shift(certs);
+    out->chain = certs;
+
+    out->key = spiffe_x509_parse_der_key(svid->x509_svid_key.data,
+                                         svid->x509_svid_key.len, &reason);
+    if (out->key == NULL) {
+        *err = "bad SVID private key";
+        goto failed;
+    }
+
+    if (spiffe_x509_peer_id(out->leaf, id, len, err) != 0) {
+        goto failed;
+    }
+
+    if (svid->spiffe_id.len != *len
+        || memcmp(svid->spiffe_id.data, id, *len) != 0)
+    {
+        *err = "SVID spiffe_id does not match its certificate";
+        goto failed;
+    }
+
+    out->hint = (const char *) svid->hint.data;
+    out->hint_len = svid->hint.len;
+
+    return 0;
+
+failed:
+
+    X509_free(out->leaf);
+    spiffe_x509_free_certs(out->chain);
+    EVP_PKEY_free(out->key);
+    memset(out, 0, sizeof(spiffe_snapshot_other_t));
+
+    return -1;
 }
 
 
@@ -319,21 +390,22 @@ spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
 
     *part = SPIFFE_PEM_CERT;
 
-    parts.chain = spiffe_x509_parse_pem_certs(pem->cert, pem->cert_len, err);
-    if (parts.chain == NULL) {
+    parts.own.chain = spiffe_x509_parse_pem_certs(pem->cert, pem->cert_len,
+                                                  err);
+    if (parts.own.chain == NULL) {
         goto done;
     }
 
-    parts.leaf = sk_X509_shift(parts.chain);
+    parts.own.leaf = sk_X509_shift(parts.own.chain);
 
-    if (spiffe_x509_peer_id(parts.leaf, id, &len, err) != 0) {
+    if (spiffe_x509_peer_id(parts.own.leaf, id, &len, err) != 0) {
         goto done;
     }
 
     *part = SPIFFE_PEM_KEY;
 
-    parts.key = spiffe_x509_parse_pem_key(pem->key, pem->key_len, err);
-    if (parts.key == NULL) {
+    parts.own.key = spiffe_x509_parse_pem_key(pem->key, pem->key_len, err);
+    if (parts.own.key == NULL) {
         goto done;
     }
 
@@ -360,7 +432,7 @@ spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
 
     *part = SPIFFE_PEM_SET;
 
-    parts.hint = "";
+    parts.own.hint = "";
     parts.bundles = &bundle;
     parts.nbundles = 1;
     parts.version = version;
@@ -380,21 +452,36 @@ spiffe_snapshot_compose(const spiffe_snapshot_t *base,
     const spiffe_snapshot_bundle_t *extra, size_t nextra, uint64_t version,
     time_t now, const char **err)
 {
-    int                        cas, j;
-    size_t                     i, k, n;
-    STACK_OF(X509_CRL)        *crls;
-    spiffe_snapshot_t         *snap;
-    spiffe_snapshot_parts_t    parts;
-    spiffe_snapshot_bundle_t  *bundles;
+    int                            cas, j;
+    size_t                         i, k, n;
+    STACK_OF(X509_CRL)            *crls;
+    spiffe_snapshot_t             *snap;
+    spiffe_snapshot_other_t       *others;
+    spiffe_snapshot_parts_t        parts;
+    spiffe_snapshot_bundle_t      *bundles;
+    const spiffe_snapshot_svid_t  *svid;
 
     bundles = calloc(base->ntds + nextra, sizeof(spiffe_snapshot_bundle_t));
+    others = calloc(base->nsvids, sizeof(spiffe_snapshot_other_t));
     crls = sk_X509_CRL_new_null();
 
-    if (bundles == NULL || crls == NULL) {
+    if (bundles == NULL || others == NULL || crls == NULL) {
         free(bundles);
+        free(others);
         sk_X509_CRL_free(crls);
         *err = "out of memory";
         return NULL;
+    }
+
+    /* the snapshot's own SVID first */
+
+    for (i = 0; i < base->nsvids; i++) {
+        svid = &base->svids[i].svid;
+        others[i].leaf = svid->leaf;
+        others[i].chain = svid->chain;
+        others[i].key = svid->key;
+        others[i].hint = svid->hint;
+        others[i].hint_len = svid->hint_len;
     }
 
     n = 0;
@@ -443,11 +530,9 @@ spiffe_snapshot_compose(const spiffe_snapshot_t *base,
 
     memset(&parts, 0, sizeof(spiffe_snapshot_parts_t));
 
-    parts.leaf = base->svid.leaf;
-    parts.chain = base->svid.chain;
-    parts.key = base->svid.key;
-    parts.hint = base->svid.hint;
-    parts.hint_len = base->svid.hint_len;
+    parts.own = others[0];
+    parts.others = others + 1;
+    parts.nothers = base->nsvids - 1;
     parts.bundles = bundles;
     parts.nbundles = n;
     parts.crls = crls;
@@ -458,6 +543,7 @@ spiffe_snapshot_compose(const spiffe_snapshot_t *base,
 done:
 
     free(bundles);
+    free(others);
     sk_X509_CRL_free(crls);
 
     return snap;
@@ -489,7 +575,29 @@ spiffe_snapshot_unref(spiffe_snapshot_t *snap)
 const spiffe_snapshot_svid_t *
 spiffe_snapshot_svid(const spiffe_snapshot_t *snap)
 {
-    return &snap->svid;
+    return &snap->svids[0].svid;
+}
+
+
+const spiffe_snapshot_svid_t *
+spiffe_snapshot_find_svid(const spiffe_snapshot_t *snap, int by,
+    const char *value, size_t len)
+{
+    size_t                         i;
+    const spiffe_snapshot_svid_t  *svid;
+
+    for (i = 0; i < snap->nsvids; i++) {
+        svid = &snap->svids[i].svid;
+
+        if (by == SPIFFE_SNAPSHOT_BY_ID
+            ? (svid->id_len == len && memcmp(svid->id, value, len) == 0)
+            : (svid->hint_len == len && memcmp(svid->hint, value, len) == 0))
+        {
+            return svid;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -893,69 +1001,128 @@ spiffe_snapshot_digest_der(EVP_MD_CTX *md, void *obj,
 }
 
 
+/*
+ * The snapshot's own SVID, then the others that pass the same checks; the
+ * bundles are in by now
+ */
+
 static int
-spiffe_snapshot_add_svid(spiffe_snapshot_t *snap,
+spiffe_snapshot_add_svids(spiffe_snapshot_t *snap,
     const spiffe_snapshot_parts_t *parts, time_t now, const char **err)
+{
+    size_t       i;
+    const char  *reason;
+
+    snap->svids = calloc(1 + parts->nothers, sizeof(spiffe_snapshot_own_t));
+    if (snap->svids == NULL) {
+        *err = "out of memory";
+        return -1;
+    }
+
+    snap->nsvids = 1;
+
+    if (spiffe_snapshot_add_svid(snap, &snap->svids[0], &parts->own, now,
+                                 err)
+        != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < parts->nothers; i++) {
+        if (parts->others[i].leaf == NULL || parts->others[i].key == NULL
+            || spiffe_snapshot_add_svid(snap, &snap->svids[snap->nsvids],
+                                        &parts->others[i], now, &reason)
+               != 0)
+        {
+            spiffe_snapshot_own_free(&snap->svids[snap->nsvids]);
+            memset(&snap->svids[snap->nsvids], 0,
+                   sizeof(spiffe_snapshot_own_t));
+            continue;
+        }
+
+        snap->nsvids++;
+    }
+
+    return 0;
+}
+
+
+static int
+spiffe_snapshot_add_svid(spiffe_snapshot_t *snap, spiffe_snapshot_own_t *own,
+    const spiffe_snapshot_other_t *in, time_t now, const char **err)
 {
     char         id[SPIFFE_ID_MAX_LEN + 1];
     size_t       len;
     X509_STORE  *store;
 
-    if (spiffe_x509_peer_id(parts->leaf, id, &len, err) != 0) {
+    if (spiffe_x509_peer_id(in->leaf, id, &len, err) != 0) {
         return -1;
     }
 
     store = spiffe_snapshot_store(snap, id + SPIFFE_SCHEME_LEN,
                                   spiffe_snapshot_id_td(id, len));
 
-    if (spiffe_x509_svid_check(parts->leaf, parts->chain, parts->key, store,
-                               now, err)
+    if (spiffe_x509_svid_check(in->leaf, in->chain, in->key, store, now,
+                               err)
         != 0)
     {
         return -1;
     }
 
-    if (spiffe_snapshot_time(X509_get0_notAfter(parts->leaf),
-                             &snap->svid.not_after)
+    if (spiffe_snapshot_time(X509_get0_notAfter(in->leaf),
+                             &own->svid.not_after)
         != 0)
     {
         *err = "bad certificate validity";
         return -1;
     }
 
-    snap->id = malloc(len + 1);
-    snap->hint = malloc(parts->hint_len + 1);
-    snap->serial = spiffe_snapshot_serial(parts->leaf);
-    snap->svid.chain = (parts->chain != NULL) ? X509_chain_up_ref(parts->chain)
-                                              : sk_X509_new_null();
+    own->id = malloc(len + 1);
+    own->hint = malloc(in->hint_len + 1);
+    own->serial = spiffe_snapshot_serial(in->leaf);
+    own->svid.chain = (in->chain != NULL) ? X509_chain_up_ref(in->chain)
+                                          : sk_X509_new_null();
 
-    if (snap->id == NULL || snap->hint == NULL || snap->serial == NULL
-        || snap->svid.chain == NULL)
+    if (own->id == NULL || own->hint == NULL || own->serial == NULL
+        || own->svid.chain == NULL)
     {
         *err = "out of memory";
         return -1;
     }
 
-    memcpy(snap->id, id, len + 1);
+    memcpy(own->id, id, len + 1);
 
-    if (parts->hint_len != 0) {
-        memcpy(snap->hint, parts->hint, parts->hint_len);
+    if (in->hint_len != 0) {
+        memcpy(own->hint, in->hint, in->hint_len);
     }
 
-    snap->hint[parts->hint_len] = '\0';
+    own->hint[in->hint_len] = '\0';
 
-    X509_up_ref(parts->leaf);
-    EVP_PKEY_up_ref(parts->key);
+    X509_up_ref(in->leaf);
+    EVP_PKEY_up_ref(in->key);
 
-    snap->svid.id = snap->id;
-    snap->svid.id_len = len;
-    snap->svid.leaf = parts->leaf;
-    snap->svid.key = parts->key;
-    snap->svid.serial = snap->serial;
-    snap->svid.hint = snap->hint;
-    snap->svid.hint_len = parts->hint_len;
+    own->svid.id = own->id;
+    own->svid.id_len = len;
+    own->svid.leaf = in->leaf;
+    own->svid.key = in->key;
+    own->svid.serial = own->serial;
+    own->svid.hint = own->hint;
+    own->svid.hint_len = in->hint_len;
 
     return 0;
+}
+
+
+static void
+spiffe_snapshot_own_free(spiffe_snapshot_own_t *own)
+{
+    X509_free(own->svid.leaf);
+    spiffe_x509_free_certs(own->svid.chain);
+    EVP_PKEY_free(own->svid.key);
+
+    free(own->id);
+    free(own->serial);
+    free(own->hint);
 }
 
 
@@ -1194,9 +1361,9 @@ spiffe_snapshot_parts_free(spiffe_snapshot_parts_t *parts,
         spiffe_x509_free_certs(bundles[i].certs);
     }
 
-    X509_free(parts->leaf);
-    spiffe_x509_free_certs(parts->chain);
-    EVP_PKEY_free(parts->key);
+    X509_free(parts->own.leaf);
+    spiffe_x509_free_certs(parts->own.chain);
+    EVP_PKEY_free(parts->own.key);
     sk_X509_CRL_pop_free(parts->crls, X509_CRL_free);
 }
 
@@ -1219,13 +1386,11 @@ spiffe_snapshot_free(spiffe_snapshot_t *snap)
     free(snap->crls);
     free(snap->tds);
 
-    X509_free(snap->svid.leaf);
-    spiffe_x509_free_certs(snap->svid.chain);
-    EVP_PKEY_free(snap->svid.key);
+    for (k = 0; k < snap->nsvids; k++) {
+        spiffe_snapshot_own_free(&snap->svids[k]);
+    }
 
-    free(snap->id);
-    free(snap->serial);
-    free(snap->hint);
+    free(snap->svids);
     free(snap->no_x509);
     free(snap);
 }

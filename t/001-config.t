@@ -417,3 +417,70 @@ qr{\[emerg\] .*"spiffe_svid" is not supported over QUIC: the server in \S+nginx\
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"spiffe_verify_client" is not supported over QUIC: the server in \S+nginx\.conf:\d+ has "listen \.\.\. quic"}
+
+
+
+=== TEST 35: spiffe_svid takes on, off, hint=HINT or a SPIFFE ID: anything else is refused with the file and line
+--- main_config
+    spiffe_workload_api unix:/tmp/ngx-spiffe-none.sock;
+--- http_config
+    spiffe_svid yes;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid value "yes" in "spiffe_svid" directive, it must be "on", "off", "hint=HINT" or a SPIFFE ID in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 36: spiffe_svid with an empty hint
+--- main_config
+    spiffe_workload_api unix:/tmp/ngx-spiffe-none.sock;
+--- http_config
+    spiffe_svid hint=;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid value "hint=" in "spiffe_svid" directive, it must be "on", "off", "hint=HINT" or a SPIFFE ID in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 37: spiffe_svid with an invalid SPIFFE ID
+--- main_config
+    spiffe_workload_api unix:/tmp/ngx-spiffe-none.sock;
+--- http_config
+    spiffe_svid spiffe://Example.org/web;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid SPIFFE ID "spiffe://Example\.org/web" in "spiffe_svid": .+ in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 38: spiffe_svid twice in a server
+--- main_config
+    spiffe_workload_api unix:/tmp/ngx-spiffe-none.sock;
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_SERVER_PORT ssl;
+        server_name tls;
+        spiffe_svid hint=a;
+        spiffe_svid on;
+    }
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"spiffe_svid" directive is duplicate in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 39: spiffe_proxy_svid with an invalid SPIFFE ID
+--- main_config
+    spiffe_workload_api unix:/tmp/ngx-spiffe-none.sock;
+--- config
+    location /x {
+        spiffe_proxy_svid spiffe://example.org/a/../b;
+        proxy_pass https://127.0.0.1:1/;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid SPIFFE ID "spiffe://example\.org/a/\.\./b" in "spiffe_proxy_svid": .+ in \S+nginx\.conf:\d+}

@@ -105,6 +105,8 @@ my $error = qr/\[(?:error|crit)\] \d+#\d+: (?:\*\d+ )?\K.*?(?= while |, client: 
 my $debug = join '|', 'kept-alive upstream connection(?= \S+ not allowed)',
                       'kept-alive upstream peer no longer trusted: [^,\n]*',
                       'upstream session not allowed here',
+                      'kept-alive upstream connection made presenting another client identity',
+                      'upstream session made presenting another client identity',
                       'session not resumed: [^,\n]*';
 our $LOG = qr/$error|spiffe: (?:$debug)/;
 
@@ -112,6 +114,11 @@ our $LOG = qr/$error|spiffe: (?:$debug)/;
 # by the client (nginx), a session ticket refused by the server (nginx)
 our $KA = "spiffe: kept-alive upstream connection\n";
 our $SESS = "spiffe: upstream session not allowed here\n";
+# the same, made presenting another identity (spiffe_proxy_svid)
+our $OTHER_KA = "spiffe: kept-alive upstream connection made presenting "
+                . "another client identity\n";
+our $OTHER_SESS = "spiffe: upstream session made presenting another "
+                  . "client identity\n";
 our $STALE = "spiffe: session not resumed: resumed session predates a "
              . "bundle change\n";
 # a kept-alive connection closed: its peer was verified under another
@@ -1138,14 +1145,14 @@ qr{\[emerg\] .*invalid number of arguments in "spiffe_proxy_verify" directive in
 
 
 
-=== TEST 30: spiffe_proxy_svid takes on or off
+=== TEST 30: spiffe_proxy_svid takes on, off, hint=HINT or a SPIFFE ID
 --- main_config
     spiffe_workload_api unix:/nonexistent/agent.sock;
 --- config
     spiffe_proxy_svid yes;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on" or "off" in \S+nginx\.conf:\d+$}m
+qr{\[emerg\] .*invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on", "off", "hint=HINT" or a SPIFFE ID in \S+nginx\.conf:\d+$}m
 
 
 
@@ -1199,34 +1206,71 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
 
 
 
-=== TEST 34: a location without spiffe directives next to one with spiffe_proxy_svid, no proxy_ssl_* anywhere: it presents no SVID
+=== TEST 34: a location without spiffe directives next to one with spiffe_proxy_svid, no proxy_ssl_* anywhere, one upstream: neither resumes the TLS session of the other
 --- config
-    # /svid calls another address of the same server: no TLS session of
-    # one is offered to the other
     location /plain {
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
     }
     location /svid {
         spiffe_proxy_svid on;
-        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up2.sock:/;
+        proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
     }
     location /verify {
         spiffe_proxy_verify spiffe://example.org/nginx;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
     }
 --- request eval
-["GET /svid", "GET /plain", "GET /verify", "GET /svid"]
+[map { "GET /$_" } qw(svid svid plain verify svid)]
 --- error_code eval
-[200, 400, 400, 200]
+[200, 200, 400, 400, 200]
 --- response_body_like eval
 ["\\Aup saw spiffe://example\\.org/nginx reused=\\. req=1\\n\\z",
+ "\\Aup saw spiffe://example\\.org/nginx reused=r req=1\\n\\z",
+ # /svid's session would show the upstream our SVID
  "No required SSL certificate was sent",
  "No required SSL certificate was sent",
- "\\Aup saw spiffe://example\\.org/nginx reused=r req=1\\n\\z"]
+ # /verify's session was made presenting nothing
+ "\\Aup saw spiffe://example\\.org/nginx reused=\\. req=1\\n\\z"]
+--- grep_error_log eval: $::LOG
+--- grep_error_log_out eval
+"$::OTHER_SESS$::SESS$::OTHER_SESS"
 
 
 
-=== TEST 35: proxy_pass with a variable to a keepalive upstream {} that locations verifying other patterns, nothing, or with proxy_ssl_* of their own share
+=== TEST 35: a keepalive upstream {} shared by a location with spiffe_proxy_svid and one without: a connection kept for one does not serve the other
+--- http_config
+    upstream ka {
+        server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
+        keepalive 8;
+    }
+--- config
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    location /plain {
+        proxy_pass https://ka/;
+    }
+    location /svid {
+        spiffe_proxy_svid on;
+        proxy_pass https://ka/;
+    }
+--- request eval
+[map { "GET /$_" } qw(svid svid plain svid)]
+--- error_code eval
+[200, 200, 400, 200]
+--- response_body_like eval
+["\\Aup saw spiffe://example\\.org/nginx reused=\\. req=1\\n\\z",
+ "\\Aup saw spiffe://example\\.org/nginx reused=\\. req=2\\n\\z",
+ # not /svid's kept connection, nor its session
+ "No required SSL certificate was sent",
+ # nor /plain's session
+ "\\Aup saw spiffe://example\\.org/nginx reused=\\. req=1\\n\\z"]
+--- grep_error_log eval: $::LOG
+--- grep_error_log_out eval
+"$::OTHER_KA$::OTHER_SESS$::OTHER_SESS"
+
+
+
+=== TEST 36: proxy_pass with a variable to a keepalive upstream {} that locations verifying other patterns, nothing, or with proxy_ssl_* of their own share
 --- http_config
     upstream ka {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;

@@ -82,6 +82,9 @@ sub refused {
 
 our $NOMATCH = 'its ID matches no spiffe_proxy_verify pattern';
 our $SESS = "spiffe: upstream session not allowed here\n";
+# a session made presenting another identity (spiffe_proxy_svid) not offered
+our $OTHER_SESS = "spiffe: upstream session made presenting another "
+                  . "client identity\n";
 
 
 # ---- the TLS upstreams -----------------------------------------------------
@@ -134,7 +137,7 @@ sub server_at {
 # refused upstream handshake at crit), and the debug lines about TLS
 # sessions to upstreams, in order
 sub errors {
-    my $debug = qr/spiffe: (?:upstream session not allowed here|session not resumed: [^,\n]*)/;
+    my $debug = qr/spiffe: (?:upstream session (?:not allowed here|made presenting another client identity)|session not resumed: [^,\n]*)/;
     my $out = '';
     for (split /\n/, slurp("$ENV{TEST_NGINX_SERVROOT}/logs/error.log")) {
         my ($msg) = /\[(?:error|crit)\] \d+#\d+: (?:\*\d+ )?(.*?)(?= while |, client: |$)/;
@@ -1039,7 +1042,7 @@ invalid number of arguments in "spiffe_proxy_verify" directive in FILE:8
 line 8: spiffe_proxy_verify;
 ',
 'exit 1
-invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on" or "off" in FILE:8
+invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on", "off", "hint=HINT" or a SPIFFE ID in FILE:8
 line 8: spiffe_proxy_svid yes;
 ']
 
@@ -1080,3 +1083,38 @@ stream {
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"spiffe_proxy_svid" cannot be combined with "proxy_ssl_certificate" in the server in \S+nginx\.conf:\d+}
+
+
+
+=== TEST 17: a server with spiffe_proxy_svid and one without share an upstream: neither resumes the TLS session of the other
+--- main_config
+stream {
+    upstream u {
+        server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
+    }
+
+    proxy_ssl on;
+
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/psvid.sock;
+        spiffe_proxy_svid on;
+        proxy_pass u;
+    }
+
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/pplain.sock;
+        proxy_pass u;
+    }
+}
+--- request eval
+[map({ "GET /p/$_/" } qw(svid svid plain svid)), "GET /probe/errors"]
+--- error_code eval
+[200, 200, 400, 200, 200]
+--- response_body_like eval
+[qr{\Aup saw \Q$::SELF\E serial=[0-9A-F]+ reused=\.\n\z},
+ qr{\Aup saw \Q$::SELF\E serial=[0-9A-F]+ reused=r\n\z},
+ # psvid's session would show the upstream our SVID
+ qr{No required SSL certificate was sent},
+ # pplain's session was made presenting nothing
+ qr{\Aup saw \Q$::SELF\E serial=[0-9A-F]+ reused=\.\n\z},
+ qr{\A\Q$::OTHER_SESS$::OTHER_SESS\E\z}]

@@ -429,11 +429,11 @@ fuzz_dir(const uint8_t *data, size_t size)
     FUZZ_CHECK_ERR();
 
     memset(&parts, 0, sizeof(parts));
-    parts.leaf = sk_X509_value(certs, 0);
-    parts.chain = chain;
-    parts.key = key;
-    parts.hint = "dir";
-    parts.hint_len = 3;
+    parts.own.leaf = sk_X509_value(certs, 0);
+    parts.own.chain = chain;
+    parts.own.key = key;
+    parts.own.hint = "dir";
+    parts.own.hint_len = 3;
     parts.bundles = &bundle;
     parts.nbundles = (n >= 2) ? 1 : 0;
     parts.crls = crls;

@@ -164,6 +164,12 @@ our $SCHEMA = {
             failures     => 'uint',
         },
     }],
+    svids   => ['MAP', ['NULLABLE', {
+        id        => 'str',
+        serial    => 'hex',
+        hint      => 'str',
+        not_after => 'uint',
+    }]],
     bundles => ['MAP', {
         x509_authorities => '?uint',
         jwt_keys         => '?uint',

@@ -385,6 +385,66 @@ test_hint(void **state)
 }
 
 
+/* every SVID of the message is found by its hint or ID, composed too */
+
+static void
+test_other_svids(void **state)
+{
+    msg_t                          m;
+    env_t                         *env;
+    const char                    *err;
+    spiffe_snapshot_t             *snap, *composed;
+    const spiffe_snapshot_svid_t  *svid;
+
+    env = *state;
+    msg_init(&m, env);
+
+    snap = snap_of(&m, NULL, &err);
+    assert_non_null(snap);
+
+    composed = spiffe_snapshot_compose(snap, NULL, 0, 2, time(NULL), &err);
+    assert_non_null(composed);
+    spiffe_snapshot_unref(snap);
+
+    svid = spiffe_snapshot_find_svid(composed, SPIFFE_SNAPSHOT_BY_HINT,
+                                     "other", 5);
+    assert_non_null(svid);
+    assert_string_equal(svid->id, OTHER_ID);
+    assert_int_equal(EVP_PKEY_eq(svid->key, env->other_key), 1);
+    assert_string_equal(svid->serial, "02");
+
+    svid = spiffe_snapshot_find_svid(composed, SPIFFE_SNAPSHOT_BY_ID,
+                                     OWN_ID, strlen(OWN_ID));
+    assert_ptr_equal(svid, spiffe_snapshot_svid(composed));
+
+    svid = spiffe_snapshot_find_svid(composed, SPIFFE_SNAPSHOT_BY_ID,
+                                     OTHER_ID, strlen(OTHER_ID));
+    assert_non_null(svid);
+    assert_string_equal(svid->hint, "other");
+
+    assert_null(spiffe_snapshot_find_svid(composed, SPIFFE_SNAPSHOT_BY_HINT,
+                                          "othe", 4));
+    assert_null(spiffe_snapshot_find_svid(composed, SPIFFE_SNAPSHOT_BY_ID,
+                                          OTHER_ID, strlen(OTHER_ID) - 1));
+    spiffe_snapshot_unref(composed);
+
+    /* a bad other SVID is left out; the snapshot's own one stands */
+
+    m.svids[1].x509_svid_key = m.svids[0].x509_svid_key;
+
+    snap = snap_of(&m, NULL, &err);
+    assert_non_null(snap);
+    assert_string_equal(spiffe_snapshot_svid(snap)->id, OWN_ID);
+    assert_null(spiffe_snapshot_find_svid(snap, SPIFFE_SNAPSHOT_BY_HINT,
+                                          "other", 5));
+    spiffe_snapshot_unref(snap);
+
+    msg_free(&m);
+
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+
 static void
 test_bad_svid(void **state)
 {
@@ -689,9 +749,9 @@ test_create(void **state)
     /* no bundle at all: the SVID is checked without a chain to it */
 
     memset(&parts, 0, sizeof(spiffe_snapshot_parts_t));
-    parts.leaf = env->own;
-    parts.chain = chain;
-    parts.key = env->leaf_key;
+    parts.own.leaf = env->own;
+    parts.own.chain = chain;
+    parts.own.key = env->leaf_key;
 
     snap = spiffe_snapshot_create(&parts, time(NULL), &err);
     assert_non_null(snap);
@@ -699,9 +759,9 @@ test_create(void **state)
     assert_null(spiffe_snapshot_store(snap, "example.org", 11));
     spiffe_snapshot_unref(snap);
 
-    parts.chain = NULL;
-    parts.leaf = env->other;
-    parts.key = env->other_key;
+    parts.own.chain = NULL;
+    parts.own.leaf = env->other;
+    parts.own.key = env->other_key;
 
     snap = spiffe_snapshot_create(&parts, time(NULL), &err);
     assert_non_null(snap);
@@ -723,7 +783,7 @@ test_create(void **state)
     assert_non_null(snap);
     spiffe_snapshot_unref(snap);
 
-    parts.leaf = NULL;
+    parts.own.leaf = NULL;
     assert_null(spiffe_snapshot_create(&parts, time(NULL), &err));
     assert_string_equal(err, "no SVID");
 
@@ -1817,6 +1877,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_first_svid),
         cmocka_unit_test(test_hint),
+        cmocka_unit_test(test_other_svids),
         cmocka_unit_test(test_bad_svid),
         cmocka_unit_test(test_federated),
         cmocka_unit_test(test_federated_empty),
