@@ -36,6 +36,7 @@ static json_t *ngx_http_spiffe_status_unready_workers(void);
 static json_t *ngx_http_spiffe_status_unready_domains(void);
 static json_t *ngx_http_spiffe_status_workers(void);
 static json_t *ngx_http_spiffe_status_svids(void);
+static const char *ngx_http_spiffe_status_source(const char *td, size_t len);
 static json_t *ngx_http_spiffe_status_bundles(void);
 static json_t *ngx_http_spiffe_status_refused(ngx_atomic_t *refused);
 static json_t *ngx_http_spiffe_status_string(const char *s);
@@ -410,6 +411,29 @@ ngx_http_spiffe_status_svids(void)
 }
 
 
+/* where a trust domain's bundle comes from: its directive, else the source */
+
+static const char *
+ngx_http_spiffe_status_source(const char *td, size_t len)
+{
+    ngx_uint_t                i;
+    ngx_spiffe_conf_t        *scf;
+    ngx_spiffe_trust_conf_t  *tc;
+
+    scf = ngx_spiffe_get_conf((ngx_cycle_t *) ngx_cycle);
+
+    tc = scf->trust ? scf->trust->elts : NULL;
+
+    for (i = 0; tc && i < scf->trust->nelts; i++) {
+        if (tc[i].td.len == len && ngx_strncmp(tc[i].td.data, td, len) == 0) {
+            return tc[i].url.len ? "spiffe_federate" : "spiffe_bundle";
+        }
+    }
+
+    return scf->svid_dir.dir.len ? "spiffe_svid_dir" : "workload_api";
+}
+
+
 /* the bundles of the worker that answers */
 
 static json_t *
@@ -436,7 +460,9 @@ ngx_http_spiffe_status_bundles(void)
                                        "updated", (json_int_t)
                                        ngx_spiffe_identity_bundle_updated(td,
                                                                          len),
-                                       "source", "workload_api"));
+                                       "source",
+                                       ngx_http_spiffe_status_source(td,
+                                                                     len)));
     }
 
     for (i = 0; bundles && jwt && i < spiffe_jwt_bundles_count(jwt); i++) {
@@ -447,7 +473,8 @@ ngx_http_spiffe_status_bundles(void)
         b = json_object_getn(bundles, td, len);
 
         if (b == NULL) {
-            b = json_pack("{s:s}", "source", "workload_api");
+            b = json_pack("{s:s}", "source",
+                          ngx_http_spiffe_status_source(td, len));
             json_object_setn_new(bundles, td, len, b);
         }
 

@@ -104,7 +104,8 @@ sub times_report {
     for my $td (sort keys %{ $j->{bundles} }) {
         my $u = $j->{bundles}{$td}{updated};
         push @out, "bundle $td: "
-                   . (defined $u ? 'changed ' . $when->($u) : 'no time');
+                   . (defined $u ? 'changed ' . $when->($u) : 'no time')
+                   . ", from $j->{bundles}{$td}{source}";
     }
 
     my $prom = request('GET', '/metrics');
@@ -194,7 +195,8 @@ qr{\[error\] .*spiffe: Workload API "unix:\S+": FetchX509SVID failed \(UNAVAILAB
  main::lines('status 200', 'content-type: application/json', 'ready true',
              'body {"ready":true}'),
  main::lines(map({ "worker $_: $::SELF taken recent" } 0 .. $::NW - 1),
-             'bundle mesh.test: changed recent', 'format: ok',
+             'bundle mesh.test: changed recent, from workload_api',
+             'format: ok',
              'metrics: same as json'),
  ""]
 
@@ -233,8 +235,9 @@ qr{\[error\] .*spiffe: Workload API "unix:\S+": FetchX509SVID failed \(UNAVAILAB
  main::lines('status 503', 'content-type: application/json', 'ready false',
              'trust domains without bundle: other.org'),
  main::lines(map({ "worker $_: $::SELF taken recent" } 0 .. $::NW - 1),
-             'bundle mesh.test: changed recent',
-             'bundle partner.test: changed recent', 'format: ok',
+             'bundle mesh.test: changed recent, from workload_api',
+             'bundle partner.test: changed recent, from spiffe_bundle',
+             'format: ok',
              'metrics: same as json')]
 --- error_log
 spiffe: federated bundle of "other.org" from "https://127.0.0.1:1/bundle.json" not used
