@@ -268,24 +268,6 @@ ngx_int_t ngx_spiffe_rules_no_id(ngx_log_t *log, ngx_str_t *verify,
     "and \"spiffe_svid on\" or \"ssl_certificate\""
 
 
-/* a TLS peer, found once per connection */
-
-#define NGX_SPIFFE_PEER_NONE        0
-#define NGX_SPIFFE_PEER_VERIFIED    1
-#define NGX_SPIFFE_PEER_FAILED      2
-
-typedef struct {
-    ngx_uint_t                  status;
-    ngx_str_t                   id;         /* empty when not verified */
-    ngx_str_t                   td;
-    ngx_str_t                   path;
-    ngx_str_t                   verify;     /* SUCCESS, NONE, FAILED:... */
-    unsigned                    resumed:1;  /* from a session */
-    unsigned                    mismatch:1; /* verified, not allowed */
-    unsigned                    counted:1;  /* refusal in the stats */
-} ngx_spiffe_peer_t;
-
-
 /*
  * spiffe_proxy_svid and spiffe_proxy_verify of one location or server, and
  * for the log where an upstream connection of its comes from (location
@@ -320,18 +302,43 @@ char *ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_uint_t verify, u_char *file, ngx_uint_t line);
 ngx_int_t ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_spiffe_upstream_t *up);
+ngx_int_t ngx_spiffe_ssl_peer_current(ngx_connection_t *c,
+    const char **reason);
+ngx_int_t ngx_spiffe_ssl_session_check(SSL_SESSION *sess,
+    spiffe_snapshot_t *snap, ngx_str_t *id, const char **reason);
+ngx_int_t ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess,
+    spiffe_rules_t *rules);
+ngx_int_t ngx_spiffe_ssl_session_presents(SSL_SESSION *sess,
+    ngx_spiffe_upstream_t *up);
+
+
+/* a TLS peer, found once per connection: ngx_spiffe_peer.c */
+
+#define NGX_SPIFFE_PEER_NONE        0
+#define NGX_SPIFFE_PEER_VERIFIED    1
+#define NGX_SPIFFE_PEER_FAILED      2
+
+typedef struct {
+    ngx_uint_t                  status;
+    ngx_str_t                   id;         /* empty when not verified */
+    ngx_str_t                   td;
+    ngx_str_t                   path;
+    ngx_str_t                   verify;     /* SUCCESS, NONE, FAILED:... */
+    unsigned                    resumed:1;  /* from a session */
+    unsigned                    mismatch:1; /* verified, not allowed */
+    unsigned                    counted:1;  /* refusal in the stats */
+} ngx_spiffe_peer_t;
+
+
+ngx_int_t ngx_spiffe_peer_init(ngx_log_t *log);
 ngx_spiffe_peer_t *ngx_spiffe_ssl_peer(ngx_connection_t *c);
+ngx_spiffe_peer_t *ngx_spiffe_ssl_peer_create(ngx_connection_t *c,
+    const char *id, size_t len, const char *reason);
 ngx_int_t ngx_spiffe_peer_variable(ngx_connection_t *c,
     ngx_variable_value_t *v, uintptr_t data);
 void ngx_spiffe_variable(ngx_variable_value_t *v, ngx_str_t *s);
 ngx_int_t ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c,
     spiffe_rules_t *rules);
-ngx_int_t ngx_spiffe_ssl_peer_current(ngx_connection_t *c,
-    const char **reason);
-ngx_int_t ngx_spiffe_ssl_session_allowed(SSL_SESSION *sess,
-    spiffe_rules_t *rules);
-ngx_int_t ngx_spiffe_ssl_session_presents(SSL_SESSION *sess,
-    ngx_spiffe_upstream_t *up);
 
 
 /*

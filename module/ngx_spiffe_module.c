@@ -267,7 +267,9 @@ ngx_spiffe_create_conf(ngx_cycle_t *cycle)
 
     scf->startup_timeout = NGX_CONF_UNSET_MSEC;
 
-    if (ngx_spiffe_ssl_init(cycle->log) != NGX_OK) {
+    if (ngx_spiffe_ssl_init(cycle->log) != NGX_OK
+        || ngx_spiffe_peer_init(cycle->log) != NGX_OK)
+    {
         return NULL;
     }
 

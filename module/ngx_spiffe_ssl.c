@@ -38,10 +38,6 @@ static int ngx_spiffe_ssl_session_new(SSL_SESSION *sess, ngx_str_t *id,
     u_char *digest);
 static ngx_int_t ngx_spiffe_ssl_session_resume(ngx_ssl_conn_t *ssl_conn,
     SSL_SESSION *sess);
-static ngx_int_t ngx_spiffe_ssl_session_check(SSL_SESSION *sess,
-    spiffe_snapshot_t *snap, ngx_str_t *id, const char **reason);
-static ngx_spiffe_peer_t *ngx_spiffe_ssl_peer_create(ngx_connection_t *c,
-    const char *id, size_t len, const char *reason);
 static ngx_int_t ngx_spiffe_ssl_placeholder(ngx_conf_t *cf,
     ngx_array_t **certs, ngx_array_t **keys);
 static ngx_int_t ngx_spiffe_ssl_only_placeholder(ngx_array_t *certs);
@@ -50,7 +46,6 @@ static ngx_int_t ngx_spiffe_ssl_make_placeholder(ngx_conf_t *cf,
 static ngx_int_t ngx_spiffe_ssl_pem(ngx_conf_t *cf, BIO *bio, ngx_str_t *s);
 
 
-static int  ngx_spiffe_ssl_peer_index = -1;
 static int  ngx_spiffe_ssl_ctx_index = -1;
 static int  ngx_spiffe_ssl_upstream_index = -1;
 
@@ -58,26 +53,19 @@ static ngx_cycle_t  *ngx_spiffe_placeholder_cycle;
 static ngx_str_t     ngx_spiffe_placeholder_cert;
 static ngx_str_t     ngx_spiffe_placeholder_key;
 
-static ngx_str_t  ngx_spiffe_verify_success = ngx_string("SUCCESS");
-static ngx_str_t  ngx_spiffe_verify_none = ngx_string("NONE");
-
-
-/* once per process, before any variable or rule may look at a peer */
+/* once per process */
 
 ngx_int_t
 ngx_spiffe_ssl_init(ngx_log_t *log)
 {
-    if (ngx_spiffe_ssl_peer_index == -1) {
-        ngx_spiffe_ssl_peer_index = SSL_get_ex_new_index(0, NULL, NULL,
-                                                         NULL, NULL);
+    if (ngx_spiffe_ssl_ctx_index == -1) {
         ngx_spiffe_ssl_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL,
                                                             NULL, NULL);
         ngx_spiffe_ssl_upstream_index = SSL_CTX_get_ex_new_index(0, NULL,
                                                                  NULL, NULL,
                                                                  NULL);
 
-        if (ngx_spiffe_ssl_peer_index == -1
-            || ngx_spiffe_ssl_ctx_index == -1
+        if (ngx_spiffe_ssl_ctx_index == -1
             || ngx_spiffe_ssl_upstream_index == -1)
         {
             ngx_ssl_error(NGX_LOG_EMERG, log, 0,
@@ -475,106 +463,6 @@ ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
 
 
 /*
- * The peer of a connection, found once: by the verify callback on a full
- * handshake, from the session on a resumed one.
- */
-
-ngx_spiffe_peer_t *
-ngx_spiffe_ssl_peer(ngx_connection_t *c)
-{
-    int                 reused;
-    ngx_int_t           rc;
-    ngx_str_t           id;
-    const char         *reason;
-    SSL_SESSION        *sess;
-    ngx_connection_t   *owner;
-    ngx_spiffe_peer_t  *peer;
-
-    if (c->ssl == NULL) {
-        return NULL;
-    }
-
-    peer = SSL_get_ex_data(c->ssl->connection, ngx_spiffe_ssl_peer_index);
-    reused = SSL_session_reused(c->ssl->connection);
-
-    /* a session allowed at the handshake may still have been declined */
-
-    if (peer && (reused || !peer->resumed)) {
-        return peer;
-    }
-
-    /* an HTTP/2 stream has a connection of its own; the pool is the TLS one */
-
-    owner = ngx_ssl_get_connection(c->ssl->connection);
-    sess = SSL_get0_session(c->ssl->connection);
-
-    if (!reused || sess == NULL) {
-        return ngx_spiffe_ssl_peer_create(owner, NULL, 0, NULL);
-    }
-
-    /* resumed without our callbacks, e.g. by a server chosen by SNI */
-
-    rc = ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id,
-                                      &reason);
-
-    return ngx_spiffe_ssl_peer_create(owner, (char *) id.data, id.len,
-                                      rc == NGX_ERROR ? reason : NULL);
-}
-
-
-/* $spiffe_id and its kin, for http and stream: data is the field's offset */
-
-ngx_int_t
-ngx_spiffe_peer_variable(ngx_connection_t *c, ngx_variable_value_t *v,
-    uintptr_t data)
-{
-    ngx_spiffe_peer_t  *peer;
-
-    peer = c->ssl ? ngx_spiffe_ssl_peer(c) : NULL;
-
-    if (peer == NULL) {
-        ngx_spiffe_variable(v, (data == offsetof(ngx_spiffe_peer_t, verify))
-                               ? &ngx_spiffe_verify_none : NULL);
-        return NGX_OK;
-    }
-
-    ngx_spiffe_variable(v, (ngx_str_t *) ((char *) peer + data));
-
-    return NGX_OK;
-}
-
-
-void
-ngx_spiffe_variable(ngx_variable_value_t *v, ngx_str_t *s)
-{
-    if (s == NULL || s->len == 0) {
-        v->not_found = 1;
-        return;
-    }
-
-    v->len = s->len;
-    v->data = s->data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-}
-
-
-ngx_int_t
-ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c, spiffe_rules_t *rules)
-{
-    ngx_spiffe_peer_t  *peer;
-
-    peer = ngx_spiffe_ssl_peer(c);
-
-    return peer != NULL && peer->status == NGX_SPIFFE_PEER_VERIFIED
-           && spiffe_rules_decide(rules, (char *) peer->id.data,
-                                  peer->id.len, NULL)
-              == SPIFFE_RULES_ALLOW;
-}
-
-
-/*
  * Whether the verified peer of a kept-alive connection still stands as a
  * session must to resume: the bundle of its trust domain is the one it was
  * verified under, and its certificate has not expired
@@ -950,7 +838,7 @@ ngx_spiffe_ssl_session_new(SSL_SESSION *sess, ngx_str_t *id, u_char *digest)
  * snap; NGX_DECLINED: it holds none; NGX_ERROR: it no longer stands.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_spiffe_ssl_session_check(SSL_SESSION *sess, spiffe_snapshot_t *snap,
     ngx_str_t *id, const char **reason)
 {
@@ -993,61 +881,6 @@ ngx_spiffe_ssl_session_check(SSL_SESSION *sess, spiffe_snapshot_t *snap,
     id->len = len - NGX_SPIFFE_SESSION_HDR;
 
     return NGX_OK;
-}
-
-
-static ngx_spiffe_peer_t *
-ngx_spiffe_ssl_peer_create(ngx_connection_t *c, const char *id, size_t len,
-    const char *reason)
-{
-    u_char             *p;
-    ngx_spiffe_peer_t  *peer;
-
-    peer = ngx_pcalloc(c->pool, sizeof(ngx_spiffe_peer_t));
-    if (peer == NULL) {
-        return NULL;
-    }
-
-    if (reason) {
-        len = sizeof("FAILED:") - 1 + ngx_strlen(reason);
-
-        p = ngx_pnalloc(c->pool, len);
-        if (p == NULL) {
-            return NULL;
-        }
-
-        peer->verify.len = ngx_sprintf(p, "FAILED:%s", reason) - p;
-        peer->verify.data = p;
-        peer->status = NGX_SPIFFE_PEER_FAILED;
-
-    } else if (len == 0) {
-        peer->verify = ngx_spiffe_verify_none;
-        peer->status = NGX_SPIFFE_PEER_NONE;
-
-    } else {
-        peer->id.data = ngx_pstrdup(c->pool,
-                                    &(ngx_str_t) { len, (u_char *) id });
-        if (peer->id.data == NULL) {
-            return NULL;
-        }
-
-        peer->id.len = len;
-        peer->td.data = peer->id.data + SPIFFE_SCHEME_LEN;
-        peer->path.data = ngx_strlchr(peer->td.data, peer->id.data + len,
-                                      '/');
-        peer->td.len = peer->path.data - peer->td.data;
-        peer->path.len = peer->id.data + len - peer->path.data;
-        peer->verify = ngx_spiffe_verify_success;
-        peer->status = NGX_SPIFFE_PEER_VERIFIED;
-    }
-
-    if (SSL_set_ex_data(c->ssl->connection, ngx_spiffe_ssl_peer_index, peer)
-        == 0)
-    {
-        return NULL;
-    }
-
-    return peer;
 }
 
 
