@@ -331,13 +331,13 @@ typedef struct {
 
 
 ngx_int_t ngx_spiffe_peer_init(ngx_log_t *log);
-ngx_spiffe_peer_t *ngx_spiffe_ssl_peer(ngx_connection_t *c);
-ngx_spiffe_peer_t *ngx_spiffe_ssl_peer_create(ngx_connection_t *c,
+ngx_spiffe_peer_t *ngx_spiffe_peer(ngx_connection_t *c);
+ngx_spiffe_peer_t *ngx_spiffe_peer_create(ngx_connection_t *c,
     const char *id, size_t len, const char *reason);
 ngx_int_t ngx_spiffe_peer_variable(ngx_connection_t *c,
     ngx_variable_value_t *v, uintptr_t data);
 void ngx_spiffe_variable(ngx_variable_value_t *v, ngx_str_t *s);
-ngx_int_t ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c,
+ngx_int_t ngx_spiffe_peer_allowed(ngx_connection_t *c,
     spiffe_rules_t *rules);
 
 

@@ -301,7 +301,7 @@ ngx_http_spiffe_verify_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    peer = ngx_spiffe_ssl_peer(r->connection);
+    peer = ngx_spiffe_peer(r->connection);
 
     if (peer == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -400,7 +400,7 @@ ngx_http_spiffe_peer(ngx_http_request_t *r)
         return NULL;
     }
 
-    return ngx_spiffe_ssl_peer(r->connection);
+    return ngx_spiffe_peer(r->connection);
 }
 
 

@@ -156,7 +156,7 @@ ngx_http_spiffe_xfcc_element(ngx_http_request_t *r, ngx_uint_t details,
         return NGX_DECLINED;
     }
 
-    peer = ngx_spiffe_ssl_peer(r->connection);
+    peer = ngx_spiffe_peer(r->connection);
     svid = ngx_http_spiffe_server_svid(r);
 
     if (peer == NULL || peer->id.len == 0 || svid == NULL) {

@@ -18,7 +18,7 @@
  */
 
 
-static int  ngx_spiffe_ssl_peer_index = -1;
+static int  ngx_spiffe_peer_index = -1;
 
 static ngx_str_t  ngx_spiffe_verify_success = ngx_string("SUCCESS");
 static ngx_str_t  ngx_spiffe_verify_none = ngx_string("NONE");
@@ -29,11 +29,11 @@ static ngx_str_t  ngx_spiffe_verify_none = ngx_string("NONE");
 ngx_int_t
 ngx_spiffe_peer_init(ngx_log_t *log)
 {
-    if (ngx_spiffe_ssl_peer_index == -1) {
-        ngx_spiffe_ssl_peer_index = SSL_get_ex_new_index(0, NULL, NULL,
-                                                         NULL, NULL);
+    if (ngx_spiffe_peer_index == -1) {
+        ngx_spiffe_peer_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+                                                     NULL);
 
-        if (ngx_spiffe_ssl_peer_index == -1) {
+        if (ngx_spiffe_peer_index == -1) {
             ngx_ssl_error(NGX_LOG_EMERG, log, 0,
                           "spiffe: SSL_get_ex_new_index() failed");
             return NGX_ERROR;
@@ -50,7 +50,7 @@ ngx_spiffe_peer_init(ngx_log_t *log)
  */
 
 ngx_spiffe_peer_t *
-ngx_spiffe_ssl_peer(ngx_connection_t *c)
+ngx_spiffe_peer(ngx_connection_t *c)
 {
     int                 reused;
     ngx_int_t           rc;
@@ -64,7 +64,7 @@ ngx_spiffe_ssl_peer(ngx_connection_t *c)
         return NULL;
     }
 
-    peer = SSL_get_ex_data(c->ssl->connection, ngx_spiffe_ssl_peer_index);
+    peer = SSL_get_ex_data(c->ssl->connection, ngx_spiffe_peer_index);
     reused = SSL_session_reused(c->ssl->connection);
 
     /* a session allowed at the handshake may still have been declined */
@@ -79,7 +79,7 @@ ngx_spiffe_ssl_peer(ngx_connection_t *c)
     sess = SSL_get0_session(c->ssl->connection);
 
     if (!reused || sess == NULL) {
-        return ngx_spiffe_ssl_peer_create(owner, NULL, 0, NULL);
+        return ngx_spiffe_peer_create(owner, NULL, 0, NULL);
     }
 
     /* resumed without our callbacks, e.g. by a server chosen by SNI */
@@ -87,8 +87,8 @@ ngx_spiffe_ssl_peer(ngx_connection_t *c)
     rc = ngx_spiffe_ssl_session_check(sess, ngx_spiffe_snapshot(), &id,
                                       &reason);
 
-    return ngx_spiffe_ssl_peer_create(owner, (char *) id.data, id.len,
-                                      rc == NGX_ERROR ? reason : NULL);
+    return ngx_spiffe_peer_create(owner, (char *) id.data, id.len,
+                                  rc == NGX_ERROR ? reason : NULL);
 }
 
 
@@ -100,7 +100,7 @@ ngx_spiffe_peer_variable(ngx_connection_t *c, ngx_variable_value_t *v,
 {
     ngx_spiffe_peer_t  *peer;
 
-    peer = c->ssl ? ngx_spiffe_ssl_peer(c) : NULL;
+    peer = c->ssl ? ngx_spiffe_peer(c) : NULL;
 
     if (peer == NULL) {
         ngx_spiffe_variable(v, (data == offsetof(ngx_spiffe_peer_t, verify))
@@ -131,11 +131,11 @@ ngx_spiffe_variable(ngx_variable_value_t *v, ngx_str_t *s)
 
 
 ngx_int_t
-ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c, spiffe_rules_t *rules)
+ngx_spiffe_peer_allowed(ngx_connection_t *c, spiffe_rules_t *rules)
 {
     ngx_spiffe_peer_t  *peer;
 
-    peer = ngx_spiffe_ssl_peer(c);
+    peer = ngx_spiffe_peer(c);
 
     return peer != NULL && peer->status == NGX_SPIFFE_PEER_VERIFIED
            && spiffe_rules_decide(rules, (char *) peer->id.data,
@@ -145,7 +145,7 @@ ngx_spiffe_ssl_peer_allowed(ngx_connection_t *c, spiffe_rules_t *rules)
 
 
 ngx_spiffe_peer_t *
-ngx_spiffe_ssl_peer_create(ngx_connection_t *c, const char *id, size_t len,
+ngx_spiffe_peer_create(ngx_connection_t *c, const char *id, size_t len,
     const char *reason)
 {
     u_char             *p;
@@ -189,9 +189,7 @@ ngx_spiffe_ssl_peer_create(ngx_connection_t *c, const char *id, size_t len,
         peer->status = NGX_SPIFFE_PEER_VERIFIED;
     }
 
-    if (SSL_set_ex_data(c->ssl->connection, ngx_spiffe_ssl_peer_index, peer)
-        == 0)
-    {
+    if (SSL_set_ex_data(c->ssl->connection, ngx_spiffe_peer_index, peer) == 0) {
         return NULL;
     }
 

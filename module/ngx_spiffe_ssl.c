@@ -661,8 +661,7 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
         reason = "its ID matches no spiffe_proxy_verify pattern";
     }
 
-    peer = ngx_spiffe_ssl_peer_create(c, buf, ok ? len : 0,
-                                      ok ? NULL : reason);
+    peer = ngx_spiffe_peer_create(c, buf, ok ? len : 0, ok ? NULL : reason);
     if (peer == NULL) {
         return 0;
     }
@@ -800,7 +799,7 @@ ngx_spiffe_ssl_session_resume(ngx_ssl_conn_t *ssl_conn, SSL_SESSION *sess)
         return NGX_DECLINED;
     }
 
-    peer = ngx_spiffe_ssl_peer_create(c, (char *) id.data, id.len, NULL);
+    peer = ngx_spiffe_peer_create(c, (char *) id.data, id.len, NULL);
     if (peer == NULL) {
         return NGX_ERROR;
     }

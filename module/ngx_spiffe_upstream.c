@@ -133,7 +133,7 @@ ngx_spiffe_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
     } else if (sp->up->rules == NULL) {
         return rc;
 
-    } else if (!ngx_spiffe_ssl_peer_allowed(c, sp->up->rules)) {
+    } else if (!ngx_spiffe_peer_allowed(c, sp->up->rules)) {
         /* kept alive for a location that trusts another peer */
         ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pc->log, 0,
                        "spiffe: kept-alive upstream connection %p not "
@@ -178,7 +178,7 @@ ngx_spiffe_upstream_free_peer(ngx_peer_connection_t *pc, void *data,
     if ((state & NGX_PEER_FAILED) && pc->connection
         && pc->connection->ssl)
     {
-        peer = ngx_spiffe_ssl_peer(pc->connection);
+        peer = ngx_spiffe_peer(pc->connection);
 
         if (peer && peer->mismatch) {
             state &= ~NGX_PEER_FAILED;

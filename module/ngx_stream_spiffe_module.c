@@ -179,7 +179,7 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
     }
 
     c = s->connection;
-    peer = ngx_spiffe_ssl_peer(c);
+    peer = ngx_spiffe_peer(c);
 
     if (peer == NULL || peer->status != NGX_SPIFFE_PEER_VERIFIED) {
 
