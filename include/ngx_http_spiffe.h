@@ -16,18 +16,9 @@
 
 
 typedef struct {
-    ngx_array_t                  upstreams;     /* of ..._upstream_t */
-    ngx_flag_t                   proxy_spiffe;  /* in some location */
-    ngx_int_t                    rule_index;    /* of $spiffe_rule */
-} ngx_http_spiffe_main_conf_t;
-
-
-typedef struct {
     spiffe_rules_t              *rules;         /* spiffe_allow, deny */
     ngx_flag_t                   dry_run;
-    ngx_spiffe_svid_t           *proxy_svid;
-    spiffe_rules_t              *proxy_verify;
-    ngx_spiffe_upstream_t       *upstream;      /* both, once merged */
+    ngx_spiffe_upstream_conf_t   proxy;
     u_char                      *proxy_verify_file;
     ngx_uint_t                   proxy_verify_line;
 
@@ -78,14 +69,6 @@ typedef struct {
     ngx_str_t                    verify;
     ngx_uint_t                   status;        /* NGX_SPIFFE_PEER_* */
 } ngx_http_spiffe_jwt_ctx_t;
-
-
-/* an upstream whose balancer is wrapped, and its own per-request init */
-
-typedef struct {
-    ngx_http_upstream_srv_conf_t    *upstream;
-    ngx_http_upstream_init_peer_pt   init;
-} ngx_http_spiffe_upstream_t;
 
 
 ngx_http_variable_value_t *ngx_http_spiffe_rule_slot(

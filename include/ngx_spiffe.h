@@ -244,8 +244,10 @@ ngx_int_t ngx_spiffe_stats_worker(ngx_uint_t i,
 #define NGX_SPIFFE_RULES_X509   0
 #define NGX_SPIFFE_RULES_JWT    1
 
-char *ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules,
-    int action, ngx_str_t *value, ngx_str_t *directive);
+typedef ngx_int_t (*ngx_spiffe_variable_index_pt)(ngx_conf_t *cf,
+    ngx_str_t *name);
+
+char *ngx_spiffe_rules_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_spiffe_rules_patterns(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
@@ -253,13 +255,11 @@ ngx_int_t ngx_spiffe_rules_decide(ngx_log_t *log, spiffe_rules_t *rules,
     ngx_variable_value_t *var);
 ngx_int_t ngx_spiffe_rules_no_id(ngx_log_t *log, ngx_str_t *verify,
     ngx_uint_t kind, ngx_flag_t dry_run);
+ngx_int_t ngx_spiffe_rules_index(ngx_conf_t *cf,
+    ngx_spiffe_variable_index_pt index);
 
 
 /* TLS hooks: ngx_spiffe_ssl.c */
-
-#define NGX_SPIFFE_VERIFY_OFF       0
-#define NGX_SPIFFE_VERIFY_ON        1
-#define NGX_SPIFFE_VERIFY_OPTIONAL  2
 
 #define NGX_SPIFFE_PLACEHOLDER_CN   "ngx_spiffe placeholder, never served"
 
@@ -291,15 +291,26 @@ typedef struct {
 } ngx_spiffe_upstream_t;
 
 
+/* spiffe_svid and spiffe_verify_client of an http or a stream server */
+
+typedef struct {
+    ngx_spiffe_svid_t             *svid;
+    ngx_uint_t                     verify;
+} ngx_spiffe_server_conf_t;
+
+
 ngx_int_t ngx_spiffe_ssl_init(ngx_log_t *log);
 char *ngx_spiffe_svid_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_spiffe_ssl_svid_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf, ngx_array_t **certs, ngx_array_t **keys);
 const spiffe_snapshot_svid_t *ngx_spiffe_ssl_svid(spiffe_snapshot_t *snap,
     ngx_spiffe_svid_t *svid);
-char *ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
-    ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_spiffe_svid_t *svid,
-    ngx_uint_t verify, u_char *file, ngx_uint_t line);
+void ngx_spiffe_ssl_create_server(ngx_spiffe_server_conf_t *conf);
+const char *ngx_spiffe_ssl_server_directive(ngx_spiffe_server_conf_t *conf);
+char *ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_spiffe_server_conf_t *prev,
+    ngx_spiffe_server_conf_t *conf, ngx_ssl_t *ssl,
+    ngx_array_t *certificates, ngx_uint_t ssl_verify, u_char *file,
+    ngx_uint_t line);
 ngx_int_t ngx_spiffe_ssl_client(ngx_conf_t *cf, ngx_ssl_t *ssl,
     ngx_spiffe_upstream_t *up);
 ngx_int_t ngx_spiffe_ssl_peer_current(ngx_connection_t *c,
@@ -313,6 +324,12 @@ ngx_int_t ngx_spiffe_ssl_session_presents(SSL_SESSION *sess,
 
 
 /* a TLS peer, found once per connection: ngx_spiffe_peer.c */
+
+/* spiffe_verify_client and spiffe_jwt: ngx_spiffe_verify[] */
+
+#define NGX_SPIFFE_VERIFY_OFF       0
+#define NGX_SPIFFE_VERIFY_ON        1
+#define NGX_SPIFFE_VERIFY_OPTIONAL  2
 
 #define NGX_SPIFFE_PEER_NONE        0
 #define NGX_SPIFFE_PEER_VERIFIED    1
@@ -330,6 +347,14 @@ typedef struct {
 } ngx_spiffe_peer_t;
 
 
+/* $spiffe_id and its kin: the data of each is the field's offset */
+
+typedef struct {
+    ngx_str_t                   name;
+    uintptr_t                   data;
+} ngx_spiffe_variable_t;
+
+
 ngx_int_t ngx_spiffe_peer_init(ngx_log_t *log);
 ngx_spiffe_peer_t *ngx_spiffe_peer(ngx_connection_t *c);
 ngx_spiffe_peer_t *ngx_spiffe_peer_create(ngx_connection_t *c,
@@ -341,18 +366,60 @@ ngx_int_t ngx_spiffe_peer_allowed(ngx_connection_t *c,
     spiffe_rules_t *rules);
 
 
+extern ngx_conf_enum_t        ngx_spiffe_verify[];
+extern ngx_spiffe_variable_t  ngx_spiffe_peer_variables[];
+
+
 /*
  * balancers of upstreams that a location or server with spiffe_proxy_svid
- * or spiffe_proxy_verify may use: ngx_spiffe_upstream.c
+ * or spiffe_proxy_verify may use, and the configuration that the http and
+ * stream modules share for them: ngx_spiffe_upstream.c
  */
+
+/* the main configuration of the http and the stream modules */
+
+typedef struct {
+    ngx_array_t                    hooks;         /* wrapped upstreams */
+    ngx_flag_t                     proxy_spiffe;  /* both, somewhere */
+    ngx_int_t                      rule_index;    /* of $spiffe_rule */
+} ngx_spiffe_main_conf_t;
+
+
+/* spiffe_proxy_svid and spiffe_proxy_verify of a location or a server */
+
+typedef struct {
+    ngx_spiffe_svid_t             *svid;
+    spiffe_rules_t                *verify;
+    ngx_spiffe_upstream_t         *upstream;  /* both, once merged */
+} ngx_spiffe_upstream_conf_t;
+
+
+/*
+ * the per-request (http) or per-session (stream) init of an upstream's
+ * balancer: called only as its own type, ngx_http_upstream_init_peer_pt or
+ * ngx_stream_upstream_init_peer_pt
+ */
+
+typedef ngx_int_t (*ngx_spiffe_upstream_init_pt)(void *r, void *us);
+
 
 extern ngx_spiffe_upstream_t  ngx_spiffe_upstream_none;
 
-ngx_spiffe_upstream_t *ngx_spiffe_upstream_create(ngx_conf_t *cf,
-    ngx_spiffe_svid_t *svid, spiffe_rules_t *rules,
+void *ngx_spiffe_upstream_create_main_conf(ngx_conf_t *cf);
+void ngx_spiffe_upstream_create_conf(ngx_spiffe_upstream_conf_t *conf);
+void ngx_spiffe_upstream_merge_conf(ngx_spiffe_upstream_conf_t *prev,
+    ngx_spiffe_upstream_conf_t *conf);
+ngx_int_t ngx_spiffe_upstream_ssl(ngx_conf_t *cf,
+    ngx_spiffe_main_conf_t *smcf, ngx_spiffe_upstream_conf_t *conf,
+    ngx_ssl_t *ssl, ngx_flag_t *ssl_verify,
     ngx_spiffe_upstream_where_pt where);
+ngx_int_t ngx_spiffe_upstream_hook(ngx_spiffe_main_conf_t *smcf,
+    ngx_array_t *upstreams, size_t offset,
+    ngx_spiffe_upstream_init_pt handler);
+ngx_spiffe_upstream_init_pt ngx_spiffe_upstream_init(
+    ngx_spiffe_main_conf_t *smcf, void *us);
 ngx_int_t ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
-    ngx_spiffe_upstream_t *up, ngx_pool_t *pool);
+    ngx_spiffe_upstream_conf_t *conf, ngx_pool_t *pool);
 void *ngx_spiffe_upstream_field(ngx_module_t *m, void *conf,
     const char *directive);
 

@@ -16,29 +16,11 @@
 
 
 typedef struct {
-    ngx_array_t                  upstreams;     /* of ..._upstream_t */
-    ngx_flag_t                   proxy_spiffe;  /* in some server */
-    ngx_int_t                    rule_index;    /* of $spiffe_rule */
-} ngx_stream_spiffe_main_conf_t;
-
-
-typedef struct {
-    ngx_spiffe_svid_t           *svid;
-    ngx_uint_t                   verify;
+    ngx_spiffe_server_conf_t     server;
     spiffe_rules_t              *rules;         /* spiffe_allow, deny */
     ngx_flag_t                   dry_run;
-    ngx_spiffe_svid_t           *proxy_svid;
-    spiffe_rules_t              *proxy_verify;
-    ngx_spiffe_upstream_t       *upstream;      /* both, once merged */
+    ngx_spiffe_upstream_conf_t   proxy;
 } ngx_stream_spiffe_srv_conf_t;
-
-
-/* an upstream whose balancer is wrapped, and its own per-session init */
-
-typedef struct {
-    ngx_stream_upstream_srv_conf_t    *upstream;
-    ngx_stream_upstream_init_peer_pt   init;
-} ngx_stream_spiffe_upstream_t;
 
 
 /* proxy_ssl of the stream proxy module: ngx_stream_spiffe_upstream.c */

@@ -11,12 +11,6 @@
 #include <ngx_http_spiffe.h>
 
 
-typedef struct {
-    ngx_spiffe_svid_t   *svid;
-    ngx_uint_t           verify;
-} ngx_http_spiffe_srv_conf_t;
-
-
 typedef ngx_int_t (*ngx_http_spiffe_peer_var_pt)(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_spiffe_peer_t *peer);
 
@@ -31,7 +25,6 @@ static ngx_int_t ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_spiffe_rule_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_spiffe_add_variables(ngx_conf_t *cf);
-static void *ngx_http_spiffe_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_spiffe_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -44,22 +37,12 @@ static ngx_int_t ngx_http_spiffe_quic(ngx_conf_t *cf);
 #endif
 static char *ngx_http_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_spiffe_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_spiffe_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_spiffe_merge_jwt(ngx_conf_t *cf,
     ngx_http_spiffe_loc_conf_t *prev, ngx_http_spiffe_loc_conf_t *conf);
-
-
-static ngx_conf_enum_t  ngx_http_spiffe_verify[] = {
-    { ngx_string("off"), NGX_SPIFFE_VERIFY_OFF },
-    { ngx_string("on"), NGX_SPIFFE_VERIFY_ON },
-    { ngx_string("optional"), NGX_SPIFFE_VERIFY_OPTIONAL },
-    { ngx_null_string, 0 }
-};
 
 
 static ngx_conf_enum_t  ngx_http_spiffe_xfcc_forward[] = {
@@ -82,26 +65,26 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
       ngx_http_spiffe_svid,
       NGX_HTTP_SRV_CONF_OFFSET,
-      offsetof(ngx_http_spiffe_srv_conf_t, svid),
+      offsetof(ngx_spiffe_server_conf_t, svid),
       NULL },
 
     { ngx_string("spiffe_verify_client"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
       NGX_HTTP_SRV_CONF_OFFSET,
-      offsetof(ngx_http_spiffe_srv_conf_t, verify),
-      &ngx_http_spiffe_verify },
+      offsetof(ngx_spiffe_server_conf_t, verify),
+      &ngx_spiffe_verify },
 
     { ngx_string("spiffe_allow"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_spiffe_rule,
+      ngx_spiffe_rules_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, rules),
       (void *) SPIFFE_RULES_ALLOW },
 
     { ngx_string("spiffe_deny"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_spiffe_rule,
+      ngx_spiffe_rules_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, rules),
       (void *) SPIFFE_RULES_DENY },
@@ -118,7 +101,7 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       ngx_conf_set_enum_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, jwt),
-      &ngx_http_spiffe_verify },
+      &ngx_spiffe_verify },
 
     { ngx_string("spiffe_jwt_audience"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -136,14 +119,14 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
 
     { ngx_string("spiffe_jwt_allow"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_spiffe_rule,
+      ngx_spiffe_rules_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, jwt_rules),
       (void *) SPIFFE_RULES_ALLOW },
 
     { ngx_string("spiffe_jwt_deny"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_spiffe_rule,
+      ngx_spiffe_rules_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_spiffe_loc_conf_t, jwt_rules),
       (void *) SPIFFE_RULES_DENY },
@@ -166,14 +149,14 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_spiffe_svid_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_spiffe_loc_conf_t, proxy_svid),
+      offsetof(ngx_http_spiffe_loc_conf_t, proxy.svid),
       &ngx_http_spiffe_proxy_post },
 
     { ngx_string("spiffe_proxy_verify"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_spiffe_rules_patterns,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_spiffe_loc_conf_t, proxy_verify),
+      offsetof(ngx_http_spiffe_loc_conf_t, proxy.verify),
       &ngx_http_spiffe_proxy_post },
 
     { ngx_string("spiffe_xfcc_forward"),
@@ -197,19 +180,9 @@ static ngx_command_t  ngx_http_spiffe_commands[] = {
 static ngx_str_t  ngx_http_spiffe_none = ngx_string("NONE");
 
 
+/* and those of the peer, ngx_spiffe_peer_variables[] */
+
 static ngx_http_variable_t  ngx_http_spiffe_vars[] = {
-
-    { ngx_string("spiffe_id"), NULL, ngx_http_spiffe_peer_variable,
-      offsetof(ngx_spiffe_peer_t, id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("spiffe_trust_domain"), NULL, ngx_http_spiffe_peer_variable,
-      offsetof(ngx_spiffe_peer_t, td), NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("spiffe_path"), NULL, ngx_http_spiffe_peer_variable,
-      offsetof(ngx_spiffe_peer_t, path), NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("spiffe_verify"), NULL, ngx_http_spiffe_peer_variable,
-      offsetof(ngx_spiffe_peer_t, verify), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("spiffe_xfcc"), NULL, ngx_http_spiffe_xfcc_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -257,7 +230,7 @@ static ngx_http_module_t  ngx_http_spiffe_module_ctx = {
     ngx_http_spiffe_add_variables,         /* preconfiguration */
     ngx_http_spiffe_init,                  /* postconfiguration */
 
-    ngx_http_spiffe_create_main_conf,      /* create main configuration */
+    ngx_spiffe_upstream_create_main_conf,  /* create main configuration */
     NULL,                                  /* init main configuration */
 
     ngx_http_spiffe_create_srv_conf,       /* create server configuration */
@@ -292,8 +265,8 @@ ngx_module_t  ngx_http_spiffe_module = {
 static ngx_int_t
 ngx_http_spiffe_verify_handler(ngx_http_request_t *r)
 {
-    ngx_spiffe_peer_t           *peer;
-    ngx_http_spiffe_srv_conf_t  *sscf;
+    ngx_spiffe_peer_t         *peer;
+    ngx_spiffe_server_conf_t  *sscf;
 
     sscf = ngx_http_get_module_srv_conf(r, ngx_http_spiffe_module);
 
@@ -380,8 +353,8 @@ ngx_http_spiffe_access_handler(ngx_http_request_t *r)
 ngx_http_variable_value_t *
 ngx_http_spiffe_rule_slot(ngx_http_request_t *r)
 {
-    ngx_http_variable_value_t    *v;
-    ngx_http_spiffe_main_conf_t  *smcf;
+    ngx_spiffe_main_conf_t     *smcf;
+    ngx_http_variable_value_t  *v;
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_spiffe_module);
 
@@ -460,7 +433,7 @@ ngx_http_spiffe_svid_variable(ngx_http_request_t *r,
 const spiffe_snapshot_svid_t *
 ngx_http_spiffe_server_svid(ngx_http_request_t *r)
 {
-    ngx_http_spiffe_srv_conf_t  *sscf;
+    ngx_spiffe_server_conf_t  *sscf;
 
     sscf = ngx_http_get_module_srv_conf(r, ngx_http_spiffe_module);
 
@@ -481,7 +454,8 @@ ngx_http_spiffe_rule_variable(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_spiffe_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
+    ngx_http_variable_t    *var, *v;
+    ngx_spiffe_variable_t  *pv;
 
     for (v = ngx_http_spiffe_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
@@ -493,50 +467,31 @@ ngx_http_spiffe_add_variables(ngx_conf_t *cf)
         var->data = v->data;
     }
 
+    for (pv = ngx_spiffe_peer_variables; pv->name.len; pv++) {
+        var = ngx_http_add_variable(cf, &pv->name, NGX_HTTP_VAR_NOCACHEABLE);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = ngx_http_spiffe_peer_variable;
+        var->data = pv->data;
+    }
+
     return NGX_OK;
-}
-
-
-static void *
-ngx_http_spiffe_create_main_conf(ngx_conf_t *cf)
-{
-    ngx_http_spiffe_main_conf_t  *smcf;
-
-    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_spiffe_main_conf_t));
-    if (smcf == NULL) {
-        return NULL;
-    }
-
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     smcf->proxy_spiffe = 0;
-     *     smcf->rule_index = 0;
-     */
-
-    if (ngx_array_init(&smcf->upstreams, cf->pool, 4,
-                       sizeof(ngx_http_spiffe_upstream_t))
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    return smcf;
 }
 
 
 static void *
 ngx_http_spiffe_create_srv_conf(ngx_conf_t *cf)
 {
-    ngx_http_spiffe_srv_conf_t  *sscf;
+    ngx_spiffe_server_conf_t  *sscf;
 
-    sscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_spiffe_srv_conf_t));
+    sscf = ngx_pcalloc(cf->pool, sizeof(ngx_spiffe_server_conf_t));
     if (sscf == NULL) {
         return NULL;
     }
 
-    sscf->svid = NGX_CONF_UNSET_PTR;
-    sscf->verify = NGX_CONF_UNSET_UINT;
+    ngx_spiffe_ssl_create_server(sscf);
 
     return sscf;
 }
@@ -545,22 +500,17 @@ ngx_http_spiffe_create_srv_conf(ngx_conf_t *cf)
 static char *
 ngx_http_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
 {
-    ngx_http_spiffe_srv_conf_t *prev = parent;
-    ngx_http_spiffe_srv_conf_t *conf = child;
+    ngx_spiffe_server_conf_t  *prev = parent;
+    ngx_spiffe_server_conf_t  *conf = child;
 
-    ngx_http_ssl_srv_conf_t    *ssl;
-    ngx_http_core_srv_conf_t   *cscf;
-
-    ngx_conf_merge_ptr_value(conf->svid, prev->svid, NULL);
-    ngx_conf_merge_uint_value(conf->verify, prev->verify,
-                              NGX_SPIFFE_VERIFY_OFF);
+    ngx_http_ssl_srv_conf_t   *ssl;
+    ngx_http_core_srv_conf_t  *cscf;
 
     cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
     ssl = ngx_http_conf_get_module_srv_conf(cf, ngx_http_ssl_module);
 
-    return ngx_spiffe_ssl_server(cf, &ssl->ssl, ssl->certificates,
-                                 ssl->verify, conf->svid, conf->verify,
-                                 cscf->file_name, cscf->line);
+    return ngx_spiffe_ssl_server(cf, prev, conf, &ssl->ssl, ssl->certificates,
+                                 ssl->verify, cscf->file_name, cscf->line);
 }
 
 
@@ -574,10 +524,19 @@ ngx_http_spiffe_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->jwt_aud_len = NULL;
+     *     conf->jwt_naud = 0;
+     *     conf->jwt_header = { 0, NULL };
+     *     conf->jwt_svid_audience = { 0, NULL };
+     *     conf->status = 0;
+     */
+
     conf->rules = NGX_CONF_UNSET_PTR;
     conf->dry_run = NGX_CONF_UNSET;
-    conf->proxy_svid = NGX_CONF_UNSET_PTR;
-    conf->proxy_verify = NGX_CONF_UNSET_PTR;
+    ngx_spiffe_upstream_create_conf(&conf->proxy);
     conf->proxy_verify_file = NGX_CONF_UNSET_PTR;
     conf->proxy_verify_line = NGX_CONF_UNSET_UINT;
     conf->jwt = NGX_CONF_UNSET_UINT;
@@ -598,8 +557,7 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
-    ngx_conf_merge_ptr_value(conf->proxy_svid, prev->proxy_svid, NULL);
-    ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
+    ngx_spiffe_upstream_merge_conf(&prev->proxy, &conf->proxy);
     ngx_conf_merge_uint_value(conf->xfcc_forward, prev->xfcc_forward,
                               NGX_HTTP_SPIFFE_XFCC_SANITIZE_SET);
     ngx_conf_merge_uint_value(conf->xfcc_details, prev->xfcc_details,
@@ -609,12 +567,12 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->proxy_verify_line,
                               prev->proxy_verify_line, 0);
 
-    if ((conf->proxy_svid || conf->proxy_verify)
+    if ((conf->proxy.svid || conf->proxy.verify)
         && !ngx_spiffe_has_source(cf->cycle))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%s\" " NGX_SPIFFE_NO_SOURCE,
-                           conf->proxy_svid ? "spiffe_proxy_svid"
+                           conf->proxy.svid ? "spiffe_proxy_svid"
                                             : "spiffe_proxy_verify");
         return NGX_CONF_ERROR;
     }
@@ -630,15 +588,13 @@ ngx_http_spiffe_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_spiffe_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt          *h;
-    ngx_http_core_main_conf_t    *cmcf;
-    ngx_http_spiffe_main_conf_t  *smcf;
-
-    static ngx_str_t  rule = ngx_string("spiffe_rule");
+    ngx_http_handler_pt        *h;
+    ngx_spiffe_main_conf_t     *smcf;
+    ngx_http_core_main_conf_t  *cmcf;
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
 
-    smcf->rule_index = ngx_http_get_variable_index(cf, &rule);
+    smcf->rule_index = ngx_spiffe_rules_index(cf, ngx_http_get_variable_index);
     if (smcf->rule_index == NGX_ERROR) {
         return NGX_ERROR;
     }
@@ -686,13 +642,13 @@ ngx_http_spiffe_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_spiffe_quic(ngx_conf_t *cf)
 {
-    ngx_uint_t                   p, a, s;
-    ngx_http_conf_ctx_t         *ctx;
-    ngx_http_conf_port_t        *port;
-    ngx_http_conf_addr_t        *addr;
-    ngx_http_core_srv_conf_t   **cscfp;
-    ngx_http_spiffe_srv_conf_t  *sscf;
-    ngx_http_core_main_conf_t   *cmcf;
+    ngx_uint_t                  p, a, s;
+    const char                 *name;
+    ngx_http_conf_ctx_t        *ctx;
+    ngx_http_conf_port_t       *port;
+    ngx_http_conf_addr_t       *addr;
+    ngx_http_core_srv_conf_t  **cscfp;
+    ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -717,18 +673,17 @@ ngx_http_spiffe_quic(ngx_conf_t *cf)
             for (s = 0; s < addr[a].servers.nelts; s++) {
 
                 ctx = cscfp[s]->ctx;
-                sscf = ctx->srv_conf[ngx_http_spiffe_module.ctx_index];
+                name = ngx_spiffe_ssl_server_directive(
+                           ctx->srv_conf[ngx_http_spiffe_module.ctx_index]);
 
-                if (!sscf->svid && sscf->verify == NGX_SPIFFE_VERIFY_OFF) {
+                if (name == NULL) {
                     continue;
                 }
 
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "\"%s\" is not supported over QUIC: the "
                               "server in %s:%ui has \"listen ... quic\"",
-                              sscf->svid ? "spiffe_svid"
-                                         : "spiffe_verify_client",
-                              cscfp[s]->file_name, cscfp[s]->line);
+                              name, cscfp[s]->file_name, cscfp[s]->line);
                 return NGX_ERROR;
             }
         }
@@ -820,21 +775,6 @@ ngx_http_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return ngx_spiffe_ssl_svid_directive(cf, cmd, conf, &ssl->certificates,
                                          &ssl->certificate_keys);
-}
-
-
-static char *
-ngx_http_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    return ngx_spiffe_rules_add(cf, (spiffe_rules_t **) (p + cmd->offset),
-                                (int) (intptr_t) cmd->post, &value[1],
-                                &cmd->name);
 }
 
 

@@ -86,7 +86,7 @@ ngx_http_spiffe_upstream_directive(ngx_conf_t *cf, void *post, void *data)
 
     slcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_spiffe_module);
 
-    if (data == &slcf->proxy_verify) {
+    if (data == &slcf->proxy.verify) {
         slcf->proxy_verify_file = cf->conf_file->file.name.data;
         slcf->proxy_verify_line = cf->conf_file->line;
     }
@@ -124,7 +124,7 @@ ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
         if (ucf->ssl == NULL || ucf->ssl->ctx == NULL) {
             tls = 0;
 
-        } else if (!slcf->proxy_svid && slcf->proxy_verify == NULL) {
+        } else if (!slcf->proxy.svid && slcf->proxy.verify == NULL) {
             /* a context of its own or shared: claimed as it is */
             tls = 1;
 
@@ -151,7 +151,7 @@ ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
 
         /* proxy_pass http://, grpc_pass grpc:// */
 
-        if (slcf->proxy_verify && ucf->upstream) {
+        if (slcf->proxy.verify && ucf->upstream) {
             clcf = ngx_http_conf_get_module_loc_conf(cf,
                                                      ngx_http_core_module);
 
@@ -168,44 +168,22 @@ ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
 }
 
 
-/*
- * After every merge, the balancers being final by now: once a location
- * has spiffe_proxy_svid or spiffe_proxy_verify, every upstream {} is
- * wrapped, as a "proxy_pass" with variables may lead a location to any of
- * them (the stream module's policy too)
- */
+/* after every merge: ngx_spiffe_upstream_hook() says which upstreams */
 
 ngx_int_t
 ngx_http_spiffe_upstream_init(ngx_conf_t *cf)
 {
-    ngx_uint_t                        i;
-    ngx_http_spiffe_upstream_t       *up;
-    ngx_http_upstream_srv_conf_t    **uscf;
-    ngx_http_spiffe_main_conf_t      *smcf;
-    ngx_http_upstream_main_conf_t    *umcf;
+    ngx_spiffe_main_conf_t         *smcf;
+    ngx_http_upstream_main_conf_t  *umcf;
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
-
-    if (!smcf->proxy_spiffe) {
-        return NGX_OK;
-    }
-
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
 
-    uscf = umcf->upstreams.elts;
-
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
-        up = ngx_array_push(&smcf->upstreams);
-        if (up == NULL) {
-            return NGX_ERROR;
-        }
-
-        up->upstream = uscf[i];
-        up->init = uscf[i]->peer.init;
-        uscf[i]->peer.init = ngx_http_spiffe_upstream_init_peer;
-    }
-
-    return NGX_OK;
+    return ngx_spiffe_upstream_hook(smcf, &umcf->upstreams,
+                                    offsetof(ngx_http_upstream_srv_conf_t,
+                                             peer.init),
+                                    (ngx_spiffe_upstream_init_pt)
+                                    ngx_http_spiffe_upstream_init_peer);
 }
 
 
@@ -213,20 +191,13 @@ static char *
 ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *slcf,
     ngx_http_upstream_conf_t *ucf, const char *prefix)
 {
-    ngx_int_t                     rc;
-    ngx_spiffe_upstream_t        *sup;
-    ngx_http_core_loc_conf_t     *clcf;
-    ngx_http_spiffe_main_conf_t  *smcf;
+    ngx_int_t                  rc;
+    ngx_spiffe_main_conf_t    *smcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (!slcf->proxy_svid && slcf->proxy_verify == NULL) {
-        /* claims the context: no other location hooks it */
-        sup = &ngx_spiffe_upstream_none;
-        goto client;
-    }
-
-    if (slcf->proxy_svid && ucf->ssl_certificate) {
+    if (slcf->proxy.svid && ucf->ssl_certificate) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"spiffe_proxy_svid\" cannot be combined with "
                            "\"%s_ssl_certificate\" in location \"%V\"",
@@ -234,32 +205,11 @@ ngx_http_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_http_spiffe_loc_conf_t *slcf,
         return NGX_CONF_ERROR;
     }
 
-    /* one for the proxy and the grpc modules of a location */
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
 
-    if (slcf->upstream == NULL) {
-        sup = ngx_spiffe_upstream_create(cf, slcf->proxy_svid,
-                                         slcf->proxy_verify,
-                                         ngx_http_spiffe_upstream_where);
-        if (sup == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        slcf->upstream = sup;
-
-        smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_spiffe_module);
-        smcf->proxy_spiffe = 1;
-    }
-
-    sup = slcf->upstream;
-
-    if (sup->rules) {
-        /* SPIFFE replaces both the chain and the host name checks */
-        ucf->ssl_verify = 0;
-    }
-
-client:
-
-    rc = ngx_spiffe_ssl_client(cf, ucf->ssl, sup);
+    rc = ngx_spiffe_upstream_ssl(cf, smcf, &slcf->proxy, ucf->ssl,
+                                 &ucf->ssl_verify,
+                                 ngx_http_spiffe_upstream_where);
 
     if (rc == NGX_DECLINED) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -319,30 +269,22 @@ static ngx_int_t
 ngx_http_spiffe_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_int_t                     rc;
-    ngx_uint_t                    i;
-    ngx_http_spiffe_main_conf_t  *smcf;
-    ngx_http_spiffe_loc_conf_t   *slcf;
-    ngx_http_spiffe_upstream_t   *up;
+    ngx_int_t                        rc;
+    ngx_spiffe_main_conf_t          *smcf;
+    ngx_http_spiffe_loc_conf_t      *slcf;
+    ngx_http_upstream_init_peer_pt   init;
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_spiffe_module);
+    init = (ngx_http_upstream_init_peer_pt) ngx_spiffe_upstream_init(smcf, us);
 
-    up = smcf->upstreams.elts;
-
-    for (i = 0; up[i].upstream != us; i++) {
-        /* void */
-    }
-
-    rc = up[i].init(r, us);
+    rc = init(r, us);
     if (rc != NGX_OK) {
         return rc;
     }
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_spiffe_module);
 
-    return ngx_spiffe_upstream_wrap(&r->upstream->peer,
-                                    slcf->upstream ? slcf->upstream
-                                                   : &ngx_spiffe_upstream_none,
+    return ngx_spiffe_upstream_wrap(&r->upstream->peer, &slcf->proxy,
                                     r->pool);
 }
 

@@ -24,6 +24,25 @@ static ngx_str_t  ngx_spiffe_verify_success = ngx_string("SUCCESS");
 static ngx_str_t  ngx_spiffe_verify_none = ngx_string("NONE");
 
 
+/* spiffe_verify_client and spiffe_jwt: whether a peer must prove an ID */
+
+ngx_conf_enum_t  ngx_spiffe_verify[] = {
+    { ngx_string("off"), NGX_SPIFFE_VERIFY_OFF },
+    { ngx_string("on"), NGX_SPIFFE_VERIFY_ON },
+    { ngx_string("optional"), NGX_SPIFFE_VERIFY_OPTIONAL },
+    { ngx_null_string, 0 }
+};
+
+
+ngx_spiffe_variable_t  ngx_spiffe_peer_variables[] = {
+    { ngx_string("spiffe_id"), offsetof(ngx_spiffe_peer_t, id) },
+    { ngx_string("spiffe_trust_domain"), offsetof(ngx_spiffe_peer_t, td) },
+    { ngx_string("spiffe_path"), offsetof(ngx_spiffe_peer_t, path) },
+    { ngx_string("spiffe_verify"), offsetof(ngx_spiffe_peer_t, verify) },
+    { ngx_null_string, 0 }
+};
+
+
 /* once per process, before any variable or rule may look at a peer */
 
 ngx_int_t
@@ -92,7 +111,7 @@ ngx_spiffe_peer(ngx_connection_t *c)
 }
 
 
-/* $spiffe_id and its kin, for http and stream: data is the field's offset */
+/* $spiffe_id and its kin, for http and stream */
 
 ngx_int_t
 ngx_spiffe_peer_variable(ngx_connection_t *c, ngx_variable_value_t *v,

@@ -16,6 +16,8 @@ typedef struct {
 } ngx_spiffe_rules_regex_t;
 
 
+static char *ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules,
+    int action, ngx_str_t *value, ngx_str_t *directive);
 static ngx_str_t *ngx_spiffe_rules_name(ngx_conf_t *cf);
 static int ngx_spiffe_rules_regex_match(void *data, const char *id,
     size_t len);
@@ -40,12 +42,32 @@ static const char  *ngx_spiffe_rules_dry[] = { "", " (dry run)" };
 
 
 /*
+ * spiffe_allow, spiffe_deny and their JWT kin, in http and stream: one
+ * pattern into the list at cmd->offset of conf; cmd->post is the action
+ */
+
+char *
+ngx_spiffe_rules_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    return ngx_spiffe_rules_add(cf, (spiffe_rules_t **) (p + cmd->offset),
+                                (int) (intptr_t) cmd->post, &value[1],
+                                &cmd->name);
+}
+
+
+/*
  * Adds a pattern, "~regex" or "all" to *rules, creating the list (freed
  * with the configuration) on first use; errors name the directive.  The
  * rule is named by its file and line, for the log and $spiffe_rule.
  */
 
-char *
+static char *
 ngx_spiffe_rules_add(ngx_conf_t *cf, spiffe_rules_t **rules, int action,
     ngx_str_t *value, ngx_str_t *directive)
 {
@@ -271,6 +293,21 @@ ngx_spiffe_rules_no_id(ngx_log_t *log, ngx_str_t *verify, ngx_uint_t kind,
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * The index of $spiffe_rule, by the http or the stream module's
+ * get_variable_index(): ngx_spiffe_rules_decide() sets it in the request's
+ * or the session's slot, its get handler never does
+ */
+
+ngx_int_t
+ngx_spiffe_rules_index(ngx_conf_t *cf, ngx_spiffe_variable_index_pt index)
+{
+    static ngx_str_t  name = ngx_string("spiffe_rule");
+
+    return index(cf, &name);
 }
 
 

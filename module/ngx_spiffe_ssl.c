@@ -280,20 +280,56 @@ ngx_spiffe_ssl_only_placeholder(ngx_array_t *certs)
 }
 
 
+void
+ngx_spiffe_ssl_create_server(ngx_spiffe_server_conf_t *conf)
+{
+    conf->svid = NGX_CONF_UNSET_PTR;
+    conf->verify = NGX_CONF_UNSET_UINT;
+}
+
+
+/* the directive that asks for TLS hooks in a server, or NULL */
+
+const char *
+ngx_spiffe_ssl_server_directive(ngx_spiffe_server_conf_t *conf)
+{
+    if (conf->svid) {
+        return "spiffe_svid";
+    }
+
+    if (conf->verify != NGX_SPIFFE_VERIFY_OFF) {
+        return "spiffe_verify_client";
+    }
+
+    return NULL;
+}
+
+
 /*
- * spiffe_svid and spiffe_verify_client on one server, http or stream:
- * certificates and ssl_verify are that server's ssl_certificate and
+ * spiffe_svid and spiffe_verify_client on one server, http or stream,
+ * merged: certificates and ssl_verify are that server's ssl_certificate and
  * ssl_verify_client, file and line where the server is.
  */
 
 char *
-ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
-    ngx_array_t *certificates, ngx_uint_t ssl_verify, ngx_spiffe_svid_t *svid,
-    ngx_uint_t verify, u_char *file, ngx_uint_t line)
+ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_spiffe_server_conf_t *prev,
+    ngx_spiffe_server_conf_t *conf, ngx_ssl_t *ssl,
+    ngx_array_t *certificates, ngx_uint_t ssl_verify, u_char *file,
+    ngx_uint_t line)
 {
-    const char  *name;
+    ngx_uint_t          verify;
+    const char         *name;
+    ngx_spiffe_svid_t  *svid;
 
-    if (!svid && verify == NGX_SPIFFE_VERIFY_OFF) {
+    ngx_conf_merge_ptr_value(conf->svid, prev->svid, NULL);
+    ngx_conf_merge_uint_value(conf->verify, prev->verify,
+                              NGX_SPIFFE_VERIFY_OFF);
+
+    svid = conf->svid;
+    verify = conf->verify;
+    name = ngx_spiffe_ssl_server_directive(conf);
+
+    if (name == NULL) {
 
         /* "spiffe_svid off" under a level with it on: nothing to serve */
 
@@ -307,8 +343,6 @@ ngx_spiffe_ssl_server(ngx_conf_t *cf, ngx_ssl_t *ssl,
 
         return NGX_CONF_OK;
     }
-
-    name = svid ? "spiffe_svid" : "spiffe_verify_client";
 
     if (ngx_spiffe_need_source(cf, name, file, line) != NGX_OK) {
         return NGX_CONF_ERROR;

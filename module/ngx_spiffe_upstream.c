@@ -21,6 +21,14 @@
  */
 
 
+/* an upstream whose balancer is wrapped, and its own per-request init */
+
+typedef struct {
+    void                              *upstream;
+    ngx_spiffe_upstream_init_pt        init;
+} ngx_spiffe_upstream_hook_t;
+
+
 typedef struct {
     void                              *data;
     ngx_event_get_peer_pt              get;
@@ -32,6 +40,8 @@ typedef struct {
 } ngx_spiffe_upstream_peer_t;
 
 
+static ngx_spiffe_upstream_t *ngx_spiffe_upstream_create(ngx_conf_t *cf,
+    ngx_spiffe_upstream_conf_t *conf, ngx_spiffe_upstream_where_pt where);
 static ngx_int_t ngx_spiffe_upstream_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_spiffe_upstream_free_peer(ngx_peer_connection_t *pc,
@@ -48,37 +58,164 @@ static void ngx_spiffe_upstream_save_session(ngx_peer_connection_t *pc,
 ngx_spiffe_upstream_t  ngx_spiffe_upstream_none;
 
 
-/* what a location or stream server presents to upstreams and checks */
-
-ngx_spiffe_upstream_t *
-ngx_spiffe_upstream_create(ngx_conf_t *cf, ngx_spiffe_svid_t *svid,
-    spiffe_rules_t *rules, ngx_spiffe_upstream_where_pt where)
+void *
+ngx_spiffe_upstream_create_main_conf(ngx_conf_t *cf)
 {
-    ngx_spiffe_upstream_t  *up;
+    ngx_spiffe_main_conf_t  *smcf;
 
-    up = ngx_pcalloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
-    if (up == NULL) {
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_spiffe_main_conf_t));
+    if (smcf == NULL) {
         return NULL;
     }
 
-    up->svid = svid;
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     smcf->proxy_spiffe = 0;
+     *     smcf->rule_index = 0;
+     */
 
-    if (svid) {
-        up->presents = svid->name;
+    if (ngx_array_init(&smcf->hooks, cf->pool, 4,
+                       sizeof(ngx_spiffe_upstream_hook_t))
+        != NGX_OK)
+    {
+        return NULL;
     }
 
-    up->rules = rules;
-    up->where = where;
-
-    return up;
+    return smcf;
 }
 
 
-/* after the balancer's own per-request init */
+void
+ngx_spiffe_upstream_create_conf(ngx_spiffe_upstream_conf_t *conf)
+{
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->upstream = NULL;
+     */
+
+    conf->svid = NGX_CONF_UNSET_PTR;
+    conf->verify = NGX_CONF_UNSET_PTR;
+}
+
+
+void
+ngx_spiffe_upstream_merge_conf(ngx_spiffe_upstream_conf_t *prev,
+    ngx_spiffe_upstream_conf_t *conf)
+{
+    ngx_conf_merge_ptr_value(conf->svid, prev->svid, NULL);
+    ngx_conf_merge_ptr_value(conf->verify, prev->verify, NULL);
+}
+
+
+/*
+ * The end of a merge, for one proxy module's SSL context to the upstream
+ * of a location or a server: without spiffe_proxy_svid and
+ * spiffe_proxy_verify it is claimed as it is, so that no other location
+ * hooks it; with either, the hooks present and check what conf says.
+ * NGX_DECLINED: the context is shared with a location or server of other
+ * spiffe_proxy_svid or spiffe_proxy_verify.
+ */
+
+ngx_int_t
+ngx_spiffe_upstream_ssl(ngx_conf_t *cf, ngx_spiffe_main_conf_t *smcf,
+    ngx_spiffe_upstream_conf_t *conf, ngx_ssl_t *ssl, ngx_flag_t *ssl_verify,
+    ngx_spiffe_upstream_where_pt where)
+{
+    ngx_spiffe_upstream_t  *up;
+
+    if (!conf->svid && conf->verify == NULL) {
+        return ngx_spiffe_ssl_client(cf, ssl, &ngx_spiffe_upstream_none);
+    }
+
+    /* one for all the proxy modules of a location */
+
+    if (conf->upstream == NULL) {
+        conf->upstream = ngx_spiffe_upstream_create(cf, conf, where);
+        if (conf->upstream == NULL) {
+            return NGX_ERROR;
+        }
+
+        smcf->proxy_spiffe = 1;
+    }
+
+    up = conf->upstream;
+
+    if (up->rules) {
+        /* SPIFFE replaces both the chain and the host name checks */
+        *ssl_verify = 0;
+    }
+
+    return ngx_spiffe_ssl_client(cf, ssl, up);
+}
+
+
+/*
+ * After every merge, the balancers being final by now: once a location or
+ * a server has spiffe_proxy_svid or spiffe_proxy_verify, the per-request
+ * init of every upstream {} is replaced by handler, as a "proxy_pass" with
+ * variables may lead to any of them.  upstreams are the http or the stream
+ * upstream module's, the init of each at offset: the two types of init
+ * differ in their arguments only, and are copied as they are.
+ */
+
+ngx_int_t
+ngx_spiffe_upstream_hook(ngx_spiffe_main_conf_t *smcf,
+    ngx_array_t *upstreams, size_t offset, ngx_spiffe_upstream_init_pt handler)
+{
+    u_char                      **us;
+    ngx_uint_t                    i;
+    ngx_spiffe_upstream_hook_t   *hook;
+
+    if (!smcf->proxy_spiffe) {
+        return NGX_OK;
+    }
+
+    us = upstreams->elts;
+
+    for (i = 0; i < upstreams->nelts; i++) {
+        hook = ngx_array_push(&smcf->hooks);
+        if (hook == NULL) {
+            return NGX_ERROR;
+        }
+
+        hook->upstream = us[i];
+
+        ngx_memcpy(&hook->init, us[i] + offset, sizeof(hook->init));
+        ngx_memcpy(us[i] + offset, &handler, sizeof(handler));
+    }
+
+    return NGX_OK;
+}
+
+
+/* the balancer's own per-request init of upstream us */
+
+ngx_spiffe_upstream_init_pt
+ngx_spiffe_upstream_init(ngx_spiffe_main_conf_t *smcf, void *us)
+{
+    ngx_uint_t                   i;
+    ngx_spiffe_upstream_hook_t  *hook;
+
+    hook = smcf->hooks.elts;
+
+    for (i = 0; hook[i].upstream != us; i++) {
+        /* void */
+    }
+
+    return hook[i].init;
+}
+
+
+/*
+ * After the balancer's own per-request init: what the location or server
+ * of conf presents and checks, or nothing for one without either
+ */
 
 ngx_int_t
 ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
-    ngx_spiffe_upstream_t *up, ngx_pool_t *pool)
+    ngx_spiffe_upstream_conf_t *conf, ngx_pool_t *pool)
 {
     ngx_spiffe_upstream_peer_t  *sp;
 
@@ -93,7 +230,7 @@ ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
     sp->notify = pc->notify;
     sp->set_session = pc->set_session;
     sp->save_session = pc->save_session;
-    sp->up = up;
+    sp->up = conf->upstream ? conf->upstream : &ngx_spiffe_upstream_none;
 
     pc->data = sp;
     pc->get = ngx_spiffe_upstream_get_peer;
@@ -103,6 +240,32 @@ ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
     pc->save_session = ngx_spiffe_upstream_save_session;
 
     return NGX_OK;
+}
+
+
+/* what a location or stream server presents to upstreams and checks */
+
+static ngx_spiffe_upstream_t *
+ngx_spiffe_upstream_create(ngx_conf_t *cf, ngx_spiffe_upstream_conf_t *conf,
+    ngx_spiffe_upstream_where_pt where)
+{
+    ngx_spiffe_upstream_t  *up;
+
+    up = ngx_pcalloc(cf->pool, sizeof(ngx_spiffe_upstream_t));
+    if (up == NULL) {
+        return NULL;
+    }
+
+    up->svid = conf->svid;
+
+    if (conf->svid) {
+        up->presents = conf->svid->name;
+    }
+
+    up->rules = conf->verify;
+    up->where = where;
+
+    return up;
 }
 
 

@@ -24,7 +24,6 @@ static ngx_int_t ngx_stream_spiffe_variable(ngx_stream_session_t *s,
 static ngx_int_t ngx_stream_spiffe_rule_variable(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_stream_spiffe_add_variables(ngx_conf_t *cf);
-static void *ngx_stream_spiffe_create_main_conf(ngx_conf_t *cf);
 static void *ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -34,20 +33,10 @@ static ngx_int_t ngx_stream_spiffe_listen_ssl(ngx_conf_t *cf);
 #endif
 static char *ngx_stream_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_stream_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 
 
 static ngx_conf_post_t  ngx_stream_spiffe_proxy_post = {
     ngx_stream_spiffe_upstream_directive
-};
-
-
-static ngx_conf_enum_t  ngx_stream_spiffe_verify[] = {
-    { ngx_string("off"), NGX_SPIFFE_VERIFY_OFF },
-    { ngx_string("on"), NGX_SPIFFE_VERIFY_ON },
-    { ngx_string("optional"), NGX_SPIFFE_VERIFY_OPTIONAL },
-    { ngx_null_string, 0 }
 };
 
 
@@ -57,26 +46,26 @@ static ngx_command_t  ngx_stream_spiffe_commands[] = {
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_stream_spiffe_svid,
       NGX_STREAM_SRV_CONF_OFFSET,
-      offsetof(ngx_stream_spiffe_srv_conf_t, svid),
+      offsetof(ngx_stream_spiffe_srv_conf_t, server.svid),
       NULL },
 
     { ngx_string("spiffe_verify_client"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
-      offsetof(ngx_stream_spiffe_srv_conf_t, verify),
-      &ngx_stream_spiffe_verify },
+      offsetof(ngx_stream_spiffe_srv_conf_t, server.verify),
+      &ngx_spiffe_verify },
 
     { ngx_string("spiffe_allow"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_stream_spiffe_rule,
+      ngx_spiffe_rules_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_spiffe_srv_conf_t, rules),
       (void *) SPIFFE_RULES_ALLOW },
 
     { ngx_string("spiffe_deny"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_stream_spiffe_rule,
+      ngx_spiffe_rules_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_spiffe_srv_conf_t, rules),
       (void *) SPIFFE_RULES_DENY },
@@ -92,14 +81,14 @@ static ngx_command_t  ngx_stream_spiffe_commands[] = {
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_spiffe_svid_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
-      offsetof(ngx_stream_spiffe_srv_conf_t, proxy_svid),
+      offsetof(ngx_stream_spiffe_srv_conf_t, proxy.svid),
       &ngx_stream_spiffe_proxy_post },
 
     { ngx_string("spiffe_proxy_verify"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
       ngx_spiffe_rules_patterns,
       NGX_STREAM_SRV_CONF_OFFSET,
-      offsetof(ngx_stream_spiffe_srv_conf_t, proxy_verify),
+      offsetof(ngx_stream_spiffe_srv_conf_t, proxy.verify),
       &ngx_stream_spiffe_proxy_post },
 
       ngx_null_command
@@ -110,7 +99,7 @@ static ngx_stream_module_t  ngx_stream_spiffe_module_ctx = {
     ngx_stream_spiffe_add_variables,       /* preconfiguration */
     ngx_stream_spiffe_init,                /* postconfiguration */
 
-    ngx_stream_spiffe_create_main_conf,    /* create main configuration */
+    ngx_spiffe_upstream_create_main_conf,  /* create main configuration */
     NULL,                                  /* init main configuration */
 
     ngx_stream_spiffe_create_srv_conf,     /* create server configuration */
@@ -134,27 +123,6 @@ ngx_module_t  ngx_stream_spiffe_module = {
 };
 
 
-static ngx_stream_variable_t  ngx_stream_spiffe_vars[] = {
-
-    { ngx_string("spiffe_id"), NULL, ngx_stream_spiffe_variable,
-      offsetof(ngx_spiffe_peer_t, id), NGX_STREAM_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("spiffe_trust_domain"), NULL, ngx_stream_spiffe_variable,
-      offsetof(ngx_spiffe_peer_t, td), NGX_STREAM_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("spiffe_path"), NULL, ngx_stream_spiffe_variable,
-      offsetof(ngx_spiffe_peer_t, path), NGX_STREAM_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("spiffe_verify"), NULL, ngx_stream_spiffe_variable,
-      offsetof(ngx_spiffe_peer_t, verify), NGX_STREAM_VAR_NOCACHEABLE, 0 },
-
-    /* set by the handler in the session's slot */
-    { ngx_string("spiffe_rule"), NULL, ngx_stream_spiffe_rule_variable,
-      0, 0, 0 },
-
-      ngx_stream_null_variable
-};
-
 
 static ngx_str_t  ngx_stream_spiffe_none = ngx_string("NONE");
 
@@ -167,14 +135,14 @@ static ngx_str_t  ngx_stream_spiffe_none = ngx_string("NONE");
 static ngx_int_t
 ngx_stream_spiffe_handler(ngx_stream_session_t *s)
 {
-    ngx_connection_t               *c;
-    ngx_spiffe_peer_t              *peer;
-    ngx_stream_spiffe_srv_conf_t   *sscf;
-    ngx_stream_spiffe_main_conf_t  *smcf;
+    ngx_connection_t              *c;
+    ngx_spiffe_peer_t             *peer;
+    ngx_spiffe_main_conf_t        *smcf;
+    ngx_stream_spiffe_srv_conf_t  *sscf;
 
     sscf = ngx_stream_get_module_srv_conf(s, ngx_stream_spiffe_module);
 
-    if (sscf->verify != NGX_SPIFFE_VERIFY_ON && sscf->rules == NULL) {
+    if (sscf->server.verify != NGX_SPIFFE_VERIFY_ON && sscf->rules == NULL) {
         return NGX_DECLINED;
     }
 
@@ -185,7 +153,7 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
 
         /* dry run relaxes the rules, not "spiffe_verify_client on" */
 
-        if (sscf->dry_run && sscf->verify != NGX_SPIFFE_VERIFY_ON) {
+        if (sscf->dry_run && sscf->server.verify != NGX_SPIFFE_VERIFY_ON) {
             (void) ngx_spiffe_rules_no_id(c->log,
                                           peer ? &peer->verify
                                                : &ngx_stream_spiffe_none,
@@ -250,49 +218,37 @@ ngx_stream_spiffe_rule_variable(ngx_stream_session_t *s,
 }
 
 
+/* those of the peer, ngx_spiffe_peer_variables[], and $spiffe_rule */
+
 static ngx_int_t
 ngx_stream_spiffe_add_variables(ngx_conf_t *cf)
 {
-    ngx_stream_variable_t  *var, *v;
+    ngx_stream_variable_t  *var;
+    ngx_spiffe_variable_t  *pv;
 
-    for (v = ngx_stream_spiffe_vars; v->name.len; v++) {
-        var = ngx_stream_add_variable(cf, &v->name, v->flags);
+    static ngx_str_t  rule = ngx_string("spiffe_rule");
+
+    for (pv = ngx_spiffe_peer_variables; pv->name.len; pv++) {
+        var = ngx_stream_add_variable(cf, &pv->name,
+                                      NGX_STREAM_VAR_NOCACHEABLE);
         if (var == NULL) {
             return NGX_ERROR;
         }
 
-        var->get_handler = v->get_handler;
-        var->data = v->data;
+        var->get_handler = ngx_stream_spiffe_variable;
+        var->data = pv->data;
     }
+
+    /* set by the handler in the session's slot */
+
+    var = ngx_stream_add_variable(cf, &rule, 0);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_stream_spiffe_rule_variable;
 
     return NGX_OK;
-}
-
-
-static void *
-ngx_stream_spiffe_create_main_conf(ngx_conf_t *cf)
-{
-    ngx_stream_spiffe_main_conf_t  *smcf;
-
-    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_stream_spiffe_main_conf_t));
-    if (smcf == NULL) {
-        return NULL;
-    }
-
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     smcf->proxy_spiffe = 0;
-     */
-
-    if (ngx_array_init(&smcf->upstreams, cf->pool, 4,
-                       sizeof(ngx_stream_spiffe_upstream_t))
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    return smcf;
 }
 
 
@@ -306,12 +262,10 @@ ngx_stream_spiffe_create_srv_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    sscf->svid = NGX_CONF_UNSET_PTR;
-    sscf->verify = NGX_CONF_UNSET_UINT;
+    ngx_spiffe_ssl_create_server(&sscf->server);
     sscf->rules = NGX_CONF_UNSET_PTR;
     sscf->dry_run = NGX_CONF_UNSET;
-    sscf->proxy_svid = NGX_CONF_UNSET_PTR;
-    sscf->proxy_verify = NGX_CONF_UNSET_PTR;
+    ngx_spiffe_upstream_create_conf(&sscf->proxy);
 
     return sscf;
 }
@@ -327,19 +281,15 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_stream_core_srv_conf_t    *cscf;
     ngx_stream_spiffe_ssl_conf_t  *ssl;
 
-    ngx_conf_merge_ptr_value(conf->svid, prev->svid, NULL);
-    ngx_conf_merge_uint_value(conf->verify, prev->verify,
-                              NGX_SPIFFE_VERIFY_OFF);
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
-    ngx_conf_merge_ptr_value(conf->proxy_svid, prev->proxy_svid, NULL);
-    ngx_conf_merge_ptr_value(conf->proxy_verify, prev->proxy_verify, NULL);
+    ngx_spiffe_upstream_merge_conf(&prev->proxy, &conf->proxy);
 
     cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
     ssl = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_ssl_module);
 
-    rv = ngx_spiffe_ssl_server(cf, &ssl->ssl, ssl->certificates,
-                               ssl->verify, conf->svid, conf->verify,
+    rv = ngx_spiffe_ssl_server(cf, &prev->server, &conf->server, &ssl->ssl,
+                               ssl->certificates, ssl->verify,
                                cscf->file_name, cscf->line);
     if (rv != NGX_CONF_OK) {
         return rv;
@@ -352,15 +302,14 @@ ngx_stream_spiffe_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_stream_spiffe_init(ngx_conf_t *cf)
 {
-    ngx_stream_handler_pt          *h;
-    ngx_stream_core_main_conf_t    *cmcf;
-    ngx_stream_spiffe_main_conf_t  *smcf;
-
-    static ngx_str_t  rule = ngx_string("spiffe_rule");
+    ngx_stream_handler_pt        *h;
+    ngx_spiffe_main_conf_t       *smcf;
+    ngx_stream_core_main_conf_t  *cmcf;
 
     smcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_spiffe_module);
 
-    smcf->rule_index = ngx_stream_get_variable_index(cf, &rule);
+    smcf->rule_index = ngx_spiffe_rules_index(cf,
+                                              ngx_stream_get_variable_index);
     if (smcf->rule_index == NGX_ERROR) {
         return NGX_ERROR;
     }
@@ -396,6 +345,7 @@ static ngx_int_t
 ngx_stream_spiffe_listen_ssl(ngx_conf_t *cf)
 {
     ngx_uint_t                      i, p, a, s;
+    const char                     *name;
     ngx_stream_conf_port_t         *port;
     ngx_stream_conf_addr_t         *addr;
     ngx_stream_core_srv_conf_t    **cscfp, **servers;
@@ -410,7 +360,9 @@ ngx_stream_spiffe_listen_ssl(ngx_conf_t *cf)
 
         sscf = cscfp[i]->ctx->srv_conf[ngx_stream_spiffe_module.ctx_index];
 
-        if (!sscf->svid && sscf->verify == NGX_SPIFFE_VERIFY_OFF) {
+        name = ngx_spiffe_ssl_server_directive(&sscf->server);
+
+        if (name == NULL) {
             continue;
         }
 
@@ -436,8 +388,7 @@ ngx_stream_spiffe_listen_ssl(ngx_conf_t *cf)
             }
         }
 
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, NGX_SPIFFE_NEEDS_TLS,
-                      sscf->svid ? "spiffe_svid" : "spiffe_verify_client",
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, NGX_SPIFFE_NEEDS_TLS, name,
                       cscfp[i]->file_name, cscfp[i]->line);
         return NGX_ERROR;
 
@@ -461,19 +412,4 @@ ngx_stream_spiffe_svid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return ngx_spiffe_ssl_svid_directive(cf, cmd, conf, &ssl->certificates,
                                          &ssl->certificate_keys);
-}
-
-
-static char *
-ngx_stream_spiffe_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    return ngx_spiffe_rules_add(cf, (spiffe_rules_t **) (p + cmd->offset),
-                                (int) (intptr_t) cmd->post, &value[1],
-                                &cmd->name);
 }

@@ -49,21 +49,20 @@ char *
 ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
     ngx_stream_spiffe_srv_conf_t *sscf)
 {
-    u_char                         *file;
-    void                           *pscf;
-    ngx_int_t                       rc;
-    ngx_ssl_t                      *ssl;
-    ngx_uint_t                      line;
-    ngx_flag_t                     *enable, *verify;
-    ngx_module_t                   *m;
-    const char                     *name;
-    ngx_array_t                   **commands;
-    ngx_spiffe_upstream_t          *up;
-    ngx_stream_core_srv_conf_t     *cscf;
-    ngx_stream_complex_value_t    **cert;
-    ngx_stream_spiffe_main_conf_t  *smcf;
+    u_char                       *file;
+    void                         *pscf;
+    ngx_int_t                     rc;
+    ngx_ssl_t                    *ssl;
+    ngx_uint_t                    line;
+    ngx_flag_t                   *enable, *verify;
+    ngx_module_t                 *m;
+    const char                   *name;
+    ngx_array_t                 **commands;
+    ngx_spiffe_main_conf_t       *smcf;
+    ngx_stream_core_srv_conf_t   *cscf;
+    ngx_stream_complex_value_t  **cert;
 
-    if (!sscf->proxy_svid && sscf->proxy_verify == NULL) {
+    if (!sscf->proxy.svid && sscf->proxy.verify == NULL) {
         return NGX_CONF_OK;
     }
 
@@ -71,7 +70,7 @@ ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
     file = cscf->file_name;
     line = cscf->line;
 
-    name = sscf->proxy_svid ? "spiffe_proxy_svid" : "spiffe_proxy_verify";
+    name = sscf->proxy.svid ? "spiffe_proxy_svid" : "spiffe_proxy_verify";
 
     if (ngx_spiffe_need_source(cf, name, file, line) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -93,7 +92,7 @@ ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (sscf->proxy_svid && cert && *cert) {
+    if (sscf->proxy.svid && cert && *cert) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"spiffe_proxy_svid\" cannot be combined with "
                       "\"proxy_ssl_certificate\" in the server in %s:%ui",
@@ -112,23 +111,10 @@ ngx_stream_spiffe_upstream_merge(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    up = ngx_spiffe_upstream_create(cf, sscf->proxy_svid, sscf->proxy_verify,
-                                    ngx_stream_spiffe_upstream_where);
-    if (up == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (up->rules) {
-        /* SPIFFE replaces both the chain and the host name checks */
-        *verify = 0;
-    }
-
-    sscf->upstream = up;
-
     smcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_spiffe_module);
-    smcf->proxy_spiffe = 1;
 
-    rc = ngx_spiffe_ssl_client(cf, ssl, up);
+    rc = ngx_spiffe_upstream_ssl(cf, smcf, &sscf->proxy, ssl, verify,
+                                 ngx_stream_spiffe_upstream_where);
 
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -172,39 +158,22 @@ ngx_stream_spiffe_upstream_directive(ngx_conf_t *cf, void *post, void *data)
 }
 
 
-/* after every merge: the balancers are final by now */
+/* after every merge: ngx_spiffe_upstream_hook() says which upstreams */
 
 ngx_int_t
 ngx_stream_spiffe_upstream_init(ngx_conf_t *cf)
 {
-    ngx_uint_t                         i;
-    ngx_stream_spiffe_upstream_t      *up;
-    ngx_stream_upstream_srv_conf_t   **uscf;
-    ngx_stream_spiffe_main_conf_t     *smcf;
-    ngx_stream_upstream_main_conf_t   *umcf;
+    ngx_spiffe_main_conf_t           *smcf;
+    ngx_stream_upstream_main_conf_t  *umcf;
 
     smcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_spiffe_module);
-
-    if (!smcf->proxy_spiffe) {
-        return NGX_OK;
-    }
-
     umcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_upstream_module);
 
-    uscf = umcf->upstreams.elts;
-
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
-        up = ngx_array_push(&smcf->upstreams);
-        if (up == NULL) {
-            return NGX_ERROR;
-        }
-
-        up->upstream = uscf[i];
-        up->init = uscf[i]->peer.init;
-        uscf[i]->peer.init = ngx_stream_spiffe_upstream_init_peer;
-    }
-
-    return NGX_OK;
+    return ngx_spiffe_upstream_hook(smcf, &umcf->upstreams,
+                                    offsetof(ngx_stream_upstream_srv_conf_t,
+                                             peer.init),
+                                    (ngx_spiffe_upstream_init_pt)
+                                    ngx_stream_spiffe_upstream_init_peer);
 }
 
 
@@ -229,30 +198,23 @@ static ngx_int_t
 ngx_stream_spiffe_upstream_init_peer(ngx_stream_session_t *s,
     ngx_stream_upstream_srv_conf_t *us)
 {
-    ngx_int_t                       rc;
-    ngx_uint_t                      i;
-    ngx_stream_spiffe_upstream_t   *up;
-    ngx_stream_spiffe_srv_conf_t   *sscf;
-    ngx_stream_spiffe_main_conf_t  *smcf;
+    ngx_int_t                          rc;
+    ngx_spiffe_main_conf_t            *smcf;
+    ngx_stream_spiffe_srv_conf_t      *sscf;
+    ngx_stream_upstream_init_peer_pt   init;
 
     smcf = ngx_stream_get_module_main_conf(s, ngx_stream_spiffe_module);
+    init = (ngx_stream_upstream_init_peer_pt)
+               ngx_spiffe_upstream_init(smcf, us);
 
-    up = smcf->upstreams.elts;
-
-    for (i = 0; up[i].upstream != us; i++) {
-        /* void */
-    }
-
-    rc = up[i].init(s, us);
+    rc = init(s, us);
     if (rc != NGX_OK) {
         return rc;
     }
 
     sscf = ngx_stream_get_module_srv_conf(s, ngx_stream_spiffe_module);
 
-    return ngx_spiffe_upstream_wrap(&s->upstream->peer,
-                                    sscf->upstream ? sscf->upstream
-                                                   : &ngx_spiffe_upstream_none,
+    return ngx_spiffe_upstream_wrap(&s->upstream->peer, &sscf->proxy,
                                     s->connection->pool);
 }
 
