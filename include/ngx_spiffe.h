@@ -416,7 +416,7 @@ ngx_int_t ngx_spiffe_upstream_ssl(ngx_conf_t *cf,
 ngx_int_t ngx_spiffe_upstream_hook(ngx_spiffe_main_conf_t *smcf,
     ngx_array_t *upstreams, size_t offset,
     ngx_spiffe_upstream_init_pt handler);
-ngx_spiffe_upstream_init_pt ngx_spiffe_upstream_init(
+ngx_spiffe_upstream_init_pt ngx_spiffe_upstream_own_init(
     ngx_spiffe_main_conf_t *smcf, void *us);
 ngx_int_t ngx_spiffe_upstream_wrap(ngx_peer_connection_t *pc,
     ngx_spiffe_upstream_conf_t *conf, ngx_pool_t *pool);

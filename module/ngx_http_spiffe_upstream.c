@@ -275,7 +275,8 @@ ngx_http_spiffe_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_init_peer_pt   init;
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_spiffe_module);
-    init = (ngx_http_upstream_init_peer_pt) ngx_spiffe_upstream_init(smcf, us);
+    init = (ngx_http_upstream_init_peer_pt)
+               ngx_spiffe_upstream_own_init(smcf, us);
 
     rc = init(r, us);
     if (rc != NGX_OK) {

@@ -18,6 +18,10 @@
  * SVID (or none) as the location or server does, and, with
  * spiffe_proxy_verify, the peer it leads to matches its patterns under
  * the current bundle.
+ *
+ * The http and stream modules share their configuration of it here; theirs
+ * find the proxy modules' SSL contexts and say where a connection comes
+ * from.
  */
 
 
@@ -193,7 +197,7 @@ ngx_spiffe_upstream_hook(ngx_spiffe_main_conf_t *smcf,
 /* the balancer's own per-request init of upstream us */
 
 ngx_spiffe_upstream_init_pt
-ngx_spiffe_upstream_init(ngx_spiffe_main_conf_t *smcf, void *us)
+ngx_spiffe_upstream_own_init(ngx_spiffe_main_conf_t *smcf, void *us)
 {
     ngx_uint_t                   i;
     ngx_spiffe_upstream_hook_t  *hook;

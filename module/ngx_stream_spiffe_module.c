@@ -123,7 +123,6 @@ ngx_module_t  ngx_stream_spiffe_module = {
 };
 
 
-
 static ngx_str_t  ngx_stream_spiffe_none = ngx_string("NONE");
 
 

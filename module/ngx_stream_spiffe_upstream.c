@@ -205,7 +205,7 @@ ngx_stream_spiffe_upstream_init_peer(ngx_stream_session_t *s,
 
     smcf = ngx_stream_get_module_main_conf(s, ngx_stream_spiffe_module);
     init = (ngx_stream_upstream_init_peer_pt)
-               ngx_spiffe_upstream_init(smcf, us);
+               ngx_spiffe_upstream_own_init(smcf, us);
 
     rc = init(s, us);
     if (rc != NGX_OK) {
