@@ -62,6 +62,8 @@ static void ngx_spiffe_upstream_save_session(ngx_peer_connection_t *pc,
 ngx_spiffe_upstream_t  ngx_spiffe_upstream_none;
 
 
+/* the create_main_conf of the http and the stream modules */
+
 void *
 ngx_spiffe_upstream_create_main_conf(ngx_conf_t *cf)
 {
@@ -90,11 +92,13 @@ ngx_spiffe_upstream_create_main_conf(ngx_conf_t *cf)
 }
 
 
+/* for a location's or a server's create_conf, and its merge_conf */
+
 void
 ngx_spiffe_upstream_create_conf(ngx_spiffe_upstream_conf_t *conf)
 {
     /*
-     * set by ngx_pcalloc():
+     * set by ngx_pcalloc() of the module's configuration:
      *
      *     conf->upstream = NULL;
      */
