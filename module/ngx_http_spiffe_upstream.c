@@ -35,7 +35,7 @@ static u_char *ngx_http_spiffe_upstream_where(ngx_connection_t *c,
 static ngx_int_t ngx_http_spiffe_upstream_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_module_t *ngx_http_spiffe_upstream_module(ngx_cycle_t *cycle,
-    ngx_uint_t n);
+    ngx_uint_t *n);
 
 
 static const char  *ngx_http_spiffe_upstream_modules[][2] = {
@@ -64,14 +64,7 @@ ngx_http_spiffe_upstream_directive(ngx_conf_t *cf, void *post, void *data)
 
     ctx = cf->ctx;
 
-    for (i = 0; i < sizeof(ngx_http_spiffe_upstream_modules)
-                    / sizeof(ngx_http_spiffe_upstream_modules[0]); i++)
-    {
-        m = ngx_http_spiffe_upstream_module(cf->cycle, i);
-        if (m == NULL) {
-            continue;
-        }
-
+    for (i = 0; (m = ngx_http_spiffe_upstream_module(cf->cycle, &i)); i++) {
         ngx_sprintf(name, "%s_ssl_conf_command%Z",
                     ngx_http_spiffe_upstream_modules[i][1]);
 
@@ -110,14 +103,7 @@ ngx_http_spiffe_upstream_merge(ngx_conf_t *cf,
 
     ctx = cf->ctx;
 
-    for (i = 0; i < sizeof(ngx_http_spiffe_upstream_modules)
-                    / sizeof(ngx_http_spiffe_upstream_modules[0]); i++)
-    {
-        m = ngx_http_spiffe_upstream_module(cf->cycle, i);
-        if (m == NULL) {
-            continue;
-        }
-
+    for (i = 0; (m = ngx_http_spiffe_upstream_module(cf->cycle, &i)); i++) {
         prefix = ngx_http_spiffe_upstream_modules[i][1];
         ucf = ctx->loc_conf[m->ctx_index];
 
@@ -290,19 +276,28 @@ ngx_http_spiffe_upstream_init_peer(ngx_http_request_t *r,
 }
 
 
-/* the proxy or the grpc module, if this nginx has it */
+/*
+ * The proxy and the grpc modules that this nginx has, one by one: the
+ * first from ngx_http_spiffe_upstream_modules[*n] on, *n left at its
+ * entry; NULL after the last
+ */
 
 static ngx_module_t *
-ngx_http_spiffe_upstream_module(ngx_cycle_t *cycle, ngx_uint_t n)
+ngx_http_spiffe_upstream_module(ngx_cycle_t *cycle, ngx_uint_t *n)
 {
     ngx_uint_t   i;
     const char  *name;
 
-    name = ngx_http_spiffe_upstream_modules[n][0];
+    for ( /* void */ ; *n < sizeof(ngx_http_spiffe_upstream_modules)
+                            / sizeof(ngx_http_spiffe_upstream_modules[0]);
+         (*n)++)
+    {
+        name = ngx_http_spiffe_upstream_modules[*n][0];
 
-    for (i = 0; cycle->modules[i]; i++) {
-        if (ngx_strcmp(cycle->modules[i]->name, name) == 0) {
-            return cycle->modules[i];
+        for (i = 0; cycle->modules[i]; i++) {
+            if (ngx_strcmp(cycle->modules[i]->name, name) == 0) {
+                return cycle->modules[i];
+            }
         }
     }
 
