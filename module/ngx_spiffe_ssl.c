@@ -733,8 +733,9 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
 
     int                 ok;
     size_t              len;
-    ngx_str_t           id, td;
+    ngx_str_t           id;
     const char         *reason, *err;
+    spiffe_id_t         parsed;
     ngx_ssl_conn_t     *ssl_conn;
     ngx_connection_t   *c;
     ngx_spiffe_peer_t  *peer;
@@ -823,11 +824,10 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
 
     id.data = (u_char *) buf;
     id.len = len;
-    td.data = id.data + SPIFFE_SCHEME_LEN;
-    td.len = ngx_strlchr(td.data, id.data + len, '/') - td.data;
 
-    if (spiffe_snapshot_td_digest(snap, (char *) td.data, td.len, digest)
-        == 0)
+    if (spiffe_id_parse(buf, len, &parsed, &err) == 0
+        && spiffe_snapshot_td_digest(snap, parsed.td, parsed.td_len, digest)
+           == 0)
     {
         (void) ngx_spiffe_ssl_session_new(SSL_get_session(ssl_conn), &id,
                                           digest);
@@ -1001,6 +1001,8 @@ ngx_spiffe_ssl_peer_create(ngx_connection_t *c, const char *id, size_t len,
     const char *reason)
 {
     u_char             *p;
+    const char         *err;
+    spiffe_id_t         parsed;
     ngx_spiffe_peer_t  *peer;
 
     peer = ngx_pcalloc(c->pool, sizeof(ngx_spiffe_peer_t));
@@ -1032,11 +1034,14 @@ ngx_spiffe_ssl_peer_create(ngx_connection_t *c, const char *id, size_t len,
         }
 
         peer->id.len = len;
-        peer->td.data = peer->id.data + SPIFFE_SCHEME_LEN;
-        peer->path.data = ngx_strlchr(peer->td.data, peer->id.data + len,
-                                      '/');
-        peer->td.len = peer->path.data - peer->td.data;
-        peer->path.len = peer->id.data + len - peer->path.data;
+
+        /* a verified ID */
+        (void) spiffe_id_parse((char *) peer->id.data, len, &parsed, &err);
+
+        peer->td.data = (u_char *) parsed.td;
+        peer->td.len = parsed.td_len;
+        peer->path.data = (u_char *) parsed.path;
+        peer->path.len = parsed.path_len;
         peer->verify = ngx_spiffe_verify_success;
         peer->status = NGX_SPIFFE_PEER_VERIFIED;
     }
