@@ -123,10 +123,11 @@ spiffe_jwt_bundles_t *spiffe_jwt_bundles_create(
     const spiffe_jwt_bundle_t *bundles, size_t n, const char **err);
 
 /*
- * The bundles of base (or none when NULL) with those of extra, where a
- * trust domain of extra replaces base's: configured bundles win over what
- * a source gives.  A bundle of extra whose jwks is NULL leaves its trust
- * domain with no JWT bundle.  The X.509 twin is spiffe_snapshot_compose().
+ * The bundles of base (or none when NULL) with those of extra, named
+ * without "spiffe://", where a trust domain of extra replaces base's:
+ * configured bundles win over what a source gives.  A bundle of extra
+ * whose jwks is NULL leaves its trust domain with no JWT bundle.  The
+ * X.509 twin is spiffe_snapshot_compose().
  */
 spiffe_jwt_bundles_t *spiffe_jwt_bundles_compose(
     const spiffe_jwt_bundles_t *base, const spiffe_jwt_bundle_t *extra,

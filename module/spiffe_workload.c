@@ -4,6 +4,7 @@
  */
 
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,8 +24,8 @@ static int spiffe_workload_parse_unix(const char *p, const char *end,
 static int spiffe_workload_parse_tcp(const char *p, const char *end,
     spiffe_grpc_addr_t *addr, const char **err);
 static int spiffe_workload_hex(unsigned char ch);
-static int spiffe_workload_hint_is(const spiffe_bytes_t *h, const char *hint,
-    size_t hint_len);
+static const void *spiffe_workload_by_hint(const void *svids, size_t n,
+    size_t size, size_t offset, const char *hint, size_t hint_len);
 static int spiffe_workload_parse_svid(const spiffe_pb_x509_svid_t *svid,
     spiffe_snapshot_other_t *out, char *id, size_t *len, const char **err);
 
@@ -291,15 +292,10 @@ const spiffe_pb_x509_svid_t *
 spiffe_workload_x509_svid(const spiffe_pb_x509_svid_resp_t *resp,
     const char *hint, size_t hint_len)
 {
-    size_t  i;
-
-    for (i = 0; i < resp->nsvids; i++) {
-        if (spiffe_workload_hint_is(&resp->svids[i].hint, hint, hint_len)) {
-            return &resp->svids[i];
-        }
-    }
-
-    return NULL;
+    return spiffe_workload_by_hint(resp->svids, resp->nsvids,
+                                   sizeof(spiffe_pb_x509_svid_t),
+                                   offsetof(spiffe_pb_x509_svid_t, hint),
+                                   hint, hint_len);
 }
 
 
@@ -307,26 +303,38 @@ const spiffe_pb_jwt_svid_t *
 spiffe_workload_jwt_svid(const spiffe_pb_jwt_svid_resp_t *resp,
     const char *hint, size_t hint_len)
 {
-    size_t  i;
+    return spiffe_workload_by_hint(resp->svids, resp->nsvids,
+                                   sizeof(spiffe_pb_jwt_svid_t),
+                                   offsetof(spiffe_pb_jwt_svid_t, hint),
+                                   hint, hint_len);
+}
 
-    for (i = 0; i < resp->nsvids; i++) {
-        if (spiffe_workload_hint_is(&resp->svids[i].hint, hint, hint_len)) {
-            return &resp->svids[i];
+
+/* the first of n SVIDs of size bytes whose hint, at offset, is hint */
+
+static const void *
+spiffe_workload_by_hint(const void *svids, size_t n, size_t size,
+    size_t offset, const char *hint, size_t hint_len)
+{
+    size_t                 i;
+    const unsigned char   *p;
+    const spiffe_bytes_t  *h;
+
+    p = svids;
+
+    for (i = 0; i < n; i++, p += size) {
+        h = (const spiffe_bytes_t *) (p + offset);
+
+        /* no hint asked: any SVID will do */
+
+        if (hint_len == 0
+            || (h->len == hint_len && memcmp(h->data, hint, hint_len) == 0))
+        {
+            return p;
         }
     }
 
     return NULL;
-}
-
-
-/* no hint asked: any SVID will do */
-
-static int
-spiffe_workload_hint_is(const spiffe_bytes_t *h, const char *hint,
-    size_t hint_len)
-{
-    return hint_len == 0
-           || (h->len == hint_len && memcmp(h->data, hint, hint_len) == 0);
 }
 
 

@@ -750,6 +750,95 @@ test_set_create(void **state)
 }
 
 
+/* configured trust domains win over what the source gives */
+
+static void
+test_set_compose(void **state)
+{
+    env_t                 *env;
+    const char            *err;
+    spiffe_jwks_t         *a, *b, *c;
+    spiffe_jwt_bundle_t    in[3], extra[3];
+    spiffe_jwt_bundles_t  *base, *set;
+
+    env = *state;
+
+    a = jwks_of(env->ec256, "a");
+    b = jwks_of(env->ec384, "b");
+    c = jwks_of(env->rsa, "c");
+
+    in[0].td = "example.org";
+    in[0].td_len = 11;
+    in[0].jwks = a;
+    in[1].td = "b.org";
+    in[1].td_len = 5;
+    in[1].jwks = b;
+    in[2].td = "c.org";
+    in[2].td_len = 5;
+    in[2].jwks = a;
+
+    base = spiffe_jwt_bundles_create(in, 3, &err);
+    assert_non_null(base);
+
+    /* replaced, dropped (no JWT authorities), added; the rest is kept */
+
+    extra[0].td = "example.org";
+    extra[0].td_len = 11;
+    extra[0].jwks = c;
+    extra[1].td = "b.org";
+    extra[1].td_len = 5;
+    extra[1].jwks = NULL;
+    extra[2].td = "new.org";
+    extra[2].td_len = 7;
+    extra[2].jwks = b;
+
+    set = spiffe_jwt_bundles_compose(base, extra, 3, &err);
+    assert_non_null(set);
+    assert_int_equal(spiffe_jwt_bundles_count(set), 3);
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "example.org", 11), c);
+    assert_null(spiffe_jwt_bundles_find(set, "b.org", 5));
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "c.org", 5), a);
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "new.org", 7), b);
+    spiffe_jwt_bundles_unref(set);
+
+    /* the base is left as it was */
+
+    assert_int_equal(spiffe_jwt_bundles_count(base), 3);
+    assert_ptr_equal(spiffe_jwt_bundles_find(base, "example.org", 11), a);
+    assert_ptr_equal(spiffe_jwt_bundles_find(base, "b.org", 5), b);
+
+    /* no base: the configured ones alone */
+
+    set = spiffe_jwt_bundles_compose(NULL, extra, 3, &err);
+    assert_non_null(set);
+    assert_int_equal(spiffe_jwt_bundles_count(set), 2);
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "example.org", 11), c);
+    spiffe_jwt_bundles_unref(set);
+
+    set = spiffe_jwt_bundles_compose(base, NULL, 0, &err);
+    assert_non_null(set);
+    assert_int_equal(spiffe_jwt_bundles_count(set), 3);
+    spiffe_jwt_bundles_unref(set);
+
+    /* a configured trust domain named twice, or badly */
+
+    extra[1].td = "example.org";
+    extra[1].td_len = 11;
+    extra[1].jwks = a;
+    assert_null(spiffe_jwt_bundles_compose(base, extra, 2, &err));
+    assert_string_equal(err, "two JWT bundles for one trust domain");
+
+    extra[0].td = "Example.org";
+    assert_null(spiffe_jwt_bundles_compose(base, extra, 1, &err));
+    assert_string_equal(err, "bad trust domain in JWT bundles");
+
+    spiffe_jwt_bundles_unref(base);
+    spiffe_jwks_unref(a);
+    spiffe_jwks_unref(b);
+    spiffe_jwks_unref(c);
+}
+
+
 /* spiffe_bundle_parse() refuses text, with both results NULL */
 
 static void
@@ -906,6 +995,7 @@ main(void)
         cmocka_unit_test(test_rsa_material),
         cmocka_unit_test(test_x5c),
         cmocka_unit_test(test_set_create),
+        cmocka_unit_test(test_set_compose),
         cmocka_unit_test(test_bundle_parse),
     };
 
