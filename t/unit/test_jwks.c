@@ -750,6 +750,15 @@ test_set_create(void **state)
 }
 
 
+static void
+entry(spiffe_jwt_bundle_t *b, const char *td, spiffe_jwks_t *jwks)
+{
+    b->td = td;
+    b->td_len = strlen(td);
+    b->jwks = jwks;
+}
+
+
 /* configured trust domains win over what the source gives */
 
 static void
@@ -767,30 +776,18 @@ test_set_compose(void **state)
     b = jwks_of(env->ec384, "b");
     c = jwks_of(env->rsa, "c");
 
-    in[0].td = "example.org";
-    in[0].td_len = 11;
-    in[0].jwks = a;
-    in[1].td = "b.org";
-    in[1].td_len = 5;
-    in[1].jwks = b;
-    in[2].td = "c.org";
-    in[2].td_len = 5;
-    in[2].jwks = a;
+    entry(&in[0], "example.org", a);
+    entry(&in[1], "b.org", b);
+    entry(&in[2], "c.org", a);
 
     base = spiffe_jwt_bundles_create(in, 3, &err);
     assert_non_null(base);
 
     /* replaced, dropped (no JWT authorities), added; the rest is kept */
 
-    extra[0].td = "example.org";
-    extra[0].td_len = 11;
-    extra[0].jwks = c;
-    extra[1].td = "b.org";
-    extra[1].td_len = 5;
-    extra[1].jwks = NULL;
-    extra[2].td = "new.org";
-    extra[2].td_len = 7;
-    extra[2].jwks = b;
+    entry(&extra[0], "example.org", c);
+    entry(&extra[1], "b.org", NULL);
+    entry(&extra[2], "new.org", b);
 
     set = spiffe_jwt_bundles_compose(base, extra, 3, &err);
     assert_non_null(set);
@@ -822,9 +819,7 @@ test_set_compose(void **state)
 
     /* a configured trust domain named twice, or badly */
 
-    extra[1].td = "example.org";
-    extra[1].td_len = 11;
-    extra[1].jwks = a;
+    entry(&extra[1], "example.org", a);
     assert_null(spiffe_jwt_bundles_compose(base, extra, 2, &err));
     assert_string_equal(err, "two JWT bundles for one trust domain");
 
