@@ -44,7 +44,7 @@
 #define SPIFFE_GRPC_ADDR_TCP   2
 
 
-/* a Workload API address: "unix:/p", "unix:///p" or "tcp://IP:PORT" */
+/* where a call goes (spiffe_workload_parse_address() reads one) */
 
 typedef struct {
     int                       type;
@@ -120,10 +120,6 @@ typedef struct {
 
 /* the name of a code, e.g. "UNAVAILABLE"; "UNKNOWN" for unknown codes */
 const char *spiffe_grpc_status_name(int status);
-
-/* addr may be NULL to check the address only */
-int spiffe_grpc_parse_address(const char *s, size_t len,
-    spiffe_grpc_addr_t *addr, const char **err);
 
 /* writes SPIFFE_GRPC_PREFIX_LEN + len bytes to out */
 int spiffe_grpc_frame(const unsigned char *msg, size_t len,

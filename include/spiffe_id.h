@@ -38,5 +38,13 @@ int spiffe_id_parse(const char *s, size_t len, spiffe_id_t *id,
 int spiffe_td_parse(const char *s, size_t len, const char **err);
 int spiffe_path_segment_valid(const char *s, size_t len, const char **err);
 
+/*
+ * A trust domain as configurations and Workload API maps name it, "td" or
+ * "spiffe://td": *td and *td_len are the name without the scheme, within
+ * s.  A lone "spiffe://" is read as a name, and refused.
+ */
+int spiffe_td_from_string(const char *s, size_t len, const char **td,
+    size_t *td_len, const char **err);
+
 
 #endif /* _SPIFFE_ID_H_INCLUDED_ */

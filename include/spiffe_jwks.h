@@ -14,8 +14,6 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include <spiffe_pb.h>
-
 
 /* spiffe_jwk_t types: the key type and, for EC, the curve */
 #define SPIFFE_JWK_RSA          1
@@ -24,13 +22,6 @@
 #define SPIFFE_JWK_EC_P521      4
 
 #define SPIFFE_JWK_RSA_MIN_BITS  2048
-
-/* spiffe_base64_decode() flags */
-#define SPIFFE_BASE64_STD       0       /* RFC 4648 section 4, padded */
-#define SPIFFE_BASE64_URL       1       /* section 5, unpadded */
-
-/* room enough for the decoding of n characters */
-#define SPIFFE_BASE64_DECODED_LEN(n)  ((n) / 4 * 3 + 3)
 
 
 /*
@@ -53,6 +44,8 @@ typedef struct {
     EVP_PKEY       *pkey;               /* public key only */
 } spiffe_jwk_t;
 
+
+/* an element of a set keyed by trust domain (spiffe_tdset.h) */
 
 typedef struct {
     const char     *td;                 /* without "spiffe://" */
@@ -130,14 +123,15 @@ spiffe_jwt_bundles_t *spiffe_jwt_bundles_create(
     const spiffe_jwt_bundle_t *bundles, size_t n, const char **err);
 
 /*
- * From a JWTBundlesResponse (each bundle read with
- * spiffe_jwks_parse_jwt_bundle()): one bad trust domain or one bundle that is
- * not a bundle refuses the whole message, so that the caller keeps its
- * last good set.  A trust domain repeated in the map: the last entry wins,
- * as protobuf wants for maps.
+ * The bundles of base (or none when NULL) with those of extra, named
+ * without "spiffe://", where a trust domain of extra replaces base's:
+ * configured bundles win over what a source gives.  A bundle of extra
+ * whose jwks is NULL leaves its trust domain with no JWT bundle.  The
+ * X.509 twin is spiffe_snapshot_compose().
  */
-spiffe_jwt_bundles_t *spiffe_jwt_bundles_from_resp(
-    const spiffe_pb_jwt_bundles_resp_t *resp, const char **err);
+spiffe_jwt_bundles_t *spiffe_jwt_bundles_compose(
+    const spiffe_jwt_bundles_t *base, const spiffe_jwt_bundle_t *extra,
+    size_t nextra, const char **err);
 
 spiffe_jwt_bundles_t *spiffe_jwt_bundles_ref(spiffe_jwt_bundles_t *set);
 void spiffe_jwt_bundles_unref(spiffe_jwt_bundles_t *set);
@@ -150,15 +144,6 @@ spiffe_jwks_t *spiffe_jwt_bundles_find(const spiffe_jwt_bundles_t *set,
 size_t spiffe_jwt_bundles_count(const spiffe_jwt_bundles_t *set);
 const spiffe_jwt_bundle_t *spiffe_jwt_bundles_get(
     const spiffe_jwt_bundles_t *set, size_t i);
-
-
-/*
- * Strict base64: the alphabet of flags, no whitespace, zero trailing bits;
- * SPIFFE_BASE64_STD requires the padding, SPIFFE_BASE64_URL refuses it.
- * out has room for SPIFFE_BASE64_DECODED_LEN(len) bytes.
- */
-int spiffe_base64_decode(const char *s, size_t len, unsigned flags,
-    unsigned char *out, size_t *out_len);
 
 
 #endif /* _SPIFFE_JWKS_H_INCLUDED_ */

@@ -15,7 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include <spiffe_pb.h>
+#include <spiffe_tdset.h>
 
 
 /*
@@ -30,6 +30,8 @@
 
 typedef struct spiffe_snapshot_s  spiffe_snapshot_t;
 
+
+/* an element of a set keyed by trust domain (spiffe_tdset.h) */
 
 typedef struct {
     const char                      *td;        /* without "spiffe://" */
@@ -52,7 +54,8 @@ typedef struct {
 /*
  * what a snapshot is made of; create() takes its own references.  An
  * other SVID that fails the checks of the first is left out: looking for
- * it finds nothing.
+ * it finds nothing.  empty names trust domains without an X.509
+ * authority, for spiffe_snapshot_no_x509().
  */
 
 typedef struct {
@@ -61,6 +64,8 @@ typedef struct {
     size_t                           nothers;
     const spiffe_snapshot_bundle_t  *bundles;
     size_t                           nbundles;
+    const spiffe_td_key_t           *empty;
+    size_t                           nempty;
     STACK_OF(X509_CRL)              *crls;      /* or NULL */
     uint64_t                         version;
 } spiffe_snapshot_parts_t;
@@ -91,23 +96,14 @@ spiffe_snapshot_t *spiffe_snapshot_create(
     const spiffe_snapshot_parts_t *parts, time_t now, const char **err);
 
 /*
- * The first SVID, or the one whose hint is hint when hint_len is not 0,
- * is the snapshot's SVID, and the others are kept for
- * spiffe_snapshot_find_svid(); its bundle is the bundle of its trust
- * domain, federated bundles are keyed "spiffe://td" or "td"; an empty one
- * names a trust domain without an X.509 authority.
- */
-spiffe_snapshot_t *spiffe_snapshot_from_x509_svid_resp(
-    const spiffe_pb_x509_svid_resp_t *resp, const char *hint,
-    size_t hint_len, uint64_t version, time_t now, const char **err);
-
-/*
- * The trust domains whose federated bundle came empty in the message
- * (SPIRE's for a JWT-only or fully revoked domain): they have no X.509
- * authority.  "td, td" in message order, or "" (also for the other
- * constructors).
+ * The trust domains that the parts named without an X.509 authority (as
+ * SPIRE's agent sends an empty federated bundle for a JWT-only or fully
+ * revoked domain): "td, td" in their order, or "".
  */
 const char *spiffe_snapshot_no_x509(const spiffe_snapshot_t *snap);
+
+/* frees what a caller took references to for create(): all of parts */
+void spiffe_snapshot_parts_free(const spiffe_snapshot_parts_t *parts);
 
 /* an SVID from files: PEM texts, the CRLs optional (crl_len 0) */
 

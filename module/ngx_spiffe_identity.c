@@ -55,7 +55,6 @@ typedef struct {
 static void ngx_spiffe_identity_compose(void);
 static void ngx_spiffe_identity_compose_jwt(void);
 static void ngx_spiffe_identity_times(void);
-static ngx_int_t ngx_spiffe_identity_configured(ngx_str_t *td);
 
 
 static ngx_spiffe_identity_t  ngx_spiffe_identity;
@@ -339,81 +338,45 @@ ngx_spiffe_identity_times(void)
 static void
 ngx_spiffe_identity_compose_jwt(void)
 {
-    size_t                      i, n, count;
-    ngx_uint_t                  k;
-    const char                 *err;
-    ngx_str_t                   td;
-    spiffe_jwt_bundle_t        *all;
-    spiffe_jwt_bundles_t       *set;
-    ngx_spiffe_identity_t      *id = &ngx_spiffe_identity;
-    const spiffe_jwt_bundle_t  *b;
+    ngx_uint_t              k, n;
+    const char             *err;
+    spiffe_jwt_bundle_t    *extra;
+    spiffe_jwt_bundles_t   *set;
+    ngx_spiffe_identity_t  *id = &ngx_spiffe_identity;
 
-    count = id->base_jwt ? spiffe_jwt_bundles_count(id->base_jwt) : 0;
-
-    all = ngx_alloc((count + id->ntrust + 1) * sizeof(spiffe_jwt_bundle_t),
-                    id->log);
-    if (all == NULL) {
+    extra = ngx_alloc((id->ntrust + 1) * sizeof(spiffe_jwt_bundle_t),
+                      id->log);
+    if (extra == NULL) {
         return;
     }
 
     n = 0;
 
-    for (i = 0; i < count; i++) {
-        b = spiffe_jwt_bundles_get(id->base_jwt, i);
-
-        td.data = (u_char *) b->td;
-        td.len = b->td_len;
-
-        if (!ngx_spiffe_identity_configured(&td)) {
-            all[n++] = *b;
-        }
-    }
-
     for (k = 0; k < id->ntrust; k++) {
-        if (id->trust[k].jwks != NULL) {
-            all[n].td = (char *) id->trust[k].td.data;
-            all[n].td_len = id->trust[k].td.len;
-            all[n].jwks = id->trust[k].jwks;
-            n++;
-        }
+        extra[k].td = (char *) id->trust[k].td.data;
+        extra[k].td_len = id->trust[k].td.len;
+        extra[k].jwks = id->trust[k].jwks;
+        n += (extra[k].jwks != NULL);
     }
 
     set = NULL;
 
     if (id->base_jwt != NULL || n != 0) {
-        set = spiffe_jwt_bundles_create(all, n, &err);
+        set = spiffe_jwt_bundles_compose(id->base_jwt, extra, id->ntrust,
+                                         &err);
 
         if (set == NULL) {
             ngx_log_error(NGX_LOG_ERR, id->log, 0,
                           "spiffe: JWT bundles not updated: %s", err);
-            ngx_free(all);
+            ngx_free(extra);
             return;
         }
     }
 
-    ngx_free(all);
+    ngx_free(extra);
 
     spiffe_jwt_bundles_unref(id->jwt);
     id->jwt = set;
-}
-
-
-static ngx_int_t
-ngx_spiffe_identity_configured(ngx_str_t *td)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < ngx_spiffe_identity.ntrust; i++) {
-        if (ngx_spiffe_identity.trust[i].td.len == td->len
-            && ngx_strncmp(ngx_spiffe_identity.trust[i].td.data, td->data,
-                           td->len)
-               == 0)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
 }
 
 

@@ -9,7 +9,7 @@
 #include <ngx_event.h>
 
 #include <ngx_spiffe.h>
-#include <spiffe_grpc.h>
+#include <spiffe_workload.h>
 
 
 static void *ngx_spiffe_create_conf(ngx_cycle_t *cycle);
@@ -309,8 +309,8 @@ ngx_spiffe_init_conf(ngx_cycle_t *cycle, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (spiffe_grpc_parse_address((char *) scf->address.data,
-                                  scf->address.len, NULL, &err)
+    if (spiffe_workload_parse_address((char *) scf->address.data,
+                                      scf->address.len, NULL, &err)
         != 0)
     {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
@@ -341,8 +341,8 @@ ngx_spiffe_workload_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (spiffe_grpc_parse_address((char *) value[1].data, value[1].len, NULL,
-                                  &err)
+    if (spiffe_workload_parse_address((char *) value[1].data, value[1].len,
+                                      NULL, &err)
         != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -576,24 +576,20 @@ ngx_spiffe_trust_add(ngx_conf_t *cf, ngx_spiffe_conf_t *scf, ngx_str_t *td)
 {
     ngx_str_t                 name;
     ngx_uint_t                i;
-    const char               *err;
+    const char               *p, *err;
     ngx_spiffe_trust_conf_t  *tc;
 
-    name = *td;
-
-    if (name.len > SPIFFE_SCHEME_LEN
-        && ngx_strncmp(name.data, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN) == 0)
+    if (spiffe_td_from_string((char *) td->data, td->len, &p, &name.len,
+                              &err)
+        != 0)
     {
-        name.data += SPIFFE_SCHEME_LEN;
-        name.len -= SPIFFE_SCHEME_LEN;
-    }
-
-    if (spiffe_td_parse((char *) name.data, name.len, &err) != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid trust domain \"%V\" in \"%V\": %s",
                            td, &((ngx_str_t *) cf->args->elts)[0], err);
         return NULL;
     }
+
+    name.data = (u_char *) p;
 
     if (scf->trust == NULL) {
         scf->trust = ngx_array_create(cf->pool, 2,

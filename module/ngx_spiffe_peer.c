@@ -168,6 +168,8 @@ ngx_spiffe_peer_create(ngx_connection_t *c, const char *id, size_t len,
     const char *reason)
 {
     u_char             *p;
+    const char         *err;
+    spiffe_id_t         parsed;
     ngx_spiffe_peer_t  *peer;
 
     peer = ngx_pcalloc(c->pool, sizeof(ngx_spiffe_peer_t));
@@ -199,11 +201,15 @@ ngx_spiffe_peer_create(ngx_connection_t *c, const char *id, size_t len,
         }
 
         peer->id.len = len;
-        peer->td.data = peer->id.data + SPIFFE_SCHEME_LEN;
-        peer->path.data = ngx_strlchr(peer->td.data, peer->id.data + len,
-                                      '/');
-        peer->td.len = peer->path.data - peer->td.data;
-        peer->path.len = peer->id.data + len - peer->path.data;
+
+        if (spiffe_id_parse((char *) peer->id.data, len, &parsed, &err) != 0) {
+            return NULL;
+        }
+
+        peer->td.data = (u_char *) parsed.td;
+        peer->td.len = parsed.td_len;
+        peer->path.data = (u_char *) parsed.path;
+        peer->path.len = parsed.path_len;
         peer->verify = ngx_spiffe_verify_success;
         peer->status = NGX_SPIFFE_PEER_VERIFIED;
     }

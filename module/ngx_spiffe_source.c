@@ -12,6 +12,7 @@
 #include <spiffe_grpc.h>
 #include <spiffe_jwt.h>
 #include <spiffe_pb.h>
+#include <spiffe_workload.h>
 
 
 /*
@@ -177,8 +178,8 @@ ngx_spiffe_source_start(ngx_cycle_t *cycle, ngx_spiffe_conf_t *scf)
         return NGX_ERROR;
     }
 
-    if (spiffe_grpc_parse_address((char *) scf->address.data,
-                                  scf->address.len, &src->addr, &err)
+    if (spiffe_workload_parse_address((char *) scf->address.data,
+                                      scf->address.len, &src->addr, &err)
         != 0)
     {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
@@ -600,11 +601,9 @@ ngx_spiffe_apply_x509_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
         return NGX_DECLINED;
     }
 
-    snap = spiffe_snapshot_from_x509_svid_resp(&resp,
-                                               (char *) src->hint.data,
-                                               src->hint.len,
-                                               src->version + 1, ngx_time(),
-                                               &err);
+    snap = spiffe_workload_x509_snapshot(&resp, (char *) src->hint.data,
+                                         src->hint.len, src->version + 1,
+                                         ngx_time(), &err);
 
     spiffe_pb_free_x509_svid_resp(&resp);
 
@@ -695,7 +694,7 @@ ngx_spiffe_apply_jwt_bundles(ngx_spiffe_call_t *sc, const unsigned char *msg,
         return NGX_DECLINED;
     }
 
-    set = spiffe_jwt_bundles_from_resp(&resp, &err);
+    set = spiffe_workload_jwt_bundles(&resp, &err);
 
     spiffe_pb_free_jwt_bundles_resp(&resp);
 
@@ -719,14 +718,13 @@ static ngx_int_t
 ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
     size_t len)
 {
-    u_char                     *p;
-    time_t                      exp;
-    ngx_uint_t                  i;
-    const char                 *err;
-    spiffe_id_t                 id;
-    spiffe_pb_jwt_svid_t       *svid;
-    ngx_spiffe_source_t        *src = ngx_spiffe_source;
-    spiffe_pb_jwt_svid_resp_t   resp;
+    u_char                      *p;
+    time_t                       exp;
+    const char                  *err;
+    spiffe_id_t                  id;
+    ngx_spiffe_source_t         *src = ngx_spiffe_source;
+    spiffe_pb_jwt_svid_resp_t    resp;
+    const spiffe_pb_jwt_svid_t  *svid;
 
     if (spiffe_pb_decode_jwt_svid_resp(msg, len, &resp, &err) != 0) {
         ngx_log_error(NGX_LOG_ERR, src->log, 0,
@@ -737,21 +735,9 @@ ngx_spiffe_apply_jwt_svid(ngx_spiffe_call_t *sc, const unsigned char *msg,
 
     /* the first token, or the one of our SVID's hint */
 
-    svid = NULL;
+    svid = spiffe_workload_jwt_svid(&resp, (char *) src->hint.data,
+                                    src->hint.len);
     exp = 0;
-
-    for (i = 0; i < resp.nsvids; i++) {
-        if (src->hint.len == 0
-            || (resp.svids[i].hint.len == src->hint.len
-                && ngx_strncmp(resp.svids[i].hint.data, src->hint.data,
-                               src->hint.len)
-                   == 0))
-        {
-            svid = &resp.svids[i];
-            break;
-        }
-    }
-
     err = NULL;
 
     if (svid == NULL) {

@@ -655,8 +655,9 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
 
     int                 ok;
     size_t              len;
-    ngx_str_t           id, td;
+    ngx_str_t           id;
     const char         *reason, *err;
+    spiffe_id_t         parsed;
     ngx_ssl_conn_t     *ssl_conn;
     ngx_connection_t   *c;
     ngx_spiffe_peer_t  *peer;
@@ -744,11 +745,10 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
 
     id.data = (u_char *) buf;
     id.len = len;
-    td.data = id.data + SPIFFE_SCHEME_LEN;
-    td.len = ngx_strlchr(td.data, id.data + len, '/') - td.data;
 
-    if (spiffe_snapshot_td_digest(snap, (char *) td.data, td.len, digest)
-        == 0)
+    if (spiffe_id_parse(buf, len, &parsed, &err) == 0
+        && spiffe_snapshot_td_digest(snap, parsed.td, parsed.td_len, digest)
+           == 0)
     {
         (void) ngx_spiffe_ssl_session_new(SSL_get_session(ssl_conn), &id,
                                           digest);

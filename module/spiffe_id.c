@@ -92,6 +92,28 @@ spiffe_td_parse(const char *s, size_t len, const char **err)
 
 
 int
+spiffe_td_from_string(const char *s, size_t len, const char **td,
+    size_t *td_len, const char **err)
+{
+    if (len > SPIFFE_SCHEME_LEN
+        && memcmp(s, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN) == 0)
+    {
+        s += SPIFFE_SCHEME_LEN;
+        len -= SPIFFE_SCHEME_LEN;
+    }
+
+    if (spiffe_td_parse(s, len, err) != 0) {
+        return -1;
+    }
+
+    *td = s;
+    *td_len = len;
+
+    return 0;
+}
+
+
+int
 spiffe_path_segment_valid(const char *s, size_t len, const char **err)
 {
     size_t  i;

@@ -17,6 +17,8 @@
 
 #include <spiffe_id.h>
 #include <spiffe_x509.h>
+#include <spiffe_base64.h>
+#include <spiffe_tdset.h>
 #include <spiffe_jwks.h>
 
 
@@ -74,13 +76,7 @@ static unsigned char *spiffe_jwk_member(json_t *key, const char *name,
     size_t *len);
 static int spiffe_jwks_uint(json_t *v, uint64_t max, uint64_t *out);
 static void spiffe_jwks_free(spiffe_jwks_t *jwks);
-static int spiffe_bundles_td(const char *s, size_t len, const char **td,
-    size_t *td_len);
-static int spiffe_bundles_name_cmp(const char *a, size_t alen,
-    const char *b, size_t blen);
-static int spiffe_bundles_cmp(const void *a, const void *b);
 static void spiffe_jwt_bundles_free(spiffe_jwt_bundles_t *set);
-static int spiffe_base64_value(unsigned char ch, unsigned flags);
 
 
 static const spiffe_jwk_curve_t  spiffe_jwk_curves[] = {
@@ -737,7 +733,7 @@ spiffe_jwt_bundles_create(const spiffe_jwt_bundle_t *bundles, size_t n,
 {
     char                  *name;
     size_t                 i, len;
-    const char            *td;
+    const char            *td, *reason;
     spiffe_jwt_bundle_t   *b;
     spiffe_jwt_bundles_t  *set;
 
@@ -759,7 +755,8 @@ spiffe_jwt_bundles_create(const spiffe_jwt_bundle_t *bundles, size_t n,
 
     for (i = 0; i < n; i++) {
         if (bundles[i].jwks == NULL
-            || spiffe_bundles_td(bundles[i].td, bundles[i].td_len, &td, &len)
+            || spiffe_td_from_string(bundles[i].td, bundles[i].td_len, &td,
+                                     &len, &reason)
                != 0)
         {
             *err = "bad trust domain in JWT bundles";
@@ -781,16 +778,11 @@ spiffe_jwt_bundles_create(const spiffe_jwt_bundle_t *bundles, size_t n,
         b->jwks = spiffe_jwks_ref(bundles[i].jwks);
     }
 
-    if (set->n > 1) {
-        qsort(set->bundles, set->n, sizeof(spiffe_jwt_bundle_t),
-              spiffe_bundles_cmp);
-    }
-
-    for (i = 1; i < set->n; i++) {
-        if (spiffe_bundles_cmp(&set->bundles[i - 1], &set->bundles[i]) == 0) {
-            *err = "two JWT bundles for one trust domain";
-            goto failed;
-        }
+    if (spiffe_tdset_sort(set->bundles, set->n, sizeof(spiffe_jwt_bundle_t))
+        != 0)
+    {
+        *err = "two JWT bundles for one trust domain";
+        goto failed;
     }
 
     return set;
@@ -804,72 +796,49 @@ failed:
 
 
 spiffe_jwt_bundles_t *
-spiffe_jwt_bundles_from_resp(const spiffe_pb_jwt_bundles_resp_t *resp,
-    const char **err)
+spiffe_jwt_bundles_compose(const spiffe_jwt_bundles_t *base,
+    const spiffe_jwt_bundle_t *extra, size_t nextra, const char **err)
 {
-    size_t                    i, j, n, len;
-    const char               *td;
-    spiffe_jwt_bundle_t      *bundles;
-    spiffe_jwt_bundles_t     *set;
-    const spiffe_pb_entry_t  *e;
+    size_t                 i, k, n, nbase;
+    spiffe_jwt_bundle_t   *all;
+    spiffe_jwt_bundles_t  *set;
 
-    set = NULL;
-    n = 0;
+    nbase = (base != NULL) ? base->n : 0;
 
-    bundles = calloc(resp->nbundles + 1, sizeof(spiffe_jwt_bundle_t));
-    if (bundles == NULL) {
+    all = calloc(nbase + nextra + 1, sizeof(spiffe_jwt_bundle_t));
+    if (all == NULL) {
         *err = "out of memory";
         return NULL;
     }
 
-    for (i = 0; i < resp->nbundles; i++) {
-        e = &resp->bundles[i];
+    n = 0;
 
-        if (spiffe_bundles_td((const char *) e->key.data, e->key.len, &td,
-                              &len)
-            != 0)
-        {
-            *err = "bad trust domain in JWT bundles";
-            goto done;
-        }
-
-        bundles[n].jwks = spiffe_jwks_parse_jwt_bundle(
-                              (const char *) e->value.data, e->value.len,
-                              err);
-        if (bundles[n].jwks == NULL) {
-            goto done;
-        }
-
-        /* a later entry for the same trust domain replaces this one */
-
-        for (j = 0; j < n; j++) {
-            if (spiffe_bundles_name_cmp(bundles[j].td, bundles[j].td_len, td,
-                                        len)
+    for (i = 0; i < nbase; i++) {
+        for (k = 0; k < nextra; k++) {
+            if (spiffe_td_cmp(base->bundles[i].td, base->bundles[i].td_len,
+                              extra[k].td, extra[k].td_len)
                 == 0)
             {
-                spiffe_jwks_unref(bundles[j].jwks);
-                bundles[j].jwks = bundles[n].jwks;
-                bundles[n].jwks = NULL;
                 break;
             }
         }
 
-        if (j == n) {
-            bundles[n].td = td;
-            bundles[n].td_len = len;
-            n++;
+        if (k == nextra) {
+            all[n++] = base->bundles[i];
         }
     }
 
-    set = spiffe_jwt_bundles_create(bundles, n, err);
+    /* a configured trust domain without JWT authorities has no bundle */
 
-done:
-
-    for (i = 0; i <= n; i++) {
-        spiffe_jwks_unref(bundles[i].jwks);
+    for (k = 0; k < nextra; k++) {
+        if (extra[k].jwks != NULL) {
+            all[n++] = extra[k];
+        }
     }
 
-    free(bundles);
+    set = spiffe_jwt_bundles_create(all, n, err);
+
+    free(all);
 
     return set;
 }
@@ -901,29 +870,12 @@ spiffe_jwks_t *
 spiffe_jwt_bundles_find(const spiffe_jwt_bundles_t *set, const char *td,
     size_t td_len)
 {
-    int     rc;
-    size_t  lo, hi, mid;
+    const spiffe_jwt_bundle_t  *b;
 
-    lo = 0;
-    hi = set->n;
+    b = spiffe_tdset_find(set->bundles, set->n, sizeof(spiffe_jwt_bundle_t),
+                          td, td_len);
 
-    while (lo < hi) {
-        mid = lo + (hi - lo) / 2;
-        rc = spiffe_bundles_name_cmp(td, td_len, set->bundles[mid].td,
-                                     set->bundles[mid].td_len);
-        if (rc == 0) {
-            return set->bundles[mid].jwks;
-        }
-
-        if (rc < 0) {
-            hi = mid;
-
-        } else {
-            lo = mid + 1;
-        }
-    }
-
-    return NULL;
+    return (b != NULL) ? b->jwks : NULL;
 }
 
 
@@ -941,58 +893,6 @@ spiffe_jwt_bundles_get(const spiffe_jwt_bundles_t *set, size_t i)
 }
 
 
-/* "td" or "spiffe://td", a valid trust domain name */
-
-static int
-spiffe_bundles_td(const char *s, size_t len, const char **td,
-    size_t *td_len)
-{
-    const char  *reason;
-
-    if (len >= SPIFFE_SCHEME_LEN
-        && memcmp(s, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN) == 0)
-    {
-        s += SPIFFE_SCHEME_LEN;
-        len -= SPIFFE_SCHEME_LEN;
-    }
-
-    if (spiffe_td_parse(s, len, &reason) != 0) {
-        return -1;
-    }
-
-    *td = s;
-    *td_len = len;
-
-    return 0;
-}
-
-
-/* by length first, then bytes: a total order is all the search needs */
-
-static int
-spiffe_bundles_name_cmp(const char *a, size_t alen, const char *b,
-    size_t blen)
-{
-    if (alen != blen) {
-        return (alen < blen) ? -1 : 1;
-    }
-
-    return memcmp(a, b, alen);
-}
-
-
-static int
-spiffe_bundles_cmp(const void *a, const void *b)
-{
-    const spiffe_jwt_bundle_t  *ba, *bb;
-
-    ba = a;
-    bb = b;
-
-    return spiffe_bundles_name_cmp(ba->td, ba->td_len, bb->td, bb->td_len);
-}
-
-
 static void
 spiffe_jwt_bundles_free(spiffe_jwt_bundles_t *set)
 {
@@ -1005,107 +905,4 @@ spiffe_jwt_bundles_free(spiffe_jwt_bundles_t *set)
 
     free(set->bundles);
     free(set);
-}
-
-
-int
-spiffe_base64_decode(const char *s, size_t len, unsigned flags,
-    unsigned char *out, size_t *out_len)
-{
-    int            v;
-    size_t         i, n, pad;
-    uint32_t       acc;
-    unsigned char  *p;
-
-    pad = 0;
-
-    if (flags & SPIFFE_BASE64_URL) {
-        if (len % 4 == 1) {
-            return -1;
-        }
-
-    } else {
-        if (len % 4 != 0) {
-            return -1;
-        }
-
-        while (pad < 2 && pad < len && s[len - 1 - pad] == '=') {
-            pad++;
-        }
-    }
-
-    n = len - pad;
-    p = out;
-    acc = 0;
-
-    for (i = 0; i < n; i++) {
-        v = spiffe_base64_value((unsigned char) s[i], flags);
-        if (v < 0) {
-            return -1;
-        }
-
-        acc = (acc << 6) | (uint32_t) v;
-
-        if (i % 4 == 3) {
-            *p++ = (unsigned char) (acc >> 16);
-            *p++ = (unsigned char) (acc >> 8);
-            *p++ = (unsigned char) acc;
-            acc = 0;
-        }
-    }
-
-    /* 2 or 3 characters left: 1 or 2 bytes, the unused bits zero */
-
-    switch (n % 4) {
-
-    case 0:
-        break;
-
-    case 2:
-        if (acc & 0x0f) {
-            return -1;
-        }
-
-        *p++ = (unsigned char) (acc >> 4);
-        break;
-
-    case 3:
-        if (acc & 0x03) {
-            return -1;
-        }
-
-        *p++ = (unsigned char) (acc >> 10);
-        *p++ = (unsigned char) (acc >> 2);
-        break;
-
-    default:
-        return -1;
-    }
-
-    *out_len = p - out;
-
-    return 0;
-}
-
-
-static int
-spiffe_base64_value(unsigned char ch, unsigned flags)
-{
-    if (ch >= 'A' && ch <= 'Z') {
-        return ch - 'A';
-    }
-
-    if (ch >= 'a' && ch <= 'z') {
-        return ch - 'a' + 26;
-    }
-
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0' + 52;
-    }
-
-    if (flags & SPIFFE_BASE64_URL) {
-        return (ch == '-') ? 62 : (ch == '_') ? 63 : -1;
-    }
-
-    return (ch == '+') ? 62 : (ch == '/') ? 63 : -1;
 }

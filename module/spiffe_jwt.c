@@ -16,6 +16,7 @@
 #include <openssl/rsa.h>
 
 #include <spiffe_id.h>
+#include <spiffe_base64.h>
 #include <spiffe_jwks.h>
 #include <spiffe_jwt.h>
 

@@ -12,12 +12,14 @@
 
 #include <spiffe_id.h>
 #include <spiffe_x509.h>
+#include <spiffe_tdset.h>
 #include <spiffe_snapshot.h>
 
 
+/* first the name: an element of a set keyed by trust domain */
+
 typedef struct {
-    char                    *name;
-    size_t                   len;
+    spiffe_td_key_t          name;
     STACK_OF(X509)          *cas;
     X509_STORE              *store;
     unsigned char            digest[SPIFFE_DIGEST_LEN];
@@ -53,8 +55,6 @@ struct spiffe_snapshot_s {
 };
 
 
-static int spiffe_snapshot_parse_svid(const spiffe_pb_x509_svid_t *svid,
-    spiffe_snapshot_other_t *out, char *id, size_t *len, const char **err);
 static int spiffe_snapshot_add_bundles(spiffe_snapshot_t *snap,
     const spiffe_snapshot_bundle_t *bundles, size_t n, const char **err);
 static int spiffe_snapshot_add_crls(spiffe_snapshot_t *snap,
@@ -62,7 +62,7 @@ static int spiffe_snapshot_add_crls(spiffe_snapshot_t *snap,
 static int spiffe_snapshot_add_svids(spiffe_snapshot_t *snap,
     const spiffe_snapshot_parts_t *parts, time_t now, const char **err);
 static int spiffe_snapshot_set_no_x509(spiffe_snapshot_t *snap,
-    const spiffe_snapshot_bundle_t *empty, size_t n, const char **err);
+    const spiffe_td_key_t *empty, size_t n, const char **err);
 static int spiffe_snapshot_add_svid(spiffe_snapshot_t *snap,
     spiffe_snapshot_own_t *own, const spiffe_snapshot_other_t *in,
     time_t now, const char **err);
@@ -76,15 +76,8 @@ static int spiffe_snapshot_time(const ASN1_TIME *t, time_t *out);
 static int spiffe_snapshot_check_crls(const spiffe_snapshot_t *snap,
     STACK_OF(X509) *chain, const char **reason);
 static const spiffe_snapshot_td_t *spiffe_snapshot_find(
-    const spiffe_snapshot_t *snap, const char *name, size_t len);
-static int spiffe_snapshot_name_cmp(const char *a, size_t alen,
-    const char *b, size_t blen);
-static int spiffe_snapshot_td_cmp(const void *a, const void *b);
-static size_t spiffe_snapshot_id_td(const char *id, size_t len);
-static int spiffe_snapshot_td_key(const spiffe_bytes_t *key, const char **td,
-    size_t *len);
-static void spiffe_snapshot_parts_free(spiffe_snapshot_parts_t *parts,
-    spiffe_snapshot_bundle_t *bundles, size_t n);
+    const spiffe_snapshot_t *snap, const char *td, size_t td_len);
+static void spiffe_snapshot_other_free(const spiffe_snapshot_other_t *svid);
 static void spiffe_snapshot_free(spiffe_snapshot_t *snap);
 
 
@@ -117,7 +110,9 @@ spiffe_snapshot_create(const spiffe_snapshot_parts_t *parts, time_t now,
         != 0
         || spiffe_snapshot_add_crls(snap, parts->crls, err) != 0
         || spiffe_snapshot_digests(snap, err) != 0
-        || spiffe_snapshot_add_svids(snap, parts, now, err) != 0)
+        || spiffe_snapshot_add_svids(snap, parts, now, err) != 0
+        || spiffe_snapshot_set_no_x509(snap, parts->empty, parts->nempty, err)
+           != 0)
     {
         ERR_pop_to_mark();
         spiffe_snapshot_free(snap);
@@ -131,255 +126,12 @@ spiffe_snapshot_create(const spiffe_snapshot_parts_t *parts, time_t now,
 
 
 spiffe_snapshot_t *
-spiffe_snapshot_from_x509_svid_resp(const spiffe_pb_x509_svid_resp_t *resp,
-    const char *hint, size_t hint_len, uint64_t version, time_t now,
-    const char **err)
-{
-    char                          id[SPIFFE_ID_MAX_LEN + 1];
-    size_t                        i, len, nempty;
-    X509_CRL                     *crl;
-    const char                   *reason;
-    spiffe_snapshot_t            *snap;
-    spiffe_snapshot_other_t      *others, own;
-    spiffe_snapshot_parts_t       parts;
-    spiffe_snapshot_bundle_t     *bundles, *empty, *b;
-    const spiffe_pb_x509_svid_t  *svid;
-
-    if (resp->nsvids == 0) {
-        *err = "no SVIDs";
-        return NULL;
-    }
-
-    svid = &resp->svids[0];
-
-    if (hint_len != 0) {
-        for (i = 0; i < resp->nsvids; i++) {
-            svid = &resp->svids[i];
-
-            if (svid->hint.len == hint_len
-                && memcmp(svid->hint.data, hint, hint_len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == resp->nsvids) {
-            *err = "no SVID with the requested hint";
-            return NULL;
-        }
-    }
-
-    if (svid->x509_svid.len == 0) {
-        *err = "SVID has no certificate";
-        return NULL;
-    }
-
-    if (svid->x509_svid_key.len == 0) {
-        *err = "SVID has no private key";
-        return NULL;
-    }
-
-    if (svid->bundle.len == 0) {
-        *err = "SVID has no bundle";
-        return NULL;
-    }
-
-    snap = NULL;
-    memset(&parts, 0, sizeof(spiffe_snapshot_parts_t));
-
-    /* empty federated bundles fill it from the last slot down */
-
-    bundles = calloc(resp->nbundles + 1, sizeof(spiffe_snapshot_bundle_t));
-    others = calloc(resp->nsvids, sizeof(spiffe_snapshot_other_t));
-
-    if (bundles == NULL || others == NULL) {
-        free(bundles);
-        free(others);
-        *err = "out of memory";
-        return NULL;
-    }
-
-    empty = bundles + resp->nbundles + 1;
-    nempty = 0;
-
-    /* the others: one that is not a well-formed SVID is left out */
-
-    for (i = 0; i < resp->nsvids; i++) {
-        if (&resp->svids[i] != svid
-            && spiffe_snapshot_parse_svid(&resp->svids[i],
-                                          &others[parts.nothers], id, &len,
-                                          &reason)
-               == 0)
-        {
-            parts.nothers++;
-        }
-    }
-
-    parts.others = others;
-
-    if (spiffe_snapshot_parse_svid(svid, &own, id, &len, err) != 0) {
-        goto done;
-    }
-
-    parts.own = own;
-
-    bundles[0].td = id + SPIFFE_SCHEME_LEN;
-    bundles[0].td_len = spiffe_snapshot_id_td(id, len);
-    bundles[0].certs = spiffe_x509_parse_der_certs(svid->bundle.data,
-                                                   svid->bundle.len, &reason);
-    if (bundles[0].certs == NULL) {
-        *err = "bad SVID bundle";
-        goto done;
-    }
-
-    parts.nbundles = 1;
-
-    for (i = 0; i < resp->nbundles; i++) {
-        b = &bundles[parts.nbundles];
-
-        if (spiffe_snapshot_td_key(&resp->bundles[i].key, &b->td, &b->td_len)
-            != 0)
-        {
-            *err = "bad trust domain in federated bundles";
-            goto done;
-        }
-
-        /*
-         * SPIRE's agent sends the X.509 authorities of a JWT-only or fully
-         * revoked trust domain as an empty bundle: that domain's X.509
-         * peers are refused, the rest of the message stands.
-         */
-
-        if (resp->bundles[i].value.len == 0) {
-            empty--;
-            nempty++;
-            empty->td = b->td;
-            empty->td_len = b->td_len;
-            continue;
-        }
-
-        b->certs = spiffe_x509_parse_der_certs(resp->bundles[i].value.data,
-                                               resp->bundles[i].value.len,
-                                               &reason);
-        if (b->certs == NULL) {
-            *err = "bad federated bundle";
-            goto done;
-        }
-
-        parts.nbundles++;
-    }
-
-    if (resp->ncrls != 0) {
-        parts.crls = sk_X509_CRL_new_null();
-        if (parts.crls == NULL) {
-            *err = "out of memory";
-            goto done;
-        }
-
-        for (i = 0; i < resp->ncrls; i++) {
-            crl = spiffe_x509_parse_der_crl(resp->crls[i].data,
-                                            resp->crls[i].len, err);
-            if (crl == NULL) {
-                goto done;
-            }
-
-            if (sk_X509_CRL_push(parts.crls, crl) == 0) {
-                X509_CRL_free(crl);
-                *err = "out of memory";
-                goto done;
-            }
-        }
-    }
-
-    parts.bundles = bundles;
-    parts.version = version;
-
-    snap = spiffe_snapshot_create(&parts, now, err);
-
-    if (snap != NULL && spiffe_snapshot_set_no_x509(snap, empty, nempty, err)
-                        != 0)
-    {
-        spiffe_snapshot_unref(snap);
-        snap = NULL;
-    }
-
-done:
-
-    for (i = 0; i < parts.nothers; i++) {
-        X509_free(others[i].leaf);
-        spiffe_x509_free_certs(others[i].chain);
-        EVP_PKEY_free(others[i].key);
-    }
-
-    spiffe_snapshot_parts_free(&parts, bundles, resp->nbundles + 1);
-    free(bundles);
-    free(others);
-
-    return snap;
-}
-
-
-/* an SVID of a message: its ID, checked against its certificate, in id */
-
-static int
-spiffe_snapshot_parse_svid(const spiffe_pb_x509_svid_t *svid,
-    spiffe_snapshot_other_t *out, char *id, size_t *len, const char **err)
-{
-    const char      *reason;
-    STACK_OF(X509)  *certs;
-
-    memset(out, 0, sizeof(spiffe_snapshot_other_t));
-
-    certs = spiffe_x509_parse_der_certs(svid->x509_svid.data,
-                                        svid->x509_svid.len, &reason);
-    if (certs == NULL) {
-        *err = "bad SVID certificate";
-        return -1;
-    }
-
-    out->leaf = sk_X509_shift(certs);
-    out->chain = certs;
-
-    out->key = spiffe_x509_parse_der_key(svid->x509_svid_key.data,
-                                         svid->x509_svid_key.len, &reason);
-    if (out->key == NULL) {
-        *err = "bad SVID private key";
-        goto failed;
-    }
-
-    if (spiffe_x509_peer_id(out->leaf, id, len, err) != 0) {
-        goto failed;
-    }
-
-    if (svid->spiffe_id.len != *len
-        || memcmp(svid->spiffe_id.data, id, *len) != 0)
-    {
-        *err = "SVID spiffe_id does not match its certificate";
-        goto failed;
-    }
-
-    out->hint = (const char *) svid->hint.data;
-    out->hint_len = svid->hint.len;
-
-    return 0;
-
-failed:
-
-    X509_free(out->leaf);
-    spiffe_x509_free_certs(out->chain);
-    EVP_PKEY_free(out->key);
-    memset(out, 0, sizeof(spiffe_snapshot_other_t));
-
-    return -1;
-}
-
-
-spiffe_snapshot_t *
 spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
     time_t now, int *part, const char **err)
 {
     char                       id[SPIFFE_ID_MAX_LEN + 1];
     size_t                     len;
+    spiffe_id_t                parsed;
     spiffe_snapshot_t         *snap;
     spiffe_snapshot_parts_t    parts;
     spiffe_snapshot_bundle_t   bundle;
@@ -387,6 +139,9 @@ spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
     snap = NULL;
     memset(&parts, 0, sizeof(spiffe_snapshot_parts_t));
     memset(&bundle, 0, sizeof(spiffe_snapshot_bundle_t));
+
+    parts.bundles = &bundle;
+    parts.nbundles = 1;
 
     *part = SPIFFE_PEM_CERT;
 
@@ -411,8 +166,12 @@ spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
 
     *part = SPIFFE_PEM_BUNDLE;
 
-    bundle.td = id + SPIFFE_SCHEME_LEN;
-    bundle.td_len = spiffe_snapshot_id_td(id, len);
+    /* spiffe_x509_peer_id() has checked the ID */
+
+    (void) spiffe_id_parse(id, len, &parsed, err);
+
+    bundle.td = parsed.td;
+    bundle.td_len = parsed.td_len;
     bundle.certs = spiffe_x509_parse_pem_certs(pem->bundle, pem->bundle_len,
                                                err);
     if (bundle.certs == NULL) {
@@ -433,17 +192,34 @@ spiffe_snapshot_from_pem(const spiffe_snapshot_pem_t *pem, uint64_t version,
     *part = SPIFFE_PEM_SET;
 
     parts.own.hint = "";
-    parts.bundles = &bundle;
-    parts.nbundles = 1;
     parts.version = version;
 
     snap = spiffe_snapshot_create(&parts, now, err);
 
 done:
 
-    spiffe_snapshot_parts_free(&parts, &bundle, 1);
+    spiffe_snapshot_parts_free(&parts);
 
     return snap;
+}
+
+
+void
+spiffe_snapshot_parts_free(const spiffe_snapshot_parts_t *parts)
+{
+    size_t  i;
+
+    spiffe_snapshot_other_free(&parts->own);
+
+    for (i = 0; i < parts->nothers; i++) {
+        spiffe_snapshot_other_free(&parts->others[i]);
+    }
+
+    for (i = 0; i < parts->nbundles; i++) {
+        spiffe_x509_free_certs(parts->bundles[i].certs);
+    }
+
+    sk_X509_CRL_pop_free(parts->crls, X509_CRL_free);
 }
 
 
@@ -459,6 +235,7 @@ spiffe_snapshot_compose(const spiffe_snapshot_t *base,
     spiffe_snapshot_other_t       *others;
     spiffe_snapshot_parts_t        parts;
     spiffe_snapshot_bundle_t      *bundles;
+    const spiffe_snapshot_td_t    *td;
     const spiffe_snapshot_svid_t  *svid;
 
     bundles = calloc(base->ntds + nextra, sizeof(spiffe_snapshot_bundle_t));
@@ -487,19 +264,15 @@ spiffe_snapshot_compose(const spiffe_snapshot_t *base,
     n = 0;
 
     for (i = 0; i < base->ntds; i++) {
-        for (k = 0; k < nextra; k++) {
-            if (spiffe_snapshot_name_cmp(base->tds[i].name, base->tds[i].len,
-                                         extra[k].td, extra[k].td_len)
-                == 0)
-            {
-                break;
-            }
-        }
+        td = &base->tds[i];
 
-        if (k == nextra) {
-            bundles[n].td = base->tds[i].name;
-            bundles[n].td_len = base->tds[i].len;
-            bundles[n].certs = base->tds[i].cas;
+        if (spiffe_tdset_lfind(extra, nextra, sizeof(spiffe_snapshot_bundle_t),
+                               td->name.td, td->name.td_len)
+            == NULL)
+        {
+            bundles[n].td = td->name.td;
+            bundles[n].td_len = td->name.td_len;
+            bundles[n].certs = td->cas;
             n++;
         }
     }
@@ -639,6 +412,7 @@ spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap, X509 *leaf,
 {
     int                          rc;
     size_t                       len;
+    spiffe_id_t                  id;
     STACK_OF(X509)              *chain;
     const spiffe_snapshot_td_t  *td;
 
@@ -650,8 +424,9 @@ spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap, X509 *leaf,
 
     rc = -1;
 
-    td = spiffe_snapshot_find(snap, id_buf + SPIFFE_SCHEME_LEN,
-                              spiffe_snapshot_id_td(id_buf, len));
+    (void) spiffe_id_parse(id_buf, len, &id, reason);
+
+    td = spiffe_snapshot_find(snap, id.td, id.td_len);
     if (td == NULL) {
         *reason = "no bundle for trust domain";
         goto done;
@@ -699,10 +474,10 @@ const char *
 spiffe_snapshot_td(const spiffe_snapshot_t *snap, size_t i, size_t *len,
     size_t *ncas)
 {
-    *len = snap->tds[i].len;
+    *len = snap->tds[i].name.td_len;
     *ncas = (size_t) sk_X509_num(snap->tds[i].cas);
 
-    return snap->tds[i].name;
+    return snap->tds[i].name.td;
 }
 
 
@@ -729,6 +504,7 @@ spiffe_snapshot_add_bundles(spiffe_snapshot_t *snap,
 {
     int                    i;
     X509                  *x;
+    char                  *name;
     size_t                 k;
     const char            *reason;
     spiffe_snapshot_td_t  *td;
@@ -751,18 +527,19 @@ spiffe_snapshot_add_bundles(spiffe_snapshot_t *snap,
 
         td = &snap->tds[snap->ntds++];
 
-        td->name = malloc(bundles[k].td_len + 1);
+        name = malloc(bundles[k].td_len + 1);
+        td->name.td = name;
         td->cas = sk_X509_new_null();
         td->store = X509_STORE_new();
 
-        if (td->name == NULL || td->cas == NULL || td->store == NULL) {
+        if (name == NULL || td->cas == NULL || td->store == NULL) {
             *err = "out of memory";
             return -1;
         }
 
-        memcpy(td->name, bundles[k].td, bundles[k].td_len);
-        td->name[bundles[k].td_len] = '\0';
-        td->len = bundles[k].td_len;
+        memcpy(name, bundles[k].td, bundles[k].td_len);
+        name[bundles[k].td_len] = '\0';
+        td->name.td_len = bundles[k].td_len;
 
         for (i = 0; i < sk_X509_num(bundles[k].certs); i++) {
             x = sk_X509_value(bundles[k].certs, i);
@@ -790,28 +567,25 @@ spiffe_snapshot_add_bundles(spiffe_snapshot_t *snap,
         }
     }
 
-    qsort(snap->tds, snap->ntds, sizeof(spiffe_snapshot_td_t),
-          spiffe_snapshot_td_cmp);
-
-    for (k = 1; k < snap->ntds; k++) {
-        if (spiffe_snapshot_td_cmp(&snap->tds[k - 1], &snap->tds[k]) == 0) {
-            *err = "duplicate trust domain";
-            return -1;
-        }
+    if (spiffe_tdset_sort(snap->tds, snap->ntds, sizeof(spiffe_snapshot_td_t))
+        != 0)
+    {
+        *err = "duplicate trust domain";
+        return -1;
     }
 
     return 0;
 }
 
 
-/* the names, in message order and once each, none with a bundle */
+/* the names, in their order and once each, none with a bundle */
 
 static int
 spiffe_snapshot_set_no_x509(spiffe_snapshot_t *snap,
-    const spiffe_snapshot_bundle_t *empty, size_t n, const char **err)
+    const spiffe_td_key_t *empty, size_t n, const char **err)
 {
     char    *p;
-    size_t   i, k, size;
+    size_t   i, size;
 
     if (n == 0) {
         return 0;
@@ -838,19 +612,11 @@ spiffe_snapshot_set_no_x509(spiffe_snapshot_t *snap,
 
     p = snap->no_x509;
 
-    /* empty[n - 1] came first in the message */
-
-    for (i = n; i-- > 0; /* void */) {
-        for (k = n - 1; k > i; k--) {
-            if (spiffe_snapshot_name_cmp(empty[k].td, empty[k].td_len,
-                                         empty[i].td, empty[i].td_len)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (k > i) {
+    for (i = 0; i < n; i++) {
+        if (spiffe_tdset_lfind(empty, i, sizeof(spiffe_td_key_t), empty[i].td,
+                               empty[i].td_len)
+            != NULL)
+        {
             continue;
         }
 
@@ -1053,14 +819,16 @@ spiffe_snapshot_add_svid(spiffe_snapshot_t *snap, spiffe_snapshot_own_t *own,
 {
     char         id[SPIFFE_ID_MAX_LEN + 1];
     size_t       len;
+    spiffe_id_t  parsed;
     X509_STORE  *store;
 
     if (spiffe_x509_peer_id(in->leaf, id, &len, err) != 0) {
         return -1;
     }
 
-    store = spiffe_snapshot_store(snap, id + SPIFFE_SCHEME_LEN,
-                                  spiffe_snapshot_id_td(id, len));
+    (void) spiffe_id_parse(id, len, &parsed, err);
+
+    store = spiffe_snapshot_store(snap, parsed.td, parsed.td_len);
 
     if (spiffe_x509_svid_check(in->leaf, in->chain, in->key, store, now,
                                err)
@@ -1254,117 +1022,20 @@ done:
 
 
 static const spiffe_snapshot_td_t *
-spiffe_snapshot_find(const spiffe_snapshot_t *snap, const char *name,
-    size_t len)
+spiffe_snapshot_find(const spiffe_snapshot_t *snap, const char *td,
+    size_t td_len)
 {
-    int     rc;
-    size_t  lo, hi, mid;
-
-    lo = 0;
-    hi = snap->ntds;
-
-    while (lo < hi) {
-        mid = lo + (hi - lo) / 2;
-        rc = spiffe_snapshot_name_cmp(name, len, snap->tds[mid].name,
-                                      snap->tds[mid].len);
-        if (rc == 0) {
-            return &snap->tds[mid];
-        }
-
-        if (rc < 0) {
-            hi = mid;
-
-        } else {
-            lo = mid + 1;
-        }
-    }
-
-    return NULL;
-}
-
-
-/* by length first: most names differ there, and it is cheaper */
-
-static int
-spiffe_snapshot_name_cmp(const char *a, size_t alen, const char *b,
-    size_t blen)
-{
-    if (alen != blen) {
-        return (alen < blen) ? -1 : 1;
-    }
-
-    return memcmp(a, b, alen);
-}
-
-
-static int
-spiffe_snapshot_td_cmp(const void *a, const void *b)
-{
-    const spiffe_snapshot_td_t  *ta, *tb;
-
-    ta = a;
-    tb = b;
-
-    return spiffe_snapshot_name_cmp(ta->name, ta->len, tb->name, tb->len);
-}
-
-
-/* the trust domain length of an ID that has a path */
-
-static size_t
-spiffe_snapshot_id_td(const char *id, size_t len)
-{
-    const char  *td, *slash;
-
-    td = id + SPIFFE_SCHEME_LEN;
-    slash = memchr(td, '/', len - SPIFFE_SCHEME_LEN);
-
-    return (slash != NULL) ? (size_t) (slash - td) : len - SPIFFE_SCHEME_LEN;
-}
-
-
-static int
-spiffe_snapshot_td_key(const spiffe_bytes_t *key, const char **td,
-    size_t *len)
-{
-    size_t       n;
-    const char  *p, *reason;
-
-    p = (const char *) key->data;
-    n = key->len;
-
-    if (n >= SPIFFE_SCHEME_LEN && memcmp(p, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN)
-                                  == 0)
-    {
-        p += SPIFFE_SCHEME_LEN;
-        n -= SPIFFE_SCHEME_LEN;
-    }
-
-    if (spiffe_td_parse(p, n, &reason) != 0) {
-        return -1;
-    }
-
-    *td = p;
-    *len = n;
-
-    return 0;
+    return spiffe_tdset_find(snap->tds, snap->ntds,
+                             sizeof(spiffe_snapshot_td_t), td, td_len);
 }
 
 
 static void
-spiffe_snapshot_parts_free(spiffe_snapshot_parts_t *parts,
-    spiffe_snapshot_bundle_t *bundles, size_t n)
+spiffe_snapshot_other_free(const spiffe_snapshot_other_t *svid)
 {
-    size_t  i;
-
-    for (i = 0; i < n; i++) {
-        spiffe_x509_free_certs(bundles[i].certs);
-    }
-
-    X509_free(parts->own.leaf);
-    spiffe_x509_free_certs(parts->own.chain);
-    EVP_PKEY_free(parts->own.key);
-    sk_X509_CRL_pop_free(parts->crls, X509_CRL_free);
+    X509_free(svid->leaf);
+    spiffe_x509_free_certs(svid->chain);
+    EVP_PKEY_free(svid->key);
 }
 
 
@@ -1378,7 +1049,7 @@ spiffe_snapshot_free(spiffe_snapshot_t *snap)
     }
 
     for (k = 0; k < snap->ntds; k++) {
-        free(snap->tds[k].name);
+        free((char *) snap->tds[k].name.td);
         spiffe_x509_free_certs(snap->tds[k].cas);
         X509_STORE_free(snap->tds[k].store);
     }

@@ -43,6 +43,7 @@
 #include <curl/curl.h>
 
 #include <spiffe_grpc.h>
+#include <spiffe_workload.h>
 
 
 #define FUZZ_CHECK(cond)                                                      \
@@ -444,8 +445,8 @@ fuzz_address(const uint8_t *data, size_t size)
     err = NULL;
     err2 = NULL;
 
-    rc = spiffe_grpc_parse_address(s, size, &a, &err);
-    rc2 = spiffe_grpc_parse_address(s, size, NULL, &err2);
+    rc = spiffe_workload_parse_address(s, size, &a, &err);
+    rc2 = spiffe_workload_parse_address(s, size, NULL, &err2);
 
     free(s);
 
@@ -475,7 +476,7 @@ fuzz_address(const uint8_t *data, size_t size)
     }
 
     err = NULL;
-    rc = spiffe_grpc_parse_address(url, strlen(url), &a2, &err);
+    rc = spiffe_workload_parse_address(url, strlen(url), &a2, &err);
 
     if (rc != 0) {
         fprintf(stderr, "\"%s\": %s\n", url, err);

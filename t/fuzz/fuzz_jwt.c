@@ -21,7 +21,7 @@
  *      signature when bit 1 is set, and validates: a broken signature,
  *      an "alg" that does not fit the key, an expired token or a foreign
  *      audience never pass, and what passes is what the claims say.
- *   4  a JWTBundlesResponse: decoded, then spiffe_jwt_bundles_from_resp().
+ *   4  a JWTBundlesResponse: decoded, then spiffe_workload_jwt_bundles().
  *
  * The audiences are "spiffe://example.org/api" and "api".  NOW is a
  * big-endian time_t.  OpenSSL's error queue is empty after every call.
@@ -43,8 +43,10 @@
 #include <spiffe_id.h>
 #include <spiffe_pb.h>
 #include <spiffe_x509.h>
+#include <spiffe_base64.h>
 #include <spiffe_jwks.h>
 #include <spiffe_jwt.h>
+#include <spiffe_workload.h>
 
 
 #define FUZZ_CHECK(cond)                                                      \
@@ -660,7 +662,7 @@ fuzz_resp(const uint8_t *data, size_t size)
     }
 
     err = NULL;
-    set = spiffe_jwt_bundles_from_resp(&resp, &err);
+    set = spiffe_workload_jwt_bundles(&resp, &err);
     FUZZ_CHECK_ERR();
 
     if (set == NULL) {

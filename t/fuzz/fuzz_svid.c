@@ -16,8 +16,8 @@
  *   3  PEM key               spiffe_x509_parse_pem_key()
  *   4  DER CRL               spiffe_x509_parse_der_crl()
  *   5  NOW(4) HINT_LEN(1) HINT X509SVIDResponse: decoded, then
- *      spiffe_snapshot_from_x509_svid_resp(), and every SVID of the
- *      response verified as a peer against the snapshot
+ *      spiffe_workload_x509_snapshot(), and every SVID of the response
+ *      verified as a peer against the snapshot
  *   6  NOW(4) PEM: the certificates (leaf, intermediates, and the last
  *      one as the bundle when there are two or more), the key and the
  *      CRLs (spiffe_x509_parse_pem_crls()) of one text, made into a
@@ -55,6 +55,7 @@
 #include <spiffe_x509.h>
 #include <spiffe_jwks.h>
 #include <spiffe_snapshot.h>
+#include <spiffe_workload.h>
 
 
 #define FUZZ_CHECK(cond)                                                      \
@@ -322,8 +323,8 @@ fuzz_resp(const uint8_t *data, size_t size)
     }
 
     err = NULL;
-    snap = spiffe_snapshot_from_x509_svid_resp(&resp, hint, hint_len,
-                                               FUZZ_VERSION, now, &err);
+    snap = spiffe_workload_x509_snapshot(&resp, hint, hint_len, FUZZ_VERSION,
+                                         now, &err);
     FUZZ_CHECK_ERR();
 
     if (snap == NULL) {

@@ -9,8 +9,9 @@
 
 
 /*
- * JOSE for the unit tests of spiffe_jwks and spiffe_jwt: base64, JWKs of
- * public keys and signed compact JWS, all minted in memory.
+ * JOSE for the unit tests of spiffe_jwks, spiffe_jwt and spiffe_workload:
+ * base64, JWKs and JWK Sets of public keys and signed compact JWS, all
+ * minted in memory.
  */
 
 #include <stdio.h>
@@ -150,6 +151,34 @@ jose_jwk(EVP_PKEY *key, const char *kid)
     free(b);
 
     return jwk;
+}
+
+
+/* a JWK Set, {"keys": [the keys]}: keys consumed, NULL ones left out */
+
+static inline json_t *
+jose_jwks(json_t *k1, json_t *k2, json_t *k3)
+{
+    json_t  *doc, *keys;
+
+    keys = json_array();
+    doc = json_object();
+
+    if (k1 != NULL) {
+        json_array_append_new(keys, k1);
+    }
+
+    if (k2 != NULL) {
+        json_array_append_new(keys, k2);
+    }
+
+    if (k3 != NULL) {
+        json_array_append_new(keys, k3);
+    }
+
+    json_object_set_new(doc, "keys", keys);
+
+    return doc;
 }
 
 

@@ -20,6 +20,7 @@
 
 #include <spiffe_grpc.h>
 #include <spiffe_pb.h>
+#include <spiffe_workload.h>
 
 #include "server.h"
 
@@ -593,164 +594,6 @@ test_reader_handler_fails(void **state)
 }
 
 
-typedef struct {
-    const char  *in;
-    int          type;
-    const char  *where;      /* path or IP */
-    unsigned     port;
-    const char  *err;
-} addr_case_t;
-
-
-static void
-test_parse_address(void **state)
-{
-    size_t               i;
-    const char          *err;
-    spiffe_grpc_addr_t   a;
-
-    static const addr_case_t  cases[] = {
-        { "unix:/run/spire/agent.sock", SPIFFE_GRPC_ADDR_UNIX,
-          "/run/spire/agent.sock", 0, NULL },
-        { "unix:///tmp/spire-agent/public/api.sock", SPIFFE_GRPC_ADDR_UNIX,
-          "/tmp/spire-agent/public/api.sock", 0, NULL },
-        { "UNIX:///a", SPIFFE_GRPC_ADDR_UNIX, "/a", 0, NULL },
-        { "unix:///my%20dir/s", SPIFFE_GRPC_ADDR_UNIX, "/my dir/s", 0,
-          NULL },
-        { "unix:/", SPIFFE_GRPC_ADDR_UNIX, "/", 0, NULL },
-        { "unix:relative/path", 0, NULL, 0,
-          "has a relative unix socket path" },
-        { "unix:", 0, NULL, 0, "has an empty unix socket path" },
-        { "unix://", 0, NULL, 0, "has an empty unix socket path" },
-        { "unix://host/path", 0, NULL, 0,
-          "has a host in a unix address, expected \"unix:///path\"" },
-        { "unix:///a?b", 0, NULL, 0, "has a query" },
-        { "unix:///a#b", 0, NULL, 0, "has a fragment" },
-        { "unix:///a%2", 0, NULL, 0,
-          "has a bad percent-escape in the unix socket path" },
-        { "unix:///a%zz", 0, NULL, 0,
-          "has a bad percent-escape in the unix socket path" },
-        { "unix:///a%00", 0, NULL, 0,
-          "has a bad percent-escape in the unix socket path" },
-        { "tcp://127.0.0.1:8081", SPIFFE_GRPC_ADDR_TCP, "127.0.0.1", 8081,
-          NULL },
-        { "tcp://1.2.3.4:5", SPIFFE_GRPC_ADDR_TCP, "1.2.3.4", 5, NULL },
-        { "TCP://10.0.0.1:65535", SPIFFE_GRPC_ADDR_TCP, "10.0.0.1", 65535,
-          NULL },
-        { "tcp://[::1]:443", SPIFFE_GRPC_ADDR_TCP, "::1", 443, NULL },
-        { "tcp://[0:0::1]:443", SPIFFE_GRPC_ADDR_TCP, "::1", 443, NULL },
-        { "tcp://localhost:8081", 0, NULL, 0,
-          "has a host that is not an IP address (names are not allowed)" },
-        { "tcp://spire.example.org:8081", 0, NULL, 0,
-          "has a host that is not an IP address (names are not allowed)" },
-        { "tcp://1.2.3.256:80", 0, NULL, 0, "has a bad IPv4 address" },
-        { "tcp://1.2.3:80", 0, NULL, 0, "has a bad IPv4 address" },
-        { "tcp://[::g]:80", 0, NULL, 0, "has a bad IPv6 address" },
-        { "tcp://[::1:80", 0, NULL, 0, "has an IPv6 address without \"]\"" },
-        { "tcp://::1:80", 0, NULL, 0, "has an IPv6 address without brackets" },
-        { "tcp://1.2.3.4", 0, NULL, 0, "has no port" },
-        { "tcp://1.2.3.4:", 0, NULL, 0, "has no port" },
-        { "tcp://[::1]", 0, NULL, 0, "has no port" },
-        { "tcp://[::1]80", 0, NULL, 0, "is not \"tcp://IP:PORT\"" },
-        { "tcp://1.2.3.4:0", 0, NULL, 0, "has a port out of range" },
-        { "tcp://1.2.3.4:65536", 0, NULL, 0, "has a port out of range" },
-        { "tcp://1.2.3.4:99999999999999999999", 0, NULL, 0,
-          "has a port out of range" },
-        { "tcp://1.2.3.4:8x", 0, NULL, 0, "has a bad port" },
-        { "tcp://1.2.3.4:-1", 0, NULL, 0, "has a bad port" },
-        { "tcp://:80", 0, NULL, 0, "has no IP address" },
-        { "tcp://", 0, NULL, 0, "has no IP address" },
-        { "tcp://1.2.3.4:80/", 0, NULL, 0, "has a path in a tcp address" },
-        { "tcp://1.2.3.4:80?x", 0, NULL, 0, "has a query" },
-        { "tcp://u@1.2.3.4:80", 0, NULL, 0, "has userinfo" },
-        { "tcp:1.2.3.4:80", 0, NULL, 0, "is not \"tcp://IP:PORT\"" },
-        { "http://1.2.3.4:80", 0, NULL, 0,
-          "has an unknown scheme, expected \"unix:\" or \"tcp:\"" },
-        { "/run/agent.sock", 0, NULL, 0,
-          "has an unknown scheme, expected \"unix:\" or \"tcp:\"" },
-        { "", 0, NULL, 0,
-          "has an unknown scheme, expected \"unix:\" or \"tcp:\"" },
-    };
-
-    (void) state;
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        err = NULL;
-
-        if (cases[i].err != NULL) {
-            if (spiffe_grpc_parse_address(cases[i].in, strlen(cases[i].in),
-                                          &a, &err)
-                != -1)
-            {
-                fail_msg("\"%s\" accepted", cases[i].in);
-            }
-
-            if (strcmp(err, cases[i].err) != 0) {
-                fail_msg("\"%s\": \"%s\", expected \"%s\"", cases[i].in, err,
-                         cases[i].err);
-            }
-
-            assert_int_equal(spiffe_grpc_parse_address(cases[i].in,
-                                                       strlen(cases[i].in),
-                                                       NULL, &err), -1);
-            continue;
-        }
-
-        if (spiffe_grpc_parse_address(cases[i].in, strlen(cases[i].in), &a,
-                                      &err)
-            != 0)
-        {
-            fail_msg("\"%s\" refused: %s", cases[i].in, err);
-        }
-
-        assert_int_equal(a.type, cases[i].type);
-
-        if (a.type == SPIFFE_GRPC_ADDR_UNIX) {
-            assert_string_equal(a.path, cases[i].where);
-
-        } else {
-            assert_string_equal(a.ip, cases[i].where);
-            assert_int_equal(a.port, cases[i].port);
-        }
-
-        assert_int_equal(spiffe_grpc_parse_address(cases[i].in,
-                                                   strlen(cases[i].in), NULL,
-                                                   &err), 0);
-    }
-}
-
-
-static void
-test_parse_address_lengths(void **state)
-{
-    char                 in[256];
-    const char          *err;
-    spiffe_grpc_addr_t   a;
-
-    (void) state;
-
-    /* "unix://" and a path of 107 bytes fits sun_path, 108 does not */
-
-    memset(in, 'p', sizeof(in));
-    memcpy(in, "unix:///", 8);
-
-    assert_int_equal(spiffe_grpc_parse_address(in, 7 + 107, &a, &err), 0);
-    assert_int_equal(strlen(a.path), 107);
-
-    assert_int_equal(spiffe_grpc_parse_address(in, 7 + 108, &a, &err), -1);
-    assert_string_equal(err, "has a unix socket path longer than 107 bytes");
-
-    /* only len bytes are read */
-
-    assert_int_equal(spiffe_grpc_parse_address("unix:/abc", 7, &a, &err), 0);
-    assert_string_equal(a.path, "/a");
-
-    assert_int_equal(spiffe_grpc_parse_address("unix:/a\0b", 9, &a, &err),
-                     -1);
-    assert_string_equal(err, "has a NUL in the unix socket path");
-}
-
-
 static void
 test_status_names(void **state)
 {
@@ -1091,7 +934,8 @@ test_call_create_errors(void **state)
 
     (void) state;
 
-    assert_int_equal(spiffe_grpc_parse_address("unix:/x", 7, &addr, &err), 0);
+    assert_int_equal(spiffe_workload_parse_address("unix:/x", 7, &addr, &err),
+                     0);
 
     memset(&conf, 0, sizeof(conf));
     conf.addr = &addr;
@@ -1168,7 +1012,8 @@ server_start(void **state)
 
     snprintf(path, sizeof(path), "unix://%s", srv->sock);
 
-    if (spiffe_grpc_parse_address(path, strlen(path), &srv->unix_addr, &err)
+    if (spiffe_workload_parse_address(path, strlen(path), &srv->unix_addr,
+                                      &err)
         != 0)
     {
         return -1;
@@ -1176,7 +1021,8 @@ server_start(void **state)
 
     snprintf(path, sizeof(path), "tcp://127.0.0.1:%s", buf);
 
-    if (spiffe_grpc_parse_address(path, strlen(path), &srv->tcp_addr, &err)
+    if (spiffe_workload_parse_address(path, strlen(path), &srv->tcp_addr,
+                                      &err)
         != 0)
     {
         return -1;
@@ -1458,8 +1304,9 @@ test_call_refusals(void **state)
 
     /* no server */
 
-    assert_int_equal(spiffe_grpc_parse_address("unix:///nonexistent/a.sock",
-                                               26, &nowhere, &err), 0);
+    assert_int_equal(spiffe_workload_parse_address(
+                         "unix:///nonexistent/a.sock", 26, &nowhere, &err),
+                     0);
     call_run(&nowhere, "FetchX509SVID", NULL, 0, &s, &call);
     assert_int_equal(call->status, SPIFFE_GRPC_UNAVAILABLE);
     assert_false(call->from_server);
@@ -1484,8 +1331,6 @@ main(void)
         cmocka_unit_test(test_reader_cap),
         cmocka_unit_test(test_reader_flags),
         cmocka_unit_test(test_reader_handler_fails),
-        cmocka_unit_test(test_parse_address),
-        cmocka_unit_test(test_parse_address_lengths),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_outcome),
         cmocka_unit_test(test_grpc_message_decoding),

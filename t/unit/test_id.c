@@ -191,6 +191,47 @@ test_td_and_segment(void **state)
 }
 
 
+static void
+test_td_from_string(void **state)
+{
+    size_t       len;
+    const char  *url, *td, *err;
+
+    (void) state;
+
+    url = "spiffe://example.org";
+
+    assert_int_equal(spiffe_td_from_string(url + 9, 11, &td, &len, &err), 0);
+    assert_ptr_equal(td, url + 9);
+    assert_int_equal(len, 11);
+
+    assert_int_equal(spiffe_td_from_string(url, 20, &td, &len, &err), 0);
+    assert_ptr_equal(td, url + 9);
+    assert_int_equal(len, 11);
+
+    /* what follows the scheme, or the whole, must be a trust domain */
+
+    assert_int_equal(spiffe_td_from_string("spiffe://example.org/a", 22,
+                                           &td, &len, &err), -1);
+    assert_string_equal(err,
+                        "has a character not allowed in a trust domain");
+
+    assert_int_equal(spiffe_td_from_string("spiffe://Example.org", 20, &td,
+                                           &len, &err), -1);
+    assert_string_equal(err, "has uppercase letters in the trust domain");
+
+    assert_int_equal(spiffe_td_from_string("spiffe://", 9, &td, &len, &err),
+                     -1);
+    assert_string_equal(err, "has a port in the trust domain");
+
+    assert_int_equal(spiffe_td_from_string("", 0, &td, &len, &err), -1);
+    assert_string_equal(err, "has an empty trust domain");
+
+    assert_int_equal(spiffe_td_from_string("https://example.org", 19, &td,
+                                           &len, &err), -1);
+}
+
+
 int
 main(void)
 {
@@ -199,6 +240,7 @@ main(void)
         cmocka_unit_test(test_id_parts),
         cmocka_unit_test(test_id_lengths),
         cmocka_unit_test(test_td_and_segment),
+        cmocka_unit_test(test_td_from_string),
     };
 
     return cmocka_run_group_tests_name("spiffe_id", tests, NULL, NULL);

@@ -16,16 +16,12 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include <spiffe_pb.h>
 #include <spiffe_x509.h>
+#include <spiffe_base64.h>
 #include <spiffe_jwks.h>
 
 #include "certs.h"
 #include "jose.h"
-
-
-/* fixtures are read from $SPIFFE_FIXTURES, else relative to the repo root */
-#define FIXTURES  "t/unit/fixtures"
 
 
 typedef struct {
@@ -128,34 +124,6 @@ parse_str(const char *s, const char **err)
 }
 
 
-/* {"keys": [the keys]}, keys consumed */
-
-static json_t *
-bundle(json_t *k1, json_t *k2, json_t *k3)
-{
-    json_t  *doc, *keys;
-
-    keys = json_array();
-    doc = json_object();
-
-    if (k1 != NULL) {
-        json_array_append_new(keys, k1);
-    }
-
-    if (k2 != NULL) {
-        json_array_append_new(keys, k2);
-    }
-
-    if (k3 != NULL) {
-        json_array_append_new(keys, k3);
-    }
-
-    json_object_set_new(doc, "keys", keys);
-
-    return doc;
-}
-
-
 static void
 test_all_key_types(void **state)
 {
@@ -168,7 +136,7 @@ test_all_key_types(void **state)
 
     env = *state;
 
-    doc = bundle(jose_jwk(env->ec256, "k256"), jose_jwk(env->ec384, "k384"),
+    doc = jose_jwks(jose_jwk(env->ec256, "k256"), jose_jwk(env->ec384, "k384"),
                  jose_jwk(env->ec521, "k521"));
     keys = json_object_get(doc, "keys");
     json_array_append_new(keys, jose_jwk(env->rsa, "krsa"));
@@ -351,7 +319,7 @@ test_unknown_ignored(void **state)
                    "kid", "okp", "kty", "OKP", "crv", "Ed25519",
                    "x", "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
 
-    doc = bundle(k1, k2, k3);
+    doc = jose_jwks(k1, k2, k3);
     json_array_append_new(json_object_get(doc, "keys"),
                           jose_jwk(env->ec256, "good"));
     json_array_append_new(json_object_get(doc, "keys"), json_string("x"));
@@ -377,7 +345,7 @@ test_unknown_ignored(void **state)
     k3 = jose_jwk(env->ec256, "k3");
     json_object_del(k3, "kty");
 
-    jwks = parse(bundle(k1, k2, k3), &err);
+    jwks = parse(jose_jwks(k1, k2, k3), &err);
     assert_non_null(jwks);
     assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
     assert_int_equal(spiffe_jwks_nignored(jwks), 3);
@@ -402,7 +370,7 @@ test_kid(void **state)
     k2 = jose_jwk(env->ec384, "dup");
     k3 = jose_jwk(env->ec521, NULL);
 
-    jwks = parse(bundle(k1, k2, k3), &err);
+    jwks = parse(jose_jwks(k1, k2, k3), &err);
     assert_non_null(jwks);
     assert_int_equal(spiffe_jwks_nkeys(jwks), 1);
     assert_int_equal(spiffe_jwks_nignored(jwks), 2);
@@ -417,7 +385,7 @@ test_kid(void **state)
     k2 = jose_jwk(env->ec256, "x");
     json_object_set_new(k2, "kid", json_integer(7));
 
-    jwks = parse(bundle(k1, k2, NULL), &err);
+    jwks = parse(jose_jwks(k1, k2, NULL), &err);
     assert_non_null(jwks);
     assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
     assert_int_equal(spiffe_jwks_nignored(jwks), 2);
@@ -429,7 +397,7 @@ test_kid(void **state)
     json_object_set_new(k1, "x", json_string("AAAA"));
     k2 = jose_jwk(env->ec384, "k");
 
-    jwks = parse(bundle(k1, k2, NULL), &err);
+    jwks = parse(jose_jwks(k1, k2, NULL), &err);
     assert_non_null(jwks);
     k = spiffe_jwks_find(jwks, "k", 1);
     assert_non_null(k);
@@ -481,7 +449,7 @@ test_ec_material(void **state)
     k3 = jose_jwk(env->ec384, "short");
     jwk_mangle(k3, "x", 0, 1);
 
-    jwks = parse(bundle(k1, k2, k3), &err);
+    jwks = parse(jose_jwks(k1, k2, k3), &err);
     assert_non_null(jwks);
     assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
     assert_int_equal(spiffe_jwks_nignored(jwks), 3);
@@ -501,7 +469,7 @@ test_ec_material(void **state)
     k3 = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "use", "jwt-svid",
                    "kid", "ok", "kty", "EC", "crv", "P-256", "x", "", "y", "");
 
-    jwks = parse(bundle(k1, k2, k3), &err);
+    jwks = parse(jose_jwks(k1, k2, k3), &err);
     assert_non_null(jwks);
     assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
     assert_int_equal(spiffe_jwks_nignored(jwks), 3);
@@ -514,7 +482,7 @@ test_ec_material(void **state)
                    "x", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
                    "y", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 
-    jwks = parse(bundle(k1, NULL, NULL), &err);
+    jwks = parse(jose_jwks(k1, NULL, NULL), &err);
     assert_non_null(jwks);
     assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
     spiffe_jwks_unref(jwks);
@@ -539,7 +507,7 @@ test_rsa_material(void **state)
     k3 = jose_jwk(env->rsa, "one");
     json_object_set_new(k3, "e", json_string("AQ"));
 
-    jwks = parse(bundle(k1, k2, k3), &err);
+    jwks = parse(jose_jwks(k1, k2, k3), &err);
     assert_non_null(jwks);
     assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
     assert_int_equal(spiffe_jwks_nignored(jwks), 3);
@@ -554,7 +522,7 @@ test_rsa_material(void **state)
     k3 = jose_jwk(env->rsa, "evenn");
     jwk_mangle(k3, "n", 1, 0);
 
-    jwks = parse(bundle(k1, k2, k3), &err);
+    jwks = parse(jose_jwks(k1, k2, k3), &err);
     assert_non_null(jwks);
     assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
     spiffe_jwks_unref(jwks);
@@ -564,7 +532,7 @@ test_rsa_material(void **state)
     k1 = jose_jwk(env->rsa, "lead");
     json_object_set_new(k1, "e", json_string("AAEAAQ"));
 
-    jwks = parse(bundle(k1, NULL, NULL), &err);
+    jwks = parse(jose_jwks(k1, NULL, NULL), &err);
     assert_non_null(jwks);
     assert_int_equal(spiffe_jwks_nkeys(jwks), 1);
     assert_int_equal(EVP_PKEY_eq(spiffe_jwks_key(jwks, 0)->pkey, env->rsa),
@@ -598,7 +566,7 @@ test_x5c(void **state)
     json_array_set_new(x5c, 0, json_string(s));
     free(s);
 
-    jwks = parse(bundle(k1, k2, k3), &err);
+    jwks = parse(jose_jwks(k1, k2, k3), &err);
     assert_non_null(jwks);
     assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 0);
     assert_int_equal(spiffe_jwks_nignored(jwks), 3);
@@ -627,7 +595,7 @@ test_x5c(void **state)
     json_array_set_new(x5c, 0, json_string(s));
     free(s);
 
-    jwks = parse(bundle(k1, jose_x509_jwk(ca), NULL), &err);
+    jwks = parse(jose_jwks(k1, jose_x509_jwk(ca), NULL), &err);
     assert_non_null(jwks);
     assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 1);
     assert_int_equal(spiffe_jwks_nignored(jwks), 1);
@@ -652,7 +620,7 @@ test_x5c(void **state)
     k2 = json_pack("{s:s}", "use", "x509-svid");
     k3 = json_pack("{s:s, s:[]}", "use", "x509-svid", "x5c");
 
-    jwks = parse(bundle(k1, k2, k3), &err);
+    jwks = parse(jose_jwks(k1, k2, k3), &err);
     assert_non_null(jwks);
     assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 0);
     assert_int_equal(spiffe_jwks_nignored(jwks), 3);
@@ -666,7 +634,7 @@ test_x5c(void **state)
     k2 = jose_x509_jwk(env->ca);
     json_object_set_new(k2, "kid", json_string("x"));
 
-    jwks = parse(bundle(k1, k2, NULL), &err);
+    jwks = parse(jose_jwks(k1, k2, NULL), &err);
     assert_non_null(jwks);
     assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 2);
     assert_int_equal(spiffe_jwks_nkeys(jwks), 0);
@@ -680,7 +648,7 @@ jwks_of(EVP_PKEY *key, const char *kid)
     const char     *err;
     spiffe_jwks_t  *jwks;
 
-    jwks = parse(bundle(jose_jwk(key, kid), NULL, NULL), &err);
+    jwks = parse(jose_jwks(jose_jwk(key, kid), NULL, NULL), &err);
     assert_non_null(jwks);
 
     return jwks;
@@ -782,296 +750,87 @@ test_set_create(void **state)
 }
 
 
-static spiffe_bytes_t
-bytes(const char *s)
+static void
+entry(spiffe_jwt_bundle_t *b, const char *td, spiffe_jwks_t *jwks)
 {
-    spiffe_bytes_t  b;
-
-    b.data = (const unsigned char *) s;
-    b.len = strlen(s);
-
-    return b;
+    b->td = td;
+    b->td_len = strlen(td);
+    b->jwks = jwks;
 }
 
 
+/* configured trust domains win over what the source gives */
+
 static void
-test_set_from_resp(void **state)
+test_set_compose(void **state)
 {
-    env_t                         *env;
-    char                          *j1, *j2;
-    json_t                        *d1, *d2;
-    const char                    *err;
-    spiffe_pb_entry_t              e[3];
-    spiffe_jwt_bundles_t          *set;
-    spiffe_pb_jwt_bundles_resp_t   resp;
+    env_t                 *env;
+    const char            *err;
+    spiffe_jwks_t         *a, *b, *c;
+    spiffe_jwt_bundle_t    in[3], extra[3];
+    spiffe_jwt_bundles_t  *base, *set;
 
     env = *state;
 
-    d1 = bundle(jose_jwk(env->ec256, "one"), NULL, NULL);
-    d2 = bundle(jose_jwk(env->rsa, "two"), NULL, NULL);
-    j1 = json_dumps(d1, JSON_COMPACT);
-    j2 = json_dumps(d2, JSON_COMPACT);
-    json_decref(d1);
-    json_decref(d2);
+    a = jwks_of(env->ec256, "a");
+    b = jwks_of(env->ec384, "b");
+    c = jwks_of(env->rsa, "c");
 
-    e[0].key = bytes("spiffe://example.org");
-    e[0].value = bytes(j1);
-    e[1].key = bytes("other.org");
-    e[1].value = bytes(j2);
-    e[2].key = bytes("spiffe://empty.org");
-    e[2].value = bytes("{\"keys\":[]}");
+    entry(&in[0], "example.org", a);
+    entry(&in[1], "b.org", b);
+    entry(&in[2], "c.org", a);
 
-    resp.bundles = e;
-    resp.nbundles = 3;
+    base = spiffe_jwt_bundles_create(in, 3, &err);
+    assert_non_null(base);
 
-    set = spiffe_jwt_bundles_from_resp(&resp, &err);
+    /* replaced, dropped (no JWT authorities), added; the rest is kept */
+
+    entry(&extra[0], "example.org", c);
+    entry(&extra[1], "b.org", NULL);
+    entry(&extra[2], "new.org", b);
+
+    set = spiffe_jwt_bundles_compose(base, extra, 3, &err);
     assert_non_null(set);
     assert_int_equal(spiffe_jwt_bundles_count(set), 3);
-    assert_non_null(spiffe_jwks_find(
-                        spiffe_jwt_bundles_find(set, "example.org", 11),
-                        "one", 3));
-    assert_non_null(spiffe_jwks_find(
-                        spiffe_jwt_bundles_find(set, "other.org", 9),
-                        "two", 3));
-    assert_int_equal(spiffe_jwks_nkeys(
-                         spiffe_jwt_bundles_find(set, "empty.org", 9)),
-                     0);
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "example.org", 11), c);
+    assert_null(spiffe_jwt_bundles_find(set, "b.org", 5));
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "c.org", 5), a);
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "new.org", 7), b);
     spiffe_jwt_bundles_unref(set);
 
-    /* the same trust domain twice: the last entry wins */
+    /* the base is left as it was */
 
-    e[1].key = bytes("example.org");
-    set = spiffe_jwt_bundles_from_resp(&resp, &err);
+    assert_int_equal(spiffe_jwt_bundles_count(base), 3);
+    assert_ptr_equal(spiffe_jwt_bundles_find(base, "example.org", 11), a);
+    assert_ptr_equal(spiffe_jwt_bundles_find(base, "b.org", 5), b);
+
+    /* no base: the configured ones alone */
+
+    set = spiffe_jwt_bundles_compose(NULL, extra, 3, &err);
     assert_non_null(set);
     assert_int_equal(spiffe_jwt_bundles_count(set), 2);
-    assert_null(spiffe_jwks_find(
-                    spiffe_jwt_bundles_find(set, "example.org", 11),
-                    "one", 3));
-    assert_non_null(spiffe_jwks_find(
-                        spiffe_jwt_bundles_find(set, "example.org", 11),
-                        "two", 3));
+    assert_ptr_equal(spiffe_jwt_bundles_find(set, "example.org", 11), c);
     spiffe_jwt_bundles_unref(set);
 
-    /* one bad bundle or one bad trust domain refuses the message */
+    set = spiffe_jwt_bundles_compose(base, NULL, 0, &err);
+    assert_non_null(set);
+    assert_int_equal(spiffe_jwt_bundles_count(set), 3);
+    spiffe_jwt_bundles_unref(set);
 
-    e[1].key = bytes("other.org");
-    e[2].value = bytes("{\"keys\":[]");
-    assert_null(spiffe_jwt_bundles_from_resp(&resp, &err));
-    assert_string_equal(err, "bundle is not valid JSON");
+    /* a configured trust domain named twice, or badly */
 
-    e[2].value = bytes("{\"spiffe_sequence\":3}");
-    assert_null(spiffe_jwt_bundles_from_resp(&resp, &err));
-    assert_string_equal(err, "bundle has no \"keys\" array");
+    entry(&extra[1], "example.org", a);
+    assert_null(spiffe_jwt_bundles_compose(base, extra, 2, &err));
+    assert_string_equal(err, "two JWT bundles for one trust domain");
 
-    e[2].value = bytes("{\"keys\":[]}");
-    e[2].key = bytes("spiffe://Empty.org");
-    assert_null(spiffe_jwt_bundles_from_resp(&resp, &err));
+    extra[0].td = "Example.org";
+    assert_null(spiffe_jwt_bundles_compose(base, extra, 1, &err));
     assert_string_equal(err, "bad trust domain in JWT bundles");
 
-    e[2].key = bytes("");
-    assert_null(spiffe_jwt_bundles_from_resp(&resp, &err));
-    assert_string_equal(err, "bad trust domain in JWT bundles");
-
-    /* nothing: nothing trusted */
-
-    resp.nbundles = 0;
-    set = spiffe_jwt_bundles_from_resp(&resp, &err);
-    assert_non_null(set);
-    assert_int_equal(spiffe_jwt_bundles_count(set), 0);
-    spiffe_jwt_bundles_unref(set);
-
-    free(j1);
-    free(j2);
-}
-
-
-/*
- * FetchJWTBundles as SPIRE's agent marshals it: a plain JWK Set, indented,
- * whose keys carry no "use"; "kid" is still required.  The same document
- * read as a SPIFFE bundle keeps "use" required.
- */
-
-static void
-test_set_workload_form(void **state)
-{
-    char                          *j;
-    size_t                         i;
-    json_t                        *doc, *k;
-    env_t                         *env;
-    const char                    *err;
-    spiffe_jwks_t                 *jwks;
-    spiffe_pb_entry_t              e;
-    spiffe_jwt_bundles_t          *set;
-    spiffe_pb_jwt_bundles_resp_t   resp;
-
-    env = *state;
-
-    doc = bundle(jose_jwk(env->ec256, "ec"), jose_jwk(env->rsa, "rsa"),
-                 jose_jwk(env->ec384, "nokid"));
-
-    for (i = 0; i < 3; i++) {
-        json_object_del(json_array_get(json_object_get(doc, "keys"), i),
-                        "use");
-    }
-
-    json_object_del(json_array_get(json_object_get(doc, "keys"), 2), "kid");
-
-    k = jose_jwk(env->ec256, "tagged");
-    json_array_append_new(json_object_get(doc, "keys"), k);
-    k = jose_jwk(env->ec256, "enc");
-    json_object_set_new(k, "use", json_string("enc"));
-    json_array_append_new(json_object_get(doc, "keys"), k);
-    k = jose_jwk(env->ec256, "intuse");
-    json_object_set_new(k, "use", json_integer(1));
-    json_array_append_new(json_object_get(doc, "keys"), k);
-
-    j = json_dumps(doc, JSON_INDENT(4));
-    json_decref(doc);
-    assert_non_null(j);
-
-    e.key = bytes("spiffe://example.org");
-    e.value = bytes(j);
-    resp.bundles = &e;
-    resp.nbundles = 1;
-
-    set = spiffe_jwt_bundles_from_resp(&resp, &err);
-    assert_non_null(set);
-    jwks = spiffe_jwt_bundles_find(set, "example.org", 11);
-    assert_non_null(jwks);
-    assert_int_equal(spiffe_jwks_nkeys(jwks), 3);
-    assert_int_equal(spiffe_jwks_nignored(jwks), 3);
-    assert_int_equal(spiffe_jwks_find(jwks, "ec", 2)->type,
-                     SPIFFE_JWK_EC_P256);
-    assert_int_equal(spiffe_jwks_find(jwks, "rsa", 3)->type, SPIFFE_JWK_RSA);
-    assert_non_null(spiffe_jwks_find(jwks, "tagged", 6));
-    assert_null(spiffe_jwks_find(jwks, "enc", 3));
-    assert_null(spiffe_jwks_find(jwks, "intuse", 6));
-    assert_int_equal(sk_X509_num(spiffe_jwks_x509_authorities(jwks)), 0);
-    spiffe_jwt_bundles_unref(set);
-
-    /* a SPIFFE bundle document: the keys without "use" are skipped */
-
-    jwks = parse_str(j, &err);
-    assert_non_null(jwks);
-    assert_int_equal(spiffe_jwks_nkeys(jwks), 1);
-    assert_non_null(spiffe_jwks_find(jwks, "tagged", 6));
-    assert_null(spiffe_jwks_find(jwks, "ec", 2));
-    spiffe_jwks_unref(jwks);
-
-    free(j);
-}
-
-
-static void
-test_fixture(void **state)
-{
-    char                          path[1024];
-    long                          size;
-    FILE                         *f;
-    uint64_t                      seq;
-    const char                   *dir, *err;
-    spiffe_jwks_t                *jwks;
-    unsigned char                *buf;
-    const spiffe_jwk_t           *k;
-    spiffe_jwt_bundles_t         *set;
-    spiffe_pb_jwt_bundles_resp_t  resp;
-
-    (void) state;
-
-    dir = getenv("SPIFFE_FIXTURES");
-    snprintf(path, sizeof(path), "%s/jwt_bundles_resp.bin",
-             dir != NULL ? dir : FIXTURES);
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        fail_msg("cannot open %s (run from the repo root or set "
-                 "SPIFFE_FIXTURES)", path);
-    }
-
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    size = ftell(f);
-    assert_true(size > 0);
-    rewind(f);
-    buf = malloc(size);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, size, f), (size_t) size);
-    fclose(f);
-
-    assert_int_equal(spiffe_pb_decode_jwt_bundles_resp(buf, size, &resp,
-                                                       &err),
-                     0);
-
-    set = spiffe_jwt_bundles_from_resp(&resp, &err);
-    assert_non_null(set);
-
-    jwks = spiffe_jwt_bundles_find(set, "example.org", 11);
-    assert_non_null(jwks);
-
-    k = spiffe_jwks_find(jwks, "fixture-key-1", 13);
-    assert_non_null(k);
-    assert_int_equal(k->type, SPIFFE_JWK_EC_P256);
-    assert_int_equal(spiffe_jwks_sequence(jwks, &seq), 0);
-    assert_int_equal(seq, 1);
-    assert_int_equal(spiffe_jwks_refresh_hint(jwks), 300);
-
-    spiffe_jwt_bundles_unref(set);
-    spiffe_pb_free_jwt_bundles_resp(&resp);
-    free(buf);
-}
-
-
-static int
-b64(const char *s, unsigned flags, const char *expect)
-{
-    size_t         len;
-    unsigned char  out[64];
-
-    if (spiffe_base64_decode(s, strlen(s), flags, out, &len) != 0) {
-        return -1;
-    }
-
-    if (expect == NULL || len != strlen(expect)
-        || memcmp(out, expect, len) != 0)
-    {
-        return -2;
-    }
-
-    return 0;
-}
-
-
-static void
-test_base64(void **state)
-{
-    (void) state;
-
-    assert_int_equal(b64("", SPIFFE_BASE64_URL, ""), 0);
-    assert_int_equal(b64("", SPIFFE_BASE64_STD, ""), 0);
-    assert_int_equal(b64("Zm9vYmFy", SPIFFE_BASE64_URL, "foobar"), 0);
-    assert_int_equal(b64("Zm9vYmE", SPIFFE_BASE64_URL, "fooba"), 0);
-    assert_int_equal(b64("Zm9vYg", SPIFFE_BASE64_URL, "foob"), 0);
-    assert_int_equal(b64("Zm9vYmE=", SPIFFE_BASE64_STD, "fooba"), 0);
-    assert_int_equal(b64("Zm9vYg==", SPIFFE_BASE64_STD, "foob"), 0);
-    assert_int_equal(b64("-_-_", SPIFFE_BASE64_URL, "\xfb\xff\xbf"), 0);
-    assert_int_equal(b64("+/+/", SPIFFE_BASE64_STD, "\xfb\xff\xbf"), 0);
-
-    /* padding where it is not wanted, or missing where it is */
-    assert_int_equal(b64("Zm9vYmE=", SPIFFE_BASE64_URL, NULL), -1);
-    assert_int_equal(b64("Zm9vYg==", SPIFFE_BASE64_URL, NULL), -1);
-    assert_int_equal(b64("Zm9vYmE", SPIFFE_BASE64_STD, NULL), -1);
-    assert_int_equal(b64("Zm9vYg", SPIFFE_BASE64_STD, NULL), -1);
-    assert_int_equal(b64("Zm9v=YmE", SPIFFE_BASE64_STD, NULL), -1);
-    assert_int_equal(b64("Zm9vY===", SPIFFE_BASE64_STD, NULL), -1);
-    assert_int_equal(b64("====", SPIFFE_BASE64_STD, NULL), -1);
-
-    /* the other alphabet, whitespace, a lone character, unused bits */
-    assert_int_equal(b64("+/+/", SPIFFE_BASE64_URL, NULL), -1);
-    assert_int_equal(b64("-_-_", SPIFFE_BASE64_STD, NULL), -1);
-    assert_int_equal(b64("Zm9v YmFy", SPIFFE_BASE64_URL, NULL), -1);
-    assert_int_equal(b64("Zm9vY", SPIFFE_BASE64_URL, NULL), -1);
-    assert_int_equal(b64("Zm9vYh", SPIFFE_BASE64_URL, NULL), -1);
-    assert_int_equal(b64("Zm9vYmF", SPIFFE_BASE64_URL, NULL), -1);
-    assert_int_equal(b64("Zm9vYh==", SPIFFE_BASE64_STD, NULL), -1);
+    spiffe_jwt_bundles_unref(base);
+    spiffe_jwks_unref(a);
+    spiffe_jwks_unref(b);
+    spiffe_jwks_unref(c);
 }
 
 
@@ -1146,7 +905,7 @@ test_bundle_parse(void **state)
 
     /* JWKS after JSON whitespace: the X.509 authorities and the keys */
 
-    doc = bundle(jose_x509_jwk(env->ca), jose_jwk(env->ec256, "k"),
+    doc = jose_jwks(jose_x509_jwk(env->ca), jose_jwk(env->ec256, "k"),
                  jose_x509_jwk(env->leaf));
     json_object_set_new(doc, "spiffe_sequence", json_integer(12));
     s = json_dumps(doc, JSON_COMPACT);
@@ -1231,10 +990,7 @@ main(void)
         cmocka_unit_test(test_rsa_material),
         cmocka_unit_test(test_x5c),
         cmocka_unit_test(test_set_create),
-        cmocka_unit_test(test_set_from_resp),
-        cmocka_unit_test(test_set_workload_form),
-        cmocka_unit_test(test_fixture),
-        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_set_compose),
         cmocka_unit_test(test_bundle_parse),
     };
 

@@ -19,6 +19,7 @@
 
 #include <openssl/err.h>
 
+#include <spiffe_base64.h>
 #include <spiffe_jwks.h>
 #include <spiffe_jwt.h>
 
