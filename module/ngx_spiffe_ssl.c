@@ -735,6 +735,7 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
     size_t              len;
     ngx_str_t           id, td;
     const char         *reason, *err;
+    spiffe_err_t        code;
     ngx_ssl_conn_t     *ssl_conn;
     ngx_connection_t   *c;
     ngx_spiffe_peer_t  *peer;
@@ -753,25 +754,25 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
     buf[0] = '\0';
 
     if (snap == NULL) {
-        ok = 0;
-        reason = "no trust bundle yet";
+        code = SPIFFE_ERR_NO_TRUST_BUNDLE;
+        reason = spiffe_err_text(code);
 
     } else {
-        ok = spiffe_snapshot_verify_peer(snap,
-                                         X509_STORE_CTX_get0_cert(x509_store),
-                                         X509_STORE_CTX_get0_untrusted(
-                                                                  x509_store),
-                                         ngx_time(), buf, &len, &reason)
-             == 0;
+        code = spiffe_snapshot_verify_peer(snap,
+                                   X509_STORE_CTX_get0_cert(x509_store),
+                                   X509_STORE_CTX_get0_untrusted(x509_store),
+                                   ngx_time(), buf, &len, &reason);
     }
 
-    if (ok && up
+    if (code == SPIFFE_OK && up
         && spiffe_rules_decide(up->rules, buf, len, NULL)
            != SPIFFE_RULES_ALLOW)
     {
-        ok = 0;
-        reason = "its ID matches no spiffe_proxy_verify pattern";
+        code = SPIFFE_ERR_NOT_ALLOWED;
+        reason = spiffe_err_text(code);
     }
+
+    ok = (code == SPIFFE_OK);
 
     peer = ngx_spiffe_ssl_peer_create(c, buf, ok ? len : 0,
                                       ok ? NULL : reason);
@@ -784,7 +785,7 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
                                  X509_V_ERR_APPLICATION_VERIFICATION);
 
         ngx_spiffe_stats_refused(up ? NGX_SPIFFE_SIDE_UPSTREAM
-                                    : NGX_SPIFFE_SIDE_CLIENT, reason);
+                                    : NGX_SPIFFE_SIDE_CLIENT, code);
 
         if (up == NULL) {
             ngx_log_error(NGX_LOG_INFO, c->log, 0,

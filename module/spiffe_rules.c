@@ -351,8 +351,8 @@ spiffe_pattern_valid(const char *pattern, size_t len, int *exact,
         }
     }
 
-    if (*exact) {
-        return spiffe_id_parse(pattern, len, &id, err);
+    if (*exact && spiffe_id_parse(pattern, len, &id, err) != SPIFFE_OK) {
+        return -1;
     }
 
     return 0;
