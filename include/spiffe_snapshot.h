@@ -168,9 +168,9 @@ X509_STORE *spiffe_snapshot_store(const spiffe_snapshot_t *snap,
  * with the peer's ID in id_buf (SPIFFE_ID_MAX_LEN + 1 bytes), or the
  * reason's code with *reason its text and *id_len 0.
  */
-spiffe_err_t spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap, X509 *leaf,
-    STACK_OF(X509) *untrusted, time_t now, char *id_buf, size_t *id_len,
-    const char **reason);
+spiffe_err_t spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap,
+    X509 *leaf, STACK_OF(X509) *untrusted, time_t now, char *id_buf,
+    size_t *id_len, const char **reason);
 
 /* the CAs of a trust domain, or NULL; owned by the snapshot */
 STACK_OF(X509) *spiffe_snapshot_cas(const spiffe_snapshot_t *snap,

@@ -15,6 +15,7 @@
 #include <spiffe_x509.h>
 
 
+static spiffe_err_t spiffe_x509_leaf_usage(X509 *leaf, uint32_t flags);
 static spiffe_err_t spiffe_x509_refuse(spiffe_err_t code, const char **err);
 static spiffe_err_t spiffe_x509_chain_error(int e);
 static int spiffe_x509_check_time(X509 *x, time_t now, const char *expired,
@@ -71,7 +72,7 @@ spiffe_err_t
 spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len, const char **err)
 {
     int                    i, n, crit;
-    uint32_t               flags, ku;
+    uint32_t               flags;
     const char            *reason;
     spiffe_id_t            id;
     spiffe_err_t           rc;
@@ -129,30 +130,8 @@ spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len, const char **err)
         goto done;
     }
 
-    if (flags & EXFLAG_CA) {
-        rc = SPIFFE_ERR_LEAF_CA;
-        goto done;
-    }
-
-    if (!(flags & EXFLAG_KUSAGE)) {
-        rc = SPIFFE_ERR_NO_KEY_USAGE;
-        goto done;
-    }
-
-    ku = X509_get_key_usage(leaf);
-
-    if (ku & KU_KEY_CERT_SIGN) {
-        rc = SPIFFE_ERR_LEAF_CERT_SIGN;
-        goto done;
-    }
-
-    if (ku & KU_CRL_SIGN) {
-        rc = SPIFFE_ERR_LEAF_CRL_SIGN;
-        goto done;
-    }
-
-    if (!(ku & KU_DIGITAL_SIGNATURE)) {
-        rc = SPIFFE_ERR_NO_DIGITAL_SIGNATURE;
+    rc = spiffe_x509_leaf_usage(leaf, flags);
+    if (rc != SPIFFE_OK) {
         goto done;
     }
 
@@ -686,6 +665,39 @@ spiffe_x509_parse_der_crl(const unsigned char *der, size_t len,
     }
 
     return crl;
+}
+
+
+/* a leaf is no CA and signs with its key, neither certificates nor CRLs */
+
+static spiffe_err_t
+spiffe_x509_leaf_usage(X509 *leaf, uint32_t flags)
+{
+    uint32_t  ku;
+
+    if (flags & EXFLAG_CA) {
+        return SPIFFE_ERR_LEAF_CA;
+    }
+
+    if (!(flags & EXFLAG_KUSAGE)) {
+        return SPIFFE_ERR_NO_KEY_USAGE;
+    }
+
+    ku = X509_get_key_usage(leaf);
+
+    if (ku & KU_KEY_CERT_SIGN) {
+        return SPIFFE_ERR_LEAF_CERT_SIGN;
+    }
+
+    if (ku & KU_CRL_SIGN) {
+        return SPIFFE_ERR_LEAF_CRL_SIGN;
+    }
+
+    if (!(ku & KU_DIGITAL_SIGNATURE)) {
+        return SPIFFE_ERR_NO_DIGITAL_SIGNATURE;
+    }
+
+    return SPIFFE_OK;
 }
 
 

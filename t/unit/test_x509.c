@@ -82,34 +82,7 @@ static const peer_case_t  peer_cases[] = {
     { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, 0, 0, 0, 0, 1 },
       SPIFFE_ERR_NO_KEY_USAGE, "no keyUsage" },
 
-    /* SPIFFE ID */
-    { { "a", { "https://example.org/w" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
-        0, 0, 0, 1 },
-      SPIFFE_ERR_ID_SCHEME, "URI SAN does not start with \"spiffe://\"" },
-    { { "a", { "SPIFFE://example.org/w" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
-        0, 0, 0, 1 },
-      SPIFFE_ERR_ID_SCHEME, "URI SAN does not start with \"spiffe://\"" },
-    { { "a", { "spiffe://Example.org/w" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
-        0, 0, 0, 1 },
-      SPIFFE_ERR_TD_UPPERCASE, "URI SAN has uppercase letters in the trust domain" },
-    { { "a", { "spiffe://example.org/a/../b" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      SPIFFE_ERR_PATH_DOT_SEGMENT, "URI SAN has a \".\" or \"..\" path segment" },
-    { { "a", { "spiffe://example.org/./b" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      SPIFFE_ERR_PATH_DOT_SEGMENT, "URI SAN has a \".\" or \"..\" path segment" },
-    { { "a", { "spiffe://example.org/a%2Fb" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      SPIFFE_ERR_PATH_PERCENT, "URI SAN has percent-encoding in the path" },
-    { { "a", { "spiffe://example.org:443/w" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      SPIFFE_ERR_TD_PORT, "URI SAN has a port in the trust domain" },
-    { { "a", { "spiffe://example.org/w?x=1" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      SPIFFE_ERR_ID_QUERY, "URI SAN has a query" },
-    { { "a", { "spiffe://example.org/w/" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      SPIFFE_ERR_PATH_EMPTY_SEGMENT, "URI SAN has an empty path segment or a trailing \"/\"" },
+    /* SPIFFE ID: its reasons in test_peer_id_reasons */
     { { "a", { "spiffe://example.org" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
         0, 0, 0, 1 },
       SPIFFE_ERR_NO_PATH, "SPIFFE ID has no path" },
@@ -247,7 +220,49 @@ test_peer_id_length(void **state)
 }
 
 
-/* every reason of spiffe_id_parse() reads after "URI SAN" */
+/* every reason of spiffe_id_parse(), read after "URI SAN" */
+
+static const struct {
+    const char    *uri;            /* NULL: made by the test, too long */
+    spiffe_err_t   code;
+    const char    *err;
+} uri_san_cases[] = {
+    { "https://example.org/w", SPIFFE_ERR_ID_SCHEME,
+      "URI SAN does not start with \"spiffe://\"" },
+    { "SPIFFE://example.org/w", SPIFFE_ERR_ID_SCHEME,
+      "URI SAN does not start with \"spiffe://\"" },
+    { "spiffe:///w", SPIFFE_ERR_TD_EMPTY,
+      "URI SAN has an empty trust domain" },
+    { NULL, SPIFFE_ERR_TD_TOO_LONG,
+      "URI SAN has a trust domain longer than 255 bytes" },
+    { "spiffe://example.org:443/w", SPIFFE_ERR_TD_PORT,
+      "URI SAN has a port in the trust domain" },
+    { "spiffe://u@example.org/w", SPIFFE_ERR_TD_USERINFO,
+      "URI SAN has userinfo in the trust domain" },
+    { "spiffe://ex%41mple.org/w", SPIFFE_ERR_TD_PERCENT,
+      "URI SAN has percent-encoding in the trust domain" },
+    { "spiffe://Example.org/w", SPIFFE_ERR_TD_UPPERCASE,
+      "URI SAN has uppercase letters in the trust domain" },
+    { "spiffe://exa!mple.org/w", SPIFFE_ERR_TD_CHAR,
+      "URI SAN has a character not allowed in a trust domain" },
+    { "spiffe://example.org/w?x=1", SPIFFE_ERR_ID_QUERY,
+      "URI SAN has a query" },
+    { "spiffe://example.org/w#x", SPIFFE_ERR_ID_FRAGMENT,
+      "URI SAN has a fragment" },
+    { "spiffe://example.org/w/", SPIFFE_ERR_PATH_EMPTY_SEGMENT,
+      "URI SAN has an empty path segment or a trailing \"/\"" },
+    { "spiffe://example.org/a/../b", SPIFFE_ERR_PATH_DOT_SEGMENT,
+      "URI SAN has a \".\" or \"..\" path segment" },
+    { "spiffe://example.org/./b", SPIFFE_ERR_PATH_DOT_SEGMENT,
+      "URI SAN has a \".\" or \"..\" path segment" },
+    { "spiffe://example.org/a%2Fb", SPIFFE_ERR_PATH_PERCENT,
+      "URI SAN has percent-encoding in the path" },
+    { "spiffe://example.org/a!b", SPIFFE_ERR_PATH_CHAR,
+      "URI SAN has a character not allowed in a path segment" },
+    { NULL, SPIFFE_ERR_ID_TOO_LONG,
+      "URI SAN is longer than 2048 bytes" },
+};
+
 
 static void
 test_peer_id_reasons(void **state)
@@ -261,50 +276,32 @@ test_peer_id_reasons(void **state)
     spiffe_err_t   code;
     env_t         *env;
 
-    static const struct {
-        const char    *uri;            /* NULL: made here, too long */
-        spiffe_err_t   code;
-    } cases[] = {
-        { "https://example.org/w", SPIFFE_ERR_ID_SCHEME },
-        { "spiffe:///w", SPIFFE_ERR_TD_EMPTY },
-        { "spiffe://example.org:443/w", SPIFFE_ERR_TD_PORT },
-        { "spiffe://u@example.org/w", SPIFFE_ERR_TD_USERINFO },
-        { "spiffe://ex%41mple.org/w", SPIFFE_ERR_TD_PERCENT },
-        { "spiffe://Example.org/w", SPIFFE_ERR_TD_UPPERCASE },
-        { "spiffe://exa!mple.org/w", SPIFFE_ERR_TD_CHAR },
-        { "spiffe://example.org/w?x", SPIFFE_ERR_ID_QUERY },
-        { "spiffe://example.org/w#x", SPIFFE_ERR_ID_FRAGMENT },
-        { "spiffe://example.org/w/", SPIFFE_ERR_PATH_EMPTY_SEGMENT },
-        { "spiffe://example.org/./w", SPIFFE_ERR_PATH_DOT_SEGMENT },
-        { "spiffe://example.org/a%2Fb", SPIFFE_ERR_PATH_PERCENT },
-        { "spiffe://example.org/a!b", SPIFFE_ERR_PATH_CHAR },
-        { NULL, SPIFFE_ERR_TD_TOO_LONG },
-        { NULL, SPIFFE_ERR_ID_TOO_LONG },
-    };
-
     env = *state;
 
     memset(seen, 0, sizeof(seen));
 
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (i = 0; i < sizeof(uri_san_cases) / sizeof(uri_san_cases[0]); i++) {
+        code = uri_san_cases[i].code;
 
-        if (cases[i].code == SPIFFE_ERR_TD_TOO_LONG) {
+        if (code == SPIFFE_ERR_TD_TOO_LONG) {
             strcpy(uri, "spiffe://");
             memset(uri + 9, 'a', SPIFFE_TD_MAX_LEN + 1);
             strcpy(uri + 9 + SPIFFE_TD_MAX_LEN + 1, "/w");
 
-        } else if (cases[i].code == SPIFFE_ERR_ID_TOO_LONG) {
+        } else if (code == SPIFFE_ERR_ID_TOO_LONG) {
             strcpy(uri, "spiffe://example.org/");
             memset(uri + 21, 'a', SPIFFE_ID_MAX_LEN + 1 - 21);
             uri[SPIFFE_ID_MAX_LEN + 1] = '\0';
         }
 
-        x = test_leaf(cases[i].uri ? cases[i].uri : uri, 1, env->leaf_key,
-                      NULL, NULL);
+        x = test_leaf(uri_san_cases[i].uri ? uri_san_cases[i].uri : uri, 1,
+                      env->leaf_key, NULL, NULL);
         assert_non_null(x);
 
-        code = spiffe_x509_peer_id(x, buf, &len, &err);
-        assert_int_equal(code, cases[i].code);
+        assert_int_equal(spiffe_x509_peer_id(x, buf, &len, &err), code);
+        assert_string_equal(err, uri_san_cases[i].err);
+
+        /* the text is the code's message, after "URI SAN" */
 
         snprintf(want, sizeof(want), "URI SAN %s", spiffe_err_text(code));
         assert_string_equal(err, want);
