@@ -180,7 +180,7 @@ void ngx_spiffe_federate_stop(void);
 /* counters and worker slots in shared memory: ngx_spiffe_stats.c */
 
 #define NGX_SPIFFE_MAX_WORKERS              64
-#define NGX_SPIFFE_REASONS                  9
+#define NGX_SPIFFE_REASONS                  SPIFFE_ERR_KIND_N
 
 #define NGX_SPIFFE_SIDE_CLIENT              0
 #define NGX_SPIFFE_SIDE_UPSTREAM            1
@@ -231,8 +231,7 @@ ngx_int_t ngx_spiffe_stats_add_zone(ngx_conf_t *cf);
 void ngx_spiffe_stats_init_process(ngx_cycle_t *cycle);
 ngx_spiffe_stats_t *ngx_spiffe_stats_get(void);
 void ngx_spiffe_stats_count(ngx_uint_t counter);
-void ngx_spiffe_stats_refused(ngx_uint_t side, const char *reason);
-const char *ngx_spiffe_stats_reason(ngx_uint_t i);
+void ngx_spiffe_stats_refused(ngx_uint_t side, spiffe_err_t reason);
 ngx_spiffe_worker_stats_t *ngx_spiffe_stats_begin(void);
 void ngx_spiffe_stats_end(ngx_spiffe_worker_stats_t *ws);
 ngx_int_t ngx_spiffe_stats_worker(ngx_uint_t i,

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include <spiffe_err.h>
+
 
 #define SPIFFE_ID_MAX_LEN      2048
 #define SPIFFE_TD_MAX_LEN      255
@@ -28,22 +30,23 @@ typedef struct {
 
 
 /*
- * All functions return 0 on success and -1 on failure; on failure *err
- * points to a static reason that reads after "SPIFFE ID ...", e.g.
- * "has a query".
+ * All functions return SPIFFE_OK (0) on success and the reason's code on
+ * failure, with *err pointing to its text, which reads after
+ * "SPIFFE ID ...", e.g. "has a query".
  */
 
-int spiffe_id_parse(const char *s, size_t len, spiffe_id_t *id,
+spiffe_err_t spiffe_id_parse(const char *s, size_t len, spiffe_id_t *id,
     const char **err);
-int spiffe_td_parse(const char *s, size_t len, const char **err);
-int spiffe_path_segment_valid(const char *s, size_t len, const char **err);
+spiffe_err_t spiffe_td_parse(const char *s, size_t len, const char **err);
+spiffe_err_t spiffe_path_segment_valid(const char *s, size_t len,
+    const char **err);
 
 /*
  * A trust domain as configurations and Workload API maps name it, "td" or
  * "spiffe://td": *td and *td_len are the name without the scheme, within
  * s.  A lone "spiffe://" is read as a name, and refused.
  */
-int spiffe_td_from_string(const char *s, size_t len, const char **td,
+spiffe_err_t spiffe_td_from_string(const char *s, size_t len, const char **td,
     size_t *td_len, const char **err);
 
 

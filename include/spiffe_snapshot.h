@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <spiffe_err.h>
 #include <spiffe_tdset.h>
 
 
@@ -159,13 +160,13 @@ X509_STORE *spiffe_snapshot_store(const spiffe_snapshot_t *snap,
 /*
  * A peer's X.509-SVID: the leaf rules, the chain against the bundle of
  * the peer's own trust domain at the time now, then the CRLs.  untrusted
- * is the chain the peer sent, with or without the leaf.  Returns 0 with
- * the peer's ID in id_buf (SPIFFE_ID_MAX_LEN + 1 bytes), or -1 with
- * *reason set and *id_len 0.
+ * is the chain the peer sent, with or without the leaf.  Returns SPIFFE_OK
+ * with the peer's ID in id_buf (SPIFFE_ID_MAX_LEN + 1 bytes), or the
+ * reason's code with *reason its text and *id_len 0.
  */
-int spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap, X509 *leaf,
-    STACK_OF(X509) *untrusted, time_t now, char *id_buf, size_t *id_len,
-    const char **reason);
+spiffe_err_t spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap,
+    X509 *leaf, STACK_OF(X509) *untrusted, time_t now, char *id_buf,
+    size_t *id_len, const char **reason);
 
 /* the CAs of a trust domain, or NULL; owned by the snapshot */
 STACK_OF(X509) *spiffe_snapshot_cas(const spiffe_snapshot_t *snap,

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <spiffe_err.h>
 #include <spiffe_id.h>
 
 
@@ -22,19 +23,22 @@
 
 
 /*
- * X.509-SVID rules.  Functions returning int return 0 on success and -1 on
- * failure, the others NULL on failure; on failure *err points to a short
- * static reason, e.g. "2 URI SANs".  OpenSSL's error queue is left as it
- * was found.
+ * X.509-SVID rules.  The checks of a peer return SPIFFE_OK (0) or the
+ * reason's code; other functions returning int return 0 on success and -1
+ * on failure, the rest NULL on failure.  On failure *err points to a short
+ * static text, e.g. "2 URI SANs".  OpenSSL's error queue is left as it was
+ * found.
  */
 
 /*
  * The leaf rules of a peer X.509-SVID: exactly one URI SAN holding a
  * SPIFFE ID with a non-root path, not a CA, keyUsage with digitalSignature
  * and neither keyCertSign nor cRLSign.  The ID is copied NUL-terminated to
- * buf, which has room for SPIFFE_ID_MAX_LEN + 1 bytes.
+ * buf, which has room for SPIFFE_ID_MAX_LEN + 1 bytes.  A URI SAN that is
+ * not a SPIFFE ID gives the code of spiffe_id_parse(), its text read after
+ * "URI SAN", e.g. "URI SAN has a query".
  */
-int spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len,
+spiffe_err_t spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len,
     const char **err);
 
 /*
@@ -42,8 +46,11 @@ int spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len,
  * extended key usage, each certificate in store a trust anchor.
  * untrusted may hold the leaf too.  When chain is not NULL it receives
  * the verified chain, leaf first; free it with spiffe_x509_free_certs().
+ * On failure the code tells expired, not yet valid and revoked apart from
+ * other SPIFFE_ERR_CHAIN errors, and *err is OpenSSL's text of its own
+ * error, as in "certificate has expired".
  */
-int spiffe_x509_verify_chain(X509_STORE *store, X509 *leaf,
+spiffe_err_t spiffe_x509_verify_chain(X509_STORE *store, X509 *leaf,
     STACK_OF(X509) *untrusted, time_t now, STACK_OF(X509) **chain,
     const char **err);
 

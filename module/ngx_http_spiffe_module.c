@@ -293,7 +293,7 @@ ngx_http_spiffe_verify_handler(ngx_http_request_t *r)
         if (!peer->counted) {
             peer->counted = 1;
             ngx_spiffe_stats_refused(NGX_SPIFFE_SIDE_CLIENT,
-                                     "no certificate");
+                                     SPIFFE_ERR_NO_CERTIFICATE);
         }
 
         return NGX_HTTPS_NO_CERT;

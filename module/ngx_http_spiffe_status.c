@@ -500,7 +500,7 @@ ngx_http_spiffe_status_refused(ngx_atomic_t *refused)
     o = json_object();
 
     for (i = 0; o && i < NGX_SPIFFE_REASONS; i++) {
-        json_object_set_new(o, ngx_spiffe_stats_reason(i),
+        json_object_set_new(o, spiffe_err_kind_label(i),
                             json_integer((json_int_t) refused[i]));
     }
 
@@ -563,7 +563,7 @@ ngx_http_spiffe_status_prometheus(ngx_http_request_t *r,
             p = ngx_slprintf(p, last,
                              "spiffe_handshakes_total{side=\"%s\","
                              "result=\"refused\",reason=\"%s\"} %uA\n",
-                             sides[side], ngx_spiffe_stats_reason(i),
+                             sides[side], spiffe_err_kind_label(i),
                              st->refused[side][i]);
         }
     }

@@ -202,7 +202,9 @@ ngx_spiffe_peer_create(ngx_connection_t *c, const char *id, size_t len,
 
         peer->id.len = len;
 
-        if (spiffe_id_parse((char *) peer->id.data, len, &parsed, &err) != 0) {
+        if (spiffe_id_parse((char *) peer->id.data, len, &parsed, &err)
+            != SPIFFE_OK)
+        {
             return NULL;
         }
 

@@ -189,7 +189,7 @@ ngx_spiffe_svid_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                == 0)
     {
         if (spiffe_id_parse((char *) value[1].data, value[1].len, &id, &err)
-            != 0)
+            != SPIFFE_OK)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid SPIFFE ID \"%V\" in \"%V\": %s",
@@ -658,6 +658,7 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
     ngx_str_t           id;
     const char         *reason, *err;
     spiffe_id_t         parsed;
+    spiffe_err_t        code;
     ngx_ssl_conn_t     *ssl_conn;
     ngx_connection_t   *c;
     ngx_spiffe_peer_t  *peer;
@@ -676,25 +677,25 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
     buf[0] = '\0';
 
     if (snap == NULL) {
-        ok = 0;
-        reason = "no trust bundle yet";
+        code = SPIFFE_ERR_NO_TRUST_BUNDLE;
+        reason = spiffe_err_text(code);
 
     } else {
-        ok = spiffe_snapshot_verify_peer(snap,
-                                         X509_STORE_CTX_get0_cert(x509_store),
-                                         X509_STORE_CTX_get0_untrusted(
-                                                                  x509_store),
-                                         ngx_time(), buf, &len, &reason)
-             == 0;
+        code = spiffe_snapshot_verify_peer(snap,
+                                   X509_STORE_CTX_get0_cert(x509_store),
+                                   X509_STORE_CTX_get0_untrusted(x509_store),
+                                   ngx_time(), buf, &len, &reason);
     }
 
-    if (ok && up
+    if (code == SPIFFE_OK && up
         && spiffe_rules_decide(up->rules, buf, len, NULL)
            != SPIFFE_RULES_ALLOW)
     {
-        ok = 0;
-        reason = "its ID matches no spiffe_proxy_verify pattern";
+        code = SPIFFE_ERR_NOT_ALLOWED;
+        reason = spiffe_err_text(code);
     }
+
+    ok = (code == SPIFFE_OK);
 
     peer = ngx_spiffe_peer_create(c, buf, ok ? len : 0, ok ? NULL : reason);
     if (peer == NULL) {
@@ -706,7 +707,7 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
                                  X509_V_ERR_APPLICATION_VERIFICATION);
 
         ngx_spiffe_stats_refused(up ? NGX_SPIFFE_SIDE_UPSTREAM
-                                    : NGX_SPIFFE_SIDE_CLIENT, reason);
+                                    : NGX_SPIFFE_SIDE_CLIENT, code);
 
         if (up == NULL) {
             ngx_log_error(NGX_LOG_INFO, c->log, 0,
@@ -746,7 +747,7 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
     id.data = (u_char *) buf;
     id.len = len;
 
-    if (spiffe_id_parse(buf, len, &parsed, &err) == 0
+    if (spiffe_id_parse(buf, len, &parsed, &err) == SPIFFE_OK
         && spiffe_snapshot_td_digest(snap, parsed.td, parsed.td_len, digest)
            == 0)
     {
@@ -901,7 +902,7 @@ ngx_spiffe_ssl_session_check(SSL_SESSION *sess, spiffe_snapshot_t *snap,
     if (snap == NULL
         || spiffe_id_parse((char *) data + NGX_SPIFFE_SESSION_HDR,
                            len - NGX_SPIFFE_SESSION_HDR, &parsed, &err)
-           != 0
+           != SPIFFE_OK
         || spiffe_snapshot_td_digest(snap, parsed.td, parsed.td_len, digest)
            != 0
         || ngx_memcmp(digest, (u_char *) data + 1, SPIFFE_DIGEST_LEN) != 0)

@@ -31,20 +31,6 @@ static ngx_spiffe_stats_t  *ngx_spiffe_stats;
 static ngx_str_t  ngx_spiffe_stats_zone = ngx_string("ngx_spiffe_status");
 
 
-static const char  *ngx_spiffe_reason_names[] = {
-    "bad_id",
-    "leaf_rules",
-    "no_bundle",
-    "expired",
-    "not_yet_valid",
-    "revoked",
-    "not_allowed",
-    "chain",
-    "no_certificate",
-    NULL
-};
-
-
 ngx_int_t
 ngx_spiffe_stats_add_zone(ngx_conf_t *cf)
 {
@@ -122,60 +108,20 @@ ngx_spiffe_stats_count(ngx_uint_t counter)
 }
 
 
-/* a refusal's reason, as one of a few labels fit for metrics */
+/* a refused peer, counted by the kind of its reason */
 
 void
-ngx_spiffe_stats_refused(ngx_uint_t side, const char *reason)
+ngx_spiffe_stats_refused(ngx_uint_t side, spiffe_err_t reason)
 {
-    ngx_uint_t  r;
+    ngx_atomic_t  *counter;
 
     if (ngx_spiffe_stats == NULL) {
         return;
     }
 
-    if (ngx_strcmp(reason, "no certificate") == 0) {
-        r = 8;
+    counter = &ngx_spiffe_stats->refused[side][spiffe_err_kind(reason)];
 
-    } else if (ngx_strstr(reason, "URI SAN")
-               || ngx_strstr(reason, "SPIFFE ID"))
-    {
-        r = 0;
-
-    } else if (ngx_strstr(reason, "leaf ")
-               || ngx_strstr(reason, "digitalSignature")
-               || ngx_strstr(reason, "keyUsage"))
-    {
-        r = 1;
-
-    } else if (ngx_strstr(reason, "no bundle")
-               || ngx_strstr(reason, "no trust bundle"))
-    {
-        r = 2;
-
-    } else if (ngx_strstr(reason, "expired")) {
-        r = 3;
-
-    } else if (ngx_strstr(reason, "not yet valid")) {
-        r = 4;
-
-    } else if (ngx_strstr(reason, "revoked")) {
-        r = 5;
-
-    } else if (ngx_strstr(reason, "spiffe_proxy_verify")) {
-        r = 6;
-
-    } else {
-        r = 7;
-    }
-
-    (void) ngx_atomic_fetch_add(&ngx_spiffe_stats->refused[side][r], 1);
-}
-
-
-const char *
-ngx_spiffe_stats_reason(ngx_uint_t i)
-{
-    return ngx_spiffe_reason_names[i];
+    (void) ngx_atomic_fetch_add(counter, 1);
 }
 
 

@@ -166,7 +166,7 @@ ngx_stream_spiffe_handler(ngx_stream_session_t *s)
 
         if (peer && peer->status == NGX_SPIFFE_PEER_NONE) {
             ngx_spiffe_stats_refused(NGX_SPIFFE_SIDE_CLIENT,
-                                     "no certificate");
+                                     SPIFFE_ERR_NO_CERTIFICATE);
         }
 
         ngx_spiffe_stats_count(NGX_SPIFFE_STAT_DENIED_NO_ID);

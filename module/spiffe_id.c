@@ -11,24 +11,24 @@
 
 static int spiffe_td_char(unsigned char ch);
 static int spiffe_path_char(unsigned char ch);
-static const char *spiffe_char_error(unsigned char ch, int td);
+static spiffe_err_t spiffe_char_error(unsigned char ch, int td);
+static spiffe_err_t spiffe_id_error(spiffe_err_t code, const char **err);
 
 
-int
+spiffe_err_t
 spiffe_id_parse(const char *s, size_t len, spiffe_id_t *id, const char **err)
 {
-    const char  *p, *end, *seg, *slash;
+    const char    *p, *end, *seg, *slash;
+    spiffe_err_t   rc;
 
     if (len > SPIFFE_ID_MAX_LEN) {
-        *err = "is longer than 2048 bytes";
-        return -1;
+        return spiffe_id_error(SPIFFE_ERR_ID_TOO_LONG, err);
     }
 
     if (len < SPIFFE_SCHEME_LEN
         || memcmp(s, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN) != 0)
     {
-        *err = "does not start with \"spiffe://\"";
-        return -1;
+        return spiffe_id_error(SPIFFE_ERR_ID_SCHEME, err);
     }
 
     p = s + SPIFFE_SCHEME_LEN;
@@ -39,8 +39,9 @@ spiffe_id_parse(const char *s, size_t len, spiffe_id_t *id, const char **err)
         slash = end;
     }
 
-    if (spiffe_td_parse(p, slash - p, err) != 0) {
-        return -1;
+    rc = spiffe_td_parse(p, slash - p, err);
+    if (rc != SPIFFE_OK) {
+        return rc;
     }
 
     id->td = p;
@@ -56,45 +57,45 @@ spiffe_id_parse(const char *s, size_t len, spiffe_id_t *id, const char **err)
             seg = end;
         }
 
-        if (spiffe_path_segment_valid(p + 1, seg - p - 1, err) != 0) {
-            return -1;
+        rc = spiffe_path_segment_valid(p + 1, seg - p - 1, err);
+        if (rc != SPIFFE_OK) {
+            return rc;
         }
     }
 
-    return 0;
+    return SPIFFE_OK;
 }
 
 
-int
+spiffe_err_t
 spiffe_td_parse(const char *s, size_t len, const char **err)
 {
     size_t  i;
 
     if (len == 0) {
-        *err = "has an empty trust domain";
-        return -1;
+        return spiffe_id_error(SPIFFE_ERR_TD_EMPTY, err);
     }
 
     if (len > SPIFFE_TD_MAX_LEN) {
-        *err = "has a trust domain longer than 255 bytes";
-        return -1;
+        return spiffe_id_error(SPIFFE_ERR_TD_TOO_LONG, err);
     }
 
     for (i = 0; i < len; i++) {
         if (!spiffe_td_char(s[i])) {
-            *err = spiffe_char_error(s[i], 1);
-            return -1;
+            return spiffe_id_error(spiffe_char_error(s[i], 1), err);
         }
     }
 
-    return 0;
+    return SPIFFE_OK;
 }
 
 
-int
+spiffe_err_t
 spiffe_td_from_string(const char *s, size_t len, const char **td,
     size_t *td_len, const char **err)
 {
+    spiffe_err_t  rc;
+
     if (len > SPIFFE_SCHEME_LEN
         && memcmp(s, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN) == 0)
     {
@@ -102,41 +103,39 @@ spiffe_td_from_string(const char *s, size_t len, const char **td,
         len -= SPIFFE_SCHEME_LEN;
     }
 
-    if (spiffe_td_parse(s, len, err) != 0) {
-        return -1;
+    rc = spiffe_td_parse(s, len, err);
+    if (rc != SPIFFE_OK) {
+        return rc;
     }
 
     *td = s;
     *td_len = len;
 
-    return 0;
+    return SPIFFE_OK;
 }
 
 
-int
+spiffe_err_t
 spiffe_path_segment_valid(const char *s, size_t len, const char **err)
 {
     size_t  i;
 
     if (len == 0) {
-        *err = "has an empty path segment or a trailing \"/\"";
-        return -1;
+        return spiffe_id_error(SPIFFE_ERR_PATH_EMPTY_SEGMENT, err);
     }
 
     if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
     {
-        *err = "has a \".\" or \"..\" path segment";
-        return -1;
+        return spiffe_id_error(SPIFFE_ERR_PATH_DOT_SEGMENT, err);
     }
 
     for (i = 0; i < len; i++) {
         if (!spiffe_path_char(s[i])) {
-            *err = spiffe_char_error(s[i], 0);
-            return -1;
+            return spiffe_id_error(spiffe_char_error(s[i], 0), err);
         }
     }
 
-    return 0;
+    return SPIFFE_OK;
 }
 
 
@@ -155,37 +154,45 @@ spiffe_path_char(unsigned char ch)
 }
 
 
-static const char *
+static spiffe_err_t
 spiffe_char_error(unsigned char ch, int td)
 {
     switch (ch) {
 
     case '%':
-        return td ? "has percent-encoding in the trust domain"
-                  : "has percent-encoding in the path";
+        return td ? SPIFFE_ERR_TD_PERCENT : SPIFFE_ERR_PATH_PERCENT;
 
     case '?':
-        return "has a query";
+        return SPIFFE_ERR_ID_QUERY;
 
     case '#':
-        return "has a fragment";
+        return SPIFFE_ERR_ID_FRAGMENT;
     }
 
     if (!td) {
-        return "has a character not allowed in a path segment";
+        return SPIFFE_ERR_PATH_CHAR;
     }
 
     if (ch == ':') {
-        return "has a port in the trust domain";
+        return SPIFFE_ERR_TD_PORT;
     }
 
     if (ch == '@') {
-        return "has userinfo in the trust domain";
+        return SPIFFE_ERR_TD_USERINFO;
     }
 
     if (ch >= 'A' && ch <= 'Z') {
-        return "has uppercase letters in the trust domain";
+        return SPIFFE_ERR_TD_UPPERCASE;
     }
 
-    return "has a character not allowed in a trust domain";
+    return SPIFFE_ERR_TD_CHAR;
+}
+
+
+static spiffe_err_t
+spiffe_id_error(spiffe_err_t code, const char **err)
+{
+    *err = spiffe_err_text(code);
+
+    return code;
 }

@@ -294,14 +294,14 @@ spiffe_pattern_valid(const char *pattern, size_t len, int *exact,
     *exact = 1;
 
     if (len > SPIFFE_ID_MAX_LEN) {
-        *err = "is longer than 2048 bytes";
+        *err = spiffe_err_text(SPIFFE_ERR_ID_TOO_LONG);
         return -1;
     }
 
     if (len < SPIFFE_SCHEME_LEN
         || memcmp(pattern, SPIFFE_SCHEME, SPIFFE_SCHEME_LEN) != 0)
     {
-        *err = "does not start with \"spiffe://\"";
+        *err = spiffe_err_text(SPIFFE_ERR_ID_SCHEME);
         return -1;
     }
 
@@ -351,8 +351,8 @@ spiffe_pattern_valid(const char *pattern, size_t len, int *exact,
         }
     }
 
-    if (*exact) {
-        return spiffe_id_parse(pattern, len, &id, err);
+    if (*exact && spiffe_id_parse(pattern, len, &id, err) != SPIFFE_OK) {
+        return -1;
     }
 
     return 0;

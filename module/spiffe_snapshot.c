@@ -73,8 +73,9 @@ static int spiffe_snapshot_digest_der(EVP_MD_CTX *md, void *obj,
     int (*i2d)(void *, unsigned char **));
 static char *spiffe_snapshot_serial(X509 *x);
 static int spiffe_snapshot_time(const ASN1_TIME *t, time_t *out);
-static int spiffe_snapshot_check_crls(const spiffe_snapshot_t *snap,
-    STACK_OF(X509) *chain, const char **reason);
+static spiffe_err_t spiffe_snapshot_check_crls(
+    const spiffe_snapshot_t *snap, STACK_OF(X509) *chain,
+    const char **reason);
 static const spiffe_snapshot_td_t *spiffe_snapshot_find(
     const spiffe_snapshot_t *snap, const char *td, size_t td_len);
 static void spiffe_snapshot_other_free(const spiffe_snapshot_other_t *svid);
@@ -405,37 +406,39 @@ spiffe_snapshot_store(const spiffe_snapshot_t *snap, const char *td,
 }
 
 
-int
+spiffe_err_t
 spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap, X509 *leaf,
     STACK_OF(X509) *untrusted, time_t now, char *id_buf, size_t *id_len,
     const char **reason)
 {
-    int                          rc;
     size_t                       len;
     spiffe_id_t                  id;
+    spiffe_err_t                 rc;
     STACK_OF(X509)              *chain;
     const spiffe_snapshot_td_t  *td;
 
     *id_len = 0;
 
-    if (spiffe_x509_peer_id(leaf, id_buf, &len, reason) != 0) {
-        return -1;
+    rc = spiffe_x509_peer_id(leaf, id_buf, &len, reason);
+    if (rc != SPIFFE_OK) {
+        return rc;
     }
 
-    rc = -1;
-
-    (void) spiffe_id_parse(id_buf, len, &id, reason);
-
-    td = spiffe_snapshot_find(snap, id.td, id.td_len);
-    if (td == NULL) {
-        *reason = "no bundle for trust domain";
+    rc = spiffe_id_parse(id_buf, len, &id, reason);
+    if (rc != SPIFFE_OK) {
         goto done;
     }
 
-    if (spiffe_x509_verify_chain(td->store, leaf, untrusted, now, &chain,
-                                 reason)
-        != 0)
-    {
+    td = spiffe_snapshot_find(snap, id.td, id.td_len);
+    if (td == NULL) {
+        rc = SPIFFE_ERR_NO_BUNDLE;
+        *reason = spiffe_err_text(rc);
+        goto done;
+    }
+
+    rc = spiffe_x509_verify_chain(td->store, leaf, untrusted, now, &chain,
+                                  reason);
+    if (rc != SPIFFE_OK) {
         goto done;
     }
 
@@ -445,14 +448,14 @@ spiffe_snapshot_verify_peer(const spiffe_snapshot_t *snap, X509 *leaf,
 
 done:
 
-    if (rc != 0) {
+    if (rc != SPIFFE_OK) {
         id_buf[0] = '\0';
-        return -1;
+        return rc;
     }
 
     *id_len = len;
 
-    return 0;
+    return SPIFFE_OK;
 }
 
 
@@ -963,11 +966,12 @@ spiffe_snapshot_time(const ASN1_TIME *t, time_t *out)
  * OpenSSL CRL flags would refuse every issuer without a CRL.
  */
 
-static int
+static spiffe_err_t
 spiffe_snapshot_check_crls(const spiffe_snapshot_t *snap,
     STACK_OF(X509) *chain, const char **reason)
 {
-    int                           i, n, rc;
+    int                           i, n;
+    spiffe_err_t                  rc;
     X509                         *x, *issuer;
     size_t                        k;
     EVP_PKEY                     *pub;
@@ -975,12 +979,12 @@ spiffe_snapshot_check_crls(const spiffe_snapshot_t *snap,
     const spiffe_snapshot_crl_t  *c;
 
     if (snap->ncrls == 0) {
-        return 0;
+        return SPIFFE_OK;
     }
 
     ERR_set_mark();
 
-    rc = 0;
+    rc = SPIFFE_OK;
     n = sk_X509_num(chain);
 
     for (i = 0; i + 1 < n; i++) {
@@ -1006,8 +1010,8 @@ spiffe_snapshot_check_crls(const spiffe_snapshot_t *snap,
             }
 
             if (X509_CRL_get0_by_cert(c->crl, &rev, x) == 1) {
-                *reason = "revoked";
-                rc = -1;
+                rc = SPIFFE_ERR_REVOKED;
+                *reason = spiffe_err_text(rc);
                 goto done;
             }
         }

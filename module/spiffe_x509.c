@@ -15,13 +15,9 @@
 #include <spiffe_x509.h>
 
 
-typedef struct {
-    const char  *id;
-    const char  *san;
-} spiffe_x509_reason_t;
-
-
-static const char *spiffe_x509_id_reason(const char *reason);
+static spiffe_err_t spiffe_x509_leaf_usage(X509 *leaf, uint32_t flags);
+static spiffe_err_t spiffe_x509_refuse(spiffe_err_t code, const char **err);
+static spiffe_err_t spiffe_x509_chain_error(int e);
 static int spiffe_x509_check_time(X509 *x, time_t now, const char *expired,
     const char *not_yet, const char **err);
 static int spiffe_x509_pem_next(BIO *bio, char **name, char **header,
@@ -36,49 +32,50 @@ static void spiffe_x509_pem_free(char *name, char *header,
     unsigned char *data, long len);
 
 
-/* spiffe_id_parse() reasons, as they read after "URI SAN" */
+/* the reasons of spiffe_id_parse(), as they read after "URI SAN" */
 
-static const spiffe_x509_reason_t  spiffe_x509_id_reasons[] = {
-    { "is longer than 2048 bytes",
-      "URI SAN is longer than 2048 bytes" },
-    { "does not start with \"spiffe://\"",
-      "URI SAN does not start with \"spiffe://\"" },
-    { "has an empty trust domain",
-      "URI SAN has an empty trust domain" },
-    { "has a trust domain longer than 255 bytes",
-      "URI SAN has a trust domain longer than 255 bytes" },
-    { "has a port in the trust domain",
-      "URI SAN has a port in the trust domain" },
-    { "has userinfo in the trust domain",
-      "URI SAN has userinfo in the trust domain" },
-    { "has percent-encoding in the trust domain",
-      "URI SAN has percent-encoding in the trust domain" },
-    { "has uppercase letters in the trust domain",
-      "URI SAN has uppercase letters in the trust domain" },
-    { "has a character not allowed in a trust domain",
-      "URI SAN has a character not allowed in a trust domain" },
-    { "has a query",
-      "URI SAN has a query" },
-    { "has a fragment",
-      "URI SAN has a fragment" },
-    { "has an empty path segment or a trailing \"/\"",
-      "URI SAN has an empty path segment or a trailing \"/\"" },
-    { "has a \".\" or \"..\" path segment",
-      "URI SAN has a \".\" or \"..\" path segment" },
-    { "has percent-encoding in the path",
-      "URI SAN has percent-encoding in the path" },
-    { "has a character not allowed in a path segment",
-      "URI SAN has a character not allowed in a path segment" },
+static const char  *spiffe_x509_uri_san[] = {
+    [SPIFFE_ERR_ID_TOO_LONG] =
+        "URI SAN is longer than 2048 bytes",
+    [SPIFFE_ERR_ID_SCHEME] =
+        "URI SAN does not start with \"spiffe://\"",
+    [SPIFFE_ERR_TD_EMPTY] =
+        "URI SAN has an empty trust domain",
+    [SPIFFE_ERR_TD_TOO_LONG] =
+        "URI SAN has a trust domain longer than 255 bytes",
+    [SPIFFE_ERR_TD_PORT] =
+        "URI SAN has a port in the trust domain",
+    [SPIFFE_ERR_TD_USERINFO] =
+        "URI SAN has userinfo in the trust domain",
+    [SPIFFE_ERR_TD_PERCENT] =
+        "URI SAN has percent-encoding in the trust domain",
+    [SPIFFE_ERR_TD_UPPERCASE] =
+        "URI SAN has uppercase letters in the trust domain",
+    [SPIFFE_ERR_TD_CHAR] =
+        "URI SAN has a character not allowed in a trust domain",
+    [SPIFFE_ERR_ID_QUERY] =
+        "URI SAN has a query",
+    [SPIFFE_ERR_ID_FRAGMENT] =
+        "URI SAN has a fragment",
+    [SPIFFE_ERR_PATH_EMPTY_SEGMENT] =
+        "URI SAN has an empty path segment or a trailing \"/\"",
+    [SPIFFE_ERR_PATH_DOT_SEGMENT] =
+        "URI SAN has a \".\" or \"..\" path segment",
+    [SPIFFE_ERR_PATH_PERCENT] =
+        "URI SAN has percent-encoding in the path",
+    [SPIFFE_ERR_PATH_CHAR] =
+        "URI SAN has a character not allowed in a path segment",
 };
 
 
-int
+spiffe_err_t
 spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len, const char **err)
 {
-    int                    i, n, crit, rc;
-    uint32_t               flags, ku;
+    int                    i, n, crit;
+    uint32_t               flags;
     const char            *reason;
     spiffe_id_t            id;
+    spiffe_err_t           rc;
     GENERAL_NAME          *gn;
     GENERAL_NAMES         *names;
     const ASN1_IA5STRING  *uri;
@@ -89,8 +86,7 @@ spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len, const char **err)
 
     if (flags & EXFLAG_INVALID) {
         ERR_pop_to_mark();
-        *err = "bad certificate extensions";
-        return -1;
+        return spiffe_x509_refuse(SPIFFE_ERR_EXTENSIONS, err);
     }
 
     names = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
@@ -98,8 +94,7 @@ spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len, const char **err)
     ERR_pop_to_mark();
 
     if (names == NULL && crit != -1) {
-        *err = "bad subjectAltName";
-        return -1;
+        return spiffe_x509_refuse(SPIFFE_ERR_SAN, err);
     }
 
     uri = NULL;
@@ -114,55 +109,29 @@ spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len, const char **err)
         }
     }
 
-    rc = -1;
-
     if (n == 0) {
-        *err = "no URI SAN";
+        rc = SPIFFE_ERR_NO_URI_SAN;
         goto done;
     }
 
     if (n > 1) {
-        *err = (n == 2) ? "2 URI SANs" : "more than 2 URI SANs";
+        rc = (n == 2) ? SPIFFE_ERR_TWO_URI_SANS : SPIFFE_ERR_URI_SANS;
         goto done;
     }
 
-    if (spiffe_id_parse((const char *) ASN1_STRING_get0_data(uri),
-                        ASN1_STRING_length(uri), &id, &reason)
-        != 0)
-    {
-        *err = spiffe_x509_id_reason(reason);
+    rc = spiffe_id_parse((const char *) ASN1_STRING_get0_data(uri),
+                         ASN1_STRING_length(uri), &id, &reason);
+    if (rc != SPIFFE_OK) {
         goto done;
     }
 
     if (id.path_len == 0) {
-        *err = "SPIFFE ID has no path";
+        rc = SPIFFE_ERR_NO_PATH;
         goto done;
     }
 
-    if (flags & EXFLAG_CA) {
-        *err = "leaf is a CA";
-        goto done;
-    }
-
-    if (!(flags & EXFLAG_KUSAGE)) {
-        *err = "no keyUsage";
-        goto done;
-    }
-
-    ku = X509_get_key_usage(leaf);
-
-    if (ku & KU_KEY_CERT_SIGN) {
-        *err = "leaf has keyCertSign";
-        goto done;
-    }
-
-    if (ku & KU_CRL_SIGN) {
-        *err = "leaf has cRLSign";
-        goto done;
-    }
-
-    if (!(ku & KU_DIGITAL_SIGNATURE)) {
-        *err = "no digitalSignature";
+    rc = spiffe_x509_leaf_usage(leaf, flags);
+    if (rc != SPIFFE_OK) {
         goto done;
     }
 
@@ -172,32 +141,31 @@ spiffe_x509_peer_id(X509 *leaf, char *buf, size_t *len, const char **err)
     memcpy(buf, ASN1_STRING_get0_data(uri), *len);
     buf[*len] = '\0';
 
-    rc = 0;
-
 done:
 
     GENERAL_NAMES_free(names);
 
-    return rc;
+    return (rc == SPIFFE_OK) ? SPIFFE_OK : spiffe_x509_refuse(rc, err);
 }
 
 
-int
+spiffe_err_t
 spiffe_x509_verify_chain(X509_STORE *store, X509 *leaf,
     STACK_OF(X509) *untrusted, time_t now, STACK_OF(X509) **chain,
     const char **err)
 {
-    int                 rc, e;
+    int                 e;
+    spiffe_err_t        rc;
     X509_STORE_CTX     *ctx;
     X509_VERIFY_PARAM  *param;
 
     ERR_set_mark();
 
-    rc = -1;
+    rc = SPIFFE_ERR_NO_MEMORY;
+    e = X509_V_OK;
 
     ctx = X509_STORE_CTX_new();
     if (ctx == NULL || X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
-        *err = "out of memory";
         goto done;
     }
 
@@ -212,7 +180,6 @@ spiffe_x509_verify_chain(X509_STORE *store, X509 *leaf,
     if (X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_ANY) != 1
         || X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN) != 1)
     {
-        *err = "out of memory";
         goto done;
     }
 
@@ -221,25 +188,30 @@ spiffe_x509_verify_chain(X509_STORE *store, X509 *leaf,
 
     if (X509_verify_cert(ctx) != 1) {
         e = X509_STORE_CTX_get_error(ctx);
-        *err = (e != X509_V_OK) ? X509_verify_cert_error_string(e)
-                                : "certificate verification failed";
+        rc = spiffe_x509_chain_error(e);
         goto done;
     }
 
     if (chain != NULL) {
         *chain = X509_STORE_CTX_get1_chain(ctx);
         if (*chain == NULL) {
-            *err = "out of memory";
             goto done;
         }
     }
 
-    rc = 0;
+    rc = SPIFFE_OK;
 
 done:
 
     X509_STORE_CTX_free(ctx);
     ERR_pop_to_mark();
+
+    /* OpenSSL's own text, as nginx shows it in $ssl_client_verify */
+
+    if (rc != SPIFFE_OK) {
+        *err = (e != X509_V_OK) ? X509_verify_cert_error_string(e)
+                                : spiffe_err_text(rc);
+    }
 
     return rc;
 }
@@ -256,7 +228,7 @@ spiffe_x509_svid_check(X509 *leaf, STACK_OF(X509) *chain, EVP_PKEY *key,
     uint32_t   flags;
     EVP_PKEY  *pub;
 
-    if (spiffe_x509_peer_id(leaf, id, &len, err) != 0) {
+    if (spiffe_x509_peer_id(leaf, id, &len, err) != SPIFFE_OK) {
         return -1;
     }
 
@@ -314,7 +286,13 @@ spiffe_x509_svid_check(X509 *leaf, STACK_OF(X509) *chain, EVP_PKEY *key,
         return 0;
     }
 
-    return spiffe_x509_verify_chain(store, leaf, chain, now, NULL, err);
+    if (spiffe_x509_verify_chain(store, leaf, chain, now, NULL, err)
+        != SPIFFE_OK)
+    {
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -690,20 +668,77 @@ spiffe_x509_parse_der_crl(const unsigned char *der, size_t len,
 }
 
 
-static const char *
-spiffe_x509_id_reason(const char *reason)
-{
-    size_t  i;
+/* a leaf is no CA and signs with its key, neither certificates nor CRLs */
 
-    for (i = 0; i < sizeof(spiffe_x509_id_reasons)
-                    / sizeof(spiffe_x509_id_reasons[0]); i++)
-    {
-        if (strcmp(reason, spiffe_x509_id_reasons[i].id) == 0) {
-            return spiffe_x509_id_reasons[i].san;
-        }
+static spiffe_err_t
+spiffe_x509_leaf_usage(X509 *leaf, uint32_t flags)
+{
+    uint32_t  ku;
+
+    if (flags & EXFLAG_CA) {
+        return SPIFFE_ERR_LEAF_CA;
     }
 
-    return "URI SAN is not a SPIFFE ID";
+    if (!(flags & EXFLAG_KUSAGE)) {
+        return SPIFFE_ERR_NO_KEY_USAGE;
+    }
+
+    ku = X509_get_key_usage(leaf);
+
+    if (ku & KU_KEY_CERT_SIGN) {
+        return SPIFFE_ERR_LEAF_CERT_SIGN;
+    }
+
+    if (ku & KU_CRL_SIGN) {
+        return SPIFFE_ERR_LEAF_CRL_SIGN;
+    }
+
+    if (!(ku & KU_DIGITAL_SIGNATURE)) {
+        return SPIFFE_ERR_NO_DIGITAL_SIGNATURE;
+    }
+
+    return SPIFFE_OK;
+}
+
+
+/* a reason of the leaf rules; an ID's reads after "URI SAN" */
+
+static spiffe_err_t
+spiffe_x509_refuse(spiffe_err_t code, const char **err)
+{
+    if ((size_t) code < sizeof(spiffe_x509_uri_san)
+                        / sizeof(spiffe_x509_uri_san[0])
+        && spiffe_x509_uri_san[code] != NULL)
+    {
+        *err = spiffe_x509_uri_san[code];
+
+    } else {
+        *err = spiffe_err_text(code);
+    }
+
+    return code;
+}
+
+
+static spiffe_err_t
+spiffe_x509_chain_error(int e)
+{
+    switch (e) {
+
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+        return SPIFFE_ERR_EXPIRED;
+
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+    case X509_V_ERR_CRL_NOT_YET_VALID:
+        return SPIFFE_ERR_NOT_YET_VALID;
+
+    case X509_V_ERR_CERT_REVOKED:
+        return SPIFFE_ERR_REVOKED;
+
+    default:
+        return SPIFFE_ERR_CHAIN;
+    }
 }
 
 

@@ -83,9 +83,10 @@ static const id_case_t  id_cases[] = {
 static void
 test_id_table(void **state)
 {
-    size_t       i;
-    const char  *err;
-    spiffe_id_t  id;
+    size_t         i;
+    const char    *err;
+    spiffe_id_t    id;
+    spiffe_err_t   code;
 
     (void) state;
 
@@ -103,14 +104,18 @@ test_id_table(void **state)
             continue;
         }
 
-        if (spiffe_id_parse(id_cases[i].id, strlen(id_cases[i].id), &id,
-                            &err)
-            == 0)
-        {
+        code = spiffe_id_parse(id_cases[i].id, strlen(id_cases[i].id), &id,
+                               &err);
+
+        if (code == SPIFFE_OK) {
             fail_msg("\"%s\" accepted", id_cases[i].id);
         }
 
-        if (strcmp(err, id_cases[i].err) != 0) {
+        /* the text is the code's message */
+
+        if (err != spiffe_err_text(code)
+            || strcmp(err, id_cases[i].err) != 0)
+        {
             fail_msg("\"%s\": \"%s\", expected \"%s\"", id_cases[i].id, err,
                      id_cases[i].err);
         }
@@ -139,7 +144,8 @@ test_id_parts(void **state)
     assert_int_equal(id.path_len, 0);
 
     /* the length given is the whole input, even with a NUL inside */
-    assert_int_equal(spiffe_id_parse("spiffe://a/b\0c", 14, &id, &err), -1);
+    assert_int_equal(spiffe_id_parse("spiffe://a/b\0c", 14, &id, &err),
+                     SPIFFE_ERR_PATH_CHAR);
     assert_string_equal(err, "has a character not allowed in a path segment");
 }
 
@@ -161,7 +167,8 @@ test_id_lengths(void **state)
     assert_int_equal(spiffe_id_parse(buf, 9 + 255, &id, &err), 0);
 
     memset(buf + 9, 'a', 256);
-    assert_int_equal(spiffe_id_parse(buf, 9 + 256, &id, &err), -1);
+    assert_int_equal(spiffe_id_parse(buf, 9 + 256, &id, &err),
+                     SPIFFE_ERR_TD_TOO_LONG);
     assert_string_equal(err, "has a trust domain longer than 255 bytes");
 
     /* a whole ID of exactly 2048 bytes, then 2049 */
@@ -171,7 +178,7 @@ test_id_lengths(void **state)
     memset(buf + 21, 'x', n + 1);
     assert_int_equal(spiffe_id_parse(buf, SPIFFE_ID_MAX_LEN, &id, &err), 0);
     assert_int_equal(spiffe_id_parse(buf, SPIFFE_ID_MAX_LEN + 1, &id, &err),
-                     -1);
+                     SPIFFE_ERR_ID_TOO_LONG);
     assert_string_equal(err, "is longer than 2048 bytes");
 }
 
@@ -184,10 +191,12 @@ test_td_and_segment(void **state)
     (void) state;
 
     assert_int_equal(spiffe_td_parse("example.org", 11, &err), 0);
-    assert_int_equal(spiffe_td_parse("", 0, &err), -1);
-    assert_int_equal(spiffe_td_parse("example.org/", 12, &err), -1);
+    assert_int_equal(spiffe_td_parse("", 0, &err), SPIFFE_ERR_TD_EMPTY);
+    assert_int_equal(spiffe_td_parse("example.org/", 12, &err),
+                     SPIFFE_ERR_TD_CHAR);
     assert_int_equal(spiffe_path_segment_valid("web", 3, &err), 0);
-    assert_int_equal(spiffe_path_segment_valid("w/b", 3, &err), -1);
+    assert_int_equal(spiffe_path_segment_valid("w/b", 3, &err),
+                     SPIFFE_ERR_PATH_CHAR);
 }
 
 
@@ -201,34 +210,40 @@ test_td_from_string(void **state)
 
     url = "spiffe://example.org";
 
-    assert_int_equal(spiffe_td_from_string(url + 9, 11, &td, &len, &err), 0);
+    assert_int_equal(spiffe_td_from_string(url + 9, 11, &td, &len, &err),
+                     SPIFFE_OK);
     assert_ptr_equal(td, url + 9);
     assert_int_equal(len, 11);
 
-    assert_int_equal(spiffe_td_from_string(url, 20, &td, &len, &err), 0);
+    assert_int_equal(spiffe_td_from_string(url, 20, &td, &len, &err),
+                     SPIFFE_OK);
     assert_ptr_equal(td, url + 9);
     assert_int_equal(len, 11);
 
     /* what follows the scheme, or the whole, must be a trust domain */
 
     assert_int_equal(spiffe_td_from_string("spiffe://example.org/a", 22,
-                                           &td, &len, &err), -1);
+                                           &td, &len, &err),
+                     SPIFFE_ERR_TD_CHAR);
     assert_string_equal(err,
                         "has a character not allowed in a trust domain");
 
     assert_int_equal(spiffe_td_from_string("spiffe://Example.org", 20, &td,
-                                           &len, &err), -1);
+                                           &len, &err),
+                     SPIFFE_ERR_TD_UPPERCASE);
     assert_string_equal(err, "has uppercase letters in the trust domain");
 
     assert_int_equal(spiffe_td_from_string("spiffe://", 9, &td, &len, &err),
-                     -1);
+                     SPIFFE_ERR_TD_PORT);
     assert_string_equal(err, "has a port in the trust domain");
 
-    assert_int_equal(spiffe_td_from_string("", 0, &td, &len, &err), -1);
+    assert_int_equal(spiffe_td_from_string("", 0, &td, &len, &err),
+                     SPIFFE_ERR_TD_EMPTY);
     assert_string_equal(err, "has an empty trust domain");
 
     assert_int_equal(spiffe_td_from_string("https://example.org", 19, &td,
-                                           &len, &err), -1);
+                                           &len, &err),
+                     SPIFFE_ERR_TD_PORT);
 }
 
 

@@ -169,7 +169,7 @@ test_verify_peer(void **state)
 
     assert_int_equal(spiffe_snapshot_verify_peer(snap, env->own, NULL,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_CHAIN);
     assert_string_equal(err, X509_verify_cert_error_string(
                                  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY));
     assert_int_equal(len, 0);
@@ -191,7 +191,7 @@ test_verify_peer(void **state)
                      env->root_key);
     assert_int_equal(spiffe_snapshot_verify_peer(snap, leaf, NULL,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_CHAIN);
     assert_string_equal(err, X509_verify_cert_error_string(
                                  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY));
     X509_free(leaf);
@@ -200,7 +200,7 @@ test_verify_peer(void **state)
                      env->fed_key);
     assert_int_equal(spiffe_snapshot_verify_peer(snap, leaf, NULL,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_CHAIN);
     assert_string_equal(err, X509_verify_cert_error_string(
                                  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY));
     X509_free(leaf);
@@ -211,7 +211,7 @@ test_verify_peer(void **state)
                      env->root_key);
     assert_int_equal(spiffe_snapshot_verify_peer(snap, leaf, NULL,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_NO_BUNDLE);
     assert_string_equal(err, "no bundle for trust domain");
     assert_int_equal(len, 0);
     X509_free(leaf);
@@ -222,7 +222,7 @@ test_verify_peer(void **state)
                      env->root_key);
     assert_int_equal(spiffe_snapshot_verify_peer(snap, leaf, NULL,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_EXPIRED);
     assert_string_equal(err, "certificate has expired");
     X509_free(leaf);
 
@@ -230,7 +230,7 @@ test_verify_peer(void **state)
                      env->root_key);
     assert_int_equal(spiffe_snapshot_verify_peer(snap, leaf, NULL,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_NOT_YET_VALID);
     assert_string_equal(err, "certificate is not yet valid");
     assert_int_equal(spiffe_snapshot_verify_peer(snap, leaf, NULL,
                                                  time(NULL) + 1800, buf, &len,
@@ -243,7 +243,7 @@ test_verify_peer(void **state)
     leaf = leaf_with(env, "spiffe://example.org/x", 5, 0, 0, NULL, NULL);
     assert_int_equal(spiffe_snapshot_verify_peer(snap, leaf, NULL,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_CHAIN);
     assert_string_equal(err, X509_verify_cert_error_string(
                                  X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT));
     X509_free(leaf);
@@ -261,7 +261,7 @@ test_verify_peer(void **state)
 
     assert_int_equal(spiffe_snapshot_verify_peer(snap, env->own, sk,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_CHAIN);
     assert_string_equal(err, X509_verify_cert_error_string(
                                  X509_V_ERR_INVALID_CA));
     X509_free(x);
@@ -277,14 +277,14 @@ test_verify_peer(void **state)
     assert_non_null(leaf);
     assert_int_equal(spiffe_snapshot_verify_peer(snap, leaf, NULL,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_LEAF_CA);
     assert_string_equal(err, "leaf is a CA");
     X509_free(leaf);
 
     leaf = leaf_with(env, NULL, 5, 0, 0, env->root, env->root_key);
     assert_int_equal(spiffe_snapshot_verify_peer(snap, leaf, NULL,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_NO_URI_SAN);
     assert_string_equal(err, "no URI SAN");
     X509_free(leaf);
 
@@ -341,7 +341,7 @@ test_revocation(void **state)
                      0);
     assert_int_equal(spiffe_snapshot_verify_peer(snap, revoked_root, NULL,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_REVOKED);
     assert_string_equal(err, "revoked");
     assert_int_equal(len, 0);
 
@@ -350,7 +350,7 @@ test_revocation(void **state)
                      0);
     assert_int_equal(spiffe_snapshot_verify_peer(snap, revoked_int, sk,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_REVOKED);
     assert_string_equal(err, "revoked");
 
     /* no CRL for federated.test: no revocation check there */
@@ -370,7 +370,7 @@ test_revocation(void **state)
 
     assert_int_equal(spiffe_snapshot_verify_peer(snap, by_int, sk,
                                                  time(NULL), buf, &len, &err),
-                     -1);
+                     SPIFFE_ERR_REVOKED);
     assert_string_equal(err, "revoked");
     assert_int_equal(spiffe_snapshot_verify_peer(snap, by_root, NULL,
                                                  time(NULL), buf, &len, &err),

@@ -34,8 +34,9 @@ typedef struct {
 
 
 typedef struct {
-    test_cert_t  cert;
-    const char  *err;              /* NULL: accepted */
+    test_cert_t   cert;
+    spiffe_err_t  code;
+    const char   *err;             /* NULL: accepted */
 } peer_case_t;
 
 
@@ -46,72 +47,45 @@ static const peer_case_t  peer_cases[] = {
 
     /* accepted */
     { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_DS, 0, 0, 0, 1 },
-      NULL },
+      SPIFFE_OK, NULL },
     { { "a", { LEAF_ID }, "web.example.org", TEST_BC_NONE, TEST_KU_DS,
         0, 0, 0, 1 },
-      NULL },
+      SPIFFE_OK, NULL },
     { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_DS | TEST_KU_KE,
         NID_server_auth, 0, 0, 1 },
-      NULL },
+      SPIFFE_OK, NULL },
 
     /* SANs */
     { { "a", { NULL }, NULL, TEST_BC_LEAF, TEST_KU_DS, 0, 0, 0, 1 },
-      "no URI SAN" },
+      SPIFFE_ERR_NO_URI_SAN, "no URI SAN" },
     { { "a", { NULL }, "web.example.org", TEST_BC_LEAF, TEST_KU_DS,
         0, 0, 0, 1 },
-      "no URI SAN" },
+      SPIFFE_ERR_NO_URI_SAN, "no URI SAN" },
     { { "a", { LEAF_ID, "spiffe://example.org/other" }, NULL, TEST_BC_LEAF,
         TEST_KU_DS, 0, 0, 0, 1 },
-      "2 URI SANs" },
+      SPIFFE_ERR_TWO_URI_SANS, "2 URI SANs" },
     { { "a", { LEAF_ID, LEAF_ID, LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_DS,
         0, 0, 0, 1 },
-      "more than 2 URI SANs" },
+      SPIFFE_ERR_URI_SANS, "more than 2 URI SANs" },
 
     /* leaf */
     { { "a", { LEAF_ID }, NULL, TEST_BC_CA, TEST_KU_DS, 0, 0, 0, 1 },
-      "leaf is a CA" },
+      SPIFFE_ERR_LEAF_CA, "leaf is a CA" },
     { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_DS | TEST_KU_CERT,
         0, 0, 0, 1 },
-      "leaf has keyCertSign" },
+      SPIFFE_ERR_LEAF_CERT_SIGN, "leaf has keyCertSign" },
     { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_DS | TEST_KU_CRL,
         0, 0, 0, 1 },
-      "leaf has cRLSign" },
+      SPIFFE_ERR_LEAF_CRL_SIGN, "leaf has cRLSign" },
     { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, TEST_KU_KE, 0, 0, 0, 1 },
-      "no digitalSignature" },
+      SPIFFE_ERR_NO_DIGITAL_SIGNATURE, "no digitalSignature" },
     { { "a", { LEAF_ID }, NULL, TEST_BC_LEAF, 0, 0, 0, 0, 1 },
-      "no keyUsage" },
+      SPIFFE_ERR_NO_KEY_USAGE, "no keyUsage" },
 
-    /* SPIFFE ID */
-    { { "a", { "https://example.org/w" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
-        0, 0, 0, 1 },
-      "URI SAN does not start with \"spiffe://\"" },
-    { { "a", { "SPIFFE://example.org/w" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
-        0, 0, 0, 1 },
-      "URI SAN does not start with \"spiffe://\"" },
-    { { "a", { "spiffe://Example.org/w" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
-        0, 0, 0, 1 },
-      "URI SAN has uppercase letters in the trust domain" },
-    { { "a", { "spiffe://example.org/a/../b" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      "URI SAN has a \".\" or \"..\" path segment" },
-    { { "a", { "spiffe://example.org/./b" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      "URI SAN has a \".\" or \"..\" path segment" },
-    { { "a", { "spiffe://example.org/a%2Fb" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      "URI SAN has percent-encoding in the path" },
-    { { "a", { "spiffe://example.org:443/w" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      "URI SAN has a port in the trust domain" },
-    { { "a", { "spiffe://example.org/w?x=1" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      "URI SAN has a query" },
-    { { "a", { "spiffe://example.org/w/" }, NULL, TEST_BC_LEAF,
-        TEST_KU_DS, 0, 0, 0, 1 },
-      "URI SAN has an empty path segment or a trailing \"/\"" },
+    /* SPIFFE ID: its reasons in test_peer_id_reasons */
     { { "a", { "spiffe://example.org" }, NULL, TEST_BC_LEAF, TEST_KU_DS,
         0, 0, 0, 1 },
-      "SPIFFE ID has no path" },
+      SPIFFE_ERR_NO_PATH, "SPIFFE ID has no path" },
 };
 
 
@@ -174,11 +148,12 @@ teardown(void **state)
 static void
 test_peer_rules(void **state)
 {
-    char         buf[SPIFFE_ID_MAX_LEN + 1];
-    X509        *x;
-    size_t       i, len;
-    const char  *err;
-    env_t       *env;
+    char           buf[SPIFFE_ID_MAX_LEN + 1];
+    X509          *x;
+    size_t         i, len;
+    const char    *err;
+    spiffe_err_t   code;
+    env_t         *env;
 
     env = *state;
 
@@ -188,17 +163,18 @@ test_peer_rules(void **state)
 
         err = NULL;
 
+        code = spiffe_x509_peer_id(x, buf, &len, &err);
+
+        if (code != peer_cases[i].code) {
+            fail_msg("case %zu: code %d, want %d (\"%s\")", i, code,
+                     peer_cases[i].code, peer_cases[i].err);
+        }
+
         if (peer_cases[i].err == NULL) {
-            assert_int_equal(spiffe_x509_peer_id(x, buf, &len, &err), 0);
             assert_int_equal(len, strlen(LEAF_ID));
             assert_string_equal(buf, LEAF_ID);
 
         } else {
-            if (spiffe_x509_peer_id(x, buf, &len, &err) != -1) {
-                fail_msg("case %zu accepted, want \"%s\"", i,
-                         peer_cases[i].err);
-            }
-
             assert_string_equal(err, peer_cases[i].err);
         }
 
@@ -237,9 +213,109 @@ test_peer_id_length(void **state)
 
     x = test_leaf(uri, 1, env->leaf_key, NULL, NULL);
     assert_non_null(x);
-    assert_int_equal(spiffe_x509_peer_id(x, buf, &len, &err), -1);
+    assert_int_equal(spiffe_x509_peer_id(x, buf, &len, &err),
+                     SPIFFE_ERR_ID_TOO_LONG);
     assert_string_equal(err, "URI SAN is longer than 2048 bytes");
     X509_free(x);
+}
+
+
+/* every reason of spiffe_id_parse(), read after "URI SAN" */
+
+static const struct {
+    const char    *uri;            /* NULL: made by the test, too long */
+    spiffe_err_t   code;
+    const char    *err;
+} uri_san_cases[] = {
+    { "https://example.org/w", SPIFFE_ERR_ID_SCHEME,
+      "URI SAN does not start with \"spiffe://\"" },
+    { "SPIFFE://example.org/w", SPIFFE_ERR_ID_SCHEME,
+      "URI SAN does not start with \"spiffe://\"" },
+    { "spiffe:///w", SPIFFE_ERR_TD_EMPTY,
+      "URI SAN has an empty trust domain" },
+    { NULL, SPIFFE_ERR_TD_TOO_LONG,
+      "URI SAN has a trust domain longer than 255 bytes" },
+    { "spiffe://example.org:443/w", SPIFFE_ERR_TD_PORT,
+      "URI SAN has a port in the trust domain" },
+    { "spiffe://u@example.org/w", SPIFFE_ERR_TD_USERINFO,
+      "URI SAN has userinfo in the trust domain" },
+    { "spiffe://ex%41mple.org/w", SPIFFE_ERR_TD_PERCENT,
+      "URI SAN has percent-encoding in the trust domain" },
+    { "spiffe://Example.org/w", SPIFFE_ERR_TD_UPPERCASE,
+      "URI SAN has uppercase letters in the trust domain" },
+    { "spiffe://exa!mple.org/w", SPIFFE_ERR_TD_CHAR,
+      "URI SAN has a character not allowed in a trust domain" },
+    { "spiffe://example.org/w?x=1", SPIFFE_ERR_ID_QUERY,
+      "URI SAN has a query" },
+    { "spiffe://example.org/w#x", SPIFFE_ERR_ID_FRAGMENT,
+      "URI SAN has a fragment" },
+    { "spiffe://example.org/w/", SPIFFE_ERR_PATH_EMPTY_SEGMENT,
+      "URI SAN has an empty path segment or a trailing \"/\"" },
+    { "spiffe://example.org/a/../b", SPIFFE_ERR_PATH_DOT_SEGMENT,
+      "URI SAN has a \".\" or \"..\" path segment" },
+    { "spiffe://example.org/./b", SPIFFE_ERR_PATH_DOT_SEGMENT,
+      "URI SAN has a \".\" or \"..\" path segment" },
+    { "spiffe://example.org/a%2Fb", SPIFFE_ERR_PATH_PERCENT,
+      "URI SAN has percent-encoding in the path" },
+    { "spiffe://example.org/a!b", SPIFFE_ERR_PATH_CHAR,
+      "URI SAN has a character not allowed in a path segment" },
+    { NULL, SPIFFE_ERR_ID_TOO_LONG,
+      "URI SAN is longer than 2048 bytes" },
+};
+
+
+static void
+test_peer_id_reasons(void **state)
+{
+    int            seen[SPIFFE_ERR_N];
+    char           uri[SPIFFE_ID_MAX_LEN + 2], want[128];
+    char           buf[SPIFFE_ID_MAX_LEN + 1];
+    X509          *x;
+    size_t         i, len;
+    const char    *err;
+    spiffe_err_t   code;
+    env_t         *env;
+
+    env = *state;
+
+    memset(seen, 0, sizeof(seen));
+
+    for (i = 0; i < sizeof(uri_san_cases) / sizeof(uri_san_cases[0]); i++) {
+        code = uri_san_cases[i].code;
+
+        if (code == SPIFFE_ERR_TD_TOO_LONG) {
+            strcpy(uri, "spiffe://");
+            memset(uri + 9, 'a', SPIFFE_TD_MAX_LEN + 1);
+            strcpy(uri + 9 + SPIFFE_TD_MAX_LEN + 1, "/w");
+
+        } else if (code == SPIFFE_ERR_ID_TOO_LONG) {
+            strcpy(uri, "spiffe://example.org/");
+            memset(uri + 21, 'a', SPIFFE_ID_MAX_LEN + 1 - 21);
+            uri[SPIFFE_ID_MAX_LEN + 1] = '\0';
+        }
+
+        x = test_leaf(uri_san_cases[i].uri ? uri_san_cases[i].uri : uri, 1,
+                      env->leaf_key, NULL, NULL);
+        assert_non_null(x);
+
+        assert_int_equal(spiffe_x509_peer_id(x, buf, &len, &err), code);
+        assert_string_equal(err, uri_san_cases[i].err);
+
+        /* the text is the code's message, after "URI SAN" */
+
+        snprintf(want, sizeof(want), "URI SAN %s", spiffe_err_text(code));
+        assert_string_equal(err, want);
+
+        seen[code] = 1;
+        X509_free(x);
+    }
+
+    for (code = SPIFFE_ERR_ID_TOO_LONG; code <= SPIFFE_ERR_PATH_CHAR; code++)
+    {
+        if (!seen[code]) {
+            fail_msg("no case for code %d", code);
+        }
+    }
 }
 
 
@@ -271,12 +347,12 @@ test_verify_chain(void **state)
 
     assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
                                               time(NULL) + 7200, NULL, &err),
-                     -1);
+                     SPIFFE_ERR_EXPIRED);
     assert_string_equal(err, "certificate has expired");
 
     assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
                                               time(NULL) - 7200, NULL, &err),
-                     -1);
+                     SPIFFE_ERR_NOT_YET_VALID);
     assert_string_equal(err, "certificate is not yet valid");
     X509_free(leaf);
 
@@ -289,7 +365,8 @@ test_verify_chain(void **state)
     assert_non_null(untrusted);
 
     assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, untrusted,
-                                              time(NULL), NULL, &err), -1);
+                                              time(NULL), NULL, &err),
+                     SPIFFE_ERR_CHAIN);
     assert_string_equal(err, X509_verify_cert_error_string(
                                  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY));
 
@@ -322,7 +399,8 @@ test_verify_chain(void **state)
                      env->other_key);
     assert_non_null(leaf);
     assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
-                                              time(NULL), NULL, &err), -1);
+                                              time(NULL), NULL, &err),
+                     SPIFFE_ERR_CHAIN);
     assert_string_equal(err, X509_verify_cert_error_string(
                                  X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY));
     X509_free(leaf);
@@ -332,7 +410,8 @@ test_verify_chain(void **state)
     leaf = test_leaf(LEAF_ID, 5, env->leaf_key, NULL, NULL);
     assert_non_null(leaf);
     assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, NULL,
-                                              time(NULL), NULL, &err), -1);
+                                              time(NULL), NULL, &err),
+                     SPIFFE_ERR_CHAIN);
     assert_string_equal(err, X509_verify_cert_error_string(
                                  X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT));
     X509_free(leaf);
@@ -355,7 +434,8 @@ test_verify_chain(void **state)
     sk_X509_push(untrusted, x);
 
     assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, untrusted,
-                                              time(NULL), NULL, &err), -1);
+                                              time(NULL), NULL, &err),
+                     SPIFFE_ERR_CHAIN);
     assert_string_equal(err, X509_verify_cert_error_string(
                                  X509_V_ERR_INVALID_CA));
 
@@ -431,7 +511,8 @@ test_verify_depth(void **state)
     assert_non_null(leaf);
 
     assert_int_equal(spiffe_x509_verify_chain(env->store, leaf, untrusted,
-                                              time(NULL), NULL, &err), -1);
+                                              time(NULL), NULL, &err),
+                     SPIFFE_ERR_CHAIN);
     assert_string_equal(err, X509_verify_cert_error_string(
                                  X509_V_ERR_CERT_CHAIN_TOO_LONG));
 
@@ -1041,6 +1122,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_peer_rules),
         cmocka_unit_test(test_peer_id_length),
+        cmocka_unit_test(test_peer_id_reasons),
         cmocka_unit_test(test_verify_chain),
         cmocka_unit_test(test_verify_any_eku),
         cmocka_unit_test(test_verify_depth),
