@@ -71,8 +71,18 @@ typedef struct {
 } ngx_http_spiffe_jwt_ctx_t;
 
 
+/* a walk over the request headers of one name; it starts zeroed */
+
+typedef struct {
+    ngx_list_part_t             *part;
+    ngx_uint_t                   i;
+} ngx_http_spiffe_headers_t;
+
+
 ngx_http_variable_value_t *ngx_http_spiffe_rule_slot(
     ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_spiffe_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_http_spiffe_headers_t *walk);
 const spiffe_snapshot_svid_t *ngx_http_spiffe_server_svid(
     ngx_http_request_t *r);
 

@@ -233,38 +233,24 @@ static ngx_int_t
 ngx_http_spiffe_jwt_token(ngx_http_request_t *r,
     ngx_http_spiffe_loc_conf_t *slcf, ngx_str_t *token)
 {
-    ngx_str_t         *value;
-    ngx_uint_t         i;
-    ngx_list_part_t   *part;
-    ngx_table_elt_t   *h;
+    ngx_str_t                  *value;
+    ngx_table_elt_t            *h;
+    ngx_http_spiffe_headers_t   walk;
 
     value = NULL;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    ngx_memzero(&walk, sizeof(ngx_http_spiffe_headers_t));
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
+    for ( ;; ) {
+        h = ngx_http_spiffe_header(r, &slcf->jwt_header, &walk);
+        if (h == NULL) {
+            break;
         }
 
-        if (h[i].key.len == slcf->jwt_header.len
-            && ngx_strncasecmp(h[i].key.data, slcf->jwt_header.data,
-                               h[i].key.len)
-               == 0)
-        {
-            if (value != NULL) {
-                return NGX_ERROR;
-            }
-
-            value = &h[i].value;
+        if (value != NULL) {
+            return NGX_ERROR;
         }
+
+        value = &h->value;
     }
 
     if (value == NULL || value->len == 0) {

@@ -366,6 +366,45 @@ ngx_http_spiffe_rule_slot(ngx_http_request_t *r)
 }
 
 
+/*
+ * The next request header named name, in the order the client sent them,
+ * or NULL after the last
+ */
+
+ngx_table_elt_t *
+ngx_http_spiffe_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_http_spiffe_headers_t *walk)
+{
+    ngx_table_elt_t  *h;
+
+    if (walk->part == NULL) {
+        walk->part = &r->headers_in.headers.part;
+        walk->i = 0;
+    }
+
+    for ( ;; ) {
+
+        if (walk->i >= walk->part->nelts) {
+            if (walk->part->next == NULL) {
+                return NULL;
+            }
+
+            walk->part = walk->part->next;
+            walk->i = 0;
+            continue;
+        }
+
+        h = (ngx_table_elt_t *) walk->part->elts + walk->i++;
+
+        if (h->key.len == name->len
+            && ngx_strncasecmp(h->key.data, name->data, name->len) == 0)
+        {
+            return h;
+        }
+    }
+}
+
+
 static ngx_spiffe_peer_t *
 ngx_http_spiffe_peer(ngx_http_request_t *r)
 {

@@ -334,11 +334,11 @@ ngx_http_spiffe_xfcc_bio(ngx_http_request_t *r, BIO *bio, ngx_str_t *out)
 static ngx_int_t
 ngx_http_spiffe_xfcc_received(ngx_http_request_t *r, ngx_str_t *out)
 {
-    u_char           *p;
-    size_t            len;
-    ngx_uint_t        i, pass;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    u_char                     *p;
+    size_t                      len;
+    ngx_uint_t                  pass;
+    ngx_table_elt_t            *h;
+    ngx_http_spiffe_headers_t   walk;
 
     len = 0;
     p = NULL;
@@ -347,33 +347,21 @@ ngx_http_spiffe_xfcc_received(ngx_http_request_t *r, ngx_str_t *out)
 
     for (pass = 0; pass < 2; pass++) {
 
-        part = &r->headers_in.headers.part;
-        h = part->elts;
+        ngx_memzero(&walk, sizeof(ngx_http_spiffe_headers_t));
 
-        for (i = 0; /* void */ ; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
+        for ( ;; ) {
+            h = ngx_http_spiffe_header(r, &ngx_http_spiffe_xfcc_header,
+                                       &walk);
+            if (h == NULL) {
+                break;
             }
 
-            if (h[i].key.len != ngx_http_spiffe_xfcc_header.len
-                || h[i].value.len == 0
-                || ngx_strncasecmp(h[i].key.data,
-                                   ngx_http_spiffe_xfcc_header.data,
-                                   ngx_http_spiffe_xfcc_header.len)
-                   != 0)
-            {
+            if (h->value.len == 0) {
                 continue;
             }
 
             if (pass == 0) {
-                len += (len ? 1 : 0) + h[i].value.len;
+                len += (len ? 1 : 0) + h->value.len;
                 continue;
             }
 
@@ -381,7 +369,7 @@ ngx_http_spiffe_xfcc_received(ngx_http_request_t *r, ngx_str_t *out)
                 *p++ = ',';
             }
 
-            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+            p = ngx_cpymem(p, h->value.data, h->value.len);
         }
 
         if (pass == 0) {
