@@ -22,6 +22,20 @@ static const char  fuzz_b64_url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 
+int
+fuzz_run(void (*fn)(const uint8_t *data, size_t size), const uint8_t *data,
+    size_t size)
+{
+    ERR_clear_error();
+
+    fn(data, size);
+
+    FUZZ_CHECK_ERR();
+
+    return 0;
+}
+
+
 time_t
 fuzz_time(const uint8_t *p)
 {

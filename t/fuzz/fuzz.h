@@ -52,6 +52,10 @@
 #define FUZZ_VERSION  7
 
 
+/* fn on the input, with OpenSSL's error queue left empty around it */
+int fuzz_run(void (*fn)(const uint8_t *data, size_t size),
+    const uint8_t *data, size_t size);
+
 /* NOW(4) of an input: a big-endian time_t, so that it replays later */
 time_t fuzz_time(const uint8_t *p);
 

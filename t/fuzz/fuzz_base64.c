@@ -88,11 +88,5 @@ fuzz_base64(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ERR_clear_error();
-
-    fuzz_base64(data, size);
-
-    FUZZ_CHECK_ERR();
-
-    return 0;
+    return fuzz_run(fuzz_base64, data, size);
 }

@@ -50,13 +50,15 @@ fuzz_same_certs(STACK_OF(X509) *a, STACK_OF(X509) *b)
 }
 
 static void
-fuzz_bundle(const char *text, size_t len)
+fuzz_bundle(const uint8_t *data, size_t len)
 {
     int              i, rc;
     size_t           ws;
-    const char      *err, *ref_err;
+    const char      *err, *ref_err, *text;
     spiffe_jwks_t   *jwks, *ref_jwks;
     STACK_OF(X509)  *certs, *ref;
+
+    text = (const char *) data;
 
     for (ws = 0; ws < len && memchr(" \t\r\n", text[ws], 4) != NULL; ws++) {
         /* void */
@@ -110,11 +112,5 @@ fuzz_bundle(const char *text, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ERR_clear_error();
-
-    fuzz_bundle((const char *) data, size);
-
-    FUZZ_CHECK_ERR();
-
-    return 0;
+    return fuzz_run(fuzz_bundle, data, size);
 }

@@ -118,11 +118,5 @@ fuzz_jwks(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ERR_clear_error();
-
-    fuzz_jwks(data, size);
-
-    FUZZ_CHECK_ERR();
-
-    return 0;
+    return fuzz_run(fuzz_jwks, data, size);
 }

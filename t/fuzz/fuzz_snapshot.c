@@ -135,11 +135,5 @@ fuzz_parts(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ERR_clear_error();
-
-    fuzz_parts(data, size);
-
-    FUZZ_CHECK_ERR();
-
-    return 0;
+    return fuzz_run(fuzz_parts, data, size);
 }

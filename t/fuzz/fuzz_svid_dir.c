@@ -294,11 +294,5 @@ fuzz_files(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ERR_clear_error();
-
-    fuzz_files(data, size);
-
-    FUZZ_CHECK_ERR();
-
-    return 0;
+    return fuzz_run(fuzz_files, data, size);
 }
