@@ -508,7 +508,7 @@ handshakes.client.refused.leaf_rules +1
 === TEST 9: HTTP/2, three requests on one connection without a certificate: one refused handshake
 # Regression (fixed in 702f420): the no_certificate refusal was counted
 # per request (in the verify handler), not per handshake: three requests on
-# one HTTP/2 connection counted 3 refused handshakes (TEST 11, a refused
+# one HTTP/2 connection counted 3 refused handshakes (TEST 8, a refused
 # certificate on the same path, counts 1)
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;

@@ -381,8 +381,7 @@ EOC
     $block->set_value(no_error_log => join "\n",
                       grep { defined } $block->no_error_log,
                       (defined $block->grep_error_log
-                       ? () : ('[error]', '[alert]', '[crit]', '[emerg]')),
-                      'exited on signal');
+                       ? () : ('[error]', '[crit]')));
 });
 
 1;

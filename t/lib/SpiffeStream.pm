@@ -55,8 +55,9 @@ our $CRIT_BUT_SHUTDOWN = qr/\[crit\](?!.*SSL_shutdown\(\) failed \(SSL: error:0A
 # server of the same nginx, the "backend" (backend.sock answers "backend:
 # URI", backend2.sock "backend2: URI"); the outer locations of SpiffeMTLS
 # are its TLS clients.  The modules are all three ($MODULES) unless the
-# block's --- init says else.  [alert] and [emerg] are never acceptable,
-# [error] and [crit] unless the block's --- no_error_log narrows them.
+# block's --- init says else.  [error] and [crit] are not acceptable
+# unless the block's --- no_error_log narrows them (nor are [alert] and
+# [emerg], as in every block: SpiffeTest).
 sub stream_server_block {
     my ($block) = @_;
 
@@ -81,7 +82,6 @@ EOC
     my $v = $block->no_error_log;
     my @pats = !defined $v ? () : ref $v eq 'ARRAY' ? @$v
              : grep { /\S/ } split /\n+/, $v;
-    push @pats, '[alert]', '[emerg]';
     push @pats, '[error]' unless grep { /error/ } @pats;
     push @pats, '[crit]' unless grep { /crit/ } @pats;
     $block->set_value(no_error_log => \@pats);
