@@ -1,6 +1,7 @@
 # ngx_spiffe: build, test, demo, benchmarks and fuzzing.
 #
-#   make         build/ngx_http_spiffe_module.so against Debian's nginx-dev
+#   make         build/ngx_http_spiffe_module.so and
+#                build/ngx_stream_spiffe_module.so against Debian's nginx-dev
 #   make deps    install the Debian packages needed to build and test,
 #                and openresty's Test::Nginx from Debian sid
 #   make test    deps, build, unit tests, then the Test::Nginx suites on
@@ -13,6 +14,8 @@
 #                the suites again, on the ASan/UBSan build of the module
 #                and under valgrind, on the fallback runner (memory
 #                checks, run by CI too)
+#   make fuzz    the libFuzzer targets of t/fuzz, FUZZ_SECONDS (60) each;
+#                make fuzz-replay runs t/fuzz/regressions/ once
 
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
@@ -204,9 +207,11 @@ test-valgrind: deps
 	$(MAKE) modules
 	TEST_NGINX_USE_VALGRIND=1 prove -It/lib -r t
 
-# libFuzzer targets of the core, SECONDS each (t/fuzz/README.md)
+# libFuzzer targets of the core, FUZZ_SECONDS each (t/fuzz/README.md)
+FUZZ_SECONDS ?= 60
+
 fuzz: deps
-	t/fuzz/run.sh $(SECONDS)
+	t/fuzz/run.sh $(FUZZ_SECONDS)
 
 fuzz-replay: deps
 	t/fuzz/run.sh --replay

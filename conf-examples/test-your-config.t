@@ -108,7 +108,7 @@ EOC
 
     # every positive block: no error in the log
     if (!defined $block->error_log && !defined $block->no_error_log) {
-        $block->set_value(no_error_log => "[error]\n[alert]\n[crit]");
+        $block->set_value(no_error_log => "[error]\n[crit]");
     }
 });
 

@@ -16,7 +16,7 @@ add_block_preprocessor(sub {
     my $block = shift;
 
     if (!defined $block->error_log && !defined $block->no_error_log) {
-        $block->set_value(no_error_log => "[error]\n[alert]\n[crit]\n[emerg]");
+        $block->set_value(no_error_log => "[error]\n[crit]");
     }
 });
 

@@ -106,8 +106,7 @@ add_block_preprocessor(sub {
 EOC
 
     if (!defined $block->no_error_log && !defined $block->must_die) {
-        $block->set_value(no_error_log => "[error]\n[alert]\n[crit]\n"
-                                          . "[emerg]\nexited on signal");
+        $block->set_value(no_error_log => "[error]\n[crit]");
     }
 });
 

@@ -81,7 +81,7 @@ add_block_preprocessor(sub {
     $block->set_value(config => ($block->config // '') . outer_locations());
 
     # "[error]" too, unless the block expects one of nginx's own
-    my @never = ('[alert]', '[crit]', '[emerg]');
+    my @never = ('[crit]');
     unshift @never, '[error]'
         unless grep { "$_" =~ /\berror\\?\]/ } $block->error_log;
     $block->set_value(no_error_log => join "\n",

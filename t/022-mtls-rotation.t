@@ -217,7 +217,7 @@ add_block_preprocessor(sub {
 
     $block->set_value(no_error_log => join "\n",
                       grep { defined } $block->no_error_log,
-                      '[error]', '[alert]', '[crit]', '[emerg]');
+                      '[error]', '[crit]');
 
     $block->set_value(main_config =>
         "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"

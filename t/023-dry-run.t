@@ -116,13 +116,12 @@ EOC
 
     return if defined $block->must_die;
 
-    # never acceptable; "[error]" and "[crit]" unless the block expects
-    # one of nginx's own or narrows them
+    # "[error]" and "[crit]" unless the block expects one of nginx's own
+    # or narrows them
     my $v = $block->no_error_log;
     my @pats = !defined $v ? () : ref $v eq 'ARRAY' ? @$v
              : grep { /\S/ } split /\n+/, $v;
     my @mine = (@pats, $block->error_log // ());
-    push @pats, '[alert]', '[emerg]';
     push @pats, '[error]' unless grep { "$_" =~ /error/ } @mine;
     push @pats, '[crit]' unless grep { "$_" =~ /crit/ } @mine;
     $block->set_value(no_error_log => \@pats);

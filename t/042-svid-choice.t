@@ -126,8 +126,7 @@ EOC
     }
 EOC
 
-    my @never = ('[alert]', '[emerg]');
-    push @never, '[error]', '[crit]' unless defined $block->grep_error_log;
+    my @never = defined $block->grep_error_log ? () : ('[error]', '[crit]');
     $block->set_value(no_error_log => join "\n",
                       grep { defined } $block->no_error_log, @never);
 });

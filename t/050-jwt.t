@@ -200,7 +200,7 @@ add_block_preprocessor(sub {
     my @never = ref $mine eq 'ARRAY' ? @$mine
               : defined $mine ? grep { /\S/ } split /\n/, $mine
               : ();
-    push @never, '[alert]', '[crit]', '[emerg]', 'exited on signal', @LEAKS;
+    push @never, '[crit]', @LEAKS;
     push @never, '[error]' unless defined $block->grep_error_log;
     $block->set_value(no_error_log => \@never);
 });

@@ -1,32 +1,33 @@
 # Stream servers (ngx_stream_spiffe_module): SPIFFE mTLS in front of a TCP
-# service.  The stream server under test serves the SVID, verifies the
-# client against its own trust domain's bundle, and decides spiffe_allow /
-# spiffe_deny after the handshake and before a byte is proxied: a refused
-# connection is closed, logged, and has $status 403 in the stream log.
+# service, at run time (loading the modules and what the configuration
+# may not say: t/062-stream-config.t).  The stream server under test
+# serves the SVID, verifies the client against its own trust domain's
+# bundle, and decides spiffe_allow / spiffe_deny after the handshake and
+# before a byte is proxied: a refused connection is closed, logged, and has
+# $status 403 in the stream log.
 #
 # Layout: the stream server under test listens on
 # unix:$TEST_NGINX_SERVROOT/logs/tls.sock (in --- main_config), so that the
 # outer http locations of SpiffeMTLS -- /as/PEER/, /as12/PEER/, /fresh/PEER/,
 # /nocert/ ... -- are its TLS clients, presenting PEER's certificate.  It
 # proxies to a plain http server of the same nginx that every block gets
-# (the "backend", unix:$TEST_NGINX_SERVROOT/logs/backend.sock, answering
-# "backend: URI"; backend2.sock answers "backend2: URI").  A refused client
+# from SpiffeStream's stream_server_block (the "backend",
+# unix:$TEST_NGINX_SERVROOT/logs/backend.sock, answering "backend: URI";
+# backend2.sock answers "backend2: URI").  A refused client
 # sees the stream server close the connection: the outer location answers
 # 502 and logs "upstream prematurely closed connection" (or, when it was
-# still writing its request, "SSL_write() failed (32: Broken pipe)").  Where a block
-# needs the variables in a body, the stream server answers with "return"
-# and a whole HTTP/1.0 response of its own.
+# still writing its request, "SSL_write() failed (32: Broken pipe)").
+# Where a block needs the variables in a body, the stream server answers
+# with "return" and a whole HTTP/1.0 response of its own.
 #
 # /probe/ runs Perl next to the test: the stream log once it has N lines,
-# raw TLS connections with openssl s_client, load while the agent rotates,
-# "nginx -t" on configurations written here.
+# raw TLS connections with openssl s_client, load while the agent rotates.
 #
 # Trust, as in t/020-mtls-verify.t: the agent's trust domain is mesh.test;
 # it federates example.org (CA A of t/cert/mkcerts.py) and other.org (CA B).
 #
 # Stream servers say "ssl_protocols TLSv1.2 TLSv1.3": nginx 1.22's default
 # for stream stops at TLS 1.2.
-
 #
 # Modules: those of SpiffeStream (nginx's stream module, the http object,
 # then the stream object).  A block's --- init may load others: the t/lib
@@ -42,13 +43,11 @@ use IPC::Open3 qw(open3);
 use Symbol qw(gensym);
 use Time::HiRes qw(sleep time);
 use SpiffeAgent;
-use SpiffeMTLS qw(add_peer peer_cert peer_key outer_locations
-                  outer_upstreams start_probe agent_cmd cert_serial);
-use SpiffeStream qw($STREAM_CORE $HTTP_SO $STREAM_SO $MODULES $SLOW
-                    wait_log rotate_under_load);
-
-# the "no identity source" blocks must not find one in the environment
-delete $ENV{SPIFFE_ENDPOINT_SOCKET};
+use SpiffeMTLS qw(add_peer peer_cert peer_key start_probe agent_cmd
+                  cert_serial);
+use SpiffeStream qw($SLOW $ERROR_BUT_502 $ERROR_BUT_PLAIN
+                    $CRIT_BUT_SHUTDOWN wait_log rotate_under_load
+                    stream_server_block);
 
 # rules included from user files: their lines are known
 $ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
@@ -87,16 +86,8 @@ our @HOSTILE = (
     ['self-signed',  'self-signed certificate'],
 );
 
-# What a refusal logs besides the module's lines: the outer client's 502,
-# and (TEST 27, a bug) nginx's SSL_shutdown() complaint about the request
-# it never read.  Only those two lines are let through in refusal blocks,
-# and the second in blocks whose stream server answers with "return",
-# which does not read the request either.
-our $ERROR_BUT_502 = qr/\[error\](?!.*(?:upstream prematurely closed connection while reading response header from upstream|SSL_write\(\) failed \(32: Broken pipe\) while sending request to upstream))/;
-# a plain connection closed with the request unread: a reset, or not
-our $ERROR_BUT_PLAIN = qr/\[error\](?!.*(?:upstream prematurely closed connection|recv\(\) failed \(104: Connection reset by peer\)) while reading response header from upstream)/;
-our $CRIT_BUT_SHUTDOWN = qr/\[crit\](?!.*SSL_shutdown\(\) failed \(SSL: error:0A000123:SSL routines::application data after close notify\))/;
-
+# What a refusal logs besides the module's lines: $ERROR_BUT_502,
+# $ERROR_BUT_PLAIN and $CRIT_BUT_SHUTDOWN of SpiffeStream.
 
 # ---- probe actions ------------------------------------------------------
 
@@ -238,95 +229,6 @@ sub one_source {
     return $out . "Workload API streams: $streams\n";
 }
 
-# "nginx -t" (SpiffeStream::nginx_t) on one of these configurations
-our %CONF = (
-    'server-pattern' => <<'EOC',
-spiffe_workload_api unix:AGENT;
-events {}
-stream {
-    server {
-        listen unix:SOCK ssl;
-        spiffe_svid on;
-        spiffe_verify_client on;
-        spiffe_allow spiffe://example.org/ns/prod/sa/web;
-        spiffe_allow spiffe://example.org/ns/web-*;
-        proxy_pass unix:SOCK;
-    }
-}
-EOC
-    'main-pattern' => <<'EOC',
-spiffe_workload_api unix:AGENT;
-events {}
-stream {
-    spiffe_svid on;
-    spiffe_verify_client on;
-
-    spiffe_deny spiffe://Example.org/ns/prod/sa/web;
-
-    server {
-        listen unix:SOCK ssl;
-        proxy_pass unix:SOCK;
-    }
-}
-EOC
-    'regex' => <<'EOC',
-spiffe_workload_api unix:AGENT;
-events {}
-stream {
-    server {
-        listen unix:SOCK ssl;
-        spiffe_svid on;
-        spiffe_verify_client optional;
-        spiffe_deny ~^spiffe://example\.org/(ns;
-        proxy_pass unix:SOCK;
-    }
-}
-EOC
-    'svid-and-cert' => <<'EOC',
-spiffe_workload_api unix:AGENT;
-events {}
-stream {
-    spiffe_svid on;
-
-    server {
-        listen unix:SOCK ssl;
-        ssl_certificate CERTS/nginx.pem;
-        ssl_certificate_key CERTS/nginx.key;
-        proxy_pass unix:SOCK;
-    }
-}
-EOC
-    'no-source' => <<'EOC',
-events {}
-stream {
-    server {
-        listen unix:SOCK ssl;
-        ssl_certificate CERTS/nginx.pem;
-        ssl_certificate_key CERTS/nginx.key;
-        spiffe_verify_client on;
-        proxy_pass unix:SOCK;
-    }
-}
-EOC
-    'plain-verify' => <<'EOC',
-spiffe_workload_api unix:AGENT;
-events {}
-stream {
-    server {
-        listen unix:SOCK;
-        spiffe_verify_client on;
-        proxy_pass unix:SOCK;
-    }
-}
-EOC
-);
-
-sub nginx_t {
-    my (%q) = @_;
-    my $conf = $CONF{$q{case} // ''} or return "no case\n";
-    return SpiffeStream::nginx_t($conf);
-}
-
 # waits until the agent's current SVID is served (3 s at most): every
 # message of the agent carries its whole state, so what a command changed
 # before is in force then
@@ -340,42 +242,11 @@ sub synced {
 }
 
 start_probe(log => \&stream_log, raw => \&raw_tls, rotate => \&rotate,
-            synced => \&synced, one_source => \&one_source,
-            nginx_t => \&nginx_t);
+            synced => \&synced, one_source => \&one_source);
 
 log_level('info');
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    # the modules of this block: all three unless its --- init says else
-    $ENV{TEST_NGINX_LOAD_MODULES} = $MODULES;
-
-    $block->set_value(http_config => ($block->http_config // '') . <<'EOC'
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
-        return 200 "backend: $request_uri\n";
-    }
-
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/backend2.sock;
-        return 200 "backend2: $request_uri\n";
-    }
-EOC
-        . outer_upstreams());
-    $block->set_value(config => ($block->config // '') . outer_locations());
-
-    return if defined $block->must_die;
-
-    # never acceptable; [error] and [crit] unless the block narrows them
-    my $v = $block->no_error_log;
-    my @pats = !defined $v ? () : ref $v eq 'ARRAY' ? @$v
-             : grep { /\S/ } split /\n+/, $v;
-    push @pats, '[alert]', '[emerg]';
-    push @pats, '[error]' unless grep { /error/ } @pats;
-    push @pats, '[crit]' unless grep { /crit/ } @pats;
-    $block->set_value(no_error_log => \@pats);
-});
+add_block_preprocessor(\&stream_server_block);
 
 run_tests();
 
@@ -1052,208 +923,7 @@ Workload API streams: 1
 
 
 
-=== TEST 18: the http object loads and works alone (no stream module, no stream object)
---- init
-$ENV{TEST_NGINX_LOAD_MODULES} = $main::HTTP_SO;
---- main_config
-spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        spiffe_svid on;
-        spiffe_verify_client on;
-        return 200 "$spiffe_verify|$spiffe_id\n";
-    }
---- request eval
-["GET /as/good/", "GET /as/good-other/"]
---- response_body eval
-["SUCCESS|$main::WEB\n", "SUCCESS|$main::OTHER\n"]
-
-
-
-=== TEST 19: the order of "make install" (modules-enabled: 50-mod-http-spiffe, 50-mod-stream, 70-mod-stream-spiffe) works too
---- init
-$ENV{TEST_NGINX_LOAD_MODULES} = "$main::HTTP_SO $main::STREAM_CORE $main::STREAM_SO";
---- main_config
-spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
-
-stream {
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        spiffe_svid on;
-        spiffe_verify_client on;
-        spiffe_allow spiffe://example.org/ns/prod/sa/web;
-        proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
-    }
-}
---- request eval
-["GET /as/good/", "GET /as/good-int/"]
---- error_code eval
-[200, 502]
---- error_log
-spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/api"
---- no_error_log eval
-[$main::ERROR_BUT_502, $main::CRIT_BUT_SHUTDOWN]
-
-
-
-=== TEST 20: the stream object without the http object: nginx says which symbol is missing
---- init
-$ENV{TEST_NGINX_LOAD_MODULES} = "$main::STREAM_CORE $main::STREAM_SO";
---- main_config
-stream {
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        spiffe_svid on;
-        proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
-    }
-}
---- must_die
---- error_log eval
-qr{\[emerg\] .*dlopen\(\) "\Q$main::STREAM_SO\E" failed \(.*undefined symbol: ngx_spiffe_\w+\)}
-
-
-
-=== TEST 21: "spiffe_svid on" and "ssl_certificate" in one stream server
---- main_config
-spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
-
-stream {
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_certificate $TEST_NGINX_CERTS/nginx.pem;
-        ssl_certificate_key $TEST_NGINX_CERTS/nginx.key;
-        spiffe_svid on;
-        proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
-    }
-}
---- must_die
---- error_log eval
-qr{\[emerg\] .*"spiffe_svid on" cannot be combined with "ssl_certificate" in the server in \S+nginx\.conf:\d+}
-
-
-
-=== TEST 22: "spiffe_svid on" at stream level and an ssl_certificate in a server
---- main_config
-spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
-
-stream {
-    spiffe_svid on;
-
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_certificate $TEST_NGINX_CERTS/nginx.pem;
-        ssl_certificate_key $TEST_NGINX_CERTS/nginx.key;
-        proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
-    }
-}
---- must_die
---- error_log eval
-qr{\[emerg\] .*"spiffe_svid on" cannot be combined with "ssl_certificate" in the server in \S+nginx\.conf:\d+}
-
-
-
-=== TEST 23: "spiffe_verify_client" and "ssl_verify_client" in one stream server
---- main_config
-spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
-
-stream {
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        spiffe_svid on;
-        spiffe_verify_client on;
-        ssl_verify_client optional_no_ca;
-        proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
-    }
-}
---- must_die
---- error_log eval
-qr{\[emerg\] .*"spiffe_verify_client" cannot be combined with "ssl_verify_client" in the server in \S+nginx\.conf:\d+}
-
-
-
-=== TEST 24: no identity source (no spiffe_workload_api, no SPIFFE_ENDPOINT_SOCKET)
---- main_config
-stream {
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_certificate $TEST_NGINX_CERTS/nginx.pem;
-        ssl_certificate_key $TEST_NGINX_CERTS/nginx.key;
-        spiffe_verify_client on;
-        proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
-    }
-}
---- must_die
---- error_log eval
-qr{\[emerg\] .*"spiffe_verify_client" in \S+nginx\.conf:\d+ needs an identity source: "spiffe_workload_api", "spiffe_svid_dir" or SPIFFE_ENDPOINT_SOCKET}
-
-
-
-=== TEST 25: "nginx -t" names the file and line: of a bad pattern (server and stream level), of a bad regex, of the server whose spiffe_svid meets an ssl_certificate, that has no identity source, that has no TLS
---- main_config
-spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- request eval
-["GET /probe/nginx_t?case=server-pattern",
- "GET /probe/nginx_t?case=main-pattern",
- "GET /probe/nginx_t?case=regex",
- "GET /probe/nginx_t?case=svid-and-cert",
- "GET /probe/nginx_t?case=no-source",
- "GET /probe/nginx_t?case=plain-verify"]
---- response_body eval
-['exit 1
-invalid SPIFFE ID pattern "spiffe://example.org/ns/web-*" in "spiffe_allow": it has "*" inside a segment ("*" stands for a whole segment) in FILE:13
-line 13: spiffe_allow spiffe://example.org/ns/web-*;
-',
-'exit 1
-invalid SPIFFE ID pattern "spiffe://Example.org/ns/prod/sa/web" in "spiffe_deny": it has uppercase letters in the trust domain in FILE:11
-line 11: spiffe_deny spiffe://Example.org/ns/prod/sa/web;
-',
-'exit 1
-invalid regex "~^spiffe://example\.org/(ns" in "spiffe_deny": pcre2_compile() failed: missing closing parenthesis in "^spiffe://example\.org/(ns" in FILE:12
-line 12: spiffe_deny ~^spiffe://example\.org/(ns;
-',
-'exit 1
-"spiffe_svid on" cannot be combined with "ssl_certificate" in the server in FILE:10
-line 10: server {
-',
-'exit 1
-"spiffe_verify_client" in FILE:7 needs an identity source: "spiffe_workload_api", "spiffe_svid_dir" or SPIFFE_ENDPOINT_SOCKET
-line 7: server {
-',
-'exit 1
-"spiffe_verify_client" needs TLS in the server in FILE:8: add "ssl" to "listen" and "spiffe_svid on" or "ssl_certificate"
-line 8: server {
-']
-
-
-
-=== TEST 26: a stream server whose spiffe_verify_client is not on/optional/off
---- main_config
-spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
-
-stream {
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        spiffe_svid on;
-        spiffe_verify_client required;
-        proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
-    }
-}
---- must_die
---- error_log eval
-qr{\[emerg\] .*invalid value "required" in \S+nginx\.conf:\d+}
-
-
-
-=== TEST 27: a refused client that had already sent its first bytes: the refusal is logged at info, nothing at crit
+=== TEST 18: a refused client that had already sent its first bytes: the refusal is logged at info, nothing at crit
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 
@@ -1282,7 +952,7 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/api"
 
 
 
-=== TEST 28: the spiffe variables and rules in a stream TLS server when no server anywhere has spiffe_svid or spiffe_verify_client
+=== TEST 19: the spiffe variables and rules in a stream TLS server when no server anywhere has spiffe_svid or spiffe_verify_client
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 
@@ -1316,40 +986,3 @@ stream {
  "^NONE\\|-\\|200\nNONE\\|-\\|403\n\\z"]
 --- error_log
 spiffe: connection refused: no verified SPIFFE ID (NONE)
-
-
-
-=== TEST 29: "spiffe_svid on" at stream level, "spiffe_svid off" in a "listen ... ssl" server without a certificate: no certificate to serve, as without the module
---- main_config
-spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
-
-stream {
-    spiffe_svid on;
-
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        spiffe_svid off;
-        proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
-    }
-}
---- must_die
---- error_log eval
-qr{\[emerg\] .*"ssl_certificate"}
-
-
-
-=== TEST 30: spiffe_svid in a stream server without "listen ... ssl": refused on every nginx (from 1.25.5 such a server has an SSL context all the same)
---- main_config
-spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
-
-stream {
-    server {
-        listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock;
-        spiffe_svid on;
-        proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
-    }
-}
---- must_die
---- error_log eval
-qr{\[emerg\] .*"spiffe_svid" needs TLS in the server in \S+nginx\.conf:\d+: add "ssl" to "listen"}

@@ -353,9 +353,8 @@ EOC
 
     # a block that expects errors lists them all with /probe/errors
     my $req = $block->request;
-    my @never = ('[alert]', '[emerg]');
-    push @never, '[error]', '[crit]'
-        unless join(' ', ref $req ? @$req : $req) =~ m{/probe/errors};
+    my @never = join(' ', ref $req ? @$req : $req) =~ m{/probe/errors}
+                ? () : ('[error]', '[crit]');
     $block->set_value(no_error_log => join "\n",
                       grep { defined } $block->no_error_log, @never);
 });

@@ -161,7 +161,7 @@ add_block_preprocessor(sub {
     $block->set_value(no_error_log => join "\n",
                       grep { defined } $block->no_error_log,
                       (defined $block->error_log ? () : '[error]'),
-                      '[alert]', '[crit]', 'exited on signal');
+                      '[crit]');
 });
 
 run_tests();

@@ -613,8 +613,7 @@ EOC
 
     # the module's own [error] lines are all in the story
     $block->set_value(no_error_log => [
-        qr/\[error\](?!.* spiffe: )/, '[alert]', '[crit]', '[emerg]',
-        'exited on signal'])
+        qr/\[error\](?!.* spiffe: )/, '[crit]'])
         unless defined $block->no_error_log;
 });
 

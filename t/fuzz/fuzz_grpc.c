@@ -45,15 +45,8 @@
 #include <spiffe_grpc.h>
 #include <spiffe_workload.h>
 
+#include "fuzz.h"
 
-#define FUZZ_CHECK(cond)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: property failed: %s\n",                   \
-                    __FILE__, __LINE__, #cond);                               \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
 
 #define FUZZ_MAX_SPLITS  16
 #define FUZZ_SMALL_MAX   4096

@@ -31,16 +31,8 @@
 #include <spiffe_rules.h>
 
 #include "../unit/rules_oracle.h"
+#include "fuzz.h"
 
-
-#define FUZZ_CHECK(cond)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: property failed: %s\n",                   \
-                    __FILE__, __LINE__, #cond);                               \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
 
 #define FUZZ_MAX_LINES  32
 #define FUZZ_MAX_SEGS   (SPIFFE_ID_MAX_LEN / 2)  /* "/x" at least */

@@ -126,8 +126,8 @@ for auds, sid in (([b"https://api.example.org"], b"spiffe://example.org/web"),
     seed("fuzz_pb", b"\4" + b"".join(struct.pack(">H", len(a)) + a
                                      for a in auds) + sid)
 
-# fuzz_svid 5: every SVID response, with its hints, at a time its leaf
-# is valid; 4: the CRLs found in them
+# fuzz_svid_resp: every SVID response, with its hints, at a time its
+# leaf is valid; fuzz_x509_crl: the CRLs found in them
 
 for name, data in msgs.items():
     if "x509_svid_resp" not in name:
@@ -136,7 +136,7 @@ for name, data in msgs.items():
     t = None
     for num, svid in fields(data):
         if num == 2:
-            seed("fuzz_svid", b"\4" + svid)
+            seed("fuzz_x509_crl", svid)
         if num != 1:
             continue
         f = dict(fields(svid))
@@ -146,14 +146,14 @@ for name, data in msgs.items():
                 f[2][:4 + int.from_bytes(f[2][2:4], "big")])
             t = calendar.timegm(leaf.not_valid_before.timetuple()) + 3600
     for h in sorted(set(hints)):
-        seed("fuzz_svid", b"\5" + be32(t) + bytes([len(h)]) + h + data)
+        seed("fuzz_svid_resp", be32(t) + bytes([len(h)]) + h + data)
     # federated bundles that repeat a trust domain
     svid = dict(fields(dict(fields(data))[1]))
     td = svid[1].split(b"/")[2]
     for key in (td, b"spiffe://" + td, b"other.org"):
         entry = b"\x0a" + bytes([len(key)]) + key + b"\x12" + \
             varint_bytes(len(svid[4])) + svid[4]
-        seed("fuzz_svid", b"\5" + be32(t) + b"\0" + data + b"\x1a" +
+        seed("fuzz_svid_resp", be32(t) + b"\0" + data + b"\x1a" +
              varint_bytes(len(entry)) + entry)
 
 # fuzz_grpc 0: the messages framed, cut at a few places
@@ -264,7 +264,8 @@ lists = [
 for rules, ids in lists:
     seed("fuzz_rules", bytes([len(rules) - 1]) + b"".join(rules) + ids)
 
-# fuzz_svid 0-3 and 6: the certificates and keys of mkcerts.py
+# fuzz_x509_certs, fuzz_x509_key and fuzz_snapshot: the certificates
+# and keys of mkcerts.py (DER first byte even, PEM odd)
 
 pems = {os.path.basename(p)[:-4]: read(p)
         for p in glob.glob(os.path.join(certs, "*.pem"))}
@@ -276,21 +277,21 @@ for name, pem in sorted(pems.items()):
     der = b"".join(
         x509.load_pem_x509_certificate(b"-----BEGIN" + c).public_bytes(
             Encoding.DER) for c in pem.split(b"-----BEGIN")[1:])
-    seed("fuzz_svid", b"\0" + der)
-    seed("fuzz_svid", b"\1" + pem)
+    seed("fuzz_x509_certs", b"\0" + der)
+    seed("fuzz_x509_certs", b"\1" + pem)
     if name not in keys:
         continue
     ca = bundle.get(name.split("-")[-1], pems["ca-a"])
-    seed("fuzz_svid", b"\6" + be32(now) + pem + keys[name] + ca)
+    seed("fuzz_snapshot", be32(now) + pem + keys[name] + ca)
 
 for name in ("good", "ca-a", "nginx"):
     key = load_pem_private_key(keys[name], None)
-    seed("fuzz_svid", b"\2" + key.private_bytes(
+    seed("fuzz_x509_key", b"\0" + key.private_bytes(
         Encoding.DER, PrivateFormat.PKCS8, NoEncryption()))
-    seed("fuzz_svid", b"\3" + keys[name])
-    seed("fuzz_svid", b"\3" + key.private_bytes(
+    seed("fuzz_x509_key", b"\1" + keys[name])
+    seed("fuzz_x509_key", b"\1" + key.private_bytes(
         Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption()))
-    seed("fuzz_svid", b"\3" + key.private_bytes(
+    seed("fuzz_x509_key", b"\1" + key.private_bytes(
         Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"pw")))
 
 # a CRL of CA A revoking "good", alone and with its SVID directory
@@ -306,11 +307,11 @@ crl = (x509.CertificateRevocationListBuilder()
            .serial_number(good.serial_number)
            .revocation_date(good.not_valid_before).build())
        .sign(load_pem_private_key(keys["ca-a"], None), hashes.SHA256()))
-seed("fuzz_svid", b"\4" + crl.public_bytes(Encoding.DER))
-seed("fuzz_svid", b"\6" + be32(now) + pems["good"] + keys["good"] +
+seed("fuzz_x509_crl", crl.public_bytes(Encoding.DER))
+seed("fuzz_snapshot", be32(now) + pems["good"] + keys["good"] +
      crl.public_bytes(Encoding.PEM) + pems["ca-a"])
 
-# fuzz_jwt 0: JWKS documents; 4: JWTBundlesResponses
+# fuzz_jwks: JWKS documents; fuzz_jwt_bundles: JWTBundlesResponses
 
 def b64u(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
@@ -346,12 +347,11 @@ docs = [
 ]
 for name, data in msgs.items():
     if "jwt_bundles_resp" in name:
-        seed("fuzz_jwt", b"\4" + data)
+        seed("fuzz_jwt_bundles", data)
         for _, entry in fields(data):
             docs.append(dict(fields(entry)).get(2, b"{}"))
 for d in docs:
-    seed("fuzz_jwt", b"\0" + (d if isinstance(d, bytes)
-                               else json.dumps(d).encode()))
+    seed("fuzz_jwks", d if isinstance(d, bytes) else json.dumps(d).encode())
 
 
 def pb_entry(key, value):
@@ -363,17 +363,18 @@ def pb_entry(key, value):
 # three trust domains, one of them twice and once with the scheme
 
 doc = json.dumps(docs[0]).encode()
-seed("fuzz_jwt", b"\4" + pb_entry(b"spiffe://example.org", doc) +
+seed("fuzz_jwt_bundles", pb_entry(b"spiffe://example.org", doc) +
      pb_entry(b"other.org", b'{"keys":[]}') + pb_entry(b"a.b", doc) +
      pb_entry(b"example.org", b'{"keys":[]}'))
 
-# fuzz_jwt 1: base64, both alphabets
+# fuzz_base64: both alphabets
 
 for flags, text in ((0, b"TWFu"), (0, b"TWE="), (0, b"TQ=="), (1, b"TWE"),
                     (1, b"-_-_"), (0, b"TR=="), (1, b"TQ=")):
-    seed("fuzz_jwt", b"\1" + bytes([flags]) + text)
+    seed("fuzz_base64", bytes([flags]) + text)
 
-# fuzz_jwt 3: headers and claims that the target signs; 2: whole tokens
+# fuzz_jwt, first byte odd: headers and claims that the target signs;
+# even: whole tokens
 
 t0 = 1767225600
 claims = [
@@ -397,7 +398,7 @@ for i, (h, rsa_flag) in enumerate(headers):
         if i and j > 1:
             continue
         for forge in (0, 2) if i + j == 0 else (0,):
-            seed("fuzz_jwt", b"\3" + be32(t0) + bytes([rsa_flag | forge]) +
+            seed("fuzz_jwt", b"\1" + be32(t0) + bytes([rsa_flag | forge]) +
                  json.dumps(h).encode() + b"\0" + json.dumps(c).encode())
 
 other = ec.generate_private_key(ec.SECP256R1())
@@ -407,13 +408,13 @@ r, s_ = decode_dss_signature(other.sign(signing, ec.ECDSA(hashes.SHA256())))
 token = signing + b"." + b64u(r.to_bytes(32, "big") +
                               s_.to_bytes(32, "big")).encode()
 for t in (token, token + b".x", b"{}", b"a.b.c"):
-    seed("fuzz_jwt", b"\2" + be32(t0) + t)
+    seed("fuzz_jwt", b"\0" + be32(t0) + t)
 
-# fuzz_svid 7: the files of an svid_dir, then configured trust domains
+# fuzz_svid_dir: the files of an svid_dir, then configured trust domains
 # (td, bundle text): another domain, the own one, JWKS, nothing usable
 
 def files(name, bundle, crl_pem=b"", *extra):
-    return b"\7" + be32(now) + b"\0".join(
+    return be32(now) + b"\0".join(
         (pems[name], keys[name], bundle, crl_pem) + extra)
 
 
@@ -441,18 +442,18 @@ for data in (
         files("expired", pems["ca-a"]),
         files("no-uri", pems["ca-a"]),
         files("good", pems["good"]),
-        b"\7" + be32(now) + b"\0".join((pems["good"], keys["good-dev"],
-                                        pems["ca-a"], crl_pem))):
-    seed("fuzz_svid", data)
+        be32(now) + b"\0".join((pems["good"], keys["good-dev"],
+                                pems["ca-a"], crl_pem))):
+    seed("fuzz_svid_dir", data)
 
-# fuzz_svid 8: bundle files, PEM or JWKS
+# fuzz_bundle: bundle files, PEM or JWKS
 
 for data in (pems["bundle-example.org"], pems["ca-a"] + pems["good"],
              keys["good"] + pems["ca-b"], jwks_a, ws_jwks,
              json.dumps(docs[1]).encode(), b"{}", b"\n[]", b" "):
-    seed("fuzz_svid", b"\x08" + data)
+    seed("fuzz_bundle", data)
 
 for target in sorted(count):
-    print("seeds: %-10s %3d seeds in %s" % (
+    print("seeds: %-16s %3d seeds in %s" % (
         target, count[target], os.path.join(out, target)))
 EOF

@@ -1,7 +1,7 @@
 package PromCheck;
 
 # A strict checker of the Prometheus text exposition format (version
-# 0.0.4), for t/070-status.t.  Stricter than Prometheus's own parser on
+# 0.0.4), for the status suites (t/07*-status*.t).  Stricter than Prometheus's own parser on
 # purpose: it accepts only what a careful exporter writes.
 #
 #   my ($errors, $samples, $families) = PromCheck::check($text);

@@ -1,6 +1,6 @@
 package SpiffeStatus;
 
-# Reading and checking the spiffe_status page, for t/070-status.t: HTTP
+# Reading and checking the spiffe_status page, for t/07*-status*.t: HTTP
 # requests to the nginx under test, the JSON page's schema (the README's
 # table of fields) with JSON types, the counters as a flat list and their
 # deltas, and the JSON page against the Prometheus one.

@@ -18,6 +18,9 @@ package SpiffeTest;
 #     has stopped and before this block's config is read, so that what it
 #     sets in %ENV (an agent's socket) reaches the config.  The real
 #     runner would run it after nginx has started.
+#   - no block may log [alert] or [emerg] lines, nor a process that died
+#     of a signal, unless it names them itself: they are added to its
+#     "--- no_error_log" (not to a "--- must_die" block's);
 #   - the error log of a block that sends several requests is checked
 #     once, after its last request, on the whole log: "--- error_log",
 #     "--- no_error_log" and "--- grep_error_log_out" speak of the whole
@@ -100,6 +103,8 @@ sub _prepare {
         $block->set_value(init => '');
     }
 
+    _never($block);
+
     for my $sec (@Unexpanded) {
         my $val = $block->$sec;
         $block->set_value($sec => _expand($val, $name)) if defined $val;
@@ -117,6 +122,32 @@ sub _prepare {
     # the real runner reads TEST_NGINX_LOAD_MODULES once, at its start
     no warnings 'once';
     $Test::Nginx::Util::LoadModules = $ENV{TEST_NGINX_LOAD_MODULES};
+}
+
+# What no block may log, whatever it expects: nginx's [alert] and [emerg]
+# lines, and a process that died of a signal.  They are added to the
+# block's "--- no_error_log" unless the block names them itself (in its
+# error_log, no_error_log or grep_error_log), or nginx must not start
+# ("--- must_die").  What a suite allows of [error] and [crit] is its own.
+my @Never = ('[alert]', '[emerg]', 'exited on signal');
+
+sub _never {
+    my ($block) = @_;
+    return if defined $block->must_die;
+
+    my @said = map { ref $_ eq 'ARRAY' ? @$_ : $_ } grep { defined }
+               map { scalar $block->$_ } qw(error_log no_error_log
+                                            grep_error_log);
+    my @add = grep {
+        my $word = s/^\[|\]\z//gr;
+        !grep { "$_" =~ /\Q$word\E/ } @said;
+    } @Never;
+    return unless @add;
+
+    my $v = $block->no_error_log;
+    my @pats = !defined $v ? () : ref $v eq 'ARRAY' ? @$v
+             : grep { /\S/ } split /\n+/, $v;
+    $block->set_value(no_error_log => [@pats, @add]);
 }
 
 # $TEST_NGINX_* replaced in a text, or in each text of an array
@@ -348,6 +379,12 @@ C<use SpiffeTest> makes a suite run the same on both runners (see
 F<t/lib/README.md>, "One suite, two runners") and gives its blocks a test
 SPIFFE Workload API agent (F<t/agent/agent.py>, through L<SpiffeAgent>)
 and SPIFFE clients.
+
+Its block preprocessor is the one every suite shares: besides the above,
+it adds C<[alert]>, C<[emerg]> and C<exited on signal> to every block's
+C<--- no_error_log>, unless the block names them itself (in
+C<error_log>, C<no_error_log> or C<grep_error_log>) or has
+C<--- must_die>.
 
 =head2 Sections
 
