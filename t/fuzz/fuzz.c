@@ -5,11 +5,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include <spiffe_grpc.h>
 #include <spiffe_id.h>
 #include <spiffe_snapshot.h>
 
@@ -33,6 +37,21 @@ fuzz_run(void (*fn)(const uint8_t *data, size_t size), const uint8_t *data,
     FUZZ_CHECK_ERR();
 
     return 0;
+}
+
+
+int
+fuzz_run_curl(void (*fn)(const uint8_t *data, size_t size),
+    const uint8_t *data, size_t size)
+{
+    static int  init;
+
+    if (!init) {
+        FUZZ_CHECK(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+        init = 1;
+    }
+
+    return fuzz_run(fn, data, size);
 }
 
 
@@ -153,4 +172,61 @@ fuzz_check_snapshot(spiffe_snapshot_t *snap, const char *id, size_t id_len,
     FUZZ_CHECK_ERR();
 
     spiffe_snapshot_unref(spiffe_snapshot_ref(snap));
+}
+
+
+int
+fuzz_grpc_message(void *data, const unsigned char *msg, size_t len)
+{
+    size_t             n;
+    fuzz_grpc_sink_t  *s = data;
+
+    FUZZ_CHECK(len <= s->max);
+    FUZZ_CHECK(len == 0 || msg != NULL);
+
+    /* the prefix and the message are where the body has them */
+
+    FUZZ_CHECK(s->len - s->off >= SPIFFE_GRPC_PREFIX_LEN);
+    FUZZ_CHECK(s->body[s->off] == 0);
+
+    n = (size_t) s->body[s->off + 1] << 24 | (size_t) s->body[s->off + 2] << 16
+        | (size_t) s->body[s->off + 3] << 8 | (size_t) s->body[s->off + 4];
+
+    FUZZ_CHECK(n == len);
+    FUZZ_CHECK(s->len - s->off - SPIFFE_GRPC_PREFIX_LEN >= len);
+    FUZZ_CHECK(len == 0
+               || memcmp(msg, s->body + s->off + SPIFFE_GRPC_PREFIX_LEN, len)
+                  == 0);
+
+    s->off += SPIFFE_GRPC_PREFIX_LEN + len;
+    s->n++;
+
+    return (s->n == s->fail_at) ? -1 : 0;
+}
+
+
+int
+fuzz_grpc_feed(spiffe_grpc_reader_t *r, const unsigned char *p, size_t len)
+{
+    int             rc;
+    const char     *err;
+    unsigned char  *copy;
+
+    copy = malloc(len > 0 ? len : 1);
+    FUZZ_CHECK(copy != NULL);
+
+    if (len > 0) {
+        memcpy(copy, p, len);
+    }
+
+    err = NULL;
+    rc = spiffe_grpc_reader_feed(r, copy, len, &err);
+
+    free(copy);
+
+    FUZZ_CHECK(rc == 0 || rc == -1);
+    FUZZ_CHECK(rc == 0 || (err != NULL && r->status != 0));
+    FUZZ_CHECK(rc != 0 || r->status == 0);
+
+    return rc;
 }

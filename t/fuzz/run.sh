@@ -23,9 +23,10 @@ CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined"
 CFLAGS="$CFLAGS -fno-sanitize-recover=undefined -Wall -Wextra -Iinclude"
 LIBS="-lssl -lcrypto -ljansson -lcurl"
 # one target per parser: a finding names the parser
-ALL="fuzz_pb fuzz_grpc fuzz_id fuzz_rules fuzz_x509_certs fuzz_x509_key
-     fuzz_x509_crl fuzz_svid_resp fuzz_snapshot fuzz_svid_dir fuzz_bundle
-     fuzz_jwks fuzz_base64 fuzz_jwt fuzz_jwt_bundles"
+ALL="fuzz_pb fuzz_grpc_reader fuzz_grpc_call fuzz_address fuzz_id
+     fuzz_rules fuzz_x509_certs fuzz_x509_key fuzz_x509_crl fuzz_svid_resp
+     fuzz_snapshot fuzz_svid_dir fuzz_bundle fuzz_jwks fuzz_base64 fuzz_jwt
+     fuzz_jwt_bundles"
 TARGETS=${FUZZ_TARGETS:-$ALL}
 OUT=build/fuzz
 

@@ -156,7 +156,7 @@ for name, data in msgs.items():
         seed("fuzz_svid_resp", be32(t) + b"\0" + data + b"\x1a" +
              varint_bytes(len(entry)) + entry)
 
-# fuzz_grpc 0: the messages framed, cut at a few places
+# fuzz_grpc_reader: the messages framed, cut at a few places
 
 bodies = [frame(msgs["x509_svid_resp"]),
           frame(msgs["x509_svid_resp_fed"]) + frame(b"") +
@@ -164,18 +164,18 @@ bodies = [frame(msgs["x509_svid_resp"]),
           frame(msgs["jwt_bundles_resp"]) + frame(b"\x0a\x00")[:4],
           b"\1\0\0\0\1x", b"\0\0\0\x10\0" + b"y" * 16]
 
-# bit 4: the body repeated to 192 KiB, here one message of 70000 bytes
+# bit 4: the body repeated to 96 KiB, here one message of 70000 bytes
 
-seed("fuzz_grpc", b"\0\x10\3" + struct.pack(">HHH", 100, 30000, 50000) +
+seed("fuzz_grpc_reader", b"\x10\3" + struct.pack(">HHH", 100, 30000, 50000) +
      frame(b"z" * 20)[:1] + struct.pack(">I", 70000) + b"z" * 20)
 
 for body in bodies:
     for flags, cuts in ((0, []), (1, [1, 5, 6]), (2, [len(body) // 2]),
                         (0, list(range(0, len(body), 97))[:16])):
-        seed("fuzz_grpc", bytes([0, flags, len(cuts)]) +
+        seed("fuzz_grpc_reader", bytes([flags, len(cuts)]) +
              b"".join(struct.pack(">H", c) for c in cuts) + body)
 
-# fuzz_grpc 1: responses as libcurl passes their lines
+# fuzz_grpc_call: responses as libcurl passes their lines
 
 ok = b"HTTP/2 200 \r\ncontent-type: application/grpc\r\n\r\n"
 responses = [
@@ -194,10 +194,10 @@ responses = [
 ]
 
 for rc, body, head, trailers in responses:
-    seed("fuzz_grpc", bytes([1, rc]) + struct.pack(">H", len(body)) +
+    seed("fuzz_grpc_call", bytes([rc]) + struct.pack(">H", len(body)) +
          head + body + trailers)
 
-# fuzz_grpc 2: Workload API addresses
+# fuzz_address: Workload API addresses
 
 for a in (b"unix:/tmp/agent.sock", b"unix:///run/spire/sockets/agent.sock",
           b"UNIX:/p%41th/s%2fck", b"unix://host/x", b"unix:rel",
@@ -205,7 +205,7 @@ for a in (b"unix:/tmp/agent.sock", b"unix:///run/spire/sockets/agent.sock",
           b"TCP://[2001:db8::ff00:42:8329]:65535", b"tcp://localhost:1",
           b"tcp://[::ffff:10.0.0.1]:443", b"tcp://10.0.0.1",
           b"unix:/" + b"a" * 106):
-    seed("fuzz_grpc", b"\2" + a)
+    seed("fuzz_address", a)
 
 # fuzz_id: IDs, patterns and rules
 
