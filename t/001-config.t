@@ -12,14 +12,6 @@ use SpiffeAgent;
 SpiffeAgent::certs();
 no_shuffle();
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->error_log && !defined $block->no_error_log) {
-        $block->set_value(no_error_log => "[error]\n[crit]");
-    }
-});
-
 run_tests();
 
 __DATA__
@@ -44,6 +36,9 @@ __DATA__
 GET /open
 --- response_body
 open
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -71,6 +66,9 @@ spiffe: access forbidden: no verified SPIFFE ID (NONE)
 GET /t
 --- response_body
 NONE||
+--- no_error_log
+[error]
+[crit]
 
 
 

@@ -2,9 +2,9 @@
 # agent, keeps it current without reload, keeps the last good one through
 # every fault, logs each fault once and recovers by itself.
 #
-# Every block gets a fresh t/agent/agent.py (its --- init, or agent() by
-# default) and a /ctl/ location that proxies to the agent's control socket,
-# so that a block acts on the agent between its requests over HTTP:
+# Every block starts a fresh t/agent/agent.py in its --- init (agent()), and
+# most have a /ctl/ location that proxies to the agent's control socket,
+# so that the block acts on the agent between its requests over HTTP:
 # "GET /ctl/rotate-svid?arg=ID&wait_ms=N" runs "rotate-svid ID" and answers
 # N ms later.  "--- grep_error_log_out" holds the story of a block: every
 # line the module logs at info level and above, in order (see story()).
@@ -90,31 +90,17 @@ sub svid_facts {
     $ENV{TEST_NGINX_SVID_SERIAL} = $Agent->status->{serial};
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    workers(1);
-    delete $ENV{SPIFFE_ENDPOINT_SOCKET};
-
-    $block->set_value(init => 'agent();') unless defined $block->init;
-    $block->set_value(timeout => 10) unless defined $block->timeout;
-
-    $block->set_value(config => ($block->config // '') . <<'EOC');
-    location /ctl/ {
-        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
-    }
-EOC
-
-    if (!defined $block->no_error_log && !defined $block->must_die) {
-        $block->set_value(no_error_log => "[error]\n[crit]");
-    }
-});
+workers(1);
+timeout(10);
+delete $ENV{SPIFFE_ENDPOINT_SOCKET};
 
 run_tests();
 
 __DATA__
 
 === TEST 1: the SVID is there at the very first request
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -131,6 +117,9 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -144,6 +133,9 @@ agent()->control_ok('stall on 700');
     location = /t {
         return 200 "$spiffe_svid_id\n";
     }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /t", "GET /ctl/status"]
 --- response_body_like eval
@@ -155,6 +147,9 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -167,6 +162,9 @@ agent()->control_ok('stall on ' . 5 * $ENV{TEST_NGINX_PUSH_MS});
 --- config
     location = /t {
         return 200 "id=$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -202,6 +200,9 @@ main::svid_facts();
     location = /t {
         return 200 "$spiffe_svid_expires\n";
     }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /t", "GET /ctl/status"]
 --- response_body eval
@@ -211,13 +212,21 @@ main::svid_facts();
 --- grep_error_log eval: qr/spiffe: SVID .*/
 --- grep_error_log_out
 spiffe: SVID "spiffe://example.org/nginx" serial $TEST_NGINX_SVID_SERIAL, version 1
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 5: without a Workload API the variables are empty
+--- init
+agent();
 --- config
     location = /t {
         return 200 "id=$spiffe_svid_id expires=$spiffe_svid_expires\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t", "GET /ctl/status"]
@@ -225,6 +234,9 @@ spiffe: SVID "spiffe://example.org/nginx" serial $TEST_NGINX_SVID_SERIAL, versio
 ["\\Aid= expires=\n\\z", '\AOK .* streams=0 calls=0 ']
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -238,6 +250,9 @@ agent(spiffe_id => 'spiffe://example.org/nginx,hint=internal',
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -254,6 +269,9 @@ main::story(
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-ext" serial *, version 2',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -268,6 +286,9 @@ agent(spiffe_id => 'spiffe://example.org/nginx,hint=internal',
 --- config
     location = /t {
         return 200 "id=$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -300,6 +321,9 @@ agent(spiffe_id => 'spiffe://example.org/nginx,hint=internal',
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /ctl/drop-svid?arg=spiffe://example.org/nginx-ext&wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
@@ -337,6 +361,9 @@ agent(spiffe_id => 'spiffe://example.org/nginx',
     location = /t {
         return 200 "$spiffe_svid_id\n";
     }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /t",
  "GET /ctl/rotate-svid?arg=spiffe://example.org/nginx-2&wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
@@ -357,15 +384,23 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
     '[info] spiffe: SVID "spiffe://example.org/nginx-3" serial *, version 3',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 10: a rotation reaches $spiffe_svid_id within 1 s, without reload
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -387,15 +422,23 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 3',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 11: PermissionDenied: last SVID kept, one error, retries, recovers
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -433,11 +476,16 @@ exited on signal
 
 
 === TEST 12: Unavailable: last SVID kept, one error, retries, recovers
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -475,11 +523,16 @@ exited on signal
 
 
 === TEST 13: InvalidArgument: one alert, no retry, last SVID kept
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -510,11 +563,16 @@ exited on signal
 
 === TEST 14: after InvalidArgument, a reload starts over
 --- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /ctl/fail/invalid_argument?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
@@ -549,11 +607,16 @@ exited on signal
 
 
 === TEST 15: a stream that ends cleanly is reopened at once
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -576,17 +639,25 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 2',
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 16: an agent that ends every stream at once: reopened at once the first time, then after a growing backoff, logged once
 # "end-stream always": each stream ends right after its first message.
 # The first stream lives over a second: its end is an ordinary one.
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -614,15 +685,23 @@ main::story(
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[warn] spiffe: Workload API "unix:{sock}": FetchX509SVID ended again within 1000 ms of its start, reconnecting in 1000 ms',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 17: a stalled agent: the last SVID is served until it speaks again
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -656,15 +735,23 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 18: garbage: discarded once, last SVID kept, the next message taken
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -695,11 +782,16 @@ exited on signal
 
 
 === TEST 19: an expired SVID: discarded once, last SVID kept
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -730,11 +822,16 @@ exited on signal
 
 
 === TEST 20: a key that does not match the certificate: discarded once
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -765,11 +862,16 @@ exited on signal
 
 
 === TEST 21: an SVID without its certificate: discarded once
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -800,11 +902,16 @@ exited on signal
 
 
 === TEST 22: zero SVIDs: discarded once, the last SVID is not dropped
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -835,11 +942,16 @@ exited on signal
 
 
 === TEST 23: a message over 4 MiB: the call fails once, then recovers
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -873,11 +985,16 @@ exited on signal
 
 
 === TEST 24: the agent killed and started again: last SVID kept, reconnects
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -925,6 +1042,9 @@ agent(down => 1);
     location = /t {
         return 200 "id=$spiffe_svid_id expires=$spiffe_svid_expires\n";
     }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /t",
  "GET /ctl/up",
@@ -964,6 +1084,9 @@ workers(2);
     location = /t {
         return 200 "$spiffe_svid_id\n";
     }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /ctl/wait-streams/2/1000",
  ("GET /t") x 4,
@@ -980,11 +1103,16 @@ workers(2);
 qr/spiffe: SVID "[^"]+" serial [0-9a-f]+, version \d+/
 --- grep_error_log_out eval
 qr{\A(spiffe: SVID "spiffe://example\.org/nginx" serial [0-9a-f]+, version 1\n)(?:\1(spiffe: SVID "spiffe://example\.org/nginx-2" serial [0-9a-f]+, version 2\n)\2|(spiffe: SVID "spiffe://example\.org/nginx-2" serial [0-9a-f]+, version 2\n)\1\3)\z}
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 27: SPIFFE_ENDPOINT_SOCKET (unix:///path) when there is no directive
 --- init
+# TEST 26 ran two workers
+workers(1);
 agent();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "unix://$ENV{TEST_NGINX_AGENT_SOCKET}";
 --- config
@@ -1001,6 +1129,9 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
     '[info] spiffe: Workload API "unix://{sock}": FetchX509SVID connected',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -1011,6 +1142,9 @@ $ENV{SPIFFE_ENDPOINT_SOCKET} = "tcp://$ENV{TEST_NGINX_AGENT_TCP}";
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -1027,6 +1161,9 @@ main::story(
     '[info] spiffe: Workload API "tcp://{tcp}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 2',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -1072,17 +1209,25 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 32: spiffe_workload_api tcp://IP:PORT, and a fault over TCP
 --- init
+# set by TESTs 27 to 31
+delete $ENV{SPIFFE_ENDPOINT_SOCKET};
 agent(tcp => $main::Tcp);
 --- main_config
     spiffe_workload_api tcp://$TEST_NGINX_AGENT_TCP;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -1106,10 +1251,15 @@ main::story(
     '[info] spiffe: Workload API "tcp://{tcp}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/nginx-2" serial *, version 3',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 33: spiffe_workload_api unix:///path
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix://$TEST_NGINX_AGENT_SOCKET;
 --- config
@@ -1126,16 +1276,24 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/nginx" serial *, version 1',
     '[info] spiffe: Workload API "unix://{sock}": FetchX509SVID connected',
 )
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 34: reload: the old worker leaves cleanly, the new one streams
 --- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -1172,11 +1330,16 @@ exited on signal
 
 === TEST 35: graceful shutdown of a worker holding a stream: no alert
 --- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
+--- init
+agent();
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "$spiffe_svid_id\n";
+    }
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",

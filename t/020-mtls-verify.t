@@ -4,8 +4,10 @@
 #
 # nginx is both sides (lua-nginx-module style): the TLS server under test
 # is in --- http_config, on unix:$TEST_NGINX_SERVROOT/logs/tls.sock, and
-# SpiffeMTLS appends the plain locations /as/PEER/ (and /as12/, /as13/,
-# /nocert/) that proxy to it presenting PEER's certificate.
+# every block's --- config has SpiffeMTLS's outer_locations(): the
+# plain locations /as/PEER/ (and /as12/, /as13/, /nocert/) that proxy to
+# it presenting PEER's certificate, through the upstreams of
+# outer_upstreams(), which every --- http_config appends.
 #
 # Trust: the agent's own trust domain is mesh.test (SVIDs from an
 # intermediate CA); it federates example.org with the matrix's CA A and
@@ -123,28 +125,15 @@ sub id_td_path {
 
 log_level('info');
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . outer_upstreams());
-    $block->set_value(config => ($block->config // '') . outer_locations());
-
-    # never acceptable, whatever the block expects (and SpiffeTest's)
-    $block->set_value(no_error_log => join "\n",
-                      grep { defined } $block->no_error_log, '[crit]');
-
-    $block->set_value(main_config =>
-        "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
-        . ($block->main_config // ''));
-});
-
 run_tests();
 
 __DATA__
 
 === TEST 1: SVIDs that verify: direct, via an intermediate, other trust domains, the 2048-byte ID (TLS 1.3)
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -155,6 +144,9 @@ __DATA__
             return 200 "$spiffe_verify|$spiffe_id|$spiffe_trust_domain|$spiffe_path|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 [map { "GET /as/$_->[0]/" } @main::GOOD]
 --- response_body eval
@@ -163,11 +155,15 @@ __DATA__
 [error]
 spiffe: peer X.509-SVID refused
 spiffe: client
+[crit]
 
 
 
 === TEST 2: the same SVIDs over TLS 1.2
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -178,6 +174,9 @@ spiffe: client
             return 200 "$spiffe_verify|$spiffe_id|$spiffe_trust_domain|$spiffe_path|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 [map { "GET /as12/$_->[0]/" } @main::GOOD]
 --- response_body eval
@@ -186,11 +185,15 @@ spiffe: client
 [error]
 spiffe: peer X.509-SVID refused
 spiffe: client
+[crit]
 
 
 
 === TEST 3: optional: each hostile peer gets in, $spiffe_verify says why it is not verified, the log too (TLS 1.3)
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -201,6 +204,9 @@ spiffe: client
             return 200 "$spiffe_verify|$spiffe_id|$spiffe_trust_domain|$spiffe_path|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 [map { "GET /as/$_->[0]/" } @main::HOSTILE]
 --- response_body eval
@@ -212,11 +218,15 @@ join '', map { "spiffe: peer X.509-SVID refused: $_->[1] while SSL handshaking\n
 --- no_error_log
 [error]
 spiffe: client
+[crit]
 
 
 
 === TEST 4: optional, the hostile peers over TLS 1.2
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -227,6 +237,9 @@ spiffe: client
             return 200 "$spiffe_verify|$spiffe_id|$spiffe_trust_domain|$spiffe_path|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 [map { "GET /as12/$_->[0]/" } @main::HOSTILE]
 --- response_body eval
@@ -237,11 +250,15 @@ qr/spiffe: peer X\.509-SVID refused: .*? while SSL handshaking/
 join '', map { "spiffe: peer X.509-SVID refused: $_->[1] while SSL handshaking\n" } @main::HOSTILE
 --- no_error_log
 [error]
+[crit]
 
 
 
 === TEST 5: on: each hostile peer gets 400 before the server's "return" runs, and the log says why (TLS 1.3)
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -250,6 +267,9 @@ join '', map { "spiffe: peer X.509-SVID refused: $_->[1] while SSL handshaking\n
 
         return 200 "served $spiffe_verify\n";
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 [map { "GET /as/$_->[0]/" } @main::HOSTILE]
 --- error_code eval
@@ -262,11 +282,15 @@ qr/spiffe: (?:peer X\.509-SVID refused: .*? while SSL handshaking|client SVID re
 join '', map { "spiffe: peer X.509-SVID refused: $_->[1] while SSL handshaking\nspiffe: client SVID refused (FAILED:$_->[1])\n" } @main::HOSTILE
 --- no_error_log
 [error]
+[crit]
 
 
 
 === TEST 6: on, the hostile peers over TLS 1.2
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -277,6 +301,9 @@ join '', map { "spiffe: peer X.509-SVID refused: $_->[1] while SSL handshaking\n
             return 200 "served $spiffe_verify\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 [map { "GET /as12/$_->[0]/" } @main::HOSTILE]
 --- error_code eval
@@ -289,11 +316,15 @@ qr/spiffe: (?:peer X\.509-SVID refused: .*? while SSL handshaking|client SVID re
 join '', map { "spiffe: peer X.509-SVID refused: $_->[1] while SSL handshaking\nspiffe: client SVID refused (FAILED:$_->[1])\n" } @main::HOSTILE
 --- no_error_log
 [error]
+[crit]
 
 
 
 === TEST 7: no client certificate: optional lets it in with NONE (TLS 1.3 and 1.2)
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -304,6 +335,9 @@ join '', map { "spiffe: peer X.509-SVID refused: $_->[1] while SSL handshaking\n
             return 200 "$spiffe_verify|$spiffe_id|$spiffe_trust_domain|$spiffe_path|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /nocert/", "GET /nocert12/"]
 --- response_body eval
@@ -312,11 +346,15 @@ join '', map { "spiffe: peer X.509-SVID refused: $_->[1] while SSL handshaking\n
 [error]
 spiffe: peer X.509-SVID refused
 spiffe: client
+[crit]
 
 
 
 === TEST 8: no client certificate: on answers 400 "No required SSL certificate was sent", also to a rewrite at server level
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -329,6 +367,9 @@ spiffe: client
             return 200 "served $spiffe_verify\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /nocert/", "GET /nocert12/"]
 --- error_code eval
@@ -343,11 +384,15 @@ spiffe: client sent no required SPIFFE SVID
 --- no_error_log
 [error]
 spiffe: peer X.509-SVID refused
+[crit]
 
 
 
 === TEST 9: on: error_page 495 and 496 catch the refusals, with $spiffe_verify
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -369,6 +414,9 @@ spiffe: peer X.509-SVID refused
             return 401 "no SVID: $spiffe_verify|$spiffe_id|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/expired/", "GET /as12/unknown-td/", "GET /nocert/", "GET /as/good/"]
 --- error_code eval
@@ -384,11 +432,15 @@ spiffe: client SVID refused (FAILED:no bundle for trust domain)
 spiffe: client sent no required SPIFFE SVID
 --- no_error_log
 [error]
+[crit]
 
 
 
 === TEST 10: the backend gets the verified ID and XFCC from proxy_set_header; what the client sends under those names never reaches it
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -402,6 +454,9 @@ spiffe: client sent no required SPIFFE SVID
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- more_headers
 X-Spiffe-Id: spiffe://mesh.test/ns/prod/sa/admin
 X-Forwarded-Client-Cert: By=spiffe://mesh.test/x;URI=spiffe://mesh.test/ns/prod/sa/admin
@@ -433,11 +488,15 @@ X-Other: kept
 "]
 --- no_error_log
 [error]
+[crit]
 
 
 
 === TEST 11: $spiffe_xfcc, $spiffe_svid_id and $spiffe_svid_expires as variables
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -448,10 +507,13 @@ X-Other: kept
             return 200 "xfcc=[$spiffe_xfcc] svid=[$spiffe_svid_id] expires=[$spiffe_svid_expires]\n";
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_locations()
     location = /plain {
         return 200 "xfcc=[$spiffe_xfcc] svid=[$spiffe_svid_id] expires=[$spiffe_svid_expires]\n";
     }
+EOC
 --- request eval
 ["GET /as/good/", "GET /nocert/", "GET /plain"]
 --- response_body eval
@@ -460,11 +522,15 @@ X-Other: kept
  "xfcc=[] svid=[$main::SELF] expires=[$main::EXPIRES]\n"]
 --- no_error_log
 [error]
+[crit]
 
 
 
 === TEST 12: HTTP/2: two streams on one connection, each with the peer's ID and XFCC (curl --http2)
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         listen 127.0.0.1:$TEST_NGINX_TLS_PORT ssl http2;
@@ -476,6 +542,9 @@ X-Other: kept
             return 200 "$server_protocol $spiffe_verify|$spiffe_id|$spiffe_xfcc";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /probe/curl?peer=good&h2=1&urls=/a,/b",
  "GET /probe/curl?peer=mesh-web&h2=1&urls=/a"]
@@ -490,11 +559,15 @@ HTTP/2 200 new=0 HTTP/2.0 SUCCESS|spiffe://example.org/ns/prod/sa/web|By=$main::
 [error]
 spiffe: peer X.509-SVID refused
 spiffe: client
+[crit]
 
 
 
 === TEST 13: HTTP/2: a refused SVID and no certificate get 400 on every stream
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         listen 127.0.0.1:$TEST_NGINX_TLS_PORT ssl http2;
@@ -506,6 +579,9 @@ spiffe: client
             return 200 "served $spiffe_verify";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /probe/curl?peer=two-uri&h2=1&urls=/a,/b",
  "GET /probe/curl?h2=1&urls=/a"]
@@ -519,11 +595,15 @@ spiffe: client SVID refused (FAILED:2 URI SANs)
 spiffe: client sent no required SPIFFE SVID
 --- no_error_log
 [error]
+[crit]
 
 
 
 === TEST 14: plain curl with an SVID the agent issued reaches a location printing $spiffe_id
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         listen 127.0.0.1:$TEST_NGINX_TLS_PORT ssl;
@@ -535,6 +615,9 @@ spiffe: client sent no required SPIFFE SVID
             return 200 "$spiffe_id";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request
 GET /probe/curl?peer=mesh-web&urls=/whoami
 --- response_body
@@ -544,11 +627,15 @@ HTTP/1.1 200 new=1 spiffe://mesh.test/ns/prod/sa/web
 [error]
 spiffe: peer X.509-SVID refused
 spiffe: client
+[crit]
 
 
 
 === TEST 15: withdrawing a federation refuses that trust domain at once; federating it again accepts it
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -559,6 +646,9 @@ spiffe: client
             return 200 "$spiffe_verify|$spiffe_id\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /fresh/partner-web/",
  "GET /ctl/unfederate/partner.test",
@@ -586,6 +676,7 @@ spiffe: client
 spiffe: peer X.509-SVID refused: no bundle for trust domain
 --- no_error_log
 [error]
+[crit]
 
 
 
@@ -593,7 +684,10 @@ spiffe: peer X.509-SVID refused: no bundle for trust domain
 # Regression (fixed in f4ef787): without a "spiffe_svid" directive the TLS
 # ex_data indexes were never made; every handshake failed with "[crit]
 # SSL_do_handshake() failed (... passed invalid argument:i=-1 ...)".
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -605,6 +699,9 @@ spiffe: peer X.509-SVID refused: no bundle for trust domain
             return 200 "$spiffe_verify|$spiffe_id\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good/", "GET /as/no-uri/", "GET /nocert/"]
 --- response_body eval
@@ -612,13 +709,17 @@ spiffe: peer X.509-SVID refused: no bundle for trust domain
  "NONE|\n"]
 --- no_error_log
 [error]
+[crit]
 
 
 
 === TEST 17: the same with a shared session cache
 # Regression (as TEST 16): nginx did not start, "[emerg]
 # SSL_CTX_set_ex_data() failed (... passed invalid argument:i=-1 ...)".
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -631,6 +732,9 @@ spiffe: peer X.509-SVID refused: no bundle for trust domain
             return 200 "$spiffe_verify|$spiffe_id\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good/", "GET /as/good/"]
 --- response_body eval
@@ -638,3 +742,4 @@ spiffe: peer X.509-SVID refused: no bundle for trust domain
  "SUCCESS|spiffe://example.org/ns/prod/sa/web\n"]
 --- no_error_log
 [error]
+[crit]

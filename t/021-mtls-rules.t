@@ -56,57 +56,20 @@ add_peer('untrusted', "$certs/good.pem", "$certs/good.key");
 start_probe();
 
 # what a request as PEER gets: the echo, or nginx's 403 page
-sub ok_as     { "X-Spiffe-Id: $main::ID{$_[0]}\n" }
+sub ok_as     { qr/^\QX-Spiffe-Id: $main::ID{$_[0]}\E\n\z/ }
 sub forbidden { qr{^<html>\r?\n<head><title>403 Forbidden</title>} }
 
-# "GET /as/PEER/URI" for each [PEER, URI, allowed?], with the expected
-# codes and bodies
-sub cases {
-    my @c = @_;
-    return {
-        request => [map { "GET /as/$_->[0]$_->[1]" } @c],
-        code    => [map { $_->[2] ? 200 : 403 } @c],
-        body    => [map { $_->[2] ? qr/^\Q${\ ok_as($_->[0])}\E\z/
-                                  : forbidden() } @c],
-    };
-}
-
 log_level('info');
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . outer_upstreams());
-    $block->set_value(config => ($block->config // '') . outer_locations());
-
-    # "[error]" too, unless the block expects one of nginx's own
-    my @never = ('[crit]');
-    unshift @never, '[error]'
-        unless grep { "$_" =~ /\berror\\?\]/ } $block->error_log;
-    $block->set_value(no_error_log => join "\n",
-                      grep { defined } $block->no_error_log, @never);
-
-    $block->set_value(main_config =>
-        "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
-        . ($block->main_config // ''));
-
-    # "--- cases eval": [PEER, URI, allowed?]... gives the requests, their
-    # codes and bodies
-    if (my $c = delete $block->{cases}) {
-        my $cases = cases(@{ $c->[0] });
-        $block->set_value(request => $cases->{request});
-        $block->set_value(error_code => $cases->{code});
-        $block->set_value(response_body_like => $cases->{body});
-    }
-});
 
 run_tests();
 
 __DATA__
 
 === TEST 1: an exact ID: only that ID, not another trust domain, not a longer path
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -119,20 +82,33 @@ __DATA__
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
---- cases eval
-[['web', '/exact', 1], ['dev', '/exact', 0], ['other', '/exact', 0],
- ['deep', '/exact', 0]]
+EOC
+--- config eval
+main::outer_locations()
+--- request eval
+["GET /as/web/exact", "GET /as/dev/exact", "GET /as/other/exact",
+ "GET /as/deep/exact"]
+--- error_code eval
+[200, 403, 403, 403]
+--- response_body_like eval
+[main::ok_as('web'), main::forbidden(), main::forbidden(), main::forbidden()]
 --- grep_error_log eval
 qr/spiffe: access forbidden[^"]*"[^"]*"/
 --- grep_error_log_out
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://other.org/ns/prod/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web/replica/1"
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 2: "*" stands for exactly one whole segment
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -150,10 +126,18 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web/re
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
---- cases eval
-[['web', '/ns-star', 1], ['dev', '/ns-star', 1], ['db', '/ns-star', 0],
- ['deep', '/ns-star', 0], ['other', '/ns-star', 0],
- ['admin', '/top-star', 1], ['web', '/top-star', 0]]
+EOC
+--- config eval
+main::outer_locations()
+--- request eval
+["GET /as/web/ns-star", "GET /as/dev/ns-star", "GET /as/db/ns-star",
+ "GET /as/deep/ns-star", "GET /as/other/ns-star", "GET /as/admin/top-star",
+ "GET /as/web/top-star"]
+--- error_code eval
+[200, 200, 403, 403, 403, 200, 403]
+--- response_body_like eval
+[main::ok_as('web'), main::ok_as('dev'), main::forbidden(), main::forbidden(),
+ main::forbidden(), main::ok_as('admin'), main::forbidden()]
 --- grep_error_log eval
 qr/spiffe: access forbidden[^"]*"[^"]*"/
 --- grep_error_log_out
@@ -161,11 +145,17 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/db"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web/replica/1"
 spiffe: access forbidden: no rule allows "spiffe://other.org/ns/prod/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web"
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 3: a trailing "/**" stands for one or more segments, never none
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -188,11 +178,20 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web"
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
---- cases eval
-[['web', '/prod', 1], ['db', '/prod', 1], ['deep', '/prod', 1],
- ['dev', '/prod', 0], ['other', '/prod', 0],
- ['deep', '/under-web', 1], ['web', '/under-web', 0],
- ['admin', '/td', 1], ['deep', '/td', 1], ['other', '/td', 0]]
+EOC
+--- config eval
+main::outer_locations()
+--- request eval
+["GET /as/web/prod", "GET /as/db/prod", "GET /as/deep/prod",
+ "GET /as/dev/prod", "GET /as/other/prod", "GET /as/deep/under-web",
+ "GET /as/web/under-web", "GET /as/admin/td", "GET /as/deep/td",
+ "GET /as/other/td"]
+--- error_code eval
+[200, 200, 200, 403, 403, 200, 403, 200, 200, 403]
+--- response_body_like eval
+[main::ok_as('web'), main::ok_as('db'), main::ok_as('deep'),
+ main::forbidden(), main::forbidden(), main::ok_as('deep'), main::forbidden(),
+ main::ok_as('admin'), main::ok_as('deep'), main::forbidden()]
 --- grep_error_log eval
 qr/spiffe: access forbidden[^"]*"[^"]*"/
 --- grep_error_log_out
@@ -200,11 +199,17 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://other.org/ns/prod/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://other.org/ns/prod/sa/web"
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 4: "~regex": the whole ID, anchored only where the regex says, case-sensitive
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -227,11 +232,19 @@ spiffe: access forbidden: no rule allows "spiffe://other.org/ns/prod/sa/web"
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
---- cases eval
-[['web', '/anchored', 1], ['dev', '/anchored', 1], ['deep', '/anchored', 0],
- ['other', '/anchored', 0], ['db', '/anchored', 0],
- ['deep', '/loose', 1], ['other', '/loose', 1], ['db', '/loose', 0],
- ['web', '/case', 0]]
+EOC
+--- config eval
+main::outer_locations()
+--- request eval
+["GET /as/web/anchored", "GET /as/dev/anchored", "GET /as/deep/anchored",
+ "GET /as/other/anchored", "GET /as/db/anchored", "GET /as/deep/loose",
+ "GET /as/other/loose", "GET /as/db/loose", "GET /as/web/case"]
+--- error_code eval
+[200, 200, 403, 403, 403, 200, 200, 403, 403]
+--- response_body_like eval
+[main::ok_as('web'), main::ok_as('dev'), main::forbidden(), main::forbidden(),
+ main::forbidden(), main::ok_as('deep'), main::ok_as('other'),
+ main::forbidden(), main::forbidden()]
 --- grep_error_log eval
 qr/spiffe: access forbidden[^"]*"[^"]*"/
 --- grep_error_log_out
@@ -240,11 +253,17 @@ spiffe: access forbidden: no rule allows "spiffe://other.org/ns/prod/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/db"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/db"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web"
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 5: "all": every verified peer; nobody without a verified ID, and the log says why
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -262,6 +281,9 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web"
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- user_files
 >>> nobody.conf
 spiffe_deny all;
@@ -282,11 +304,17 @@ spiffe: access forbidden: no verified SPIFFE ID (NONE)
 spiffe: access forbidden: no verified SPIFFE ID (FAILED:unable to get local issuer certificate)
 spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/nobody.conf:1 for "spiffe://example.org/ns/prod/sa/web"
 spiffe: access forbidden: no verified SPIFFE ID (NONE)
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 6: the first matching rule wins, whatever follows
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -309,6 +337,9 @@ spiffe: access forbidden: no verified SPIFFE ID (NONE)
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- user_files
 >>> deny-first.conf
 spiffe_deny spiffe://example.org/ns/dev/**;
@@ -320,11 +351,16 @@ spiffe_deny spiffe://example.org/ns/dev/**;
 spiffe_allow spiffe://example.org/ns/prod/sa/web;
 spiffe_deny spiffe://example.org/ns/prod/**;
 spiffe_allow spiffe://example.org/ns/**;
---- cases eval
-[['dev', '/deny-first', 0], ['web', '/deny-first', 1],
- ['dev', '/allow-first', 1],
- ['web', '/mixed', 1], ['db', '/mixed', 0], ['deep', '/mixed', 0],
- ['dev', '/mixed', 1], ['admin', '/mixed', 0]]
+--- request eval
+["GET /as/dev/deny-first", "GET /as/web/deny-first",
+ "GET /as/dev/allow-first", "GET /as/web/mixed", "GET /as/db/mixed",
+ "GET /as/deep/mixed", "GET /as/dev/mixed", "GET /as/admin/mixed"]
+--- error_code eval
+[403, 200, 200, 200, 403, 403, 200, 403]
+--- response_body_like eval
+[main::forbidden(), main::ok_as('web'), main::ok_as('dev'),
+ main::ok_as('web'), main::forbidden(), main::forbidden(), main::ok_as('dev'),
+ main::forbidden()]
 --- grep_error_log eval
 qr/spiffe: access forbidden[^"]*"[^"]*"/
 --- grep_error_log_out
@@ -332,11 +368,17 @@ spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/deny-first.conf:1 f
 spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/mixed.conf:2 for "spiffe://example.org/ns/prod/sa/db"
 spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/mixed.conf:2 for "spiffe://example.org/ns/prod/sa/web/replica/1"
 spiffe: access forbidden: no rule allows "spiffe://example.org/admin"
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 7: inheritance: a location without rules takes the server's, a location with rules replaces them, a nested location takes its parent's
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -363,21 +405,34 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/admin"
             }
         }
     }
---- cases eval
-[['web', '/inherit', 1], ['dev', '/inherit', 0],
- ['dev', '/own', 1], ['web', '/own', 0],
- ['db', '/parent/child', 1], ['web', '/parent/child', 0]]
+EOC
+--- config eval
+main::outer_locations()
+--- request eval
+["GET /as/web/inherit", "GET /as/dev/inherit", "GET /as/dev/own",
+ "GET /as/web/own", "GET /as/db/parent/child", "GET /as/web/parent/child"]
+--- error_code eval
+[200, 403, 200, 403, 200, 403]
+--- response_body_like eval
+[main::ok_as('web'), main::forbidden(), main::ok_as('dev'), main::forbidden(),
+ main::ok_as('db'), main::forbidden()]
 --- grep_error_log eval
 qr/spiffe: access forbidden[^"]*"[^"]*"/
 --- grep_error_log_out
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web"
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 8: no rules, no check: a client without an SVID gets in (optional), and a "return" answers before a location's rules
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -395,6 +450,9 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web"
             return 200 "rewrite phase first: $spiffe_verify\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /nocert/open", "GET /as/untrusted/open", "GET /as/web/open",
  "GET /nocert/returns"]
@@ -405,11 +463,16 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/prod/sa/web"
  "rewrite phase first: NONE\n"]
 --- no_error_log
 spiffe: access forbidden
+[error]
+[crit]
 
 
 
 === TEST 9: "satisfy any": the ID or nginx's allow; "satisfy all": both
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -437,10 +500,17 @@ spiffe: access forbidden
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
---- cases eval
-[['web', '/any-deny', 1], ['dev', '/any-deny', 0],
- ['dev', '/any-allow', 1],
- ['web', '/all-allow', 1], ['dev', '/all-allow', 0]]
+EOC
+--- config eval
+main::outer_locations()
+--- request eval
+["GET /as/web/any-deny", "GET /as/dev/any-deny", "GET /as/dev/any-allow",
+ "GET /as/web/all-allow", "GET /as/dev/all-allow"]
+--- error_code eval
+[200, 403, 200, 200, 403]
+--- response_body_like eval
+[main::ok_as('web'), main::forbidden(), main::ok_as('dev'),
+ main::ok_as('web'), main::forbidden()]
 --- error_log eval
 qr{\[error\] .*: \*\d+ access forbidden by rule, client: unix:, server: , request: "GET /any-deny HTTP/1.0", host: "tls_as_dev"}
 --- grep_error_log eval
@@ -449,11 +519,16 @@ qr/spiffe: access forbidden[^"]*"[^"]*"/
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
+--- no_error_log
+[crit]
 
 
 
 === TEST 10: an ID only counts when spiffe_verify_client verified it: nginx's own ssl_verify_client is not enough
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -470,6 +545,9 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
             return 200 "$ssl_client_verify|$spiffe_verify|$spiffe_id\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/web/all", "GET /as/web/all", "GET /fresh/web/who"]
 --- error_code eval
@@ -482,11 +560,17 @@ qr/spiffe: access forbidden: no verified SPIFFE ID/
 --- grep_error_log_out
 spiffe: access forbidden: no verified SPIFFE ID
 spiffe: access forbidden: no verified SPIFFE ID
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 11: rules on a resumed TLS session use the ID verified when it began
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -500,6 +584,9 @@ spiffe: access forbidden: no verified SPIFFE ID
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/web/web", "GET /as/web/web", "GET /as12/dev/web",
  "GET /as12/dev/web", "GET /as12/web/web", "GET /as12/web/web"]
@@ -516,11 +603,17 @@ qr/spiffe: access forbidden[^"]*"[^"]*"/
 --- grep_error_log_out
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 12: $spiffe_rule and the log name the rule that decided, by file and line; empty when none did
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -549,6 +642,9 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
             return 403 "refused by [$spiffe_rule]\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- user_files
 >>> api.conf
 spiffe_deny  spiffe://example.org/ns/dev/**;
@@ -580,11 +676,17 @@ spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/api.conf:1 for "spi
 spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/api.conf:5 for "spiffe://example.org/ns/prod/sa/db"
 spiffe: access forbidden: no verified SPIFFE ID (NONE)
 spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 13: JWT and X.509 rules in one location: the JWT rules are decided first; $spiffe_rule names the rule that refused, else the X.509 rule that allowed
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -605,6 +707,9 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web"
             return 403 "refused by [$spiffe_rule]\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- user_files
 >>> both.conf
 spiffe_jwt_deny  spiffe://example.org/ns/jwt-dev;
@@ -635,3 +740,6 @@ spiffe: access forbidden by the JWT rule at $TEST_NGINX_HTML_DIR/both.conf:1 for
 spiffe: access forbidden by the rule at $TEST_NGINX_HTML_DIR/both.conf:3 for "spiffe://example.org/ns/dev/sa/web"
 spiffe: access forbidden: no rule allows "spiffe://other.org/ns/prod/sa/web"
 spiffe: access forbidden: no verified SPIFFE ID (NONE)
+--- no_error_log
+[error]
+[crit]

@@ -7,7 +7,8 @@
 # unix:$TEST_NGINX_SERVROOT/logs/tls.sock, nginx's own /as/PEER/,
 # /as12/PEER/, /as13/PEER/ (session reuse on, nginx's default) and
 # /fresh/PEER/, /fresh12/PEER/ (reuse off) locations are the clients,
-# /ctl/ drives the agent, /probe/ runs openssl and load from Perl.
+# /ctl/ drives the agent, /probe/ runs openssl and load from Perl: each
+# block names them, SpiffeMTLS's outer_locations() and outer_upstreams().
 #
 # The agent's state outlives the blocks: each block that needs a client
 # certificate from the current CA mints it again in --- init.
@@ -208,22 +209,6 @@ sub verify_pem {
 
 log_level('info');
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . outer_upstreams());
-    $block->set_value(config => ($block->config // '') . outer_locations());
-
-    $block->set_value(no_error_log => join "\n",
-                      grep { defined } $block->no_error_log,
-                      '[error]', '[crit]');
-
-    $block->set_value(main_config =>
-        "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
-        . ($block->main_config // ''));
-});
-
 run_tests();
 
 __DATA__
@@ -231,7 +216,10 @@ __DATA__
 === TEST 1: rotate-svid while requests flow: none fails, the new SVID is served within 1 s
 --- init
 main::mint('c1', $main::WEB);
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -242,6 +230,9 @@ main::mint('c1', $main::WEB);
             return 200 "$spiffe_verify|$spiffe_id\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/c1/", "GET /probe/rotate?cmd=rotate-svid", "GET /as/c1/",
  "GET /fresh12/c1/"]
@@ -258,6 +249,8 @@ failed: 0
 --- no_error_log
 spiffe: peer X.509-SVID refused
 spiffe: client
+[error]
+[crit]
 
 
 
@@ -267,7 +260,10 @@ spiffe: client
 # deterministically: a session resumed just before the bundle changes.
 --- init
 main::mint('c1', $main::WEB);
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -278,6 +274,9 @@ main::mint('c1', $main::WEB);
             return 200 "$spiffe_verify|$spiffe_id\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /probe/rotate?cmd=rotate-ca%20keep-old&ca=1", "GET /as/c1/",
  "GET /probe/client?peer=c3&id=$main::API",
@@ -309,13 +308,19 @@ spiffe: peer X.509-SVID refused: unable to get local issuer certificate while SS
 spiffe: client SVID refused (FAILED:unable to get local issuer certificate)
 spiffe: peer X.509-SVID refused: unable to get local issuer certificate while SSL handshaking
 spiffe: client SVID refused (FAILED:unable to get local issuer certificate)
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 3: session tickets (TLS 1.3, 1.2): resumed with the same ID; after a CA rotation a full handshake verifies again; once the peer's CA left the bundle its session is not resumed
 --- init
 main::mint('c1', $main::WEB);
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -326,6 +331,9 @@ main::mint('c1', $main::WEB);
             return 200 "$spiffe_verify|$spiffe_id|$ssl_session_reused|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as13/c1/", "GET /as13/c1/", "GET /as12/c1/", "GET /as12/c1/",
  "GET /ctl/rotate-ca/keep-old", "GET /probe/sync",
@@ -350,13 +358,19 @@ qr/spiffe: peer X\.509-SVID refused: .*? while SSL handshaking/
 --- grep_error_log_out
 spiffe: peer X.509-SVID refused: unable to get local issuer certificate while SSL handshaking
 spiffe: peer X.509-SVID refused: unable to get local issuer certificate while SSL handshaking
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 4: the same through the shared session cache, tickets off (TLS 1.2 session IDs, TLS 1.3 stateful tickets)
 --- init
 main::mint('c1', $main::WEB);
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -369,6 +383,9 @@ main::mint('c1', $main::WEB);
             return 200 "$spiffe_verify|$spiffe_id|$ssl_session_reused|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as13/c1/", "GET /as13/c1/", "GET /as12/c1/", "GET /as12/c1/",
  "GET /ctl/rotate-ca/keep-old", "GET /probe/sync",
@@ -393,6 +410,9 @@ qr/spiffe: peer X\.509-SVID refused: .*? while SSL handshaking/
 --- grep_error_log_out
 spiffe: peer X.509-SVID refused: unable to get local issuer certificate while SSL handshaking
 spiffe: peer X.509-SVID refused: unable to get local issuer certificate while SSL handshaking
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -400,7 +420,10 @@ spiffe: peer X.509-SVID refused: unable to get local issuer certificate while SS
 --- init
 main::mint('c1', $main::WEB);
 main::mint('c2', $main::API);
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -411,6 +434,9 @@ main::mint('c2', $main::API);
             return 200 "$spiffe_verify|$spiffe_id|$ssl_session_reused|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as13/c1/", "GET /as13/c1/", "GET /as12/c1/", "GET /as12/c1/",
  "GET /probe/revoke?peer=c1", "GET /ctl/rotate-svid", "GET /probe/sync",
@@ -430,6 +456,9 @@ qr/spiffe: peer X\.509-SVID refused: .*? while SSL handshaking/
 --- grep_error_log_out
 spiffe: peer X.509-SVID refused: revoked while SSL handshaking
 spiffe: peer X.509-SVID refused: revoked while SSL handshaking
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -437,7 +466,10 @@ spiffe: peer X.509-SVID refused: revoked while SSL handshaking
 # the peer's certificate must outlive nginx's start and four requests
 --- init
 main::mint('short', $main::WEB, 'ttl=' . 4 * $main::SLOW);
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -448,6 +480,9 @@ main::mint('short', $main::WEB, 'ttl=' . 4 * $main::SLOW);
             return 200 "$spiffe_verify|$spiffe_id|$ssl_session_reused|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as13/short/", "GET /as13/short/", "GET /as12/short/",
  "GET /as12/short/", "GET /probe/expire?peer=short",
@@ -464,13 +499,19 @@ qr/spiffe: peer X\.509-SVID refused: .*? while SSL handshaking/
 --- grep_error_log_out
 spiffe: peer X.509-SVID refused: certificate has expired while SSL handshaking
 spiffe: peer X.509-SVID refused: certificate has expired while SSL handshaking
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 7: the SVID rotates to a new ID: served at once, and $spiffe_svid_id and $spiffe_xfcc say so
 --- init
 main::mint('c1', $main::WEB);
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -481,6 +522,9 @@ main::mint('c1', $main::WEB);
             return 200 "$spiffe_svid_id|$spiffe_xfcc\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/c1/", "GET /probe/served",
  "GET /ctl/rotate-svid?arg=spiffe://example.org/ns/edge/sa/nginx-2",
@@ -495,6 +539,8 @@ main::mint('c1', $main::WEB);
 --- no_error_log
 spiffe: peer X.509-SVID refused
 spiffe: client
+[error]
+[crit]
 
 
 
@@ -504,7 +550,10 @@ spiffe: client
 # concern it.
 --- init
 main::mint('c1', $main::WEB);
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -515,6 +564,9 @@ main::mint('c1', $main::WEB);
             return 200 "$spiffe_verify|$spiffe_id|$ssl_session_reused|$ssl_protocol\n";
         }
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /probe/resume_then?peer=c1&tls=1.3&cmd=rotate-ca%20keep-old",
  "GET /probe/resume_then?peer=c1&tls=1.2&cmd=rotate-ca%20keep-old"]
@@ -524,3 +576,5 @@ main::mint('c1', $main::WEB);
 --- timeout: 10
 --- no_error_log
 spiffe: peer X.509-SVID refused
+[error]
+[crit]
