@@ -19,7 +19,7 @@ use Exporter 'import';
 our @EXPORT_OK = qw($STREAM_CORE $HTTP_SO $STREAM_SO $MODULES $SLOW
                     $ERROR_BUT_502 $ERROR_BUT_PLAIN $CRIT_BUT_SHUTDOWN
                     slurp wait_log nginx_t rotate_under_load
-                    stream_server_block);
+                    stream_server_block backends);
 
 # nginx's own stream module: Debian's, or that of the nginx under test
 our $STREAM_CORE = $ENV{TEST_NGINX_STREAM_MODULE}
@@ -85,6 +85,24 @@ EOC
     push @pats, '[error]' unless grep { /error/ } @pats;
     push @pats, '[crit]' unless grep { /crit/ } @pats;
     $block->set_value(no_error_log => \@pats);
+}
+
+# The backends of the stream servers under test (t/060-stream.t,
+# t/062-stream-config.t), plain http servers of the same nginx that a
+# block's --- http_config names: backend.sock answers "backend: URI",
+# backend2.sock "backend2: URI"
+sub backends {
+    return <<'EOC';
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
+        return 200 "backend: $request_uri\n";
+    }
+
+    server {
+        listen unix:$TEST_NGINX_SERVROOT/logs/backend2.sock;
+        return 200 "backend2: $request_uri\n";
+    }
+EOC
 }
 
 sub slurp {
