@@ -13,6 +13,9 @@
 # headers it got; the outer locations of SpiffeMTLS are its clients
 # (/as/PEER/, /nocert/).  The stream blocks put a stream server on
 # logs/tls.sock instead, in front of a plain http backend.
+# Every block names the outer upstreams and locations itself
+# (main::outer_upstreams() in its --- http_config, main::outer_locations()
+# in its --- config, with /status and /metrics), and the agent.
 
 use strict;
 use warnings;
@@ -96,43 +99,18 @@ sub echo_only { qr/^\Q${\ echo(@_) }\E\z/ }
 
 log_level('info');
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    # the stream blocks need nginx's stream module and ours
-    $ENV{TEST_NGINX_LOAD_MODULES} = $MODULES;
-
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . outer_upstreams());
-    $block->set_value(config => ($block->config // '') . outer_locations()
-                                . <<'EOC');
-    location = /status  { spiffe_status; }
-    location = /metrics { spiffe_status prometheus; }
-EOC
-
-    $block->set_value(main_config =>
-        "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
-        . ($block->main_config // ''));
-
-    return if defined $block->must_die;
-
-    # "[error]" and "[crit]" unless the block expects one of nginx's own
-    # or narrows them
-    my $v = $block->no_error_log;
-    my @pats = !defined $v ? () : ref $v eq 'ARRAY' ? @$v
-             : grep { /\S/ } split /\n+/, $v;
-    my @mine = (@pats, $block->error_log // ());
-    push @pats, '[error]' unless grep { "$_" =~ /error/ } @mine;
-    push @pats, '[crit]' unless grep { "$_" =~ /crit/ } @mine;
-    $block->set_value(no_error_log => \@pats);
-});
+# the stream blocks need nginx's stream module and ours
+$ENV{TEST_NGINX_LOAD_MODULES} = $MODULES;
 
 run_tests();
 
 __DATA__
 
 === TEST 1: X.509 rules in dry run: every refusal goes through, logged at warn with the ID and the rule, counted; $spiffe_rule names the rule; an allowed caller is not logged.  The same rules enforced refuse, at info
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -152,6 +130,12 @@ __DATA__
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+EOC
+--- config eval
+<<'EOC' . main::outer_locations()
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- user_files
 >>> api.conf
 spiffe_deny  spiffe://example.org/ns/dev/**;
@@ -184,11 +168,17 @@ qr{\A\[warn\] [^\n]* spiffe: access would be forbidden by the rule at \Q$f\E:1 f
 \[info\] [^\n]* spiffe: access forbidden: no rule allows "spiffe://example\.org/ns/ops/sa/web"
 \[info\] [^\n]* spiffe: access forbidden: no verified SPIFFE ID \(NONE\)
 \z}
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 2: inheritance: http-level dry run, server-level rules; "off" in a location enforces them, "on" in a location nested in it relaxes them again; a location's own rules keep the inherited dry run
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     spiffe_dry_run on;
 
     server {
@@ -220,6 +210,12 @@ qr{\A\[warn\] [^\n]* spiffe: access would be forbidden by the rule at \Q$f\E:1 f
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+EOC
+--- config eval
+<<'EOC' . main::outer_locations()
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- request eval
 ["GET /as/dev/inherit", "GET /as/dev/off", "GET /as/web/off",
  "GET /as/dev/off/on", "GET /as/ops/own", "GET /as/web/own"]
@@ -237,11 +233,17 @@ qr{\A\[warn\] [^\n]* spiffe: access would be forbidden by the rule at \S+/nginx\
 \[warn\] [^\n]* spiffe: access would be forbidden by the rule at \S+/nginx\.conf:\d+ for "spiffe://example\.org/ns/dev/sa/web" \(dry run\)
 \[warn\] [^\n]* spiffe: access would be forbidden: no rule allows "spiffe://example\.org/ns/ops/sa/web" \(dry run\)
 \z}
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 3: "satisfy any": a refusal in dry run grants nothing (nginx's "deny all" still refuses), as if there were no rules
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -266,6 +268,12 @@ qr{\A\[warn\] [^\n]* spiffe: access would be forbidden by the rule at \S+/nginx\
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+EOC
+--- config eval
+<<'EOC' . main::outer_locations()
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- request eval
 ["GET /as/web/any-deny", "GET /as/dev/any-deny", "GET /as/dev/any-allow"]
 --- error_code eval
@@ -280,11 +288,16 @@ qr/spiffe: access.*?(?=, client)/
 --- grep_error_log_out
 spiffe: access would be forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web" (dry run)
 spiffe: access would be forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web" (dry run)
+--- no_error_log
+[crit]
 
 
 
 === TEST 4: JWT rules in dry run: a refused or missing token goes through, logged at warn, counted; $spiffe_rule names the JWT rule
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -300,6 +313,12 @@ spiffe: access would be forbidden: no rule allows "spiffe://example.org/ns/dev/s
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+EOC
+--- config eval
+<<'EOC' . main::outer_locations()
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- user_files
 >>> jwt.conf
 spiffe_jwt_deny  spiffe://example.org/ns/jwt-dev;
@@ -329,11 +348,17 @@ qr{\A\[warn\] [^\n]* spiffe: access would be forbidden by the JWT rule at \Q$f\E
 \[warn\] [^\n]* spiffe: access would be forbidden: no verified JWT-SVID \(FAILED:[^)]*audience[^)]*\) \(dry run\)
 \[warn\] [^\n]* spiffe: access would be forbidden: no verified JWT-SVID \(NONE\) \(dry run\)
 \z}
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 5: dry run does not relax "spiffe_jwt on": a missing or invalid token is 401; a valid one the rules refuse goes through
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -348,6 +373,12 @@ qr{\A\[warn\] [^\n]* spiffe: access would be forbidden by the JWT rule at \Q$f\E
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+EOC
+--- config eval
+<<'EOC' . main::outer_locations()
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- request eval
 ["GET /nocert/jwt-on", "GET /nocert/jwt-on", "GET /nocert/jwt-on"]
 --- more_headers eval
@@ -365,11 +396,17 @@ qr{\Aspiffe: no JWT-SVID in the request
 spiffe: JWT-SVID refused: [^\n]*audience[^\n]*
 spiffe: access would be forbidden by the JWT rule at \S+/nginx\.conf:\d+ for "spiffe://example\.org/ns/jwt-web" \(dry run\)
 \z}
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 6: dry run does not relax "spiffe_verify_client on": no certificate or an untrusted one is 400; a verified caller the rules refuse goes through
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -383,6 +420,12 @@ spiffe: access would be forbidden by the JWT rule at \S+/nginx\.conf:\d+ for "sp
             proxy_pass http://unix:$TEST_NGINX_PROBE:/echo;
         }
     }
+EOC
+--- config eval
+<<'EOC' . main::outer_locations()
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- request eval
 ["GET /nocert/x", "GET /as/untrusted/x", "GET /as/dev/x"]
 --- error_code eval
@@ -397,11 +440,15 @@ qr{\Aspiffe: client sent no required SPIFFE SVID
 spiffe: client SVID refused \(FAILED:unable to get local issuer certificate\)
 spiffe: access would be forbidden by the rule at \S+/nginx\.conf:\d+ for "spiffe://example\.org/ns/dev/sa/web" \(dry run\)
 \z}
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 7: a stream server in dry run (stream-level "spiffe_dry_run on", "optional"): refused and unverified clients reach the backend; $spiffe_rule and the counters as in http
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 stream {
     log_format spiffe '$spiffe_verify|$spiffe_id|$status|$spiffe_rule';
     access_log logs/stream.log spiffe;
@@ -417,11 +464,18 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
         return 200 "backend: $request_uri\n";
     }
+EOC
+--- config eval
+<<'EOC' . main::outer_locations()
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- user_files
 >>> rules.conf
 spiffe_deny  spiffe://example.org/ns/dev/**;
@@ -446,11 +500,15 @@ qr{\A\[warn\] [^\n]* spiffe: access would be forbidden by the rule at \Q$f\E:1 f
 \[warn\] [^\n]* spiffe: access would be forbidden: no rule allows "spiffe://example\.org/ns/ops/sa/web" \(dry run\)
 \[warn\] [^\n]* spiffe: access would be forbidden: no verified SPIFFE ID \(NONE\) \(dry run\)
 \z}
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 8: a stream server in dry run does not relax "spiffe_verify_client on"; "spiffe_dry_run off" in a server enforces the stream level's rules
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 stream {
     log_format spiffe '$spiffe_verify|$spiffe_id|$status';
     access_log logs/stream.log spiffe;
@@ -476,7 +534,8 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
         return 200 "backend: $request_uri\n";
@@ -485,13 +544,18 @@ stream {
     upstream tls2_dev {
         server unix:$TEST_NGINX_SERVROOT/logs/tls2.sock;
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_locations()
     location /enforced/dev/ {
         proxy_pass https://tls2_dev/;
         proxy_ssl_protocols TLSv1.2 TLSv1.3;
         proxy_ssl_certificate $TEST_NGINX_DEV_PEM;
         proxy_ssl_certificate_key $TEST_NGINX_DEV_KEY;
     }
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- request eval
 ["GET /as/dev/a", "GET /nocert/b", "GET /enforced/dev/c",
  "GET /probe/log?n=3"]
@@ -514,10 +578,18 @@ qr{\A\[warn\] [^\n]* spiffe: access would be forbidden by the rule at \S+/nginx\
 
 
 === TEST 9: "spiffe_dry_run" takes "on" or "off" (http location): nginx -t names the file and line
---- config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
     location /x {
         spiffe_dry_run maybe;
     }
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid value "maybe" in "spiffe_dry_run" directive, it must be "on" or "off" in \S+nginx\.conf:\d+}
@@ -525,11 +597,19 @@ qr{\[emerg\] .*invalid value "maybe" in "spiffe_dry_run" directive, it must be "
 
 
 === TEST 10: "spiffe_dry_run" twice in one location
---- config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
     location /x {
         spiffe_dry_run on;
         spiffe_dry_run off;
     }
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"spiffe_dry_run" directive is duplicate in \S+nginx\.conf:\d+}
@@ -538,6 +618,7 @@ qr{\[emerg\] .*"spiffe_dry_run" directive is duplicate in \S+nginx\.conf:\d+}
 
 === TEST 11: "spiffe_dry_run" takes "on" or "off" (stream server)
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 stream {
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
@@ -546,6 +627,13 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location = /status  { spiffe_status; }
+    location = /metrics { spiffe_status prometheus; }
+EOC
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid value "yes" in "spiffe_dry_run" directive, it must be "on" or "off" in \S+nginx\.conf:\d+}

@@ -3,8 +3,8 @@
 # spiffe_proxy_verify refuses an upstream whose X.509-SVID does not match.
 #
 # The same nginx is both sides.  The outer locations (--- config) call TLS
-# servers that the preprocessor appends to --- http_config, each on
-# unix:$TEST_NGINX_SERVROOT/logs/NAME.sock:
+# servers of $::UPSTREAMS, which every block names in its --- http_config,
+# each on unix:$TEST_NGINX_SERVROOT/logs/NAME.sock:
 #
 #   up       spiffe_svid on: the worker's own SVID, spiffe://example.org/nginx
 #   db       an SVID minted by the agent: spiffe://example.org/ns/db/sa/pg
@@ -23,8 +23,8 @@
 #
 # A gRPC-over-TLS server (t/lib/grpc_echo.py, Python grpcio) with an
 # agent-minted SVID, spiffe://example.org/ns/grpc/sa/echo, stands for a
-# non-nginx grpcs upstream.  /ctl/ drives the agent mid-block over its HTTP
-# control interface.
+# non-nginx grpcs upstream.  /ctl/, in each block's --- config, drives the
+# agent mid-block over its HTTP control interface.
 #
 # Refusals are expected errors: a block that expects them lists every
 # [error] line of the log, in order, with --- grep_error_log $::LOG (the
@@ -137,7 +137,7 @@ our $NOMATCH = 'its ID matches no spiffe_proxy_verify pattern';
 my %servers = matrix_servers($state, $certs);
 
 # up has a second address: an upstream {} of two servers with one ID
-my $UPSTREAMS = tls_servers(\%servers, <<'EOC', up => 'up2.sock');
+our $UPSTREAMS = tls_servers(\%servers, <<'EOC', up => 'up2.sock');
         location / {
             return 200 "NAME saw $spiffe_id reused=$ssl_session_reused req=$connection_requests\n";
         }
@@ -145,41 +145,24 @@ EOC
 
 no_shuffle();
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    # config-error blocks stand alone
-    return if defined $block->must_die;
-
-    $block->set_value(main_config =>
-        "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
-        . ($block->main_config // ''));
-
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . $UPSTREAMS);
-
-    $block->set_value(config => ($block->config // '') . <<'EOC');
-        location /ctl/ {
-            spiffe_proxy_verify off;
-            proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
-        }
-EOC
-
-    my @never = defined $block->grep_error_log ? () : ('[error]', '[crit]');
-    $block->set_value(no_error_log => join "\n",
-                      grep { defined } $block->no_error_log, @never);
-});
-
 run_tests();
 
 __DATA__
 
 === TEST 1: allowed upstream: 200, and the upstream saw our SVID
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::UPSTREAMS
 --- config
     location /t {
         spiffe_proxy_svid on;
         spiffe_proxy_verify spiffe://example.org/nginx;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request
 GET /t
@@ -188,28 +171,45 @@ up saw spiffe://example.org/nginx reused=. req=1
 --- no_error_log
 spiffe: kept-alive upstream connection
 spiffe: upstream session not allowed here
+[error]
+[crit]
 
 
 
 === TEST 2: without spiffe_proxy_svid no client certificate is sent: the upstream refuses
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::UPSTREAMS
 --- config
     location /nosvid {
         spiffe_proxy_verify spiffe://example.org/nginx;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
     }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request
 GET /nosvid
 --- error_code: 400
 --- response_body_like: No required SSL certificate was sent
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 3: spiffe_proxy_svid alone presents the SVID and checks nothing
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     # /off must not resume the session that /db made with our SVID
     upstream db_off {
         server unix:$TEST_NGINX_SERVROOT/logs/db.sock;
     }
+EOC
 --- config
     spiffe_proxy_svid on;
     location /db {
@@ -222,6 +222,10 @@ GET /nosvid
         spiffe_proxy_svid off;
         proxy_pass https://db_off/;
     }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /db", "GET /web", "GET /off"]
 --- error_code eval
@@ -230,10 +234,17 @@ GET /nosvid
 ["\\Adb saw spiffe://example\\.org/nginx reused=\\. req=1\\n\\z",
  "\\Aweb saw spiffe://example\\.org/nginx reused=\\. req=1\\n\\z",
  "No required SSL certificate was sent"]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 4: an upstream with another ID: 502, and the log names its ID and the location
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::UPSTREAMS
 --- config
     spiffe_proxy_svid on;
     location /api/ {
@@ -248,6 +259,10 @@ GET /nosvid
         spiffe_proxy_verify spiffe://example.org/nginx;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/db.sock:/;
     }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /api/x", "GET /re/x", "GET /db"]
 --- error_code eval
@@ -261,6 +276,10 @@ GET /nosvid
 
 
 === TEST 5: upstreams without a valid SVID: 502 and the reason; a federated one passes
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::UPSTREAMS
 --- config
     spiffe_proxy_svid on;
     spiffe_proxy_verify spiffe://example.org/** spiffe://other.org/**
@@ -279,6 +298,10 @@ GET /nosvid
     }
     location /other {
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/other.sock:/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /web", "GET /expired", "GET /cross", "GET /unknown", "GET /other"]
@@ -301,6 +324,10 @@ GET /nosvid
 
 
 === TEST 6: patterns: exact, "*", "/**", regex, "all", several; sessions resume only where the peer matches
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::UPSTREAMS
 --- config
     spiffe_proxy_svid on;
     location /ok/exact {
@@ -371,6 +398,10 @@ GET /nosvid
                             spiffe://example.org/ns/db/sa/*/x;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/db.sock:/;
     }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 [map { "GET /$_" } qw(ok/exact ok/star ok/star2 ok/td ok/sub ok/re ok/all
                       ok/several no/star no/star-depth no/td no/below
@@ -390,9 +421,13 @@ join '', map { $::SESS . ::refused('spiffe://example.org/ns/db/sa/pg',
 
 
 === TEST 7: inherited from http and server, overridden in a location and a nested one
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     spiffe_proxy_svid on;
     spiffe_proxy_verify spiffe://example.org/nginx;
+EOC
 --- config
     location /inherit {
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
@@ -412,6 +447,10 @@ join '', map { $::SESS . ::refused('spiffe://example.org/ns/db/sa/pg',
         location /outer/up {
             proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
         }
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /inherit", "GET /override", "GET /inherit-db", "GET /outer/db",
@@ -434,6 +473,10 @@ $::SESS
 
 
 === TEST 8: with proxy_ssl_verify on: SPIFFE decides, the host name is not checked
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::UPSTREAMS
 --- config
     spiffe_proxy_svid on;
     proxy_ssl_verify on;
@@ -469,6 +512,10 @@ $::SESS
         spiffe_proxy_verify spiffe://example.org/nginx;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
     }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /ok", "GET /name", "GET /wrong-id", "GET /web", "GET /other-ca"]
 --- error_code eval
@@ -487,11 +534,15 @@ $::SESS
 
 
 === TEST 9: keepalive: a kept-alive connection serves only locations whose patterns its peer matches
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     upstream ka {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
         keepalive 8;
     }
+EOC
 --- config
     spiffe_proxy_svid on;
     proxy_http_version 1.1;
@@ -510,6 +561,10 @@ $::SESS
     location /other {
         spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
         proxy_pass https://ka/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 [map { "GET /$_" } qw(plain allowed also other allowed other allowed
@@ -545,7 +600,10 @@ $::KA . $::SESS
 --- init
 my %r = $::agent->control_ok('mint spiffe://example.org/ns/rv/sa/x rv');
 $ENV{TEST_NGINX_RV_SERIAL} = $r{serial};
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     upstream kb {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
         keepalive 8;
@@ -562,6 +620,7 @@ $ENV{TEST_NGINX_RV_SERIAL} = $r{serial};
             return 200 "rv req=$connection_requests\n";
         }
     }
+EOC
 --- config
     spiffe_proxy_svid on;
     proxy_http_version 1.1;
@@ -579,6 +638,10 @@ $ENV{TEST_NGINX_RV_SERIAL} = $r{serial};
     location = /revoke-rv {
         spiffe_proxy_verify off;
         proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/revoke/$TEST_NGINX_RV_SERIAL?wait_ms=200;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /kb", "GET /kb", "GET /kr", "GET /kr",
@@ -601,11 +664,15 @@ $::UNTRUSTED . $::SESS
 
 
 === TEST 11: an upstream {} with a zone: sessions kept in shared memory resume where the peer matches
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     upstream z {
         zone z 64k;
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
     }
+EOC
 --- config
     spiffe_proxy_svid on;
     location /allowed {
@@ -615,6 +682,10 @@ $::UNTRUSTED . $::SESS
     location /other {
         spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
         proxy_pass https://z/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /allowed", "GET /allowed", "GET /other", "GET /allowed"]
@@ -632,6 +703,10 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
 
 
 === TEST 12: proxy_pass with variables (no upstream {} to wrap): every handshake is still checked
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::UPSTREAMS
 --- config
     spiffe_proxy_svid on;
     set $up_sock $TEST_NGINX_SERVROOT/logs/up.sock;
@@ -642,6 +717,10 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
     location /other {
         spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
         proxy_pass https://unix:$up_sock:/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /allowed", "GET /other", "GET /allowed"]
@@ -658,11 +737,15 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
 
 
 === TEST 13: a refused server is skipped for the next one, as after a connection error
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     upstream mixed {
         server unix:$TEST_NGINX_SERVROOT/logs/db.sock max_fails=0;
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock max_fails=0;
     }
+EOC
 --- config
     spiffe_proxy_svid on;
     location /to-up {
@@ -672,6 +755,10 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
     location /to-db {
         spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
         proxy_pass https://mixed/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 [map { "GET /$_" } qw(to-up to-up to-db to-db to-up to-db)]
@@ -696,11 +783,15 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
 === TEST 14: a location whose patterns an upstream does not match does not take it down for the others
 # A pattern refusal is the location's policy, not a failure of the server:
 # it counts against neither max_fails nor fail_timeout.
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     upstream two {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
         server unix:$TEST_NGINX_SERVROOT/logs/up2.sock;
     }
+EOC
 --- config
     spiffe_proxy_svid on;
     location /right {
@@ -710,6 +801,10 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
     location /wrong {
         spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
         proxy_pass https://two/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /right", "GET /wrong", "GET /right", "GET /right"]
@@ -729,10 +824,14 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
 
 
 === TEST 15: grpc_pass grpcs:// to a gRPC server (Python grpcio) with an SVID
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     log_format grpc '$request_uri $status $upstream_http_content_type '
                     'grpc-status=$upstream_trailer_grpc_status '
                     'echo-done=$upstream_trailer_x_echo_done';
+EOC
 --- config
     spiffe_proxy_svid on;
     location /test.Echo/ {
@@ -748,6 +847,10 @@ $::SESS . ::refused('spiffe://example.org/nginx', '/other', $::NOMATCH)
     }
     location = /grpc.log {
         alias $TEST_NGINX_SERVROOT/logs/grpc.log;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- more_headers
 Content-Type: application/grpc
@@ -777,11 +880,15 @@ $::SESS
 
 
 === TEST 16: SVID rotation on both sides under a stream of requests loses none; new connections use the new SVIDs
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     upstream ka {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
         keepalive 8;
     }
+EOC
 --- config
     spiffe_proxy_svid on;
     spiffe_proxy_verify spiffe://example.org/nginx spiffe://example.org/nginx-2;
@@ -806,6 +913,10 @@ $::SESS
         default_type text/html;
         ssi on;
         root $TEST_NGINX_HTML_DIR;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- user_files eval
 my $reqs = join '', map { qq{<!--# include virtual="/$_" -->} }
@@ -865,11 +976,15 @@ my $n2 = 'up saw spiffe://example\.org/nginx-2 reused=';
 
 
 === TEST 17: SVIDs expire: a kept-alive connection to an expired peer is closed, a session is not offered, a new handshake fails
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     upstream ka {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
         keepalive 8;
     }
+EOC
 --- config
     spiffe_proxy_svid on;
     spiffe_proxy_verify spiffe://example.org/nginx;
@@ -880,6 +995,10 @@ my $n2 = 'up saw spiffe://example\.org/nginx-2 reused=';
     }
     location /t {
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- timeout: 6
 --- request eval
@@ -931,11 +1050,15 @@ my $failed = "SSL_do_handshake() failed (SSL: error:0A000438:SSL routines::"
 
 
 === TEST 18: sessions resume, but not across a bundle change (client and server side)
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     # its own session slot: the server alone judges its session
     upstream nv {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
     }
+EOC
 --- config
     spiffe_proxy_svid on;
     location /t {
@@ -952,6 +1075,10 @@ my $failed = "SSL_do_handshake() failed (SSL: error:0A000438:SSL routines::"
     }
     location /noverify {
         proxy_pass https://nv/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 [
@@ -1184,6 +1311,10 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
 
 
 === TEST 33: "spiffe_proxy_verify off" lets one location of a verifying server proxy in cleartext
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::UPSTREAMS
 --- config
     spiffe_proxy_svid on;
     spiffe_proxy_verify spiffe://example.org/nginx;
@@ -1197,15 +1328,26 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
     location = /target {
         return 200 "cleartext target\n";
     }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /tls", "GET /clear"]
 --- response_body eval
 ["up saw spiffe://example.org/nginx reused=. req=1\n",
  "cleartext target\n"]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 34: a location without spiffe directives next to one with spiffe_proxy_svid, no proxy_ssl_* anywhere, one upstream: neither resumes the TLS session of the other
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::UPSTREAMS
 --- config
     location /plain {
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
@@ -1217,6 +1359,10 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
     location /verify {
         spiffe_proxy_verify spiffe://example.org/nginx;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 [map { "GET /$_" } qw(svid svid plain verify svid)]
@@ -1237,11 +1383,15 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
 
 
 === TEST 35: a keepalive upstream {} shared by a location with spiffe_proxy_svid and one without: a connection kept for one does not serve the other
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     upstream ka {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
         keepalive 8;
     }
+EOC
 --- config
     proxy_http_version 1.1;
     proxy_set_header Connection "";
@@ -1251,6 +1401,10 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
     location /svid {
         spiffe_proxy_svid on;
         proxy_pass https://ka/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 [map { "GET /$_" } qw(svid svid plain svid)]
@@ -1270,11 +1424,15 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
 
 
 === TEST 36: proxy_pass with a variable to a keepalive upstream {} that locations verifying other patterns, nothing, or with proxy_ssl_* of their own share
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::UPSTREAMS
     upstream ka {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
         keepalive 8;
     }
+EOC
 --- config
     spiffe_proxy_svid on;
     proxy_http_version 1.1;
@@ -1294,6 +1452,10 @@ qr{\[emerg\] .*"spiffe_proxy_verify" in \S+nginx\.conf:\d+ needs TLS to the upst
     location /var-other {
         spiffe_proxy_verify spiffe://example.org/ns/db/sa/pg;
         proxy_pass https://$ka/;
+    }
+    location /ctl/ {
+        spiffe_proxy_verify off;
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 [map { "GET /$_" } qw(plain var var own var var-other var)]

@@ -89,20 +89,13 @@ our $STREAM_SNI = do {
     defined $z && $x * 1e6 + $y * 1e3 + $z >= 1025005;
 };
 
-add_block_preprocessor(sub {
-    my $block = shift;
+# every block loads nginx's stream module and both of ours
+$ENV{TEST_NGINX_LOAD_MODULES} = $MODULES;
 
-    $ENV{TEST_NGINX_LOAD_MODULES} = $MODULES;
-
-    # the real runner checks a skipped block's log: the previous block's
-    return if defined $block->must_die
-              || (defined $block->skip_eval && !$STREAM_SNI);
-
-    $block->set_value(main_config =>
-        "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
-        . ($block->main_config // ''));
-
-    $block->set_value(http_config => ($block->http_config // '') . <<'EOC'
+# The servers every block has (its --- http_config names $::SERVERS): the
+# upstream "up", the plain backend of the stream servers, and the servers
+# picked by SNI on logs/sni.sock
+our $SERVERS = <<'EOC'
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/up.sock ssl;
         spiffe_svid on;
@@ -114,22 +107,19 @@ add_block_preprocessor(sub {
         return 200 "s\n";
     }
 EOC
-        . join '', map { sni_server(@$_) } [b => 'on'], [a => 'hint=web'],
-              [c => $API], [d => 'hint=missing']);
+    . join '', map { sni_server(@$_) } [b => 'on'], [a => 'hint=web'],
+          [c => $API], [d => 'hint=missing'];
 
-    $block->set_value(config => ($block->config // '') . join('',
-        map { sni_location(@$_) } [a => $WEB], [b => $SELF], [c => $API],
-                                  [d => 'spiffe://example.org/**'])
-        . <<'EOC');
+# The locations every block has (its --- config names $::LOCATIONS): /a to
+# /d, which call the SNI servers, and /probe/
+our $LOCATIONS = join('',
+    map { sni_location(@$_) } [a => $WEB], [b => $SELF], [c => $API],
+                              [d => 'spiffe://example.org/**'])
+    . <<'EOC';
     location /probe/ {
         proxy_pass http://unix:$TEST_NGINX_PROBE:;
     }
 EOC
-
-    my @never = defined $block->grep_error_log ? () : ('[error]', '[crit]');
-    $block->set_value(no_error_log => join "\n",
-                      grep { defined } $block->no_error_log, @never);
-});
 
 no_shuffle();
 run_tests();
@@ -137,14 +127,29 @@ run_tests();
 __DATA__
 
 === TEST 1: servers picked by SNI on one address each present their own choice, and $spiffe_svid_id is that SVID's ID
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::SERVERS
+--- config eval
+$::LOCATIONS
 --- request eval
 [map { "GET /$_" } qw(a b c a)]
 --- response_body eval
 ["a $::WEB\n", "b $::SELF\n", "c $::API\n", "a $::WEB\n"]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 2: a server whose choice the current message lacks fails its handshakes, said once; the others on its address are unaffected
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::SERVERS
+--- config eval
+$::LOCATIONS
 --- request eval
 [map { "GET /$_" } qw(d b d b)]
 --- error_code eval
@@ -159,7 +164,12 @@ qr/\A(?:SSL_do_handshake\(\) failed\n)*spiffe: no SVID for "hint=missing" in the
 
 
 === TEST 3: spiffe_proxy_svid presents the chosen SVID to the upstream; a TLS session serves only the locations that present the same choice
---- config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::SERVERS
+--- config eval
+<<'EOC' . $::LOCATIONS
     location /on {
         spiffe_proxy_svid on;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
@@ -172,17 +182,22 @@ qr/\A(?:SSL_do_handshake\(\) failed\n)*spiffe: no SVID for "hint=missing" in the
         spiffe_proxy_svid spiffe://example.org/ns/api/sa/b;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
     }
+EOC
 --- request eval
 [map { "GET /$_" } qw(web web on api web)]
 --- response_body eval
 ["up saw $::WEB reused=.\n", "up saw $::WEB reused=r\n",
  "up saw spiffe://example.org/nginx reused=.\n", "up saw $::API reused=.\n",
  "up saw $::WEB reused=.\n"]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 4: a stream server presents its choice
 --- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
     stream {
         server {
             listen unix:$TEST_NGINX_SERVROOT/logs/s.sock ssl;
@@ -190,18 +205,31 @@ qr/\A(?:SSL_do_handshake\(\) failed\n)*spiffe: no SVID for "hint=missing" in the
             proxy_pass unix:$TEST_NGINX_SERVROOT/logs/plain.sock;
         }
     }
---- config
+--- http_config eval
+$::SERVERS
+--- config eval
+<<'EOC' . $::LOCATIONS
     location /s {
         spiffe_proxy_verify spiffe://example.org/ns/api/sa/b;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/s.sock:/;
     }
+EOC
 --- request
 GET /s
 --- response_body_like: \As\n
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 5: the missing choice is logged again after each new message while it is missing, and served once a message has it
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::SERVERS
+--- config eval
+$::LOCATIONS
 --- request eval
 ["GET /d", "GET /d", "GET /probe/update?cmd=rotate-svid", "GET /d",
  "GET /probe/update?cmd=add-svid%20spiffe://example.org/ns/m/sa/x,hint=missing",
@@ -222,31 +250,46 @@ spiffe: no SVID for "hint=missing"
 
 
 === TEST 6: $spiffe_xfcc names the server's chosen SVID in By=
---- http_config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+<<'EOC' . $::SERVERS
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/x.sock ssl;
         spiffe_svid hint=web;
         spiffe_verify_client on;
         return 200 "$spiffe_xfcc\n";
     }
---- config
+EOC
+--- config eval
+<<'EOC' . $::LOCATIONS
     location /x {
         spiffe_proxy_svid on;
         spiffe_proxy_verify spiffe://example.org/ns/web/sa/a;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/x.sock:/;
     }
+EOC
 --- request
 GET /x
 --- response_body_like eval
 qr{\ABy=\Q$::WEB\E;Hash=[0-9a-f]{64};URI=spiffe://example\.org/nginx\n\z}
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 7: the status page shows the SVID of each choice (null for a missing one)
---- config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::SERVERS
+--- config eval
+<<'EOC' . $::LOCATIONS
     location = /status {
         spiffe_status;
     }
+EOC
 --- request
 GET /status
 --- response_body_like eval
@@ -254,15 +297,24 @@ qr{"svids":\s*\{(?=.*"on":\s*\{[^{}]*"id":\s*"spiffe://example\.org/nginx")
    (?=.*"hint=web":\s*\{[^{}]*"id":\s*"\Q$::WEB\E"[^{}]*"hint":\s*"web")
    (?=.*"\Q$::API\E":\s*\{[^{}]*"id":\s*"\Q$::API\E"[^{}]*"hint":\s*"api")
    (?=.*"hint=missing":\s*null)}sx
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 8: spiffe_proxy_svid with a choice the current message lacks: the handshake to the upstream fails, and the log says which choice
---- config
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$::SERVERS
+--- config eval
+<<'EOC' . $::LOCATIONS
     location /pm {
         spiffe_proxy_svid hint=missing;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/up.sock:/;
     }
+EOC
 --- request
 GET /pm
 --- error_code: 502
@@ -275,6 +327,7 @@ spiffe: no SVID for "hint=missing"
 === TEST 9: stream servers picked by SNI on one address (nginx 1.25.5 and later) each present their own choice
 --- skip_eval: 4: !$::STREAM_SNI
 --- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
     stream {
         server {
             listen unix:$TEST_NGINX_SERVROOT/logs/ss.sock ssl;
@@ -289,7 +342,10 @@ spiffe: no SVID for "hint=missing"
             proxy_pass unix:$TEST_NGINX_SERVROOT/logs/plain.sock;
         }
     }
---- config
+--- http_config eval
+$::SERVERS
+--- config eval
+<<'EOC' . $::LOCATIONS
     proxy_ssl_server_name on;
     proxy_ssl_session_reuse off;
     location /sa {
@@ -302,7 +358,11 @@ spiffe: no SVID for "hint=missing"
         spiffe_proxy_verify spiffe://example.org/ns/api/sa/b;
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/ss.sock:/;
     }
+EOC
 --- request eval
 ["GET /sa", "GET /sb"]
 --- response_body eval
 ["s\n", "s\n"]
+--- no_error_log eval
+# a skipped block's log is the previous block's
+$::STREAM_SNI ? ['[error]', '[crit]'] : []

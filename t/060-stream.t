@@ -10,10 +10,11 @@
 # unix:$TEST_NGINX_SERVROOT/logs/tls.sock (in --- main_config), so that the
 # outer http locations of SpiffeMTLS -- /as/PEER/, /as12/PEER/, /fresh/PEER/,
 # /nocert/ ... -- are its TLS clients, presenting PEER's certificate.  It
-# proxies to a plain http server of the same nginx that every block gets
-# from SpiffeStream's stream_server_block (the "backend",
+# proxies to a plain http server of the same nginx that every block names
+# in its --- http_config, SpiffeStream's backends() (the "backend",
 # unix:$TEST_NGINX_SERVROOT/logs/backend.sock, answering "backend: URI";
-# backend2.sock answers "backend2: URI").  A refused client
+# backend2.sock answers "backend2: URI"), with main::outer_upstreams(); its
+# --- config names main::outer_locations().  A refused client
 # sees the stream server close the connection: the outer location answers
 # 502 and logs "upstream prematurely closed connection" (or, when it was
 # still writing its request, "SSL_write() failed (32: Broken pipe)").
@@ -29,9 +30,8 @@
 # Stream servers say "ssl_protocols TLSv1.2 TLSv1.3": nginx 1.22's default
 # for stream stops at TLS 1.2.
 #
-# Modules: those of SpiffeStream (nginx's stream module, the http object,
-# then the stream object).  A block's --- init may load others: the t/lib
-# runner runs it before it writes nginx.conf.
+# Modules: $MODULES of SpiffeStream (nginx's stream module, the http
+# object, then the stream object), for every block.
 
 use strict;
 use warnings;
@@ -44,10 +44,9 @@ use Symbol qw(gensym);
 use Time::HiRes qw(sleep time);
 use SpiffeAgent;
 use SpiffeMTLS qw(add_peer peer_cert peer_key start_probe agent_cmd
-                  cert_serial);
-use SpiffeStream qw($SLOW $ERROR_BUT_502 $ERROR_BUT_PLAIN
-                    $CRIT_BUT_SHUTDOWN wait_log rotate_under_load
-                    stream_server_block);
+                  cert_serial outer_locations outer_upstreams);
+use SpiffeStream qw($SLOW $MODULES $ERROR_BUT_502 $ERROR_BUT_PLAIN
+                    $CRIT_BUT_SHUTDOWN wait_log rotate_under_load backends);
 
 # rules included from user files: their lines are known
 $ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
@@ -246,7 +245,8 @@ start_probe(log => \&stream_log, raw => \&raw_tls, rotate => \&rotate,
 
 log_level('info');
 
-add_block_preprocessor(\&stream_server_block);
+# every block: nginx's stream module, the http object, the stream object
+$ENV{TEST_NGINX_LOAD_MODULES} = $MODULES;
 
 run_tests();
 
@@ -268,6 +268,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good/one", "GET /as12/good-int/two", "GET /as/good-other/three",
  "GET /as/mesh-db/four", "GET /probe/log?n=4"]
@@ -283,6 +287,8 @@ SUCCESS|spiffe://mesh.test/ns/prod/sa/db|mesh.test|/ns/prod/sa/db|TLSv1.3|200
 spiffe: peer X.509-SVID refused
 spiffe: connection refused
 spiffe: access forbidden
+[error]
+[crit]
 
 
 
@@ -300,6 +306,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /probe/raw?peer=good&send=GET%20/raw%20HTTP/1.0||",
  "GET /probe/raw?peer=good&tls=1.2&send=GET%20/raw12%20HTTP/1.0||",
@@ -319,6 +329,9 @@ spiffe: access forbidden: no rule allows "spiffe://example.org/ns/dev/sa/web" wh
 spiffe: peer X.509-SVID refused: no URI SAN while SSL handshaking
 spiffe: connection refused: no verified SPIFFE ID (FAILED:no URI SAN) while prereading client data
 spiffe: connection refused: no verified SPIFFE ID (NONE) while prereading client data
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -339,6 +352,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good/a", "GET /as/good-int/b", "GET /as12/good-other/c",
  "GET /probe/log?n=3"]
@@ -378,6 +395,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- user_files
 >>> rules.conf
 spiffe_deny  spiffe://example.org/ns/dev/sa/web;
@@ -421,6 +442,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good-dev/", "GET /as/good-int/", "GET /as/good-other/",
  "GET /as/mesh-db/"]
@@ -453,6 +478,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good-other/", "GET /as/mesh-db/", "GET /as/expired/",
  "GET /nocert/", "GET /probe/log?n=4"]
@@ -493,6 +522,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /nocert/", "GET /nocert12/", "GET /probe/log?n=2"]
 --- error_code eval
@@ -526,6 +559,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 [(map { "GET /as/$_->[0]/" } @main::HOSTILE),
  "GET /as12/cross-domain/", "GET /probe/log?n=" . (@main::HOSTILE + 1)]
@@ -557,6 +594,10 @@ stream {
         return "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n$spiffe_verify|$spiffe_id|$spiffe_trust_domain|$spiffe_path|$ssl_protocol\n";
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good/", "GET /as12/good-other/", "GET /as/no-uri/",
  "GET /as12/unknown-td/", "GET /nocert/", "GET /nocert12/"]
@@ -598,7 +639,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend2.sock;
     }
 }
---- config
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
     location /s2/good/ {
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/tls2.sock:/;
         proxy_ssl_session_reuse off;
@@ -617,6 +661,7 @@ stream {
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/tls2.sock:/;
         proxy_ssl_session_reuse off;
     }
+EOC
 --- request eval
 ["GET /as/good/1", "GET /as/good-other/1", "GET /nocert/1",
  "GET /s2/good/2", "GET /s2/good-other/2", "GET /s2/nocert/2",
@@ -670,6 +715,10 @@ stream {
         proxy_pass $backend;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good/a", "GET /as/good-other/b", "GET /as/good-dev/c",
  "GET /nocert/d", "GET /as/no-uri/e", "GET /probe/log?n=5"]
@@ -682,6 +731,9 @@ inside|SUCCESS|/ns/dev/sa/web|200
 anonymous|NONE|-|200
 anonymous|FAILED:no URI SAN|-|200
 "]
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -702,6 +754,10 @@ stream {
         return "HTTP/1.0 200 OK\r\n\r\n$spiffe_verify|$spiffe_id|$ssl_session_reused|$ssl_protocol\n";
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as13/good/", "GET /as13/good/", "GET /as12/good-int/",
  "GET /as12/good-int/", "GET /as13/good-dev/", "GET /as13/good-dev/"]
@@ -738,6 +794,10 @@ stream {
         return "HTTP/1.0 200 OK\r\n\r\n$spiffe_verify|$spiffe_id|$ssl_session_reused\n";
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as12/good/", "GET /as12/good/", "GET /as/good-other/",
  "GET /as/no-uri/"]
@@ -772,7 +832,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
---- config
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
     location = /plain {
         proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/plain.sock:;
     }
@@ -780,6 +843,7 @@ stream {
     location = /plain-rules {
         proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/plain-rules.sock:;
     }
+EOC
 --- request eval
 ["GET /plain", "GET /plain-rules", "GET /probe/log?n=2"]
 --- error_code eval
@@ -792,7 +856,7 @@ qr/spiffe: .*? while prereading client data/
 --- grep_error_log_out
 spiffe: connection refused: no verified SPIFFE ID (NONE) while prereading client data
 --- no_error_log eval
-[$main::ERROR_BUT_PLAIN]
+[$main::ERROR_BUT_PLAIN, '[crit]']
 
 
 
@@ -813,6 +877,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/mesh-db/load", "GET /probe/rotate?cmd=rotate-svid",
  "GET /as/mesh-db/load", "GET /fresh12/mesh-db/load"]
@@ -829,6 +897,8 @@ failed: 0
 spiffe: peer X.509-SVID refused
 spiffe: connection refused
 spiffe: access forbidden
+[error]
+[crit]
 
 
 
@@ -849,6 +919,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /probe/rotate?cmd=rotate-ca%20keep-old",
  "GET /fresh/mesh-db/old", "GET /as12/mesh-db/old",
@@ -903,7 +977,8 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
---- http_config
+--- http_config eval
+<<'EOC' . main::backends() . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/https.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -911,6 +986,9 @@ stream {
         spiffe_verify_client on;
         return 200 "https: $spiffe_id\n";
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /ctl/rotate-svid?wait_ms=300", "GET /probe/one_source",
  "GET /as/good/"]
@@ -920,6 +998,9 @@ http server: current SVID
 Workload API streams: 1
 \\z", "^backend: /\n\\z"]
 --- timeout: 10
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -937,6 +1018,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good-dev/", "GET /probe/raw?peer=good-int&send=GET%20/%20HTTP/1.0||"]
 --- error_code eval
@@ -977,6 +1062,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good/", "GET /probe/raw?sock=tls2.sock&peer=good",
  "GET /probe/log?n=2"]
@@ -986,3 +1075,6 @@ stream {
  "^NONE\\|-\\|200\nNONE\\|-\\|403\n\\z"]
 --- error_log
 spiffe: connection refused: no verified SPIFFE ID (NONE)
+--- no_error_log
+[error]
+[crit]

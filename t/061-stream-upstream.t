@@ -8,8 +8,10 @@
 # The stream servers under test (--- main_config) listen on plain unix
 # sockets, unix:$TEST_NGINX_SERVROOT/logs/pNAME.sock; the http location
 # /p/NAME/URI of the outer server is their client (it sends "GET /URI" and
-# logs its own errors to logs/outer.log).  Their TLS upstreams are http
-# servers of the same nginx that the preprocessor appends, each on
+# logs its own errors to logs/outer.log; every block has it in its
+# --- config, with main::outer_locations()).  Their TLS upstreams are http
+# servers of the same nginx, $::UPSTREAMS, which every block names in its
+# --- http_config (with main::outer_upstreams()), each on
 # unix:$TEST_NGINX_SERVROOT/logs/NAME.sock:
 #
 #   up          spiffe_svid on: the worker's own SVID, $SELF (also on
@@ -95,7 +97,7 @@ my %upstreams = (
     good       => ["$certs/good.pem", "$certs/good.key"],
 );
 
-my $UPSTREAMS = tls_servers(\%upstreams, <<'EOC', up => 'tls.sock')
+our $UPSTREAMS = tls_servers(\%upstreams, <<'EOC', up => 'tls.sock')
         location / {
             return 200 "NAME saw $spiffe_id serial=$ssl_client_serial reused=$ssl_session_reused\n";
         }
@@ -329,35 +331,8 @@ start_probe(errors => \&errors, log => \&stream_log, via => \&via,
             nginx_t => sub { my (%q) = @_;
                              nginx_t($CONF{$q{case} // ''} // '') });
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $ENV{TEST_NGINX_LOAD_MODULES} = $MODULES;
-
-    return if defined $block->must_die;
-
-    $block->set_value(main_config =>
-        "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
-        . ($block->main_config // ''));
-
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . $UPSTREAMS . outer_upstreams());
-
-    $block->set_value(config => ($block->config // '') . <<'EOC'
-    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
-        error_log logs/outer.log info;
-        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
-    }
-EOC
-        . outer_locations());
-
-    # a block that expects errors lists them all with /probe/errors
-    my $req = $block->request;
-    my @never = join(' ', ref $req ? @$req : $req) =~ m{/probe/errors}
-                ? () : ('[error]', '[crit]');
-    $block->set_value(no_error_log => join "\n",
-                      grep { defined } $block->no_error_log, @never);
-});
+# every block: nginx's stream module, the http object, the stream object
+$ENV{TEST_NGINX_LOAD_MODULES} = $MODULES;
 
 run_tests();
 
@@ -365,6 +340,8 @@ __DATA__
 
 === TEST 1: an allowed upstream: the client's bytes reach it, it saw our current SVID, and the stream log has it
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     log_format up '$status|$upstream_addr';
     access_log logs/stream.log up;
@@ -377,17 +354,31 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/up.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 ["GET /p/1/a", "GET /probe/via?path=/p/1/b", "GET /probe/log?n=2"]
 --- response_body_like eval
 [qr{\Aup saw \Q$::SELF\E serial=[0-9A-F]+ reused=\.\n\z},
  qr{\A200 up saw \Q$::SELF\E serial=CURRENT reused=r\n\z},
  qr{\A200\|up\.sock\n200\|up\.sock\n\z}]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 2: without spiffe_proxy_svid no client certificate is sent: the upstream refuses it (400 before any location)
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/p1.sock;
@@ -396,17 +387,31 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/up.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request
 GET /p/1/
 --- error_code: 400
 --- response_body_like: No required SSL certificate was sent
 --- error_log
 spiffe: client sent no required SPIFFE SVID
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 3: spiffe_proxy_svid alone presents the SVID and checks nothing (a web server's certificate passes)
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     proxy_ssl on;
     spiffe_proxy_svid on;
@@ -421,16 +426,30 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/db.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 ["GET /p/web/", "GET /p/db/"]
 --- response_body_like eval
 [qr{\Aweb saw \Q$::SELF\E serial=[0-9A-F]+ reused=\.\n\z},
  qr{\Adb saw \Q$::SELF\E serial=[0-9A-F]+ reused=\.\n\z}]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 4: an upstream with another ID: the connection is closed before a byte is proxied, and the log names the upstream's ID and the server
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     log_format up '$status|$upstream_addr|$upstream_bytes_sent';
     access_log logs/stream.log up;
@@ -451,6 +470,15 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/db.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 ["GET /p/1/", "GET /p/db/", "GET /probe/log?n=2", "GET /probe/errors"]
 --- error_code eval
@@ -464,6 +492,8 @@ stream {
 
 === TEST 5: upstreams without a valid SVID are refused with the reason; federated ones pass, each verified with its own trust domain's bundle only
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     proxy_ssl on;
     proxy_ssl_protocols TLSv1.2 TLSv1.3;
@@ -506,6 +536,15 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/other.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 ["GET /p/web/", "GET /p/expired/", "GET /p/cross/", "GET /p/unknown/",
  "GET /p/selfsigned/", "GET /p/good/", "GET /p/other/", "GET /probe/errors"]
@@ -529,6 +568,8 @@ stream {
 
 === TEST 6: patterns (exact, "*", "/**", regex, "all", several); the servers share the upstream's TLS session only where its peer matches
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     proxy_ssl on;
     proxy_ssl_protocols TLSv1.2 TLSv1.3;
@@ -589,6 +630,15 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/db.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 [map({ "GET /p/$_/" } qw(exact star td re all several below othertd case)),
  "GET /probe/errors"]
@@ -605,6 +655,8 @@ stream {
 
 === TEST 7: inherited from the stream level, replaced by a server's own
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     proxy_ssl on;
     proxy_ssl_session_reuse off;
@@ -633,6 +685,15 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/up.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 ["GET /p/inherit/", "GET /p/inherit-db/", "GET /p/override/",
  "GET /p/override-up/", "GET /probe/errors"]
@@ -650,6 +711,8 @@ stream {
 
 === TEST 8: with proxy_ssl_verify on, SPIFFE decides: the host name is not checked, and a certificate that nginx's own check would pass is refused
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     proxy_ssl on;
     proxy_ssl_verify on;
@@ -687,6 +750,15 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/up.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 ["GET /p/ok/", "GET /p/name/", "GET /p/web/", "GET /p/other-ca/",
  "GET /probe/errors"]
@@ -703,6 +775,8 @@ stream {
 
 === TEST 9: a refused server is skipped for the next one; a pattern refusal is no failure of the server, which stays up for the others
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     log_format up '$status|$upstream_addr';
     access_log logs/stream.log up;
@@ -727,6 +801,15 @@ stream {
         proxy_pass two;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 [map({ "GET /p/$_/" } qw(to-up to-up to-db to-db to-up to-db)),
  "GET /probe/log?n=6", "GET /probe/errors"]
@@ -751,6 +834,8 @@ stream {
 
 === TEST 10: a stream TLS upstream (spiffe_svid, spiffe_verify_client, spiffe_allow) of the same nginx: it lets us in with our ID; refused where it does not match
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     log_format up '$spiffe_id|$ssl_protocol|$status';
 
@@ -791,6 +876,15 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/stream-up.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 ["GET /p/1/a", "GET /p/12/b", "GET /p/db/c",
  "GET /probe/log?file=stream-up.log&n=3", "GET /probe/errors"]
@@ -806,6 +900,8 @@ stream {
 
 === TEST 11: TLS sessions resume (TLS 1.3 and 1.2, kept by the worker or in a zone) where the peer matches; a session saved under other patterns is not offered, even to an upstream that would resume it
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     upstream nv {
         server unix:$TEST_NGINX_SERVROOT/logs/db-nv.sock;
@@ -885,6 +981,15 @@ stream {
         proxy_pass z;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 ["GET /p/db/", "GET /p/db/", "GET /p/any/", "GET /p/other/", "GET /p/var/",
  "GET /p/plain/", "GET /p/db/",
@@ -911,6 +1016,8 @@ stream {
 
 === TEST 12: rotate-svid while connections flow through the stream server (sessions resumed and full handshakes): none fails, and the upstream sees the new SVID's serial within 1 s
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     proxy_ssl on;
     proxy_ssl_protocols TLSv1.2 TLSv1.3;
@@ -928,6 +1035,15 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/up.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 ["GET /probe/via?path=/p/1fresh/", "GET /probe/rotate",
  "GET /probe/via?path=/p/1fresh/", "GET /probe/via?path=/p/1/"]
@@ -941,6 +1057,9 @@ failed: 0
  "200 up saw $::SELF serial=CURRENT reused=.\n",
  qr{\A200 up saw \Q$::SELF\E serial=(?:CURRENT|OLD\(\w+\)) reused=[.r]\n\z}]
 --- timeout: 15
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -948,6 +1067,8 @@ failed: 0
 --- init
 main::mint_db();
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     upstream nv {
         server unix:$TEST_NGINX_SERVROOT/logs/db-nv.sock;
@@ -980,6 +1101,15 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/up.sock;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 ["GET /p/db/", "GET /p/db/", "GET /p/db12/", "GET /p/db12/",
  "GET /ctl/rotate-ca", "GET /probe/sync",
@@ -999,6 +1129,18 @@ stream {
 
 
 === TEST 14: "nginx -t" refuses, with the file and line: spiffe_proxy_verify or spiffe_proxy_svid (inherited too) without "proxy_ssl on", spiffe_proxy_svid with a proxy_ssl_certificate (in the server, or under a stream-level one), no identity source, bad patterns, a duplicate, no pattern, a bad flag
+--- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 [map { "GET /probe/nginx_t?case=$_" }
  qw(no-proxy-ssl svid-no-proxy-ssl svid-and-cert main-svid-and-cert
@@ -1044,6 +1186,9 @@ line 8: spiffe_proxy_verify;
 invalid value "yes" in "spiffe_proxy_svid" directive, it must be "on", "off", "hint=HINT" or a SPIFFE ID in FILE:8
 line 8: spiffe_proxy_svid yes;
 ']
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -1087,6 +1232,8 @@ qr{\[emerg\] .*"spiffe_proxy_svid" cannot be combined with "proxy_ssl_certificat
 
 === TEST 17: a server with spiffe_proxy_svid and one without share an upstream: neither resumes the TLS session of the other
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+
 stream {
     upstream u {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
@@ -1105,6 +1252,15 @@ stream {
         proxy_pass u;
     }
 }
+--- http_config eval
+$::UPSTREAMS . main::outer_upstreams()
+--- config eval
+<<'EOC' . main::outer_locations()
+    location ~ ^/p/(?<psock>[\w-]+)(?<rest>/.*)$ {
+        error_log logs/outer.log info;
+        proxy_pass http://unix:$TEST_NGINX_SERVROOT/logs/p$psock.sock:$rest;
+    }
+EOC
 --- request eval
 [map({ "GET /p/$_/" } qw(svid svid plain svid)), "GET /probe/errors"]
 --- error_code eval

@@ -1,16 +1,18 @@
 # Stream servers (ngx_stream_spiffe_module), loading and configuration:
 # the http object alone, the order of "make install", the stream object
 # without the http one, and what "nginx -t" refuses, with the file and
-# line.  The layout is t/060-stream.t's (SpiffeStream's
-# stream_server_block): the stream server under test listens on
-# unix:$TEST_NGINX_SERVROOT/logs/tls.sock and proxies to the "backend"
-# http server; the outer http locations of SpiffeMTLS are its clients.
+# line.  The layout is t/060-stream.t's: the stream server under test
+# listens on unix:$TEST_NGINX_SERVROOT/logs/tls.sock and proxies to the
+# "backend" http server (SpiffeStream's backends()); the outer http
+# locations of SpiffeMTLS are its clients.  Every block names them, in its
+# --- http_config (main::backends() . main::outer_upstreams()) and its
+# --- config (main::outer_locations()).
 #
 # /probe/nginx_t runs "nginx -t" on one of the configurations of %CONF.
 #
-# Modules: those of SpiffeStream (nginx's stream module, the http object,
-# then the stream object).  A block's --- init may load others: the t/lib
-# runner runs it before it writes nginx.conf.
+# Modules: every block's --- init says which (SpiffeTest runs it before
+# nginx.conf is written), most of them $MODULES of SpiffeStream (nginx's
+# stream module, the http object, then the stream object).
 
 use strict;
 use warnings;
@@ -19,9 +21,9 @@ BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
 use SpiffeTest;
 use SpiffeAgent;
-use SpiffeMTLS qw(add_peer start_probe);
-use SpiffeStream qw($STREAM_CORE $HTTP_SO $STREAM_SO $ERROR_BUT_502
-                    $CRIT_BUT_SHUTDOWN stream_server_block);
+use SpiffeMTLS qw(add_peer start_probe outer_locations outer_upstreams);
+use SpiffeStream qw($STREAM_CORE $HTTP_SO $STREAM_SO $MODULES
+                    $ERROR_BUT_502 $CRIT_BUT_SHUTDOWN backends);
 
 # the "no identity source" blocks must not find one in the environment
 delete $ENV{SPIFFE_ENDPOINT_SOCKET};
@@ -130,8 +132,6 @@ start_probe(nginx_t => \&nginx_t);
 
 log_level('info');
 
-add_block_preprocessor(\&stream_server_block);
-
 run_tests();
 
 __DATA__
@@ -141,7 +141,8 @@ __DATA__
 $ENV{TEST_NGINX_LOAD_MODULES} = $main::HTTP_SO;
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::backends() . main::outer_upstreams()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -149,10 +150,16 @@ spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
         spiffe_verify_client on;
         return 200 "$spiffe_verify|$spiffe_id\n";
     }
+EOC
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good/", "GET /as/good-other/"]
 --- response_body eval
 ["SUCCESS|$main::WEB\n", "SUCCESS|$main::OTHER\n"]
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -172,6 +179,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /as/good/", "GET /as/good-int/"]
 --- error_code eval
@@ -195,6 +206,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*dlopen\(\) "\Q$main::STREAM_SO\E" failed \(.*undefined symbol: ngx_spiffe_\w+\)}
@@ -202,6 +217,8 @@ qr{\[emerg\] .*dlopen\(\) "\Q$main::STREAM_SO\E" failed \(.*undefined symbol: ng
 
 
 === TEST 4: "spiffe_svid on" and "ssl_certificate" in one stream server
+--- init
+$ENV{TEST_NGINX_LOAD_MODULES} = $main::MODULES;
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 
@@ -215,6 +232,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"spiffe_svid on" cannot be combined with "ssl_certificate" in the server in \S+nginx\.conf:\d+}
@@ -222,6 +243,8 @@ qr{\[emerg\] .*"spiffe_svid on" cannot be combined with "ssl_certificate" in the
 
 
 === TEST 5: "spiffe_svid on" at stream level and an ssl_certificate in a server
+--- init
+$ENV{TEST_NGINX_LOAD_MODULES} = $main::MODULES;
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 
@@ -236,6 +259,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"spiffe_svid on" cannot be combined with "ssl_certificate" in the server in \S+nginx\.conf:\d+}
@@ -243,6 +270,8 @@ qr{\[emerg\] .*"spiffe_svid on" cannot be combined with "ssl_certificate" in the
 
 
 === TEST 6: "spiffe_verify_client" and "ssl_verify_client" in one stream server
+--- init
+$ENV{TEST_NGINX_LOAD_MODULES} = $main::MODULES;
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 
@@ -256,6 +285,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"spiffe_verify_client" cannot be combined with "ssl_verify_client" in the server in \S+nginx\.conf:\d+}
@@ -263,6 +296,8 @@ qr{\[emerg\] .*"spiffe_verify_client" cannot be combined with "ssl_verify_client
 
 
 === TEST 7: no identity source (no spiffe_workload_api, no SPIFFE_ENDPOINT_SOCKET)
+--- init
+$ENV{TEST_NGINX_LOAD_MODULES} = $main::MODULES;
 --- main_config
 stream {
     server {
@@ -274,6 +309,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"spiffe_verify_client" in \S+nginx\.conf:\d+ needs an identity source: "spiffe_workload_api", "spiffe_svid_dir" or SPIFFE_ENDPOINT_SOCKET}
@@ -281,8 +320,14 @@ qr{\[emerg\] .*"spiffe_verify_client" in \S+nginx\.conf:\d+ needs an identity so
 
 
 === TEST 8: "nginx -t" names the file and line: of a bad pattern (server and stream level), of a bad regex, of the server whose spiffe_svid meets an ssl_certificate, that has no identity source, that has no TLS
+--- init
+$ENV{TEST_NGINX_LOAD_MODULES} = $main::MODULES;
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- request eval
 ["GET /probe/nginx_t?case=server-pattern",
  "GET /probe/nginx_t?case=main-pattern",
@@ -315,10 +360,15 @@ line 7: server {
 "spiffe_verify_client" needs TLS in the server in FILE:8: add "ssl" to "listen" and "spiffe_svid on" or "ssl_certificate"
 line 8: server {
 ']
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 9: a stream server whose spiffe_verify_client is not on/optional/off
+--- init
+$ENV{TEST_NGINX_LOAD_MODULES} = $main::MODULES;
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 
@@ -331,6 +381,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid value "required" in \S+nginx\.conf:\d+}
@@ -338,6 +392,8 @@ qr{\[emerg\] .*invalid value "required" in \S+nginx\.conf:\d+}
 
 
 === TEST 10: "spiffe_svid on" at stream level, "spiffe_svid off" in a "listen ... ssl" server without a certificate: no certificate to serve, as without the module
+--- init
+$ENV{TEST_NGINX_LOAD_MODULES} = $main::MODULES;
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 
@@ -351,6 +407,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"ssl_certificate"}
@@ -358,6 +418,8 @@ qr{\[emerg\] .*"ssl_certificate"}
 
 
 === TEST 11: spiffe_svid in a stream server without "listen ... ssl": refused on every nginx (from 1.25.5 such a server has an SSL context all the same)
+--- init
+$ENV{TEST_NGINX_LOAD_MODULES} = $main::MODULES;
 --- main_config
 spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 
@@ -368,6 +430,10 @@ stream {
         proxy_pass unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
     }
 }
+--- http_config eval
+main::backends() . main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*"spiffe_svid" needs TLS in the server in \S+nginx\.conf:\d+: add "ssl" to "listen"}

@@ -3,8 +3,10 @@ package SpiffeStream;
 # Shared pieces of the stream suites (t/06*-stream*.t): the modules to load,
 # in the README's order -- nginx's stream module, the http object, then the
 # stream object, derived from TEST_NGINX_LOAD_MODULES (which "make test"
-# sets to the http object) --, waiting for a log to have its lines, "nginx
-# -t" on a configuration written by the suite, and a rotation under load.
+# sets to the http object) --, the plain http backends of the stream servers
+# under test (backends(), which blocks name in their --- http_config),
+# waiting for a log to have its lines, "nginx -t" on a configuration written
+# by the suite, and a rotation under load.
 
 use strict;
 use warnings;
@@ -12,14 +14,13 @@ use warnings;
 use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
-use SpiffeMTLS qw(start_load stop_load agent_cmd outer_locations
-                  outer_upstreams);
+use SpiffeMTLS qw(start_load stop_load agent_cmd);
 
 use Exporter 'import';
 our @EXPORT_OK = qw($STREAM_CORE $HTTP_SO $STREAM_SO $MODULES $SLOW
                     $ERROR_BUT_502 $ERROR_BUT_PLAIN $CRIT_BUT_SHUTDOWN
                     slurp wait_log nginx_t rotate_under_load
-                    stream_server_block);
+                    backends);
 
 # nginx's own stream module: Debian's, or that of the nginx under test
 our $STREAM_CORE = $ENV{TEST_NGINX_STREAM_MODULE}
@@ -49,21 +50,12 @@ our $ERROR_BUT_502 = qr/\[error\](?!.*(?:upstream prematurely closed connection 
 our $ERROR_BUT_PLAIN = qr/\[error\](?!.*(?:upstream prematurely closed connection|recv\(\) failed \(104: Connection reset by peer\)) while reading response header from upstream)/;
 our $CRIT_BUT_SHUTDOWN = qr/\[crit\](?!.*SSL_shutdown\(\) failed \(SSL: error:0A000123:SSL routines::application data after close notify\))/;
 
-# The block preprocessor of the suites of stream servers (t/060-stream.t,
-# t/062-stream-config.t), whose server under test listens on
-# unix:$TEST_NGINX_SERVROOT/logs/tls.sock and proxies to a plain http
-# server of the same nginx, the "backend" (backend.sock answers "backend:
-# URI", backend2.sock "backend2: URI"); the outer locations of SpiffeMTLS
-# are its TLS clients.  The modules are all three ($MODULES) unless the
-# block's --- init says else.  [error] and [crit] are not acceptable
-# unless the block's --- no_error_log narrows them (nor are [alert] and
-# [emerg], as in every block: SpiffeTest).
-sub stream_server_block {
-    my ($block) = @_;
-
-    $ENV{TEST_NGINX_LOAD_MODULES} = $MODULES;
-
-    $block->set_value(http_config => ($block->http_config // '') . <<'EOC'
+# The backends of the stream servers under test (t/060-stream.t,
+# t/062-stream-config.t), plain http servers of the same nginx that a
+# block's --- http_config names: backend.sock answers "backend: URI",
+# backend2.sock "backend2: URI"
+sub backends {
+    return <<'EOC';
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/backend.sock;
         return 200 "backend: $request_uri\n";
@@ -74,17 +66,6 @@ sub stream_server_block {
         return 200 "backend2: $request_uri\n";
     }
 EOC
-        . outer_upstreams());
-    $block->set_value(config => ($block->config // '') . outer_locations());
-
-    return if defined $block->must_die;
-
-    my $v = $block->no_error_log;
-    my @pats = !defined $v ? () : ref $v eq 'ARRAY' ? @$v
-             : grep { /\S/ } split /\n+/, $v;
-    push @pats, '[error]' unless grep { /error/ } @pats;
-    push @pats, '[crit]' unless grep { /crit/ } @pats;
-    $block->set_value(no_error_log => \@pats);
 }
 
 sub slurp {
