@@ -4,10 +4,12 @@
 # its subject.  Egress: spiffe_jwt_svid_audience keeps a JWT-SVID of our
 # own fresh (FetchJWTSVID, again at half its lifetime) as $spiffe_jwt_svid.
 #
-# Every block gets a fresh t/agent/agent.py (its --- init, or agent() by
-# default) and a /ctl/ location that proxies to the agent's control socket.
-# The tokens are made by the agent in --- init (mint()/forge() below) and
-# reach the requests as $TEST_NGINX_<NAME>.
+# Every block but those nginx must refuse starts a fresh t/agent/agent.py
+# in its --- init (forget(); agent();), points nginx at it
+# (spiffe_workload_api in its --- main_config), and has its own /ctl/
+# location where it drives the agent's control socket.  The tokens are
+# made by the agent in --- init (mint()/forge() below) and reach the
+# requests as $TEST_NGINX_<NAME>.
 #
 # "access" locations answer with a static file (alias html/ok.txt), never
 # with "return": "return" answers in the rewrite phase, before the access
@@ -18,7 +20,9 @@
 # order.  Every block also checks that no token reaches the log: no line
 # above debug looks like a JWT, no module line at all does, and no line
 # holds the signature of a token the block sent, except nginx's own debug
-# dump of the request headers ("http header: ...").
+# dump of the request headers ("http header: ..."): every such block's
+# --- no_error_log eval holds @main::LEAKS, and [crit], and [error] unless
+# its story (--- grep_error_log) has them.
 
 use strict;
 use warnings;
@@ -30,6 +34,8 @@ use SpiffeAgent;
 use File::Temp qw(tempdir);
 
 no_shuffle();
+
+delete $ENV{SPIFFE_ENDPOINT_SOCKET};
 
 # one state directory for the agents of this file: the gRPC stubs are
 # generated once, and the socket paths are known before a block runs
@@ -54,6 +60,12 @@ sub agent {
 # the signatures of the tokens of the block: none may reach the log
 our @Secrets;
 our $SecretRe = qr/(?!)/;
+
+# the tokens of the previous block forgotten: the first line of an --- init
+sub forget {
+    @Secrets = ();
+    $SecretRe = qr/(?!)/;
+}
 
 # $ENV{TEST_NGINX_<NAME>} = the token
 sub secret {
@@ -164,61 +176,31 @@ our @LEAKS = (
     qr/^(?!.*\[debug\] \d+#\d+: \*\d+ http header: ").*?(??{ $main::SecretRe })/,
 );
 
-our $CTL = <<'EOC';
-    location /ctl/ {
-        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
-    }
-EOC
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    delete $ENV{SPIFFE_ENDPOINT_SOCKET};
-    @Secrets = ();
-    $SecretRe = qr/(?!)/;
-
-    # config-error blocks stand alone
-    return if defined $block->must_die;
-
-    $block->set_value(init => 'agent();') unless defined $block->init;
-    $block->set_value(timeout => 10) unless defined $block->timeout;
-
-    $block->set_value(main_config =>
-        "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
-        . ($block->main_config // ''));
-
-    # the "long" tokens are 23 KiB
-    $block->set_value(http_config => "large_client_header_buffers 4 32k;\n"
-                                     . ($block->http_config // ''));
-
-    $block->set_value(config => ($block->config // '') . $CTL);
-
-    $block->set_value(user_files => ">>> ok.txt\nok\n"
-                                    . ($block->user_files // ''));
-
-    my $mine = $block->no_error_log;
-    my @never = ref $mine eq 'ARRAY' ? @$mine
-              : defined $mine ? grep { /\S/ } split /\n/, $mine
-              : ();
-    push @never, '[crit]', @LEAKS;
-    push @never, '[error]' unless defined $block->grep_error_log;
-    $block->set_value(no_error_log => \@never);
-});
-
 run_tests();
 
 __DATA__
 
 === TEST 1: a valid JWT-SVID: 200, the variables, the JWT bundle stream
 --- init
+forget();
 agent();
 mint(TOKEN => $main::WEB, 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         spiffe_jwt on;
         spiffe_jwt_audience api;
         alias html/ok.txt;
         add_header X-Jwt "$spiffe_jwt_verify id=$spiffe_jwt_id td=$spiffe_jwt_trust_domain path=$spiffe_jwt_path" always;
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t", "GET /ctl/status"]
@@ -232,14 +214,20 @@ mint(TOKEN => $main::WEB, 'api');
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot())
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 2: $spiffe_jwt_claims: the verified claims, compact JSON, keys sorted
 --- init
+forget();
 agent();
 mint(TOKEN => $main::WEB, 'api,other', exp => 4102444800, iat => 1700000000,
      'claim.scope' => 'read write', 'claim.n' => 5, 'claim.obj' => '{"z":1,"a":[true,null]}');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
@@ -252,10 +240,21 @@ Authorization: Bearer $TEST_NGINX_TOKEN
 GET /t
 --- response_body
 SUCCESS {"aud":["api","other"],"exp":4102444800,"iat":1700000000,"n":5,"obj":{"a":[true,null],"z":1},"scope":"read write","sub":"spiffe://example.org/ns/web"}
+--- no_error_log eval
+['[crit]', @main::LEAKS, '[error]']
 
 
 
 === TEST 3: no token, spiffe_jwt on: 401 with a bare "WWW-Authenticate: Bearer"
+--- init
+forget();
+agent();
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         spiffe_jwt on;
@@ -273,13 +272,22 @@ SUCCESS {"aud":["api","other"],"exp":4102444800,"iat":1700000000,"n":5,"obj":{"a
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot(), ('[info] spiffe: no JWT-SVID in the request') x 2)
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 4: spiffe_jwt optional: NONE without a token, SUCCESS with one
 --- init
+forget();
 agent();
 mint(TOKEN => $main::WEB, 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         spiffe_jwt optional;
@@ -296,13 +304,25 @@ mint(TOKEN => $main::WEB, 'api');
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot())
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 5: every forged token under optional: FAILED:reason, variables empty
 --- init
+forget();
 agent();
 main::forge_all();
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config
+    # the "long" tokens are 23 KiB
+    large_client_header_buffers 4 32k;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         spiffe_jwt optional;
@@ -319,13 +339,25 @@ main::bearer(map { main::kind_var($_) } @main::KINDS)
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot(), main::refused(map { $main::REASON{$_} } @main::KINDS))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 6: every forged token under on: 401 invalid_token
 --- init
+forget();
 agent();
 main::forge_all();
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config
+    # the "long" tokens are 23 KiB
+    large_client_header_buffers 4 32k;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         spiffe_jwt on;
@@ -343,11 +375,14 @@ main::bearer(map { main::kind_var($_) } @main::KINDS)
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot(), main::refused(map { $main::REASON{$_} } @main::KINDS))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 7: times: exp, nbf and iat with 60 s of leeway
 --- init
+forget();
 agent();
 mint(EXP_30 => $main::WEB, 'api', exp => '-30');
 mint(EXP_120 => $main::WEB, 'api', exp => '-120', iat => '-400');
@@ -358,6 +393,9 @@ mint(IAT_120 => $main::WEB, 'api', iat => '+120');
 mint(NO_EXP => $main::WEB, 'api', exp => 'none');
 mint(STR_EXP => $main::WEB, 'api', 'claim.exp' => 'soon');
 mint(FRAC_EXP => $main::WEB, 'api', 'claim.exp' => time() + 100.5);
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
@@ -376,11 +414,14 @@ main::bearer(qw(EXP_30 EXP_120 NBF_30 NBF_120 IAT_30 IAT_120 NO_EXP STR_EXP FRAC
 --- grep_error_log_out eval
 main::story(main::boot(), main::refused('expired', 'not yet valid',
             'issued in the future', 'no exp', 'bad exp'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 8: audiences: a string, an array, several configured, none, wrong
 --- init
+forget();
 agent();
 mint(API => $main::WEB, 'api');
 mint(ARRAY => $main::WEB, 'x,y,api');
@@ -391,6 +432,9 @@ mint(NO_AUD => $main::WEB, '-');
 mint(BAD_AUD => $main::WEB, 'api', 'claim.aud' => '["api",1]');
 mint(EMPTY_ARRAY => $main::WEB, 'api', 'claim.aud' => '[]');
 mint(CASE => $main::WEB, 'API');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
@@ -410,11 +454,14 @@ main::bearer(qw(API ARRAY SECOND WRONG WRONG_ARRAY NO_AUD BAD_AUD EMPTY_ARRAY CA
 main::story(main::boot(), main::refused('audience mismatch',
             'audience mismatch', 'no aud', 'bad aud', 'audience mismatch',
             'audience mismatch'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 9: subjects: not a SPIFFE ID, no path, no sub, an unknown trust domain
 --- init
+forget();
 agent();
 $main::Agent->control_ok('new-td unknown.org');
 mint(NOT_ID => 'https://example.org/ns/web', 'api');
@@ -424,6 +471,9 @@ mint(NO_SUB => '-', 'api');
 mint(NUM_SUB => '-', 'api', 'claim.sub' => '42');
 mint(UNKNOWN => 'spiffe://unknown.org/ns/web', 'api');
 mint(OWN_KEY => 'spiffe://unknown.org/ns/web', 'api', td => 'own');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
@@ -445,11 +495,14 @@ main::story(main::boot(), main::refused('sub is not a SPIFFE ID',
             'sub is not a SPIFFE ID', 'sub has no path', 'no sub',
             'sub is not a SPIFFE ID', 'no bundle for trust domain',
             'no bundle for trust domain'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 10: spiffe_jwt_allow/deny: exact, "*", "/**", regex, order, all
 --- init
+forget();
 agent();
 mint(WEB => $main::WEB, 'api');
 mint(PROD_WEB => 'spiffe://example.org/ns/prod/sa/web', 'api');
@@ -457,6 +510,12 @@ mint(PROD_DB => 'spiffe://example.org/ns/prod/sa/db', 'api');
 mint(DEEP => 'spiffe://example.org/ns/a/b/c', 'api');
 mint(TOP => 'spiffe://example.org/x', 'api');
 mint(TEST_WEB => 'spiffe://example.org/ns/test/sa/web', 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     spiffe_jwt on;
     spiffe_jwt_audience api;
@@ -511,14 +570,23 @@ main::story(main::boot(),
     '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/ns/test/sa/web"',
     '[info] spiffe: access forbidden by the JWT rule at */nginx.conf:* for "spiffe://example.org/ns/web"',
     '[info] spiffe: access forbidden by the JWT rule at */nginx.conf:* for "spiffe://example.org/ns/prod/sa/web"')
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 11: rules without spiffe_jwt: no valid token is 403, not 401
 --- init
+forget();
 agent();
 mint(WEB => $main::WEB, 'api');
 forge(BAD => 'badsig', $main::WEB, 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         spiffe_jwt_audience api;
@@ -539,13 +607,22 @@ main::story(main::boot(),
     '[info] spiffe: access forbidden: no verified JWT-SVID (NONE)',
     '[info] spiffe: JWT-SVID refused: bad signature',
     '[info] spiffe: access forbidden: no verified JWT-SVID (FAILED:bad signature)')
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 12: satisfy any: a valid token lets the request in past "deny all"
 --- init
+forget();
 agent();
 mint(WEB => $main::WEB, 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         satisfy any;
@@ -565,13 +642,22 @@ mint(WEB => $main::WEB, 'api');
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot(), '[info] spiffe: no JWT-SVID in the request')
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 13: spiffe_jwt_header: another header, with or without "Bearer "
 --- init
+forget();
 agent();
 mint(WEB => $main::WEB, 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         spiffe_jwt on;
@@ -597,6 +683,8 @@ mint(WEB => $main::WEB, 'api');
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot(), '[info] spiffe: no JWT-SVID in the request')
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
@@ -604,9 +692,16 @@ main::story(main::boot(), '[info] spiffe: no JWT-SVID in the request')
 # nginx itself answers 400 to a second Authorization line; other headers
 # may repeat
 --- init
+forget();
 agent();
 mint(WEB => $main::WEB, 'api');
 mint(API => 'spiffe://example.org/ns/api', 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         spiffe_jwt on;
@@ -634,14 +729,20 @@ mint(API => 'spiffe://example.org/ns/api', 'api');
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot(), main::refused(('more than one token header') x 3))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 15: signing algorithms: ES256/384/512, RS256/384/512, PS256/384/512
 --- init
+forget();
 agent();
 mint("T_$_" => $main::WEB, 'api', alg => $_)
     for qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512);
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
@@ -657,11 +758,14 @@ main::bearer(map { "T_$_" } qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 P
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot())
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 16: a federated trust domain's JWT bundle; keys never cross trust domains
 --- init
+forget();
 agent();
 $main::Agent->control_ok('new-td other.org jwt-alg=RS256');
 $main::Agent->control_ok('federate other.org');
@@ -671,6 +775,9 @@ mint(OTHER => 'spiffe://other.org/ns/web', 'api');
 mint(OTHER_OWN_KEY => 'spiffe://other.org/ns/web', 'api', td => 'own');
 mint(OWN_OTHER_KEY => $main::WEB, 'api', td => 'other.org');
 mint(WEB => $main::WEB, 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
@@ -687,19 +794,29 @@ main::bearer(qw(OTHER OTHER_OWN_KEY OWN_OTHER_KEY WEB))
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot(2), main::refused('unknown kid', 'unknown kid'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 17: federation pushed mid-block: a trust domain's tokens count from its bundle on, and no longer after it goes
 --- init
+forget();
 agent();
 $main::Agent->control_ok('new-td third.org');
 mint(THIRD => 'spiffe://third.org/ns/web', 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
         spiffe_jwt_audience api;
         return 200 "$spiffe_jwt_verify\n";
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -721,19 +838,32 @@ main::story(main::boot(), main::refused('no bundle for trust domain'),
             '[info] spiffe: JWT bundles of 2 trust domain(s)',
             '[info] spiffe: JWT bundles of 1 trust domain(s)',
             main::refused('no bundle for trust domain'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 18: JWT key rotation: the old key's tokens are refused after the push, the new key's accepted
 --- init
+forget();
 agent();
 mint(OLD => $main::WEB, 'api');
 mint(NEW => $main::WEB, 'api', key => 'next');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         spiffe_jwt on;
         spiffe_jwt_audience api;
         alias html/ok.txt;
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t", "GET /t",
@@ -751,19 +881,32 @@ mint(NEW => $main::WEB, 'api', key => 'next');
 main::story(main::boot(), main::refused('unknown kid'),
             '[info] spiffe: JWT bundles of 1 trust domain(s)',
             main::refused('unknown kid'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 19: JWT key rotation with keep-old: both keys count, then only the last two
 --- init
+forget();
 agent();
 mint(OLD => $main::WEB, 'api');
 mint(NEW => $main::WEB, 'api', key => 'next');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /t {
         spiffe_jwt on;
         spiffe_jwt_audience api;
         alias html/ok.txt;
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t", "GET /t",
@@ -782,18 +925,28 @@ main::story(main::boot(), main::refused('unknown kid'),
             '[info] spiffe: JWT bundles of 1 trust domain(s)',
             '[info] spiffe: JWT bundles of 1 trust domain(s)',
             main::refused('unknown kid'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 20: bad JWTBundlesResponses are discarded, the last good bundles stay; an empty one trusts nothing
 --- init
+forget();
 agent();
 mint(WEB => $main::WEB, 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
         spiffe_jwt_audience api;
         return 200 "$spiffe_jwt_verify\n";
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 [map { ("GET /ctl/send-jwt-bundles/$_?wait_ms=$ENV{TEST_NGINX_PUSH_MS}", "GET /t") }
@@ -813,6 +966,8 @@ main::story(main::boot(),
     '[info] spiffe: JWT bundles of 0 trust domain(s)',
     main::refused('no bundle for trust domain'),
     '[info] spiffe: JWT bundles of 1 trust domain(s)')
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
@@ -821,14 +976,22 @@ main::story(main::boot(),
 # fails: under valgrind the failure lasts longer, and the retry after
 # "fail off" may be 8 s away
 --- init
+forget();
 agent();
 mint(OLD => $main::WEB, 'api');
 mint(NEW => $main::WEB, 'api', key => 'next');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
         spiffe_jwt_audience api;
         return 200 "$spiffe_jwt_verify\n";
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t",
@@ -852,19 +1015,29 @@ main::story(main::boot(),
     '[info] spiffe: JWT bundles of 1 trust domain(s)',
     '[notice] spiffe: Workload API "unix:{sock}": FetchJWTBundles connected',
     main::refused('unknown kid'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 22: the agent ends FetchJWTBundles: nginx reconnects at once and takes later pushes
 --- init
+forget();
 agent();
 mint(OLD => $main::WEB, 'api');
 mint(NEW => $main::WEB, 'api', key => 'next');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
         spiffe_jwt_audience api;
         return 200 "$spiffe_jwt_verify\n";
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /ctl/end-stream?wait_ms=$ENV{TEST_NGINX_PUSH_MS}",
@@ -883,20 +1056,29 @@ main::story(main::boot(),
     main::boot(),
     '[info] spiffe: JWT bundles of 1 trust domain(s)',
     main::refused('unknown kid'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 23: no JWT bundles yet: tokens are refused until they come
 --- init
+forget();
 agent()->control_ok('stall on');
 mint(WEB => $main::WEB, 'api');
+--- timeout: 10
 --- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
     spiffe_startup_timeout 300ms;
 --- config
     location = /t {
         spiffe_jwt optional;
         spiffe_jwt_audience api;
         return 200 "$spiffe_jwt_verify\n";
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t", "GET /ctl/stall/off?wait_ms=$ENV{TEST_NGINX_PUSH_MS}", "GET /t"]
@@ -908,13 +1090,25 @@ mint(WEB => $main::WEB, 'api');
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::refused('no JWT bundles yet'), main::boot())
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 24: no JWT checks configured: no FetchJWTBundles stream, no FetchJWTSVID call
+--- init
+forget();
+agent();
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         return 200 "[$spiffe_jwt_verify] [$spiffe_jwt_svid]\n";
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /t", "GET /ctl/status"]
@@ -926,10 +1120,21 @@ main::story(main::refused('no JWT bundles yet'), main::boot())
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story()
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 25: egress: our JWT-SVID reaches a backend that validates it
+--- init
+forget();
+agent();
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /egress {
         spiffe_jwt_svid_audience backend;
@@ -943,6 +1148,10 @@ main::story()
         alias html/ok.txt;
         add_header X-Jwt "$spiffe_jwt_verify $spiffe_jwt_id $spiffe_jwt_claims" always;
     }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /egress", "GET /ctl/status"]
 --- response_headers_like eval
@@ -955,6 +1164,8 @@ main::story()
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot())
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
@@ -962,7 +1173,14 @@ main::story(main::boot())
 # a 5 s token: asked again 2 s later (half of the 4 to 5 s left, whole
 # seconds), so the agent sees 3 calls 2 s apart within 4.6 s
 --- init
+forget();
 agent(jwt_ttl => 5);
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /egress {
         spiffe_jwt_svid_audience backend;
@@ -974,6 +1192,10 @@ agent(jwt_ttl => 5);
         spiffe_jwt_audience backend;
         alias html/ok.txt;
         add_header X-Jwt "$spiffe_jwt_verify $spiffe_jwt_id" always;
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /egress", "GET /ctl/jwt-ttl/5?wait_ms=" . ($main::Valgrind ? 4200 : 4600),
@@ -990,6 +1212,8 @@ agent(jwt_ttl => 5);
 qr/spiffe: JWT-SVID "spiffe:\/\/example\.org\/nginx" for audience "backend", expires in [45] s$/m
 --- grep_error_log_out eval
 qr/\A(?:spiffe: JWT-SVID "[^"]+" for audience "backend", expires in [45] s\n){3}\z/
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
@@ -997,11 +1221,19 @@ qr/\A(?:spiffe: JWT-SVID "[^"]+" for audience "backend", expires in [45] s\n){3}
 # 36893488147419104 s: half of it is 384 ms once multiplied by 1000 modulo
 # 2^64
 --- init
+forget();
 agent(jwt_ttl => '36893488147419104');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /svid {
         spiffe_jwt_svid_audience backend;
         return 200 "[$spiffe_jwt_svid]\n";
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /svid", "GET /ctl/status?wait_ms=1500", "GET /ctl/jwt-svid-calls"]
@@ -1011,18 +1243,27 @@ agent(jwt_ttl => '36893488147419104');
 qr/spiffe: JWT-SVID "[^"]+" for audience "backend", expires in \d+ s/
 --- grep_error_log_out eval
 qr/\Aspiffe: JWT-SVID "spiffe:\/\/example\.org\/nginx" for audience "backend", expires in 3689348814741910[34] s\n\z/
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 28: egress: the agent refuses FetchJWTSVID: $spiffe_jwt_svid empty and the log says why, until it recovers
 --- init
+forget();
 agent()->control_ok('fail permission_denied FetchJWTSVID');
+--- timeout: 10
 --- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
     spiffe_startup_timeout 300ms;
 --- config
     location = /svid {
         spiffe_jwt_svid_audience backend;
         return 200 "[$spiffe_jwt_svid]\n";
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /svid",
@@ -1036,14 +1277,19 @@ main::story(
     '[error] spiffe: Workload API "unix:{sock}": FetchJWTSVID failed (PERMISSION_DENIED: no identity issued), retrying with backoff',
     '[warn] spiffe: no JWT-SVID for audience "backend": FetchJWTSVID failed: PERMISSION_DENIED: no identity issued',
     '[notice] spiffe: Workload API "unix:{sock}": FetchJWTSVID connected')
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 29: egress: a JWTSVIDResponse whose spiffe_id is not a SPIFFE ID is discarded, and that text never reaches the log
 # a terminal escape sequence in the ID
 --- init
+forget();
 agent()->control_ok("jwt-svid-id spiffe://example.org/\e[31mred");
+--- timeout: 10
 --- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
     spiffe_startup_timeout 300ms;
 --- config
     location = /svid {
@@ -1054,8 +1300,6 @@ agent()->control_ok("jwt-svid-id spiffe://example.org/\e[31mred");
 ["GET /svid"]
 --- response_body
 []
---- no_error_log eval
-["\e[31m", "red"]
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 # discarded on each try
@@ -1063,16 +1307,26 @@ qr{\A(?:\[error\] \d+#\d+: spiffe: JWTSVIDResponse for audience "backend" discar
 (?:\[error\] \d+#\d+: spiffe: Workload API "[^"]+": FetchJWTSVID failed \(UNAVAILABLE: no usable answer\), retrying with backoff
 )?)+\[warn\] \d+#\d+: \*\d+ spiffe: no JWT-SVID for audience "backend": FetchJWTSVID failed: UNAVAILABLE: no usable answer
 \z}
+--- no_error_log eval
+["\e[31m", "red", '[crit]', @main::LEAKS]
 
 
 
 === TEST 30: egress: a JWT-SVID that expires without a new one is not used
 --- init
+forget();
 agent(jwt_ttl => 2);
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /svid {
         spiffe_jwt_svid_audience backend;
         return 200 "[$spiffe_jwt_svid]\n";
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /svid",
@@ -1085,10 +1339,18 @@ agent(jwt_ttl => 2);
 --- grep_error_log_out eval
 main::story(
     '[warn] spiffe: no JWT-SVID for audience "backend": it expired and no new one came')
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 31: egress: one JWT-SVID per audience, each valid for its own audience only
+--- init
+forget();
+agent();
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /to-a {
         spiffe_jwt_svid_audience aud-a;
@@ -1108,6 +1370,10 @@ main::story(
     location = /svid {
         return 200 "[$spiffe_jwt_svid]\n";
     }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- request eval
 ["GET /to-a", "GET /b-to-a", "GET /svid", "GET /ctl/status"]
 --- response_body_like eval
@@ -1119,14 +1385,19 @@ main::story(
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot(), main::refused('audience mismatch'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 32: egress: spiffe_svid_hint picks the JWT-SVID of that SVID
 --- init
+forget();
 agent(spiffe_id => 'spiffe://example.org/nginx',
       svids => ['spiffe://example.org/nginx-b,hint=b']);
+--- timeout: 10
 --- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
     spiffe_svid_hint b;
 --- config
     location = /egress {
@@ -1145,13 +1416,22 @@ GET /egress
 SUCCESS spiffe://example.org/nginx-b spiffe://example.org/nginx-b
 --- error_log
 spiffe: JWT-SVID "spiffe://example.org/nginx-b" for audience "backend", expires in
+--- no_error_log eval
+['[crit]', @main::LEAKS, '[error]']
 
 
 
 === TEST 33: egress with RSA-PSS keys (an agent with --jwt-alg PS256)
 --- init
+forget();
 agent(jwt_alg => 'PS256');
 mint(WEB => $main::WEB, 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /egress {
         spiffe_jwt_svid_audience api;
@@ -1173,13 +1453,22 @@ mint(WEB => $main::WEB, 'api');
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot())
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 34: a verdict taken in a location is not reused after "rewrite ... last" to a location with another audience
 --- init
+forget();
 agent();
 mint(FOR_A => $main::WEB, 'a');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     location = /a {
         spiffe_jwt_audience a;
@@ -1203,13 +1492,22 @@ main::bearer(qw(FOR_A FOR_A))
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot(), main::refused('audience mismatch', 'audience mismatch'))
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 35: a JWT variable read at server level does not decide for the location
 --- init
+forget();
 agent();
 mint(WEB => $main::WEB, 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- user_files
+>>> ok.txt
+ok
 --- config
     set $early $spiffe_jwt_verify;
     location = /t {
@@ -1227,6 +1525,8 @@ X-Jwt: SUCCESS
 --- grep_error_log eval: $main::Story
 --- grep_error_log_out eval
 main::story(main::boot())
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
@@ -1241,6 +1541,7 @@ main::story(main::boot())
 # The log reads the token again when the response ends: on a slow machine
 # the 2 s token may then be between two fetches, and the value empty.
 --- init
+forget();
 agent(ttl => 2, auto_rotate => 1, jwt_ttl => 2);
 --- http_config
     log_format vars escape=none '$spiffe_svid_id $spiffe_jwt_svid';
@@ -1256,6 +1557,10 @@ agent(ttl => 2, auto_rotate => 1, jwt_ttl => 2);
     location = /vars {
         alias $TEST_NGINX_SERVROOT/logs/vars.log;
     }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
+    }
 --- user_files eval
 ">>> big.txt\n" . ("x" x 99 . "\n") x 120
 --- request eval
@@ -1270,6 +1575,10 @@ agent(ttl => 2, auto_rotate => 1, jwt_ttl => 2);
 --- error_log eval
 qr/spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 3$/m
 --- timeout: 15
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- no_error_log eval
+['[crit]', @main::LEAKS, '[error]']
 
 
 
@@ -1393,12 +1702,18 @@ qr{\[emerg\] .*"spiffe_jwt_svid_audience" needs the Workload API: "spiffe_worklo
 
 === TEST 46: $spiffe_rule and the log name the JWT rule that decided, by file and line; empty when none did
 --- init
+forget();
 agent();
 mint(WEB => $main::WEB, 'api');
 mint(PROD_WEB => 'spiffe://example.org/ns/prod/sa/web', 'api');
 mint(DEV_WEB => 'spiffe://example.org/ns/dev/sa/web', 'api');
 mint(TOP => 'spiffe://example.org/x', 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- user_files
+>>> ok.txt
+ok
 >>> jwt-rules.conf
 spiffe_jwt_deny  spiffe://example.org/ns/dev/**;
 spiffe_jwt_allow spiffe://example.org/ns/*/sa/web;
@@ -1440,21 +1755,31 @@ main::bearer(qw(PROD_WEB WEB DEV_WEB TOP))
 main::story(main::boot(),
     "[info] spiffe: access forbidden by the JWT rule at $ENV{TEST_NGINX_HTML_DIR}/jwt-rules.conf:1 for \"spiffe://example.org/ns/dev/sa/web\"",
     '[info] spiffe: access forbidden: no JWT rule allows "spiffe://example.org/x"')
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 47: the agents' forms: SPIRE's JWK Set without "use", the SPIFFE bundle document, bare trust-domain keys
 --- init
+forget();
 agent();
 $main::Agent->control_ok('new-td other.org');
 $main::Agent->control_ok('federate other.org');
 mint(WEB => $main::WEB, 'api');
 mint(OTHER => 'spiffe://other.org/ns/web', 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- config
     location = /t {
         spiffe_jwt optional;
         spiffe_jwt_audience api;
         return 200 "$spiffe_jwt_verify $spiffe_jwt_trust_domain\n";
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /ctl/status", "GET /t", "GET /t",
@@ -1473,17 +1798,23 @@ mint(OTHER => 'spiffe://other.org/ns/web', 'api');
 main::story(main::boot(2), ('[info] spiffe: JWT bundles of 2 trust domain(s)') x 2)
 --- error_log eval
 qr/\[info\] .*spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 2\b/
+--- no_error_log eval
+['[crit]', @main::LEAKS]
 
 
 
 === TEST 48: an empty federated bundle (a JWT-only trust domain): our SVID stays and rotates, its JWT-SVIDs validate, its X.509-SVIDs are refused, said once
 --- init
+forget();
 agent();
 $main::Agent->control_ok('new-td jwt.test');
 $main::Agent->control_ok('federate jwt.test jwt-only');
 $main::Agent->control_ok('mint spiffe://jwt.test/ns/web jwtpeer ca=jwt.test');
 $ENV{TEST_NGINX_STATE} = $main::State;
 mint(JWT => 'spiffe://jwt.test/ns/web', 'api');
+--- timeout: 10
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- http_config
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
@@ -1503,6 +1834,10 @@ mint(JWT => 'spiffe://jwt.test/ns/web', 'api');
         proxy_pass https://unix:$TEST_NGINX_SERVROOT/logs/tls.sock:/;
         proxy_ssl_certificate $TEST_NGINX_STATE/jwtpeer.pem;
         proxy_ssl_certificate_key $TEST_NGINX_STATE/jwtpeer.key;
+    }
+
+    location /ctl/ {
+        proxy_pass http://unix:$TEST_NGINX_AGENT_CONTROL:/;
     }
 --- request eval
 ["GET /ctl/status", "GET /t", "GET /peer",
@@ -1525,5 +1860,5 @@ qr/\A\[info\]|\A\[notice\] \d+#\d+: spiffe: no X\.509 authority for jwt\.test \(
 --- error_log eval
 [qr/\[info\] .*spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 1\b/,
  qr/\[info\] .*spiffe: SVID "spiffe:\/\/example\.org\/nginx" serial \w+, version 2\b/]
---- no_error_log
-[error]
+--- no_error_log eval
+['[error]', '[crit]', @main::LEAKS]

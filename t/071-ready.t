@@ -7,7 +7,10 @@
 # The agent starts down: the first block sees nginx without an SVID.
 # /probe/ready polls the readiness page until it answers the status asked
 # for (bounded), and reports it as text: pids and times are checked there
-# and written as words, so that a block states the whole answer.
+# and written as words, so that a block states the whole answer.  A block
+# names the pages under test ($STATUS) and the outer side of
+# t/lib/SpiffeMTLS.pm (/ctl/, /probe/): main::outer_upstreams() in its
+# http_config, main::outer_locations() after its own locations.
 
 use strict;
 use warnings;
@@ -133,9 +136,7 @@ $SIG{PIPE} = 'IGNORE';
 start_probe(ready => \&ready_report, times => \&times_report,
             svids => \&svids_report);
 
-our $MAIN = "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
-    . "    spiffe_startup_timeout 100ms;\n";
-
+# the pages under test, which every block names before the outer locations
 our $STATUS = <<'EOC';
     location = /ready { spiffe_status ready; }
     location = /status { spiffe_status; }
@@ -146,29 +147,19 @@ master_on();
 workers($NW);
 log_level('info');
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(main_config => $MAIN . ($block->main_config // ''));
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . outer_upstreams());
-    $block->set_value(config => $STATUS . ($block->config // '')
-                                . outer_locations());
-    $block->set_value(timeout => 20) unless defined $block->timeout;
-
-    return if defined $block->must_die;
-
-    $block->set_value(no_error_log => join "\n",
-                      grep { defined } $block->no_error_log,
-                      (defined $block->error_log ? () : '[error]'),
-                      '[crit]');
-});
-
 run_tests();
 
 __DATA__
 
 === TEST 1: no SVID yet (the agent is down): 503 and the workers without one; the agent comes up: 200
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+    spiffe_startup_timeout 100ms;
+--- http_config eval
+main::outer_upstreams()
+--- config eval
+$main::STATUS . main::outer_locations()
+--- timeout: 20
 --- request eval
 ["GET /probe/ready?status=503", "GET /ctl/up",
  "GET /probe/ready?status=200&secs=10"]
@@ -183,10 +174,19 @@ __DATA__
 qr{\[error\] .*spiffe: Workload API "unix:\S+": FetchX509SVID failed \(UNAVAILABLE: }
 --- no_error_log
 [emerg]
+[crit]
 
 
 
 === TEST 2: ready; the JSON and Prometheus pages say when each worker took its SVID and when each bundle changed
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+    spiffe_startup_timeout 100ms;
+--- http_config eval
+main::outer_upstreams()
+--- config eval
+$main::STATUS . main::outer_locations()
+--- timeout: 20
 --- request eval
 ["GET /probe/svids", "GET /probe/ready?status=200",
  "GET /probe/times", "HEAD /ready"]
@@ -199,10 +199,20 @@ qr{\[error\] .*spiffe: Workload API "unix:\S+": FetchX509SVID failed \(UNAVAILAB
              'format: ok',
              'metrics: same as json'),
  ""]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 3: an expired SVID: 503 and which worker holds it; a new one: 200
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+    spiffe_startup_timeout 100ms;
+--- http_config eval
+main::outer_upstreams()
+--- config eval
+$main::STATUS . main::outer_locations()
 --- request eval
 ["GET /probe/svids", "GET /ctl/ttl/2",
  "GET /ctl/rotate-svid", "GET /probe/ready?status=503&secs=6",
@@ -218,15 +228,25 @@ qr{\[error\] .*spiffe: Workload API "unix:\S+": FetchX509SVID failed \(UNAVAILAB
  main::lines('status 200', 'content-type: application/json', 'ready true',
              'body {"ready":true}')]
 --- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 4: configured trust domains: one with its bundle file, one whose bundle endpoint does not answer: 503 names that one
 --- main_config eval
-"spiffe_bundle partner.test \$TEST_NGINX_HTML_DIR/partner.pem;
+"spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;
+    spiffe_startup_timeout 100ms;
+    spiffe_bundle partner.test \$TEST_NGINX_HTML_DIR/partner.pem;
     spiffe_federate other.org https://127.0.0.1:1/bundle.json;"
 --- user_files eval
 [["partner.pem", main::slurp("$ENV{TEST_NGINX_CERTS}/ca-b.pem")]]
+--- http_config eval
+main::outer_upstreams()
+--- config eval
+$main::STATUS . main::outer_locations()
+--- timeout: 20
 --- request eval
 ["GET /probe/svids", "GET /probe/ready?status=503",
  "GET /probe/times"]
@@ -241,15 +261,24 @@ qr{\[error\] .*spiffe: Workload API "unix:\S+": FetchX509SVID failed \(UNAVAILAB
              'metrics: same as json')]
 --- error_log
 spiffe: federated bundle of "other.org" from "https://127.0.0.1:1/bundle.json" not used
+--- no_error_log
+[crit]
 
 
 
 === TEST 5: a spiffe_bundle file without any authority: 503 names its trust domain
 --- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+    spiffe_startup_timeout 100ms;
     spiffe_bundle partner.test $TEST_NGINX_HTML_DIR/empty.json;
 --- user_files
 >>> empty.json
 {"keys": []}
+--- http_config eval
+main::outer_upstreams()
+--- config eval
+$main::STATUS . main::outer_locations()
+--- timeout: 20
 --- request eval
 ["GET /probe/svids", "GET /probe/ready?status=503"]
 --- response_body eval
@@ -260,6 +289,7 @@ spiffe: federated bundle of "other.org" from "https://127.0.0.1:1/bundle.json" n
 spiffe: bundle of "partner.test" from "$TEST_NGINX_HTML_DIR/empty.json": 0 X.509 authorities, 0 JWT authorities
 --- no_error_log
 [error]
+[crit]
 
 
 

@@ -29,9 +29,12 @@
 # report names SVIDs, not serials: "SVID 1" is the one nginx served first,
 # "SVID 2" the next one the agent made, and so on.
 #
-# Every block gets a fresh agent (state in $State: the same socket paths
-# for every block, which the probe, forked once, relies on) and one nginx
-# worker.  Timing: nothing is a fixed sleep but the window in which nothing
+# Every block starts a fresh agent in its --- init (agent(); state in
+# $State: the same socket paths for every block, which the probe, forked
+# once, relies on), names the TLS server under test ($TLS_SERVER) and the
+# probe's location ($PROBE), and has one nginx worker.  Its --- grep_error_log is $Story, and its
+# --- no_error_log allows only the module's own [error] lines (all in the
+# story).  Timing: nothing is a fixed sleep but the window in which nothing
 # may happen (stall) and the wait for an SVID to expire; everything else
 # polls with a deadline, longer under valgrind ($SLOW).  Retries back off
 # 1 s, 2 s, 4 s..., so a block that waits for 3 failed calls and then for
@@ -579,17 +582,9 @@ start_probe(walk => sub {
 });
 
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(init => 'agent();') unless defined $block->init;
-    $block->set_value(timeout => 60) unless defined $block->timeout;
-
-    $block->set_value(main_config => <<'EOC' . ($block->main_config // ''));
-    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
-EOC
-
-    $block->set_value(http_config => <<'EOC');
+# the TLS server under test, which every block names as its http_config;
+# curl reaches it at $TLS_SOCK
+our $TLS_SERVER = <<'EOC';
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -602,26 +597,28 @@ EOC
     }
 EOC
 
-    $block->set_value(config => <<'EOC');
+# the probe's location, which every block names as its config
+our $PROBE = <<'EOC';
     location /probe/ {
         proxy_pass http://unix:$TEST_NGINX_PROBE:;
         proxy_read_timeout 600s;
     }
 EOC
 
-    $block->set_value(grep_error_log => $Story);
-
-    # the module's own [error] lines are all in the story
-    $block->set_value(no_error_log => [
-        qr/\[error\](?!.* spiffe: )/, '[crit]'])
-        unless defined $block->no_error_log;
-});
-
 run_tests();
 
 __DATA__
 
 === TEST 1: PermissionDenied: last SVID kept, one error over several retries, recovers
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=permission-denied
 --- response_body
@@ -638,6 +635,8 @@ SVID 2 served: yes
 after: serves SVID 2; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -646,10 +645,21 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 2',
     '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 2: Unavailable: last SVID kept, one error over several retries, recovers
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=unavailable
 --- response_body
@@ -666,6 +676,8 @@ SVID 2 served: yes
 after: serves SVID 2; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -674,12 +686,23 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 2',
     '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 3: the agent killed mid-stream and away: last SVID kept, one error over several retries, recovers
 # a new agent process has a new CA: SVID 2 comes from it, and "web" is
 # minted again from it after the recovery
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=killed
 --- response_body
@@ -698,6 +721,8 @@ workers: the same
 descriptors: the same
 logged once per refused client: [info] spiffe: client SVID refused (FAILED:unable to get local issuer certificate)
 logged once per refused client: [info] spiffe: peer X.509-SVID refused: unable to get local issuer certificate while SSL handshaking
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -706,10 +731,21 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 2',
     '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 4: the agent restarted with a new CA: the new SVID and the new bundle apply at once
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=new-ca
 --- response_body
@@ -726,6 +762,8 @@ workers: the same
 descriptors: the same
 logged once per refused client: [info] spiffe: client SVID refused (FAILED:unable to get local issuer certificate)
 logged once per refused client: [info] spiffe: peer X.509-SVID refused: unable to get local issuer certificate while SSL handshaking
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -734,10 +772,21 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 2',
     '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 5: stalled: the agent answers nothing; nothing logged, last SVID kept; its next answer is taken
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=stalled
 --- response_body
@@ -753,6 +802,8 @@ SVID 2 served: yes
 after: serves SVID 2; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -761,10 +812,21 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 2',
     '[info] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 6: garbage in a message (not a protobuf): discarded once, the stream stays, the next message is taken
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=garbage
 --- response_body
@@ -779,6 +841,8 @@ SVID 2 served: yes
 after: serves SVID 2; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -786,10 +850,21 @@ main::story(
     '[error] spiffe: X509SVIDResponse discarded: malformed: length past the end of the message',
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 2',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 7: garbage on the connection (not HTTP/2): one error over several retries, last SVID kept, recovers
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=junk-bytes
 --- response_body
@@ -807,6 +882,8 @@ SVID 2 served: yes
 after: serves SVID 2; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -816,10 +893,21 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 2',
     '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 8: an invalid gRPC frame in an HTTP/2 answer: one error over several retries, last SVID kept, recovers
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=junk-grpc
 --- response_body
@@ -837,6 +925,8 @@ SVID 2 served: yes
 after: serves SVID 2; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -846,10 +936,21 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 2',
     '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 9: a message over 4 MiB: the call fails once, the next one recovers
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=oversized
 --- response_body
@@ -864,6 +965,8 @@ SVID 2 served: yes
 after: serves SVID 2; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -873,10 +976,21 @@ main::story(
     '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 3',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 10: an expired SVID delivered: discarded once, the last SVID kept
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=expired
 --- response_body
@@ -891,6 +1005,8 @@ SVID 2 served: yes
 after: serves SVID 2; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -898,10 +1014,21 @@ main::story(
     '[error] spiffe: X509SVIDResponse discarded: certificate has expired',
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 2',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 11: a key that does not match the certificate: discarded once, the last SVID kept
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=mismatched
 --- response_body
@@ -916,6 +1043,8 @@ SVID 2 served: yes
 after: serves SVID 2; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -923,10 +1052,21 @@ main::story(
     '[error] spiffe: X509SVIDResponse discarded: private key does not match the certificate',
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 2',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
 === TEST 12: the SVID expires during an outage: served until it expires, then handshakes are refused; recovers
+--- init
+agent();
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=expires-in-outage
 --- response_body
@@ -947,6 +1087,8 @@ after: serves SVID 3; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same
 logged once for all refused handshakes: [error] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" has expired and no new one came while SSL handshaking
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
@@ -956,6 +1098,8 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 3',
     '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']
 
 
 
@@ -963,7 +1107,13 @@ main::story(
 --- init
 agent(down => 1);
 --- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
     spiffe_startup_timeout 300ms;
+--- http_config eval
+$main::TLS_SERVER
+--- config eval
+$main::PROBE
+--- timeout: 60
 --- request
 GET /probe/walk?fault=absent
 --- response_body
@@ -978,6 +1128,8 @@ after: serves SVID 1; web gets 200 spiffe://example.org/ns/prod/sa/web
 workers: the same
 descriptors: the same plus a socket
 logged once for all refused handshakes: [error] spiffe: no SVID to serve yet while SSL handshaking
+--- grep_error_log eval
+$main::Story
 --- grep_error_log_out eval
 main::story(
     '[error] spiffe: Workload API "unix:{sock}": FetchX509SVID failed (UNAVAILABLE: cannot connect to {sock}: No such file or directory), retrying with backoff',
@@ -985,3 +1137,5 @@ main::story(
     '[info] spiffe: SVID "spiffe://example.org/ns/edge/sa/nginx" serial *, version 1',
     '[notice] spiffe: Workload API "unix:{sock}": FetchX509SVID connected',
 )
+--- no_error_log eval
+[qr/\[error\](?!.* spiffe: )/, '[crit]']

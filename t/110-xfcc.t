@@ -7,7 +7,10 @@
 #
 # nginx is both sides (see t/lib/SpiffeMTLS.pm): the TLS server under test
 # sets the header from the variable and proxies to the probe's echo
-# backend, which answers with the X-* header lines it received.
+# backend, which answers with the X-* header lines it received.  A block
+# names the outer side of t/lib/SpiffeMTLS.pm it goes through:
+# main::outer_upstreams() in its http_config, main::outer_locations()
+# (/as/PEER/, /fresh/PEER/, /nocert/, /ctl/, /probe/) as its config.
 
 use strict;
 use warnings;
@@ -16,7 +19,8 @@ BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
 use SpiffeTest;
 use SpiffeAgent;
-use SpiffeMTLS qw(add_peer leaf_sha256 mtls_block slurp start_probe);
+use SpiffeMTLS qw(add_peer leaf_sha256 outer_locations outer_upstreams
+                  slurp start_probe);
 
 our $SELF = 'spiffe://mesh.test/ns/edge/sa/gateway';
 
@@ -92,21 +96,13 @@ sub echo { join '', map { "$_\n" } grep { defined } @_, 'X-Other: kept' }
 
 log_level('info');
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(main_config =>
-        "spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
-        . ($block->main_config // ''));
-
-    mtls_block($block);
-});
-
 run_tests();
 
 __DATA__
 
 === TEST 1: sanitize_set (the default): our element only, whatever the client sent; nothing for a client that is not verified
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- http_config eval
 "$main::SERVER
         location / {
@@ -114,6 +110,9 @@ $main::ECHO
         }
     }
 "
+. main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- more_headers eval
 $main::SENT
 --- request eval
@@ -121,10 +120,15 @@ $main::SENT
 --- response_body eval
 [main::echo("X-Forwarded-Client-Cert: $main::E{good}"), main::echo(),
  main::echo()]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 2: forward_only: the client's header lines as received, joined; nothing when it sent none or is not verified
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- http_config eval
 "$main::SERVER
         location / {
@@ -133,6 +137,9 @@ $main::ECHO
         }
     }
 "
+. main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- more_headers eval
 [$main::SENT, "X-Other: kept", $main::SENT, $main::SENT]
 --- request eval
@@ -140,10 +147,15 @@ $main::ECHO
 --- response_body eval
 [main::echo("X-Forwarded-Client-Cert: $main::JOINED"), main::echo(),
  main::echo(), main::echo()]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 3: append_forward: the client's lines, a comma, our element; our element alone when it sent none
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- http_config eval
 "$main::SERVER
         location / {
@@ -152,6 +164,9 @@ $main::ECHO
         }
     }
 "
+. main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- more_headers eval
 [$main::SENT, "X-Other: kept", $main::SENT, $main::SENT]
 --- request eval
@@ -160,10 +175,15 @@ $main::ECHO
 [main::echo("X-Forwarded-Client-Cert: $main::JOINED,$main::E{good}"),
  main::echo("X-Forwarded-Client-Cert: $main::E{good}"),
  main::echo(), main::echo()]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 4: sanitize: nothing, even for a verified client that sent the header
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- http_config eval
 "$main::SERVER
         location / {
@@ -172,16 +192,24 @@ $main::ECHO
         }
     }
 "
+. main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- more_headers eval
 $main::SENT
 --- request eval
 ["GET /as/good/", "GET /as/good-xfcc/"]
 --- response_body eval
 [main::echo(), main::echo()]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 5: spiffe_xfcc_details cert chain subject dns: Envoy's parts, quoted and escaped; TLS 1.2 too; a resumed session knows the leaf only
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- http_config eval
 "$main::SERVER
         spiffe_xfcc_details cert chain subject dns;
@@ -196,6 +224,9 @@ $main::ECHO
         }
     }
 "
+. main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- more_headers eval
 $main::SENT
 --- request eval
@@ -206,10 +237,15 @@ $main::SENT
  main::echo("X-Forwarded-Client-Cert: $main::JOINED,$main::E{resumed}"),
  main::echo("X-Forwarded-Client-Cert: $main::JOINED,$main::E{details}"),
  "$main::E{resumed}\n"]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 6: inheritance: a location's mode and details win over the server's; "off" drops inherited details
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- http_config eval
 "$main::SERVER
         spiffe_xfcc_forward sanitize;
@@ -231,6 +267,9 @@ $main::ECHO
         }
     }
 "
+. main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- more_headers eval
 $main::SENT
 --- request eval
@@ -242,10 +281,15 @@ $main::SENT
             . ';Subject="CN=say \"hi\"\, web,O=ngx_spiffe test"'
             . ';URI=spiffe://example.org/ns/prod/sa/xfcc'),
  main::echo("X-Forwarded-Client-Cert: $main::E{plain}")]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 7: long header lines are forwarded whole
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- http_config eval
 "$main::SERVER
         large_client_header_buffers 4 16k;
@@ -256,6 +300,9 @@ $main::ECHO
         }
     }
 "
+. main::outer_upstreams()
+--- config eval
+main::outer_locations()
 --- more_headers eval
 join "\n", (map { "X-Forwarded-Client-Cert: By=spiffe://a.test/$_;URI=spiffe://a.test/" . ('x' x 3000) } 1 .. 3), 'X-Other: kept'
 --- request eval
@@ -264,6 +311,9 @@ join "\n", (map { "X-Forwarded-Client-Cert: By=spiffe://a.test/$_;URI=spiffe://a
 [main::echo("X-Forwarded-Client-Cert: "
             . join(',', map { "By=spiffe://a.test/$_;URI=spiffe://a.test/" . ('x' x 3000) } 1 .. 3)
             . ",$main::E{good}")]
+--- no_error_log
+[error]
+[crit]
 
 
 
