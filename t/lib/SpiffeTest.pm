@@ -29,8 +29,8 @@ package SpiffeTest;
 #     end, where the runner's own check_error_log runs on the whole log
 #     (check_accum_error_log).
 #
-# The block preprocessor that does this is added first, so that it runs
-# after the suite's own (both runners run the last added first).
+# Its block preprocessor is the only one: a suite adds none, and a block
+# writes in its own sections whatever else it needs (t/lib/README.md, 8).
 
 use strict;
 use warnings;
@@ -126,27 +126,30 @@ sub _prepare {
 
 # What no block may log, whatever it expects: nginx's [alert] and [emerg]
 # lines, and a process that died of a signal.  They are added to the
-# block's "--- no_error_log" unless the block names them itself (in its
-# error_log, no_error_log or grep_error_log), or nginx must not start
-# ("--- must_die").  What a suite allows of [error] and [crit] is its own.
+# block's "--- no_error_log" unless the block expects them (names them in
+# its error_log or grep_error_log), already has them there as they are,
+# or nginx must not start ("--- must_die").  What a suite allows of
+# [error] and [crit] is its own, written in its blocks.
 my @Never = ('[alert]', '[emerg]', 'exited on signal');
 
 sub _never {
     my ($block) = @_;
     return if defined $block->must_die;
 
-    my @said = map { ref $_ eq 'ARRAY' ? @$_ : $_ } grep { defined }
-               map { scalar $block->$_ } qw(error_log no_error_log
-                                            grep_error_log);
-    my @add = grep {
-        my $word = s/^\[|\]\z//gr;
-        !grep { "$_" =~ /\Q$word\E/ } @said;
-    } @Never;
-    return unless @add;
+    my @expected = map { ref $_ eq 'ARRAY' ? @$_ : $_ } grep { defined }
+                   map { scalar $block->$_ } qw(error_log grep_error_log);
 
     my $v = $block->no_error_log;
     my @pats = !defined $v ? () : ref $v eq 'ARRAY' ? @$v
              : grep { /\S/ } split /\n+/, $v;
+
+    my @add = grep {
+        my ($never, $word) = ($_, s/^\[|\]\z//gr);
+        !grep { "$_" =~ /\Q$word\E/ } @expected
+            and !grep { !ref $_ && $_ eq $never } @pats;
+    } @Never;
+    return unless @add;
+
     $block->set_value(no_error_log => [@pats, @add]);
 }
 
@@ -380,11 +383,11 @@ F<t/lib/README.md>, "One suite, two runners") and gives its blocks a test
 SPIFFE Workload API agent (F<t/agent/agent.py>, through L<SpiffeAgent>)
 and SPIFFE clients.
 
-Its block preprocessor is the one every suite shares: besides the above,
+Its block preprocessor is the only one a suite has: besides the above,
 it adds C<[alert]>, C<[emerg]> and C<exited on signal> to every block's
-C<--- no_error_log>, unless the block names them itself (in
-C<error_log>, C<no_error_log> or C<grep_error_log>) or has
-C<--- must_die>.
+C<--- no_error_log>, unless the block expects them (names them in
+C<error_log> or C<grep_error_log>), has them there already, or has
+C<--- must_die>.  Everything else a block needs is written in the block.
 
 =head2 Sections
 
