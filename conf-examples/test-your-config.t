@@ -40,16 +40,11 @@ spiffe_agent(
 @ENV{qw(TEST_NGINX_IMPOSTOR_CERT TEST_NGINX_IMPOSTOR_KEY)} =
     spiffe_cert('spiffe://example.org/ns/prod/sa/batch');
 
-# The configuration under test: the same for every block, as your
-# nginx.conf would be.  Blocks add their own locations with --- config.
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(main_config => <<'EOC') unless $block->main_config;
-    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
-EOC
-
-    $block->set_value(http_config => <<'EOC') unless $block->http_config;
+# The configuration under test, as your nginx.conf would have it: every
+# block names it (--- http_config eval: $::HTTP_CONFIG), says which
+# Workload API nginx uses (--- main_config), adds its own locations with
+# --- config, and says what must not be logged.
+our $HTTP_CONFIG = <<'EOC';
     # ingress: mTLS, callers authorized by SPIFFE ID
     server {
         listen 127.0.0.1:$TEST_NGINX_TLS_PORT ssl;
@@ -106,26 +101,29 @@ EOC
     }
 EOC
 
-    # every positive block: no error in the log
-    if (!defined $block->error_log && !defined $block->no_error_log) {
-        $block->set_value(no_error_log => "[error]\n[crit]");
-    }
-});
-
 run_tests();
 
 __DATA__
 
 === TEST 1: allow-list: a prod service gets in, its ID reaches the app
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval: $::HTTP_CONFIG
 --- spiffe_client: spiffe://example.org/ns/prod/sa/web
 --- request
 GET /orders/1
 --- response_body
 /orders/1 for spiffe://example.org/ns/prod/sa/web
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 2: allow-list: the batch job is refused, whatever the later rules
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval: $::HTTP_CONFIG
 --- spiffe_client: spiffe://example.org/ns/prod/sa/batch
 --- request
 GET /orders/1
@@ -136,15 +134,24 @@ qr{spiffe: access forbidden by the rule at \S+/nginx\.conf:\d+ for "spiffe://exa
 
 
 === TEST 3: allow-list: a federated partner's workload gets in
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval: $::HTTP_CONFIG
 --- spiffe_client: spiffe://partner.org/shop
 --- request
 GET /orders/1
 --- response_body
 /orders/1 for spiffe://partner.org/shop
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 4: no client certificate: refused before any location runs
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval: $::HTTP_CONFIG
 --- spiffe_client: none
 --- request
 GET /orders/1
@@ -155,16 +162,25 @@ spiffe: client sent no required SPIFFE SVID
 
 
 === TEST 5: a JWT rule: prod subjects with a token for "api" get in
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval: $::HTTP_CONFIG
 --- spiffe_client: spiffe://example.org/ns/prod/sa/web
 --- spiffe_jwt: spiffe://example.org/ns/prod/sa/web api
 --- request
 GET /api/x
 --- response_body
 /api/x for spiffe://example.org/ns/prod/sa/web
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 6: a JWT rule: another audience or none gets 401, dev gets 403
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval: $::HTTP_CONFIG
 --- spiffe_client: spiffe://example.org/ns/prod/sa/web
 --- request eval
 ["GET /api/x", "GET /api/x", "GET /api/x"]
@@ -182,6 +198,9 @@ spiffe: JWT-SVID refused
 
 
 === TEST 7: an upstream pattern: only the payments workload may answer
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
+--- http_config eval: $::HTTP_CONFIG
 --- config
     location /pay/ {
         spiffe_proxy_svid    on;
@@ -206,6 +225,8 @@ its ID matches no spiffe_proxy_verify pattern
 
 === TEST 8: an agent of its own; a rotation and an outage mid-block
 --- spiffe_agent: spiffe://example.org/edge
+--- main_config
+    spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
 --- http_config
     # none of the servers above: this agent has no payments SVID
 --- config

@@ -5,7 +5,8 @@
 # Workload API, and the directive's errors.  The counters are
 # t/072-status-counters.t's, each worker's source through faults, rotations
 # and reloads t/073-status-workers.t's; the fixture they share (agent,
-# peers, TLS server, preprocessor) is t/lib/SpiffeStatusSuite.pm.
+# peers, the outer clients that blocks name with main::outer_http() and
+# main::outer_config()) is t/lib/SpiffeStatusSuite.pm.
 
 use strict;
 use warnings;
@@ -195,8 +196,11 @@ __DATA__
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
+EOC
 --- request eval
 ["GET /ctl/wait-streams/$::NW/5000", "GET /probe/json"]
 --- response_body eval
@@ -216,6 +220,10 @@ EOW
 bundles: example.org{source=workload_api,x509_authorities=1} mesh.test{source=workload_api,x509_authorities=1}
 counters: source.svid_updates=$::NW
 EOT2
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -224,9 +232,12 @@ EOT2
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- request eval
 ["GET /ctl/wait-streams/$::NW/5000", "GET /probe/prom"]
 --- response_body eval
@@ -238,15 +249,24 @@ families: as documented
 metrics secrets: none
 metrics: same as json
 EOT
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 3: "json" and "prometheus" said explicitly; HEAD has the headers only; other methods get 405
+--- init
+workers(1);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status json; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- request eval
 ["HEAD /status", "POST /status\nx=1", "HEAD /metrics", "DELETE /metrics"]
 --- error_code eval
@@ -257,6 +277,10 @@ EOT
  "Content-Type: text/html"]
 --- response_body eval
 ["", qr/405 Not Allowed/, "", qr/405 Not Allowed/]
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -272,9 +296,12 @@ $::AGENT->control_ok("rotate-svid $::LONG_ID");
 workers(32);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- request eval
 ["GET /ctl/wait-streams/32/10000", "GET /probe/prom?workers=32",
  "GET /ctl/rotate-svid?arg=$::SELF"]
@@ -287,6 +314,10 @@ families: as documented
 metrics secrets: none
 metrics: same as json
 EOT
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -302,8 +333,11 @@ workers($::NW);
 --- main_config eval
 "    spiffe_workload_api unix:\$TEST_NGINX_AGENT_SOCKET;\n"
 . "    spiffe_svid_hint $::LONG_HINT;\n"
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
+EOC
 --- request eval
 ["GET /ctl/wait-streams/$::NW/5000", "GET /probe/hint"]
 --- response_body eval
@@ -311,12 +345,21 @@ workers($::NW);
  "workers: $::NW\n"
  . join('', map { "worker $_: svid $::HINTED hint=the configured one\n" }
                 0 .. $::NW - 1)]
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 6: without a Workload API: no workers, no bundles, counters at zero
---- config
+--- init
+workers(1);
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
+EOC
 --- request
 GET /probe/json?workers=0
 --- response_body
@@ -330,6 +373,10 @@ worker pids: distinct
 answered by: nginx, unlisted
 bundles: none
 counters: all zero
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 

@@ -1,7 +1,8 @@
 # spiffe_status (issue 8), the counters, summed over all workers: client
 # handshakes verified and refused by reason (spiffe_verify_client on and
 # optional), resumed sessions, upstream verification, JWT-SVIDs, HTTP/2.
-# The fixture (agent, peers, TLS server, preprocessor) is
+# The fixture (agent, peers, the outer clients that blocks name with
+# main::outer_http() and main::outer_config()) is
 # t/lib/SpiffeStatusSuite.pm.
 #
 # Counters are checked as deltas: a probe action reads the page, makes its
@@ -139,7 +140,8 @@ __DATA__
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_http()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         spiffe_svid on;
@@ -160,9 +162,12 @@ workers($::NW);
             return 200 "$spiffe_verify\n";
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- user_files
 >>> ok.txt
 ok
@@ -195,6 +200,10 @@ families: as documented
 metrics secrets: none
 metrics: same as json
 EOT
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -203,7 +212,8 @@ EOT
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_http()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         spiffe_svid on;
@@ -218,9 +228,12 @@ workers($::NW);
             return 200 "$spiffe_verify\n";
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- user_files
 >>> ok.txt
 ok
@@ -250,13 +263,20 @@ families: as documented
 metrics secrets: none
 metrics: same as json
 EOT
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 3: each refusal reason has its label: one peer of each kind
+--- init
+workers(1);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_http()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         spiffe_svid on;
@@ -267,9 +287,12 @@ EOT
             return 200 "$spiffe_verify\n";
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- request
 GET /probe/traffic?plan=reasons
 --- response_body eval
@@ -287,13 +310,20 @@ families: as documented
 metrics secrets: none
 metrics: same as json
 EOT
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 4: a resumed TLS session counts as resumed, not as a new verification (one worker)
+--- init
+workers(1);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_http()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         spiffe_svid on;
@@ -305,9 +335,12 @@ EOT
             alias $TEST_NGINX_HTML_DIR/ok.txt;
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- user_files
 >>> ok.txt
 ok
@@ -326,6 +359,10 @@ format: ok
 families: as documented
 metrics secrets: none
 metrics: same as json
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -335,9 +372,12 @@ metrics: same as json
 # ngx_spiffe_ssl_session_check() as a success: the session was resumed with
 # peer status NONE and counted in handshakes.resumed, and a refused
 # certificate's $spiffe_verify turned from FAILED:... into NONE
+--- init
+workers(1);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_http()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         spiffe_svid on;
@@ -348,9 +388,12 @@ metrics: same as json
             return 200 "$spiffe_verify\n";
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- request
 GET /probe/traffic?plan=resume_unverified
 --- response_body
@@ -365,6 +408,10 @@ format: ok
 families: as documented
 metrics secrets: none
 metrics: same as json
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -373,7 +420,8 @@ metrics: same as json
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_http()
     upstream tls_up {
         server unix:$TEST_NGINX_SERVROOT/logs/up.sock;
     }
@@ -389,7 +437,9 @@ workers($::NW);
             try_files /ok.txt =404;
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
     location /up/ok/ {
@@ -404,6 +454,7 @@ workers($::NW);
         proxy_ssl_session_reuse off;
         proxy_pass https://tls_up/;
     }
+EOC
 --- user_files
 >>> ok.txt
 ok
@@ -430,6 +481,7 @@ EOT
 --- grep_error_log_out eval
 main::errors_re(('[error] spiffe: upstream X.509-SVID "spiffe://mesh.test/ns/edge/sa/nginx" refused in location "/up/wrong/": its ID matches no spiffe_proxy_verify pattern',
                  "[$SpiffeUpstream::REFUSED_LEVEL] SSL_do_handshake() failed (SSL: error:0A0000EA:SSL routines::callback failed error:0A000086:SSL routines::certificate verify failed)") x 2)
+--- timeout: 30
 
 
 
@@ -438,7 +490,9 @@ main::errors_re(('[error] spiffe: upstream X.509-SVID "spiffe://mesh.test/ns/edg
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
     location = /jwt {
@@ -448,6 +502,7 @@ workers($::NW);
         spiffe_jwt_deny all;
         alias $TEST_NGINX_HTML_DIR/ok.txt;
     }
+EOC
 --- user_files
 >>> ok.txt
 ok
@@ -475,13 +530,20 @@ families: as documented
 metrics secrets: none
 metrics: same as json
 EOT
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 8: HTTP/2, three requests on one connection with a refused certificate: one refused handshake
+--- init
+workers(1);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_http()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         listen 127.0.0.1:$TEST_NGINX_TLS_PORT ssl http2;
@@ -492,8 +554,11 @@ EOT
             return 200 "$spiffe_verify\n";
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
+EOC
 --- request
 GET /probe/h2?peer=ca-leaf
 --- response_body
@@ -502,6 +567,10 @@ HTTP/2 400 new=0
 HTTP/2 400 new=0
 deltas:
 handshakes.client.refused.leaf_rules +1
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -510,9 +579,12 @@ handshakes.client.refused.leaf_rules +1
 # per request (in the verify handler), not per handshake: three requests on
 # one HTTP/2 connection counted 3 refused handshakes (TEST 8, a refused
 # certificate on the same path, counts 1)
+--- init
+workers(1);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_http()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         listen 127.0.0.1:$TEST_NGINX_TLS_PORT ssl http2;
@@ -523,8 +595,11 @@ handshakes.client.refused.leaf_rules +1
             return 200 "$spiffe_verify\n";
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
+EOC
 --- request
 GET /probe/h2
 --- response_body
@@ -533,3 +608,7 @@ HTTP/2 400 new=0
 HTTP/2 400 new=0
 deltas:
 handshakes.client.refused.no_certificate +1
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]

@@ -2,7 +2,8 @@
 # faults (UNAVAILABLE, down and up, INVALID_ARGUMENT), a rotation and
 # reloads (the counters kept, new workers, an old worker that still
 # serves, a configuration without the page).  The fixture (agent, peers,
-# TLS server, preprocessor) is t/lib/SpiffeStatusSuite.pm.  Blocks marked
+# the outer clients that blocks name with main::outer_http() and
+# main::outer_config()) is t/lib/SpiffeStatusSuite.pm.  Blocks marked
 # "Regression" failed before commit 702f420.
 
 use strict;
@@ -305,9 +306,12 @@ __DATA__
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- request
 GET /probe/fault?mode=unavailable
 --- response_body eval
@@ -326,6 +330,7 @@ my $err = 'FetchX509SVID failed: UNAVAILABLE: agent unavailable (test fault)';
 --- grep_error_log eval: $::ERRORS
 --- grep_error_log_out eval
 main::errors_re(('[error] spiffe: Workload API "unix:*": FetchX509SVID failed (UNAVAILABLE: agent unavailable (test fault)), retrying with backoff') x $::NW)
+--- timeout: 30
 
 
 
@@ -334,9 +339,12 @@ main::errors_re(('[error] spiffe: Workload API "unix:*": FetchX509SVID failed (U
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- request
 GET /probe/fault?mode=down
 --- response_body_like eval
@@ -359,6 +367,7 @@ qr/\A$re\z/
 --- grep_error_log eval: $::ERRORS
 --- grep_error_log_out eval
 main::errors_re(('[error] spiffe: Workload API "unix:*": FetchX509SVID failed (*), retrying with backoff') x $::NW)
+--- timeout: 30
 
 
 
@@ -367,9 +376,12 @@ main::errors_re(('[error] spiffe: Workload API "unix:*": FetchX509SVID failed (*
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- request
 GET /probe/invalid
 --- response_body eval
@@ -384,6 +396,7 @@ my $err = 'FetchX509SVID failed: INVALID_ARGUMENT: invalid argument (test fault)
 --- grep_error_log eval: $::ERRORS
 --- grep_error_log_out eval
 main::errors_re(('[alert] spiffe: Workload API "unix:*" refused FetchX509SVID as invalid (INVALID_ARGUMENT: invalid argument (test fault)): this is a bug in ngx_spiffe or in the agent; not retrying until nginx is reloaded') x $::NW)
+--- timeout: 30
 
 
 
@@ -392,9 +405,12 @@ main::errors_re(('[alert] spiffe: Workload API "unix:*" refused FetchX509SVID as
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
     location = /metrics { spiffe_status prometheus; }
+EOC
 --- request
 GET /probe/rotate
 --- response_body eval
@@ -404,6 +420,10 @@ join('', map { "before: worker $_: svid $::SELF serial=agent hint=$::HINT not_af
                  . "after: worker $_: source connected version=2 last_message=recent last_error=\"\" failures=0\n" } 0 .. $::NW - 1)
 . "deltas:\nsource.svid_updates +$::NW\n"
 . "format: ok\nfamilies: as documented\nmetrics: same as json\n"
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -413,7 +433,8 @@ join('', map { "before: worker $_: svid $::SELF serial=agent hint=$::HINT not_af
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_http()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         spiffe_svid on;
@@ -424,8 +445,11 @@ workers($::NW);
             alias $TEST_NGINX_HTML_DIR/ok.txt;
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
+EOC
 --- user_files
 >>> ok.txt
 ok
@@ -450,6 +474,10 @@ source.svid_updates +$::NW
 EOT2
 --- error_log eval
 qr/\[notice\] \d+#\d+: signal 1 \(SIGHUP\) received/
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -465,8 +493,11 @@ qr/\[notice\] \d+#\d+: signal 1 \(SIGHUP\) received/
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- config
+--- http_config eval: main::outer_http()
+--- config eval
+<<'EOC' . main::outer_config()
     location = /status { spiffe_status; }
+EOC
 --- request eval
 ["GET /probe/mark?hold=3000",
  "GET /probe/hup",
@@ -477,6 +508,10 @@ my $new = join ' ', map { "worker $_=new" } 0 .. $::NW - 1;
  "new workers: yes\nold workers still running: 1\n"
  . "new workers took the rotation: yes\n"
  . "after the rotation: $new\nold workers exited: yes\nthen: $new\n"]
+--- timeout: 30
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -492,7 +527,8 @@ my $new = join ' ', map { "worker $_=new" } 0 .. $::NW - 1;
 workers($::NW);
 --- main_config
     spiffe_workload_api unix:$TEST_NGINX_AGENT_SOCKET;
---- http_config
+--- http_config eval
+<<'EOC' . main::outer_http()
     server {
         listen unix:$TEST_NGINX_SERVROOT/logs/tls.sock ssl;
         spiffe_svid on;
@@ -503,8 +539,11 @@ workers($::NW);
             alias $TEST_NGINX_HTML_DIR/ok.txt;
         }
     }
---- config
+EOC
+--- config eval
+<<'EOC' . main::outer_config()
     include $TEST_NGINX_HTML_DIR/status.conf;
+EOC
 --- user_files
 >>> status.conf
 location = /status { spiffe_status; }
@@ -524,3 +563,6 @@ old workers exited: yes
 /fresh/good-int/allow: 403 x2
 /fresh-nocert/allow: 400 x1
 EOT
+--- no_error_log
+[error]
+[crit]

@@ -22,9 +22,9 @@ use File::Copy qw(copy);
 use File::Path qw(remove_tree);
 use File::Temp qw(tempdir);
 use SpiffeAgent;
-use SpiffeMTLS qw(add_peer mtls_block slurp wait_lines start_probe
-                  start_load stop_load wait_served served_cert agent_cmd
-                  cert_serial);
+use SpiffeMTLS qw(add_peer outer_upstreams outer_locations slurp
+                  wait_lines start_probe start_load stop_load wait_served
+                  served_cert agent_cmd cert_serial);
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
@@ -172,15 +172,13 @@ start_probe(
 
 log_level('info');
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    mtls_block($block);
-
-    $block->set_value(main_config =>
-        "spiffe_svid_dir $SVID_DIR interval=200ms;\n")
-        unless defined $block->main_config;
-});
+# nginx's own clients of the TLS server under test (SpiffeMTLS): an
+# upstream and a location /as/PEER/, /fresh/PEER/, ... for each peer
+# minted above, /nocert/, /ctl/ and /probe/.  Every block that starts nginx
+# names them: --- http_config eval: $::TLS . $::OUTER_UPSTREAMS and
+# --- config eval: $::OUTER_LOCATIONS (after its own locations).
+our $OUTER_UPSTREAMS = outer_upstreams();
+our $OUTER_LOCATIONS = outer_locations();
 
 # the TLS server under test
 our $TLS = <<'END';
@@ -203,7 +201,10 @@ __DATA__
 === TEST 1: the SVID of tbot's files is served and the client verified against svid_bundle.pem
 --- init
 main::clear_dir(); main::publish();
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /as/c1/", "GET /fresh/c2/", "GET /probe/served?of=files"]
 --- response_body eval
@@ -213,19 +214,26 @@ qr{\[info\] .*spiffe: SVID "spiffe://example\.org/ns/edge/sa/nginx" serial \w+ f
 --- no_error_log
 [warn]
 Workload API
+[error]
+[crit]
 
 
 
 === TEST 2: the other names: svid.key and bundle.pem
 --- init
 main::clear_dir(); main::publish(key => 'svid.key', bundle => 'bundle.pem');
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /as/c1/", "GET /probe/served?of=files"]
 --- response_body eval
 ["SUCCESS|$::WEB\n", "the same\n"]
 --- no_error_log
 [warn]
+[error]
+[crit]
 
 
 
@@ -235,20 +243,26 @@ main::clear_dir();
 main::publish(cert => 'tls.crt', key => 'tls.key', bundle => 'ca.crt');
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR cert=tls.crt key=tls.key bundle=$::SVID_DIR/ca.crt interval=200ms;"
---- http_config eval: $::TLS
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /as/c1/"]
 --- response_body eval
 ["SUCCESS|$::WEB\n"]
 --- no_error_log
 [warn]
+[error]
+[crit]
 
 
 
 === TEST 4: tbot rotates: key, certificate, bundle written in place with pauses; no request fails, the new SVID is served
 --- init
 main::clear_dir(); main::publish();
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/tbot?cmd=rotate-svid&pause=500", "GET /as/c1/"]
 --- response_body eval
@@ -260,6 +274,9 @@ failed: 0
 --- timeout: 10
 --- error_log eval
 qr{\[(?:info|notice)\] .*spiffe: SVID "\Q$::SELF\E" serial \w+ from "/\S+", version 2$}m
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -270,7 +287,10 @@ qr{\[(?:info|notice)\] .*spiffe: SVID "\Q$::SELF\E" serial \w+ from "/\S+", vers
 # timing; that it is never served does not.
 --- init
 main::clear_dir(); main::publish();
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/tbot?cmd=rotate-ca%20keep-old&pause=500", "GET /as/c1/"]
 --- response_body eval
@@ -284,13 +304,19 @@ failed: 0
 qr/spiffe: SVID files in "[^"]+" not used: [^;]+; keeping the last good set/
 --- grep_error_log_out eval
 qr/\A(?:spiffe: SVID files in "[^"]+" not used: (?:private key does not match the certificate|unable to get local issuer certificate|[^;\n]+); keeping the last good set\n){0,2}\z/
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 6: no files at start: logged once, handshakes refused; the files come and are served without a reload
 --- init
 main::clear_dir();
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /as/c1/", "GET /probe/sleep?ms=1000", "GET /probe/publish",
  "GET /as/c1/"]
@@ -302,13 +328,18 @@ main::clear_dir();
 qr/\[(?:error|warn|notice|info)\] .*spiffe: SVID (?:files in "[^"]+" not used: .*|"[^"]+" serial \w+ from)/
 --- grep_error_log_out eval
 qr{\A\[error\] .*spiffe: SVID files in "[^"]+" not used: "[^"]+/svid\.pem": no such file\n\[notice\] .*spiffe: SVID "\Q$::SELF\E" serial \w+ from\n\z}
+--- no_error_log
+[crit]
 
 
 
 === TEST 7: a garbage certificate is logged once and survived; the next good set is served
 --- init
 main::clear_dir(); main::publish();
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/serial", "GET /probe/damage?file=svid.pem&how=garbage",
  "GET /as/c1/", "GET /fresh/c1/", "GET /probe/log?re=not%20used&n=2&secs=1",
@@ -319,13 +350,19 @@ main::clear_dir(); main::publish();
 --- error_log eval
 [qr{\[warn\] .*spiffe: SVID files in "[^"]+" not used: "[^"]+/svid\.pem": bad PEM; keeping the last good set},
  qr{\[notice\] .*spiffe: SVID "\Q$::SELF\E" serial \w+ from "[^"]+", version 2$}m]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 8: a key that does not match the certificate, left there: logged once, the last good set stays
 --- init
 main::clear_dir(); main::publish(); main::mint('other', $::WEB);
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/damage?file=svid_key.pem&how=key&from=other",
  "GET /probe/served?of=agent", "GET /fresh/c1/",
@@ -334,13 +371,19 @@ main::clear_dir(); main::publish(); main::mint('other', $::WEB);
 ["damaged\n", "the same\n", "SUCCESS|$::WEB\n", "1\n"]
 --- error_log eval
 qr{\[warn\] .*spiffe: SVID files in "[^"]+" not used: private key does not match the certificate; keeping the last good set}
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 9: a key that cannot be read (a directory in its place): logged once, the last good set stays
 --- init
 main::clear_dir(); main::publish();
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/damage?file=svid_key.pem&how=dir", "GET /fresh/c1/",
  "GET /probe/log?re=not%20used&n=2&secs=1"]
@@ -348,6 +391,9 @@ main::clear_dir(); main::publish();
 ["damaged\n", "SUCCESS|$::WEB\n", "1\n"]
 --- error_log eval
 qr{\[warn\] .*spiffe: SVID files in "[^"]+" not used: "[^"]+/svid_key\.pem": not a regular file; keeping the last good set}
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -356,7 +402,10 @@ qr{\[warn\] .*spiffe: SVID files in "[^"]+" not used: "[^"]+/svid_key\.pem": not
 # serve nobody from then on, even after the file is back
 --- init
 main::clear_dir(); main::publish();
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/damage?file=svid.pem&how=fifo", "GET /fresh/c1/",
  "GET /probe/log?re=not%20used&n=2&secs=1", "GET /probe/served?of=agent",
@@ -367,6 +416,9 @@ main::clear_dir(); main::publish();
 --- error_log eval
 [qr{\[warn\] .*spiffe: SVID files in "[^"]+" not used: "[^"]+/svid\.pem": not a regular file; keeping the last good set},
  qr{\[notice\] .*spiffe: SVID "\Q$::SELF\E" serial \w+ from "[^"]+", version 2$}m]
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -374,7 +426,10 @@ main::clear_dir(); main::publish();
 --- init
 main::clear_dir(); main::mint('old', $::SELF, 'ttl=1'); sleep 2;
 main::publish(from => 'old');
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /as/c1/", "GET /probe/served?of=files"]
 --- error_code eval
@@ -383,6 +438,8 @@ main::publish(from => 'old');
 ["", "nothing served"]
 --- error_log eval
 qr{\[error\] .*spiffe: SVID files in "[^"]+" not used: .*expired}
+--- no_error_log
+[crit]
 
 
 
@@ -392,7 +449,10 @@ main::clear_dir(); main::mint('c2', $::API);
 $::agent->control_ok("revoke " . SpiffeMTLS::cert_serial("$::state/c2.pem"));
 main::publish();
 File::Copy::copy("$::state/crl.pem", "$::SVID_DIR/svid_crl.pem") or die;
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /as/c1/", "GET /fresh/c2/"]
 --- error_code eval
@@ -401,21 +461,31 @@ File::Copy::copy("$::state/crl.pem", "$::SVID_DIR/svid_crl.pem") or die;
 ["SUCCESS\\|\Q$::WEB\E", "certificate"]
 --- error_log eval
 qr{spiffe: peer X\.509-SVID refused: .*revoked.* while SSL handshaking}
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 13: the status page in files mode
 --- init
 main::clear_dir(); $::agent->control_ok("crl off"); main::publish();
---- http_config eval: $::TLS
---- config
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval
+<<'EOC' . $::OUTER_LOCATIONS
     location = /status {
         spiffe_status json;
     }
+EOC
 --- request
 GET /status
 --- response_body_like eval
 qr{"id": ?"\Q$::SELF\E".*"state": ?"loaded"}s
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -423,7 +493,10 @@ qr{"id": ?"\Q$::SELF\E".*"state": ?"loaded"}s
 --- init
 main::clear_dir(); main::publish();
 $ENV{SPIFFE_ENDPOINT_SOCKET} = "unix:$ENV{TEST_NGINX_AGENT_SOCKET}";
---- http_config eval: $::TLS
+--- main_config
+    spiffe_svid_dir $TEST_NGINX_SVID_DIR interval=200ms;
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /as/c1/"]
 --- response_body eval
@@ -433,6 +506,8 @@ qr{spiffe: SVID "\Q$::SELF\E" serial \w+ from "/}
 --- no_error_log
 Workload API
 FetchX509SVID
+[error]
+[crit]
 
 
 
@@ -446,13 +521,17 @@ File::Copy::copy("$::state/other.org/ca.pem", "$::BUNDLE_DIR/other.pem") or die;
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR interval=200ms;
  spiffe_bundle other.org $::BUNDLE_DIR/other.pem;"
---- http_config eval: $::TLS
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /as/o1/", "GET /as/c1/"]
 --- response_body eval
 ["SUCCESS|$::OTHER\n", "SUCCESS|$::WEB\n"]
 --- error_log eval
 qr{\[info\] .*spiffe: bundle of "other\.org" from "[^"]+/other\.pem": 1 X\.509 authorities, 0 JWT authorities}
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -468,7 +547,8 @@ $::agent->control_ok("mint $::OTHER o2 ca=other.org");
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR interval=200ms;
  spiffe_bundle spiffe://other.org $::BUNDLE_DIR/other.pem;"
---- http_config eval: $::TLS
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /fresh/o1/", "GET /fresh/o2/",
  "GET /probe/bundle?how=garbage",
@@ -487,6 +567,9 @@ $::agent->control_ok("mint $::OTHER o2 ca=other.org");
 --- error_log eval
 [qr{\[warn\] .*spiffe: bundle of "other\.org" not used: "[^"]+/other\.pem": no certificate; keeping the last good one},
  qr{\[notice\] .*spiffe: bundle of "other\.org" from "[^"]+/other\.pem": 1 X\.509 authorities}]
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -503,7 +586,8 @@ $::agent->control_ok('federate other.org');
 --- main_config eval
 "spiffe_workload_api unix:$ENV{TEST_NGINX_AGENT_SOCKET};
  spiffe_bundle other.org $::BUNDLE_DIR/other.pem;"
---- http_config eval: $::TLS
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /fresh/o1/", "GET /fresh/o2/", "GET /fresh/c1/"]
 --- error_code eval
@@ -512,6 +596,9 @@ $::agent->control_ok('federate other.org');
 ["SUCCESS\\|\Q$::OTHER\E", "certificate", "SUCCESS\\|\Q$::WEB\E"]
 --- error_log eval
 qr{spiffe: peer X\.509-SVID refused: .*while SSL handshaking}
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -527,13 +614,15 @@ $ENV{TEST_NGINX_JWT} = $::agent->mint_jwt($::OTHER, 'api', td => 'other.org');
 --- main_config eval
 "spiffe_svid_dir $::SVID_DIR interval=200ms;
  spiffe_bundle other.org $::BUNDLE_DIR/other.json;"
---- http_config eval: $::TLS
---- config
+--- http_config eval: $::TLS . $::OUTER_UPSTREAMS
+--- config eval
+<<'EOC' . $::OUTER_LOCATIONS
     location = /jwt {
         spiffe_jwt on;
         spiffe_jwt_audience api;
         return 200 "$spiffe_jwt_verify|$spiffe_jwt_id\n";
     }
+EOC
 --- request eval
 ["GET /as/o1/", "GET /jwt"]
 --- more_headers eval
@@ -542,6 +631,9 @@ $ENV{TEST_NGINX_JWT} = $::agent->mint_jwt($::OTHER, 'api', td => 'other.org');
 ["SUCCESS|$::OTHER\n", "SUCCESS|$::OTHER\n"]
 --- error_log eval
 qr{spiffe: bundle of "other\.org" from "[^"]+/other\.json": 1 X\.509 authorities, 1 JWT authorities}
+--- no_error_log
+[error]
+[crit]
 
 
 

@@ -28,8 +28,8 @@ use File::Copy ();
 use File::Temp qw(tempdir);
 use JSON::PP ();
 use SpiffeAgent;
-use SpiffeMTLS qw(add_peer mtls_block slurp wait_lines start_probe
-                  agent_cmd http_get);
+use SpiffeMTLS qw(add_peer outer_upstreams outer_locations slurp
+                  wait_lines start_probe agent_cmd http_get);
 use Time::HiRes qw(sleep time);
 
 our $SELF = 'spiffe://example.org/ns/edge/sa/nginx';
@@ -189,13 +189,15 @@ start_probe(
 log_level('info');
 master_on();
 
-add_block_preprocessor(sub {
-    my $block = shift;
+workers(1);
 
-    workers(1);
-
-    mtls_block($block);
-});
+# nginx's own clients of the TLS server under test (SpiffeMTLS): an
+# upstream and a location /as/PEER/, /fresh/PEER/, ... for each peer
+# minted above, /nocert/, /ctl/ and /probe/.  Every block that starts nginx
+# names them: --- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS and
+# --- config eval: $::OUTER_LOCATIONS (after its own locations).
+our $OUTER_UPSTREAMS = outer_upstreams();
+our $OUTER_LOCATIONS = outer_locations();
 
 # the TLS server under test and the bundle endpoints
 our $SERVERS = <<'END';
@@ -246,7 +248,8 @@ __DATA__
 --- init
 main::doc(seq => 1);
 --- main_config eval: main::web()
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /as/o1/", "GET /fresh/c1/",
  "GET /probe/fetches"]
@@ -255,6 +258,9 @@ main::doc(seq => 1);
  "^SUCCESS\\|\Q$::WEB\E\\|\\d+\\z", "^1 fetches\n\\z"]
 --- error_log eval
 qr{\[info\] .*spiffe: federated bundle of "other\.org" from "https://localhost:\d+/other\.json": 1 X\.509 authorities, 1 JWT authorities, refresh in 300 s}
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -269,7 +275,8 @@ $::agent->control_ok('new-td other.org');
 $::agent->control_ok('federate other.org');
 $::agent->control_ok("mint $::OTHER o2 ca=other.org");
 --- main_config eval: main::web()
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /fresh/o1/", "GET /fresh/o2/"]
 --- error_code eval
@@ -278,6 +285,9 @@ $::agent->control_ok("mint $::OTHER o2 ca=other.org");
 ["^1\n\\z", "^SUCCESS\\|\Q$::OTHER\E\\|", "certificate"]
 --- error_log eval
 qr{spiffe: peer X\.509-SVID refused: .* while SSL handshaking}
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -285,7 +295,8 @@ qr{spiffe: peer X\.509-SVID refused: .* while SSL handshaking}
 --- init
 main::new_other(); main::doc(seq => 1);
 --- main_config eval: main::web("bundle=$::DIR/wrongca.pem")
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /fresh/o1/", "GET /fresh/c1/",
  "GET /probe/fetches"]
@@ -295,6 +306,8 @@ main::new_other(); main::doc(seq => 1);
 ["^1\n\\z", "certificate", "^SUCCESS\\|\Q$::WEB\E\\|", "^0 fetches\n\\z"]
 --- error_log eval
 qr{\[error\] .*spiffe: federated bundle of "other\.org" from "https://localhost:\d+/other\.json" not used: SSL certificate problem: unable to get local issuer certificate; its peers are refused, retry in 30 s}
+--- no_error_log
+[crit]
 
 
 
@@ -304,13 +317,17 @@ main::new_other(); main::doc(seq => 1);
 --- main_config eval
 "$::WAPI
  spiffe_federate other.org https://127.0.0.1:$ENV{TEST_NGINX_SPIFFE_PORT}/other.json profile=https_spiffe endpoint_id=$::SELF;"
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /fresh/o1/"]
 --- response_body_like eval
 ["^1\n\\z", "^SUCCESS\\|\Q$::OTHER\E\\|"]
 --- error_log eval
 qr{\[info\] .*spiffe: federated bundle of "other\.org" from "https://127\.0\.0\.1:\d+/other\.json": 1 X\.509 authorities}
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -320,7 +337,8 @@ main::new_other(); main::doc(seq => 1);
 --- main_config eval
 "$::WAPI
  spiffe_federate other.org https://127.0.0.1:$ENV{TEST_NGINX_SPIFFE_PORT}/other.json profile=https_spiffe endpoint_id=spiffe://example.org/ns/bundles/sa/server;"
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /fresh/o1/"]
 --- error_code eval
@@ -329,6 +347,8 @@ main::new_other(); main::doc(seq => 1);
 ["^1\n\\z", "certificate"]
 --- error_log eval
 qr{\[error\] .*spiffe: federated bundle of "other\.org" from "[^"]+" not used: the endpoint is "\Q$::SELF\E", not endpoint_id "spiffe://example\.org/ns/bundles/sa/server"; its peers are refused, retry in 30 s}
+--- no_error_log
+[crit]
 
 
 
@@ -342,13 +362,17 @@ main::new_other(); main::doc(seq => 1);
 my $s = $::SERVERS;
 $s =~ s{(listen 127\.0\.0\.1:\$TEST_NGINX_SPIFFE_PORT ssl;\n)\s+spiffe_svid on;}
        {$1        ssl_certificate $::state/endpoint.pem;\n        ssl_certificate_key $::state/endpoint.key;};
-$s;
+$s . $::OUTER_UPSTREAMS;
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /fresh/o1/"]
 --- response_body_like eval
 ["^1\n\\z", "^SUCCESS\\|\Q$::OTHER\E\\|"]
 --- error_log eval
 qr{\[info\] .*spiffe: federated bundle of "other\.org" from "[^"]+": 1 X\.509 authorities}
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -361,7 +385,8 @@ qr{\[info\] .*spiffe: federated bundle of "other\.org" from "[^"]+": 1 X\.509 au
 main::new_other(); main::doc(seq => 5, hint => 1);
 File::Copy::copy("$::state/o1.pem", "$::DIR/old-o1.pem");
 --- main_config eval: main::web()
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /fresh/o1/",
  "GET /probe/doc?seq=4&hint=1",
@@ -392,6 +417,8 @@ spiffe: federated bundle of "other\.org" from "[^"]+": 1 X\.509 authorities
 [qr{\[info\] .*refresh in 30 s},
  qr{\[error\] .*not used: its spiffe_sequence 4 is older than 5; keeping the last good one, retry in 30 s},
  qr{\[notice\] .*spiffe: federated bundle of "other\.org" .*refresh in 30 s}]
+--- no_error_log
+[crit]
 
 
 
@@ -399,7 +426,8 @@ spiffe: federated bundle of "other\.org" from "[^"]+": 1 X\.509 authorities
 --- init
 main::new_other(); unlink "$::DIR/www/other.json";
 --- main_config eval: main::web()
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=not%20used", "GET /fresh/o1/", "GET /probe/doc?seq=1",
  "GET /probe/log?re=federated%20bundle.*authorities&secs=35",
@@ -412,6 +440,8 @@ main::new_other(); unlink "$::DIR/www/other.json";
 --- error_log eval
 [qr{\[error\] .*spiffe: federated bundle of "other\.org" from "[^"]+" not used: HTTP status 404; its peers are refused, retry in 30 s},
  qr{\[notice\] .*spiffe: federated bundle of "other\.org" from "[^"]+": 1 X\.509 authorities}]
+--- no_error_log
+[crit]
 
 
 
@@ -420,7 +450,8 @@ main::new_other(); unlink "$::DIR/www/other.json";
 --- init
 main::new_other(); main::doc(seq => 1, hint => '18446744073709552');
 --- main_config eval: main::web()
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /probe/sleep?ms=2000",
  "GET /probe/fetches", "GET /fresh/o1/"]
@@ -428,6 +459,9 @@ main::new_other(); main::doc(seq => 1, hint => '18446744073709552');
 ["^1\n\\z", "^slept\n\\z", "^1 fetches\n\\z", "^SUCCESS\\|\Q$::OTHER\E\\|"]
 --- error_log eval
 qr{\[info\] .*spiffe: federated bundle of "other\.org" from "[^"]+": 1 X\.509 authorities, 1 JWT authorities, refresh in 86400 s}
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -437,7 +471,8 @@ qr{\[info\] .*spiffe: federated bundle of "other\.org" from "[^"]+": 1 X\.509 au
 main::new_other(); main::doc(seq => 1, hint => 1);
 --- main_config eval
 main::web() . "error_log logs/debug.log debug;\n"
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /probe/fetches?n=2&secs=35",
  "GET /probe/log?re=unchanged&secs=2", "GET /fresh/o1/",
@@ -454,6 +489,9 @@ spiffe: federated bundle of "other\.org" from "[^"]+" unchanged
 \z}
 --- error_log eval
 qr{\[info\] .*spiffe: federated bundle of "other\.org" from "[^"]+" unchanged, refresh in 30 s}
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -462,27 +500,35 @@ qr{\[info\] .*spiffe: federated bundle of "other\.org" from "[^"]+" unchanged, r
 --- init
 main::new_other(); main::doc(seq => 1); workers(2);
 --- main_config eval: main::web()
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /probe/sleep?ms=1500",
  "GET /probe/workers?peer=o1", "GET /probe/fetches"]
 --- response_body eval
 ["1\n", "slept\n", "2 workers\n", "1 fetches\n"]
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 12: a reload keeps the federated bundle: the new workers trust at once and do not fetch again
 --- skip_eval: 4: $ENV{TEST_NGINX_USE_VALGRIND}
 --- init
-main::new_other(); main::doc(seq => 1);
+main::new_other(); main::doc(seq => 1); workers(1);
 --- main_config eval: main::web()
---- http_config eval: $::SERVERS
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval: $::OUTER_LOCATIONS
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /probe/reload?peer=o1",
  "GET /probe/fetches"]
 --- timeout: 10
 --- response_body_like eval
 ["^1\n\\z", "^200 SUCCESS\\|\Q$::OTHER\E\\|", "^1 fetches\n\\z"]
+--- no_error_log
+[error]
+[crit]
 
 
 
@@ -491,19 +537,24 @@ main::new_other(); main::doc(seq => 1);
 main::new_other(); main::doc(seq => 1);
 $ENV{TEST_NGINX_JWT} = $::agent->mint_jwt($::OTHER, 'api', td => 'other.org');
 --- main_config eval: main::web()
---- http_config eval: $::SERVERS
---- config
+--- http_config eval: $::SERVERS . $::OUTER_UPSTREAMS
+--- config eval
+<<'EOC' . $::OUTER_LOCATIONS
     location = /jwt {
         spiffe_jwt on;
         spiffe_jwt_audience api;
         return 200 "$spiffe_jwt_verify|$spiffe_jwt_id\n";
     }
+EOC
 --- request eval
 ["GET /probe/log?re=federated%20bundle", "GET /jwt"]
 --- more_headers eval
 ["", 'Authorization: Bearer $TEST_NGINX_JWT']
 --- response_body eval
 ["1\n", "SUCCESS|$::OTHER\n"]
+--- no_error_log
+[error]
+[crit]
 
 
 

@@ -233,6 +233,13 @@ $ENV{"TEST_NGINX_\U$_\E_PORT"} = $P{$_} for keys %P;
 
 # ---- every block ---------------------------------------------------------
 
+# Every block says: --- main_config, nginx's Workload API (the SPIRE agent
+# of a.test, spiffe_startup_timeout 30s), --- http_config eval: $::TLS,
+# the TLS server under test, --- config eval: $::LOCATIONS, the locations
+# that drive the test (after its own), --- timeout: 120, and, unless its
+# name says "[errors expected]", --- no_error_log [error] and [crit]
+# (nginx 1.26 logs a refused upstream handshake at crit, 1.22 at error).
+
 our $TLS = <<'EOC';
     log_format spire '$spiffe_id $status $request_uri';
 
@@ -283,32 +290,16 @@ our $LOCATIONS = <<'EOC';
     }
 EOC
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(main_config =>
-        "spiffe_workload_api unix:\$TEST_NGINX_SPIRE_SOCKET;\n"
-        . "spiffe_startup_timeout 30s;\n" . ($block->main_config // ''));
-    $block->set_value(http_config => $TLS . ($block->http_config // ''));
-    $block->set_value(config => ($block->config // '') . $LOCATIONS);
-    $block->set_value(timeout => 120) unless defined $block->timeout;
-
-    my $mine = $block->no_error_log;
-    my @never = ref $mine eq 'ARRAY' ? @$mine
-              : defined $mine ? grep { /\S/ } split /\n/, $mine
-              : ();
-    push @never, '[alert]', '[emerg]', 'exited on signal';
-    # nginx 1.26 logs a refused upstream handshake at crit (1.22: error)
-    push @never, '[error]', '[crit]'
-        unless $block->name =~ /\[errors expected\]/;
-    $block->set_value(no_error_log => \@never);
-});
-
 run_tests();
 
 __DATA__
 
 === TEST 1: nginx's SVID from SPIRE; a go-spiffe client allowed by spiffe_allow, another refused; $spiffe_id in the log
+--- main_config
+spiffe_workload_api unix:$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
+--- http_config eval: $::TLS
+--- config eval: $::LOCATIONS
 --- request eval
 ["GET /run/client/client-ok/api", "GET /run/client/client-bad/api",
  "GET /logs/spire.log"]
@@ -321,10 +312,17 @@ __DATA__
  qr/\[info\] .*spiffe: access forbidden by the rule at \S+\/conf\/nginx\.conf:\d+ for "spiffe:\/\/a\.test\/client-bad", client: 127\.0\.0\.1, server: , request: "GET \/api HTTP\/1\.1"/]
 --- no_error_log
 [error]
+[crit]
+--- timeout: 120
 
 
 
 === TEST 2: JWT-SVIDs from SPIRE: a go-spiffe client's token, with the JWT bundles streamed from the agent
+--- main_config
+spiffe_workload_api unix:$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
+--- http_config eval: $::TLS
+--- config eval: $::LOCATIONS
 --- request eval
 ["GET /run/client/client-ok/jwt?arg=-jwt&arg=nginx",
  "GET /run/client/client-bad/jwt?arg=-jwt&arg=nginx",
@@ -337,11 +335,20 @@ __DATA__
 [qr/\[info\] .*spiffe: JWT bundles of 2 trust domain\(s\)/,
  qr/\[info\] .*spiffe: access forbidden by the JWT rule at \S+\/conf\/nginx\.conf:\d+ for "spiffe:\/\/a\.test\/client-bad"/,
  qr/spiffe: JWT-SVID refused: audience/]
+--- timeout: 120
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 3: nginx's own JWT-SVID (spiffe_jwt_svid_audience) validated by go-spiffe's jwtsvid.ParseAndValidate
---- config
+--- main_config
+spiffe_workload_api unix:$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
+--- http_config eval: $::TLS
+--- config eval
+<<'EOC' . $::LOCATIONS
     location = /egress {
         spiffe_jwt_svid_audience backend;
         proxy_set_header Authorization "Bearer $spiffe_jwt_svid";
@@ -352,6 +359,7 @@ __DATA__
         proxy_set_header Authorization "Bearer $spiffe_jwt_svid";
         proxy_pass http://127.0.0.1:$TEST_NGINX_BACKEND_PORT/;
     }
+EOC
 --- request eval
 ["GET /egress", "GET /egress-other"]
 --- error_code eval
@@ -361,11 +369,20 @@ __DATA__
  qr{\Ainvalid: .*audience.*\n\z}]
 --- error_log eval
 qr/\[info\] .*spiffe: JWT-SVID "spiffe:\/\/a\.test\/nginx" for audience "backend", expires in \d+ s/
+--- timeout: 120
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 4: upstream: nginx presents its SPIRE SVID to a go-spiffe mTLS server and checks its ID [errors expected]
---- config
+--- main_config
+spiffe_workload_api unix:$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
+--- http_config eval: $::TLS
+--- config eval
+<<'EOC' . $::LOCATIONS
     location = /up {
         spiffe_proxy_svid on;
         spiffe_proxy_verify spiffe://a.test/server;
@@ -376,6 +393,7 @@ qr/\[info\] .*spiffe: JWT-SVID "spiffe:\/\/a\.test\/nginx" for audience "backend
         spiffe_proxy_verify spiffe://a.test/other;
         proxy_pass https://127.0.0.1:$TEST_NGINX_PEER_PORT/;
     }
+EOC
 --- request eval
 ["GET /up", "GET /up-wrong"]
 --- error_code eval
@@ -387,12 +405,15 @@ qr/\[info\] .*spiffe: JWT-SVID "spiffe:\/\/a\.test\/nginx" for audience "backend
 qr/\[error\] .*?spiffe: upstream X\.509-SVID "[^"]+" refused in location "[^"]+": [^,]+/
 --- grep_error_log_out eval
 qr{\A\[error\] .*spiffe: upstream X\.509-SVID "spiffe://a\.test/server" refused in location "/up-wrong": its ID matches no spiffe_proxy_verify pattern while SSL handshaking to upstream\n\z}
+--- timeout: 120
 
 
 
 === TEST 5: stream: nginx's stream server presents its SVID to a go-spiffe TLS server over TCP and checks its ID
 --- main_config eval
-"load_module $SpiffeStream::STREAM_CORE;
+"spiffe_workload_api unix:\$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
+load_module $SpiffeStream::STREAM_CORE;
 load_module $SpiffeStream::STREAM_SO;
 stream {
     server {
@@ -403,25 +424,44 @@ stream {
         proxy_pass 127.0.0.1:\$TEST_NGINX_TCP_PORT;
     }
 }\n"
+--- http_config eval: $::TLS
+--- config eval: $::LOCATIONS
 --- request eval
 ["GET /run/tcp", "GET /run/tcp"]
 --- response_body eval
 [("tcp me=spiffe://a.test/server peer=spiffe://a.test/nginx\n") x 2]
+--- timeout: 120
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 6: federation through the agent (federates_with): a client of b.test is allowed by an ID rule
+--- main_config
+spiffe_workload_api unix:$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
+--- http_config eval: $::TLS
+--- config eval: $::LOCATIONS
 --- request eval
 ["GET /run/client/client-b/api", "GET /logs/spire.log"]
 --- response_body_like eval
 [qr{\A200 hello spiffe://b\.test/client from \d+\n\z},
  qr{\Aspiffe://b\.test/client 200 /api\n\z}]
+--- timeout: 120
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 7: federation through spiffe_federate: b.test's bundle from its SPIRE server's bundle endpoint (https_spiffe)
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
 spiffe_federate b.test https://127.0.0.1:$TEST_NGINX_B_BUNDLE_PORT profile=https_spiffe endpoint_id=spiffe://b.test/spire/server bundle=$TEST_NGINX_SPIRE_DIR/b-bundle.pem;
+--- http_config eval: $::TLS
+--- config eval: $::LOCATIONS
 --- request eval
 ["GET /run/wait-log?arg=federated+bundle+of+.b.test.,+generation&arg=2",
  "GET /run/client/client-b/api"]
@@ -429,12 +469,20 @@ spiffe_federate b.test https://127.0.0.1:$TEST_NGINX_B_BUNDLE_PORT profile=https
 ["\\AOK\n\\z", qr{\A200 hello spiffe://b\.test/client from \d+\n\z}]
 --- error_log eval
 qr/\[info\] .*spiffe: federated bundle of "b\.test" from "https:\/\/127\.0\.0\.1:\d+": 1 X\.509 authorities, 1 JWT authorities, refresh in \d+ s/
+--- timeout: 120
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 8: federation through spiffe_federate with profile https_web: c.test's SPIRE server serves its bundle with a WebPKI certificate
 --- main_config
+spiffe_workload_api unix:$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
 spiffe_federate c.test https://127.0.0.1:$TEST_NGINX_C_BUNDLE_PORT profile=https_web bundle=$TEST_NGINX_SPIRE_DIR/web/ca.pem;
+--- http_config eval: $::TLS
+--- config eval: $::LOCATIONS
 --- request eval
 ["GET /run/wait-log?arg=federated+bundle+of+.c.test.,+generation&arg=2",
  "GET /run/client/client-c/api", "GET /run/client/client-b/api"]
@@ -443,10 +491,19 @@ spiffe_federate c.test https://127.0.0.1:$TEST_NGINX_C_BUNDLE_PORT profile=https
  qr{\A200 hello spiffe://b\.test/client from \d+\n\z}]
 --- error_log eval
 qr/\[info\] .*spiffe: federated bundle of "c\.test" from "https:\/\/127\.0\.0\.1:\d+": 1 X\.509 authorities, 1 JWT authorities, refresh in \d+ s/
+--- timeout: 120
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 9: rotation by SPIRE (60 s SVIDs): two rotations or more under continuous requests, none failed, same workers
+--- main_config
+spiffe_workload_api unix:$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
+--- http_config eval: $::TLS
+--- config eval: $::LOCATIONS
 --- request eval
 ["GET /run/client/client-ok/api?arg=-duration&arg=75s&arg=-interval&arg=250ms"]
 --- response_body_like eval
@@ -457,10 +514,19 @@ qr/start worker process \d+/
 qr/\Astart worker process \d+\nstart worker process \d+\n\z/
 --- error_log eval
 qr/spiffe: SVID "spiffe:\/\/a\.test\/nginx" serial \w+, version 3\b/
+--- timeout: 120
+--- no_error_log
+[error]
+[crit]
 
 
 
 === TEST 10: agent restart and server outage: nginx keeps its last good SVID and recovers by itself, one log line per change of state [errors expected]
+--- main_config
+spiffe_workload_api unix:$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
+--- http_config eval: $::TLS
+--- config eval: $::LOCATIONS
 --- request eval
 ["GET /run/mint/m?arg=spiffe://a.test/minted/m",
  "GET /run/agent/stop",
@@ -484,11 +550,17 @@ qr/spiffe: SVID "spiffe:\/\/a\.test\/nginx" serial \w+, version 3\b/
 qr/\[\w+\] \S+ spiffe: Workload API "[^"]+": FetchX509SVID (?:connected|failed \([A-Z_]+)/
 --- grep_error_log_out eval
 qr/\A(?:\[info\] \S+ spiffe: Workload API "[^"]+": FetchX509SVID connected\n){2}(?:\[error\] \S+ spiffe: Workload API "[^"]+": FetchX509SVID failed \(UNAVAILABLE\n){2}(?:\[notice\] \S+ spiffe: Workload API "[^"]+": FetchX509SVID connected\n){2}\z/
+--- timeout: 120
 
 
 
 
 === TEST 11: CA rotation with localauthority prepare / activate / taint / revoke: new clients accepted, the old authority's refused after revoke [errors expected]
+--- main_config
+spiffe_workload_api unix:$TEST_NGINX_SPIRE_SOCKET;
+spiffe_startup_timeout 30s;
+--- http_config eval: $::TLS
+--- config eval: $::LOCATIONS
 --- request eval
 ["GET /run/mint/old?arg=spiffe://a.test/minted/old",
  "GET /minted/?as=old",
@@ -515,3 +587,4 @@ qr/\A(?:\[info\] \S+ spiffe: Workload API "[^"]+": FetchX509SVID connected\n){2}
 qr/\[\w+\] .*?spiffe: (?:peer X\.509-SVID refused|client SVID refused)[^,]*/
 --- grep_error_log_out eval
 qr/\A\[info\] .*spiffe: peer X\.509-SVID refused: [^\n]+\n\[info\] .*spiffe: client SVID refused[^\n]*\n\z/
+--- timeout: 120

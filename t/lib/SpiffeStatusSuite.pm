@@ -2,9 +2,10 @@ package main;
 
 # The fixture of the status suites (t/070-status.t: the pages,
 # t/072-status-counters.t: the counters, t/073-status-workers.t: each
-# worker's source): one agent and its peers, the TLS server under test and
-# the outer locations, reading and checking the pages, the plans of
-# requests, and the block preprocessor.  It is code of package main, as
+# worker's source): one agent and its peers, the outer upstreams and
+# locations, reading and checking the pages, the plans of requests, and
+# the suite-wide settings (master_on, workers(1), no
+# SPIFFE_ENDPOINT_SOCKET).  It is code of package main, as
 # the suites' blocks name its variables ($::NW, $::SELF, $::ERRORS) and
 # functions (main::errors_re).  A suite says, after "use SpiffeTest":
 #
@@ -15,10 +16,11 @@ package main;
 # nginx is both sides, as in t/020-mtls-verify.t: the TLS server under test
 # is in --- http_config, on unix:$TEST_NGINX_SERVROOT/logs/tls.sock, with
 # "add_header X-Inner-Pid $pid always" so that the worker that verified a
-# client is known; SpiffeMTLS appends the locations /fresh/PEER/ (a full
-# handshake presenting PEER's certificate), /as/PEER/ (sessions reused),
-# /nocert/, /ctl/ (the agent) and /probe/ (actions of the suite), and the
-# preprocessor /fresh-nocert/ (no certificate, no session reused).
+# client is known; the block's --- config names outer_config(): SpiffeMTLS's
+# locations /fresh/PEER/ (a full handshake presenting PEER's certificate),
+# /as/PEER/ (sessions reused), /nocert/, /ctl/ (the agent) and /probe/
+# (actions of the suite), and /fresh-nocert/ (no certificate, no session
+# reused); its --- http_config names outer_http(), their upstreams.
 #
 # $::NW is the number of workers: 2, or 1 under valgrind (the runner runs
 # nginx without a master there); blocks that reload nginx, or need 32
@@ -332,11 +334,15 @@ $SIG{PIPE} = 'IGNORE';
 # ---- the blocks ------------------------------------------------------------
 
 master_on();
+workers(1);
 
 # the level of nginx's line about a refused upstream handshake
 use SpiffeUpstream ();
 
-# the [error] lines of a block that expects some, with their text only
+# the [error] lines of a block that expects some, with their text only: such
+# a block lists every line of level warn and above with
+# --- grep_error_log eval: $::ERRORS; the others say --- no_error_log
+# [error] and [crit]
 our $ERRORS = qr/\[(?:warn|error|alert|crit|emerg)\] \d+#\d+: (?:\*\d+ )?.*?(?= while |, client: |, context: |$)/;
 
 # what $ERRORS must find, in order: "[level] text" lines ("*": any text)
@@ -352,36 +358,28 @@ sub errors_re {
     return qr/\A$re\z/;
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    workers(1);
-
-    # /fresh-nocert/: no certificate, and no session to resume either
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . outer_upstreams() . <<'EOC');
+# The outer side of every block that starts nginx, which it names in its
+# sections: --- http_config eval: main::outer_http() (after its TLS server
+# under test), --- config eval: main::outer_config() (after its own
+# locations).  SpiffeMTLS's upstreams and locations (/fresh/PEER/, /as/PEER/,
+# /nocert/, /ctl/, /probe/: the probe must have started), and /fresh-nocert/:
+# no certificate, and no session to resume either.
+sub outer_http {
+    return outer_upstreams() . <<'EOC';
     upstream tls_fresh_nocert {
         server unix:$TEST_NGINX_SERVROOT/logs/tls.sock;
     }
 EOC
-    $block->set_value(config => ($block->config // '') . outer_locations()
-                                . <<'EOC');
+}
+
+sub outer_config {
+    return outer_locations() . <<'EOC';
     location /fresh-nocert/ {
         proxy_pass https://tls_fresh_nocert/;
         proxy_ssl_protocols TLSv1.2 TLSv1.3;
         proxy_ssl_session_reuse off;
     }
 EOC
-    $block->set_value(timeout => 30) unless defined $block->timeout;
-
-    return if defined $block->must_die;
-
-    # a block that expects errors lists every line of level warn and above
-    # with --- grep_error_log $::ERRORS; the others must have none
-    $block->set_value(no_error_log => join "\n",
-                      grep { defined } $block->no_error_log,
-                      (defined $block->grep_error_log
-                       ? () : ('[error]', '[crit]')));
-});
+}
 
 1;
