@@ -3,8 +3,9 @@ package SpiffeMTLS;
 # Shared pieces of the mTLS suites (t/02*-mtls-*.t), lua-nginx-module style:
 # the block's --- http_config holds the TLS server under test, listening on
 # unix:$TEST_NGINX_SERVROOT/logs/tls.sock (and 127.0.0.1:$TEST_NGINX_TLS_PORT
-# for curl); this module appends to every block's --- config the plain
-# locations through which nginx itself is the mTLS client:
+# for curl), and names outer_upstreams(); its --- config names
+# outer_locations(), the plain locations through which nginx itself is the
+# mTLS client:
 #
 #   /as/NAME/...      proxy_pass https://<upstream: tls.sock>/... presenting
 #                     peer NAME's certificate (TLS 1.2 or 1.3: 1.3)
@@ -40,7 +41,7 @@ use Exporter 'import';
 our @EXPORT_OK = qw(add_peer peer_cert peer_key outer_upstreams
                     outer_locations start_probe agent_cmd http_get curl
                     served_cert wait_served start_load stop_load
-                    leaf_sha256 cert_serial mtls_block slurp wait_lines);
+                    leaf_sha256 cert_serial slurp wait_lines);
 
 my (%peers, @order);
 
@@ -311,28 +312,6 @@ sub stop_load {
     return ($total, $bad, $first);
 }
 
-
-# mtls_block($block), from a block preprocessor: the outer upstreams and
-# locations, and no [error] or [crit] line in the log (nor [alert] or
-# [emerg], as in every block: SpiffeTest), but for [error] lines when the
-# block's error_log or grep_error_log_out expects one
-sub mtls_block {
-    my ($block) = @_;
-
-    $block->set_value(http_config => ($block->http_config // '')
-                                     . outer_upstreams());
-    $block->set_value(config => ($block->config // '') . outer_locations());
-
-    return if defined $block->must_die;
-
-    my $expected = join '', map { ref eq 'ARRAY' ? @$_ : $_ // '' }
-                            $block->error_log, $block->grep_error_log_out;
-
-    $block->set_value(no_error_log => join "\n",
-                      grep { defined } $block->no_error_log,
-                      ($expected =~ /\[error\\?\]/ ? () : '[error]'),
-                      '[crit]');
-}
 
 sub slurp {
     my ($file) = @_;
