@@ -118,6 +118,11 @@ typedef struct {
 } spiffe_grpc_call_t;
 
 
+/* whether s starts with a lowercase prefix, ignoring the case of s */
+int spiffe_grpc_prefix(const char *s, size_t len, const char *prefix);
+/* the value of a hex digit, or -1 */
+int spiffe_grpc_hex(unsigned char ch);
+
 /* the name of a code, e.g. "UNAVAILABLE"; "UNKNOWN" for unknown codes */
 const char *spiffe_grpc_status_name(int status);
 

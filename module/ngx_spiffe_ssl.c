@@ -655,9 +655,7 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
 
     int                 ok;
     size_t              len;
-    ngx_str_t           id;
     const char         *reason, *err;
-    spiffe_id_t         parsed;
     spiffe_err_t        code;
     ngx_ssl_conn_t     *ssl_conn;
     ngx_connection_t   *c;
@@ -744,19 +742,16 @@ ngx_spiffe_ssl_verify(X509_STORE_CTX *x509_store, void *arg)
 
     /* bind the session to the bundle the peer was verified under */
 
-    id.data = (u_char *) buf;
-    id.len = len;
-
-    if (spiffe_id_parse(buf, len, &parsed, &err) == SPIFFE_OK
-        && spiffe_snapshot_td_digest(snap, parsed.td, parsed.td_len, digest)
-           == 0)
+    if (spiffe_snapshot_td_digest(snap, (char *) peer->td.data,
+                                  peer->td.len, digest)
+        == 0)
     {
-        (void) ngx_spiffe_ssl_session_new(SSL_get_session(ssl_conn), &id,
-                                          digest);
+        (void) ngx_spiffe_ssl_session_new(SSL_get_session(ssl_conn),
+                                          &peer->id, digest);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, c->log, 0,
-                   "spiffe: peer \"%V\" verified", &id);
+                   "spiffe: peer \"%V\" verified", &peer->id);
 
     return 1;
 }

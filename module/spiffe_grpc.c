@@ -16,8 +16,6 @@
 #define SPIFFE_GRPC_KEEP_BUF  (64 * 1024)
 
 
-static int spiffe_grpc_prefix(const char *s, size_t len, const char *prefix);
-static int spiffe_grpc_hex(unsigned char ch);
 static int spiffe_grpc_reader_start(spiffe_grpc_reader_t *r);
 static int spiffe_grpc_reader_deliver(spiffe_grpc_reader_t *r,
     const unsigned char *msg, size_t len);
@@ -80,9 +78,7 @@ spiffe_grpc_status_name(int status)
 }
 
 
-/* whether s starts with a lowercase prefix, ignoring the case of s */
-
-static int
+int
 spiffe_grpc_prefix(const char *s, size_t len, const char *prefix)
 {
     char    ch;
@@ -110,7 +106,7 @@ spiffe_grpc_prefix(const char *s, size_t len, const char *prefix)
 }
 
 
-static int
+int
 spiffe_grpc_hex(unsigned char ch)
 {
     if (ch >= '0' && ch <= '9') {

@@ -814,16 +814,10 @@ spiffe_jwt_bundles_compose(const spiffe_jwt_bundles_t *base,
     n = 0;
 
     for (i = 0; i < nbase; i++) {
-        for (k = 0; k < nextra; k++) {
-            if (spiffe_td_cmp(base->bundles[i].td, base->bundles[i].td_len,
-                              extra[k].td, extra[k].td_len)
-                == 0)
-            {
-                break;
-            }
-        }
-
-        if (k == nextra) {
+        if (spiffe_tdset_lfind(extra, nextra, sizeof(spiffe_jwt_bundle_t),
+                               base->bundles[i].td, base->bundles[i].td_len)
+            == NULL)
+        {
             all[n++] = base->bundles[i];
         }
     }

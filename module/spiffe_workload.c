@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
@@ -23,7 +22,6 @@ static int spiffe_workload_parse_unix(const char *p, const char *end,
     spiffe_grpc_addr_t *addr, const char **err);
 static int spiffe_workload_parse_tcp(const char *p, const char *end,
     spiffe_grpc_addr_t *addr, const char **err);
-static int spiffe_workload_hex(unsigned char ch);
 static const void *spiffe_workload_by_hint(const void *svids, size_t n,
     size_t size, size_t offset, const char *hint, size_t hint_len);
 static int spiffe_workload_parse_svid(const spiffe_pb_x509_svid_t *svid,
@@ -44,12 +42,12 @@ spiffe_workload_parse_address(const char *s, size_t len,
 
     /* URL schemes are case-insensitive */
 
-    if (len >= 5 && strncasecmp(s, "unix:", 5) == 0) {
+    if (spiffe_grpc_prefix(s, len, "unix:")) {
         addr->type = SPIFFE_GRPC_ADDR_UNIX;
         return spiffe_workload_parse_unix(s + 5, s + len, addr, err);
     }
 
-    if (len >= 4 && strncasecmp(s, "tcp:", 4) == 0) {
+    if (spiffe_grpc_prefix(s, len, "tcp:")) {
         addr->type = SPIFFE_GRPC_ADDR_TCP;
         return spiffe_workload_parse_tcp(s + 4, s + len, addr, err);
     }
@@ -109,8 +107,8 @@ spiffe_workload_parse_unix(const char *p, const char *end,
             return -1;
 
         case '%':
-            hi = (end - p >= 3) ? spiffe_workload_hex(p[1]) : -1;
-            lo = (end - p >= 3) ? spiffe_workload_hex(p[2]) : -1;
+            hi = (end - p >= 3) ? spiffe_grpc_hex(p[1]) : -1;
+            lo = (end - p >= 3) ? spiffe_grpc_hex(p[2]) : -1;
 
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 *err = "has a bad percent-escape in the unix socket path";
@@ -267,24 +265,6 @@ spiffe_workload_parse_tcp(const char *p, const char *end,
     addr->port = port;
 
     return 0;
-}
-
-
-static int
-spiffe_workload_hex(unsigned char ch)
-{
-    size_t             n;
-    const char        *p;
-    static const char  digits[] = "0123456789abcdefABCDEF";
-
-    p = (ch != '\0') ? strchr(digits, ch) : NULL;
-    if (p == NULL) {
-        return -1;
-    }
-
-    n = p - digits;
-
-    return (n < 16) ? (int) n : (int) n - 6;
 }
 
 
@@ -564,9 +544,9 @@ spiffe_jwt_bundles_t *
 spiffe_workload_jwt_bundles(const spiffe_pb_jwt_bundles_resp_t *resp,
     const char **err)
 {
-    size_t                    i, j, n, len;
+    size_t                    i, n, len;
     const char               *td, *reason;
-    spiffe_jwt_bundle_t      *bundles;
+    spiffe_jwt_bundle_t      *bundles, *same;
     spiffe_jwt_bundles_t     *set;
     const spiffe_pb_entry_t  *e;
 
@@ -599,17 +579,15 @@ spiffe_workload_jwt_bundles(const spiffe_pb_jwt_bundles_resp_t *resp,
 
         /* a later entry for the same trust domain replaces this one */
 
-        for (j = 0; j < n; j++) {
-            if (spiffe_td_cmp(bundles[j].td, bundles[j].td_len, td, len) == 0)
-            {
-                spiffe_jwks_unref(bundles[j].jwks);
-                bundles[j].jwks = bundles[n].jwks;
-                bundles[n].jwks = NULL;
-                break;
-            }
-        }
+        same = spiffe_tdset_lfind(bundles, n, sizeof(spiffe_jwt_bundle_t),
+                                  td, len);
 
-        if (j == n) {
+        if (same != NULL) {
+            spiffe_jwks_unref(same->jwks);
+            same->jwks = bundles[n].jwks;
+            bundles[n].jwks = NULL;
+
+        } else {
             bundles[n].td = td;
             bundles[n].td_len = len;
             n++;
