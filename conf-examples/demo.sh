@@ -6,8 +6,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-module=$top/build/ngx_http_spiffe_module.so
-nginx=${NGINX:-/usr/sbin/nginx}
+module=${DEMO_MODULE:-$top/build/ngx_http_spiffe_module.so}
+nginx=${DEMO_NGINX:-/usr/sbin/nginx}
 python=/usr/bin/python3
 url=https://127.0.0.1:18443/
 

@@ -7,6 +7,12 @@ use warnings;
 
 use Test::More;
 
+# the nginx and the module the other suites run: make test
+# NGINX_VERSION=..., make test-asan
+$ENV{DEMO_NGINX} = $ENV{TEST_NGINX_BINARY} if $ENV{TEST_NGINX_BINARY};
+($ENV{DEMO_MODULE}) = split ' ', $ENV{TEST_NGINX_LOAD_MODULES}
+    if $ENV{TEST_NGINX_LOAD_MODULES};
+
 my $out = `conf-examples/demo.sh 2>&1`;
 my $rc = $? >> 8;
 
